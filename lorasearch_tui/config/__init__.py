@@ -1,0 +1,22 @@
+"""The config file: fixed parameters, the search space, and the one loader that checks both."""
+
+from ._load import ConfigFile, SearchConfig, config_schema, load_config, parse_config
+from ._params import DEFAULT_INSTRUCTION, PARAM_NAMES, TrainParams
+from ._space import Categorical, IntRange, LogUniform, Uniform, describe, grid_size
+
+__all__ = [
+    "DEFAULT_INSTRUCTION",
+    "PARAM_NAMES",
+    "Categorical",
+    "ConfigFile",
+    "IntRange",
+    "LogUniform",
+    "SearchConfig",
+    "TrainParams",
+    "Uniform",
+    "config_schema",
+    "describe",
+    "grid_size",
+    "load_config",
+    "parse_config",
+]

@@ -1,0 +1,191 @@
+"""Read a config file once, check all of it, and hand back one frozen `SearchConfig`.
+
+Every problem becomes a `UserError` whose one line starts with the file and the JSON path of
+the culprit (`search_space.learning_rate.low`) and says what to do, with the nearest valid
+name when a key is misspelt.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..errors import UserError
+from ._params import PARAM_NAMES, TrainParams
+from ._space import (
+    DIST_TYPES,
+    Categorical,
+    Distribution,
+    IntRange,
+    LogUniform,
+    Uniform,
+    _Dist,
+    grid_size,
+)
+
+
+class ConfigFile(TrainParams):
+    """The whole file: the fixed parameters plus `search_space` (and an editor's `$schema`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
+
+    search_space: dict[str, Distribution] = Field(
+        default_factory=dict,
+        description="Parameters to search, each with its distribution; they take no fixed value.",
+    )
+    schema_ref: str | None = Field(
+        None, alias="$schema", description="Path or URL of this schema, for editors; ignored."
+    )
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """A validated config: fixed parameters, the searched ones, and where it came from."""
+
+    params: TrainParams
+    space: dict[str, _Dist] = field(default_factory=dict)
+    source: str = "<defaults>"
+    explicit: frozenset[str] = frozenset()  # fixed keys the file set, for display
+
+    def with_values(self, values: dict[str, Any]) -> TrainParams:
+        """The parameters of one trial: the fixed ones with `values` put in."""
+        return TrainParams.model_validate({**self.params.model_dump(), **values})
+
+    def grid_size(self) -> int | None:
+        """Combinations of a grid over the space, None if some range is continuous."""
+        return grid_size(self.space) if self.space else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as a file would hold it (fixed values plus `search_space`)."""
+        data: dict[str, Any] = self.params.model_dump()
+        for name in self.space:
+            data.pop(name, None)
+        if self.space:
+            data["search_space"] = {k: v.model_dump() for k, v in self.space.items()}
+        return data
+
+
+def config_schema() -> dict[str, Any]:
+    """The JSON Schema of the config file, for editors (`lorasearch schema`)."""
+    return ConfigFile.model_json_schema(by_alias=True)
+
+
+def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> SearchConfig:
+    """Read and validate a config file; `overrides` replace fixed keys (from CLI flags).
+
+    With `path` None, the defaults are the config (plus the overrides).
+
+    Raises:
+        UserError: one line naming the file and the JSON path of the first problem.
+    """
+    label = str(path) if path is not None else "<defaults>"
+    raw: dict[str, Any] = {} if path is None else _read_json_object(Path(path))
+    raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return parse_config(raw, label)
+
+
+def parse_config(raw: dict[str, Any], label: str) -> SearchConfig:
+    """Validate an already-read config dict (a file's, or one stored in a study)."""
+    try:
+        parsed = ConfigFile.model_validate(raw)
+    except ValidationError as exc:
+        raise UserError(f"{label}: {_first_error(exc, raw)}") from None
+
+    space = dict(parsed.search_space)
+    for name, dist in space.items():
+        if name not in PARAM_NAMES:
+            raise UserError(f"{label}: search_space.{name}: not a parameter{_did_you_mean(name, PARAM_NAMES)}")
+        if name in raw:
+            raise UserError(
+                f"{label}: {name}: set both as a fixed value and in search_space; keep one of the two"
+            )
+        _check_candidates(label, name, dist)
+
+    fixed = parsed.model_dump(exclude={"search_space", "schema_ref"})
+    params = TrainParams.model_validate(fixed)
+    explicit = frozenset(k for k in raw if k in PARAM_NAMES)
+    return SearchConfig(params=params, space=space, source=label, explicit=explicit)
+
+
+def _read_json_object(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise UserError(f"config file not found: {path}")
+    text = path.read_text(encoding="utf-8-sig")
+    if not text.strip():
+        raise UserError(f"{path}: the file is empty; write a JSON object (see `lorasearch schema`)")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: the top level must be a JSON object, not {type(data).__name__}")
+    return data
+
+
+def _check_candidates(label: str, name: str, dist: _Dist) -> None:
+    """Each bound or choice of a searched parameter must be a valid value of that parameter."""
+    annotation = TrainParams.model_fields[name].annotation
+    for key, value in dist.candidate_values().items():
+        if annotation is int and isinstance(value, float):
+            raise UserError(
+                f"{label}: search_space.{name}.{key}: {name} takes whole numbers; "
+                f"use an 'int' or 'categorical' entry"
+            )
+        try:
+            TrainParams.model_validate({name: value})
+        except ValidationError as exc:
+            msg = exc.errors()[0]["msg"]
+            raise UserError(f"{label}: search_space.{name}.{key}: {msg} (got {value!r})") from None
+
+
+def _first_error(exc: ValidationError, raw: dict[str, Any]) -> str:
+    err = exc.errors()[0]
+    loc = [str(p) for p in err["loc"]]
+    # A discriminated union puts the chosen tag in the path: search_space.lr.loguniform.low.
+    if len(loc) > 2 and loc[0] == "search_space" and loc[2] in DIST_TYPES:
+        del loc[2]
+    path = ".".join(loc) or "(top level)"
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return f"{path}: unknown key{_did_you_mean(loc[-1], _valid_keys(loc, raw))}"
+    if kind == "union_tag_invalid":
+        return f"{path}.type: unknown type {err['input'].get('type')!r}; use one of {', '.join(DIST_TYPES)}"
+    if kind == "union_tag_not_found":
+        return f"{path}: missing 'type'; use one of {', '.join(DIST_TYPES)}"
+    if kind == "missing":
+        return f"{path}: missing; add this key"
+    msg = err["msg"].removeprefix("Value error, ")
+    msg = msg.replace("Input should be", "must be").replace("List should have", "must have")
+    if kind == "literal_error" and loc[0] in PARAM_NAMES:
+        choices = typing.get_args(TrainParams.model_fields[loc[0]].annotation)
+        msg += _did_you_mean(str(err["input"]), [str(c) for c in choices])
+    if "input" in err and not isinstance(err["input"], dict | list):
+        msg += f" (got {err['input']!r})"
+    return f"{path}: {msg}"
+
+
+def _valid_keys(loc: list[str], raw: dict[str, Any]) -> list[str]:
+    """The keys allowed where an unknown key stood, to suggest the nearest one."""
+    if len(loc) == 1:
+        return [*PARAM_NAMES, "search_space", "$schema"]
+    if loc[0] == "search_space" and len(loc) == 3:
+        entry = raw.get("search_space", {}).get(loc[1], {})
+        model: type[BaseModel] = {
+            "loguniform": LogUniform,
+            "uniform": Uniform,
+            "int": IntRange,
+            "categorical": Categorical,
+        }.get(entry.get("type"), LogUniform)
+        return list(model.model_fields)
+    return []
+
+
+def _did_you_mean(name: str, candidates: list[str] | tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""

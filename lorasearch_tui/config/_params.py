@@ -1,0 +1,134 @@
+"""The fixed parameters of one training run: every key of the config file but `search_space`.
+
+Each field has a default and a one-line description; the description is what `lorasearch
+schema` shows in an editor. Any field may instead be searched (named in `search_space`); then a
+trial's value replaces the default. Field order is the order a user reads them in: what to
+train on, the LoRA adapter, the schedule, the bookkeeping.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ..splits import parse_split
+
+# Schedulers that need no extra arguments; a test checks each is a transformers SchedulerType.
+SchedulerName = Literal[
+    "linear",
+    "cosine",
+    "cosine_with_restarts",
+    "polynomial",
+    "constant",
+    "constant_with_warmup",
+    "inverse_sqrt",
+]
+# Optimizers that need nothing beyond torch and bitsandbytes; a test checks each is a
+# transformers OptimizerNames value.
+OptimizerName = Literal[
+    "adamw_8bit",
+    "paged_adamw_8bit",
+    "adamw_bnb_8bit",
+    "paged_adamw_32bit",
+    "adamw_torch",
+    "adamw_torch_fused",
+    "adafactor",
+    "sgd",
+    "adagrad",
+    "rmsprop",
+    "lion_8bit",
+    "lion_32bit",
+    "paged_lion_8bit",
+    "paged_lion_32bit",
+    "ademamix",
+    "ademamix_8bit",
+]
+
+DEFAULT_INSTRUCTION = "請給我 OCR 結果"
+
+
+class TrainParams(BaseModel):
+    """Everything one training run needs, validated and frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    model_name: str = Field(
+        "demo:model",
+        description="Local model folder (or a model already in the Hugging Face cache); "
+        "demo:model is the embedded tiny Gemma 3.",
+        min_length=1,
+    )
+    input_data: str = Field(
+        "demo:ocr",
+        description="JSON array or JSON Lines file of records; demo:ocr is the embedded OCR set.",
+        min_length=1,
+    )
+    instruction: str = Field(
+        DEFAULT_INSTRUCTION, description="Prompt text given with each image of OCR records."
+    )
+    train_split: str = Field(
+        "train[:90%]", description="Records to train on: train[:90%], train[:400] or 0.9."
+    )
+    val_split: str = Field(
+        "train[90%:]", description="Records to evaluate on: train[90%:], train[400:] or 0.1."
+    )
+    max_seq_length: int = Field(
+        8192, ge=16, description="Longest sequence in tokens, image tokens included; longer ones are cut."
+    )
+    load_in_4bit: bool = Field(
+        True, description="Quantize the base model to 4-bit NF4 with bitsandbytes (QLoRA)."
+    )
+    lora_r: int = Field(16, ge=1, description="Rank of the LoRA matrices.")
+    lora_alpha: int = Field(16, ge=1, description="LoRA scaling numerator (scale = alpha / r).")
+    lora_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout on the LoRA path.")
+    finetune_vision_layers: bool = Field(
+        False, description="Put LoRA on the vision tower too, not only on the language model."
+    )
+    num_train_epochs: float = Field(3, gt=0, description="Passes over the training split.")
+    max_steps: int = Field(
+        -1, ge=-1, description="Stop after this many optimizer steps; -1 runs all epochs."
+    )
+    per_device_train_batch_size: int = Field(1, ge=1, description="Sequences per micro-batch.")
+    gradient_accumulation_steps: int = Field(
+        4, ge=1, description="Micro-batches per optimizer step."
+    )
+    learning_rate: float = Field(2e-4, gt=0, description="Peak learning rate of the LoRA weights.")
+    warmup_ratio: float = Field(
+        0.1, ge=0.0, lt=1.0, description="Share of the steps spent warming the learning rate up."
+    )
+    weight_decay: float = Field(0.01, ge=0.0, description="Decoupled weight decay.")
+    lr_scheduler_type: SchedulerName = Field("cosine", description="Learning-rate schedule.")
+    optim: OptimizerName = Field(
+        "adamw_8bit", description="Optimizer name as transformers spells it."
+    )
+    gradient_checkpointing: bool = Field(
+        True, description="Recompute activations in the backward pass: much less memory, ~30% slower."
+    )
+    eval_steps: int = Field(10, ge=1, description="Evaluate on the val split every N optimizer steps.")
+    save_steps: int = Field(
+        0, ge=0, description="Write a checkpoint every N steps in lorasearch train; 0 writes only the end."
+    )
+    logging_steps: int = Field(1, ge=1, description="Report the train loss every N steps.")
+    base_output_dir: str = Field(
+        "models/hyperparam_search", description="Folder under which runs and trials are written."
+    )
+    seed: int = Field(3407, description="Seed of the data order, the LoRA init and the sampler.")
+    trust_remote_code: bool = Field(
+        False, description="Run Python code shipped with the model folder. Only for folders you trust."
+    )
+
+    @field_validator("train_split")
+    @classmethod
+    def _train_split_parses(cls, value: str) -> str:
+        parse_split(value, "head")
+        return value
+
+    @field_validator("val_split")
+    @classmethod
+    def _val_split_parses(cls, value: str) -> str:
+        parse_split(value, "tail")
+        return value
+
+
+PARAM_NAMES: tuple[str, ...] = tuple(TrainParams.model_fields)

@@ -1,0 +1,119 @@
+"""The `search_space` entries: one distribution per searched parameter.
+
+Four kinds, chosen by the entry's `type`. Each knows its own values for a grid (`grid_values`,
+None where the range is continuous), so the grid rule lives in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Scalar = Union[bool, int, float, str, None]
+
+
+class _Dist(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    def grid_values(self) -> list[Any] | None:
+        """Every value a grid search tries, or None for a continuous range."""
+        return None
+
+    def candidate_values(self) -> dict[str, Any]:
+        """The values that must be valid for the parameter, by their key in the entry."""
+        raise NotImplementedError
+
+
+class LogUniform(_Dist):
+    """A float drawn on a log scale between `low` and `high`: for learning rates."""
+
+    type: Literal["loguniform"]
+    low: float = Field(gt=0, description="Smallest value, > 0.")
+    high: float = Field(gt=0, description="Largest value, > low.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LogUniform:
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low}) must be less than high ({self.high})")
+        return self
+
+    def candidate_values(self) -> dict[str, Any]:
+        return {"low": self.low, "high": self.high}
+
+
+class Uniform(_Dist):
+    """A float drawn evenly between `low` and `high`."""
+
+    type: Literal["uniform"]
+    low: float = Field(description="Smallest value.")
+    high: float = Field(description="Largest value, >= low.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Uniform:
+        if not self.low <= self.high:
+            raise ValueError(f"low ({self.low}) must not exceed high ({self.high})")
+        return self
+
+    def candidate_values(self) -> dict[str, Any]:
+        return {"low": self.low, "high": self.high}
+
+
+class IntRange(_Dist):
+    """An integer from `low` to `high` inclusive, in steps of `step`."""
+
+    type: Literal["int"]
+    low: int = Field(description="Smallest value.")
+    high: int = Field(description="Largest value, >= low.")
+    step: int = Field(1, ge=1, description="Distance between values, >= 1.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> IntRange:
+        if not self.low <= self.high:
+            raise ValueError(f"low ({self.low}) must not exceed high ({self.high})")
+        return self
+
+    def grid_values(self) -> list[Any]:
+        return list(range(self.low, self.high + 1, self.step))
+
+    def candidate_values(self) -> dict[str, Any]:
+        return {"low": self.low, "high": self.high}
+
+
+class Categorical(_Dist):
+    """One of the listed `choices` (JSON scalars)."""
+
+    type: Literal["categorical"]
+    choices: list[Scalar] = Field(min_length=1, description="The values to try, at least one.")
+
+    def grid_values(self) -> list[Any]:
+        return list(self.choices)
+
+    def candidate_values(self) -> dict[str, Any]:
+        return {f"choices[{i}]": value for i, value in enumerate(self.choices)}
+
+
+Distribution = Annotated[
+    Union[LogUniform, Uniform, IntRange, Categorical], Field(discriminator="type")
+]
+DIST_TYPES = ("loguniform", "uniform", "int", "categorical")
+
+
+def grid_size(space: dict[str, _Dist]) -> int | None:
+    """Number of combinations of a grid over `space`, or None if a range is continuous."""
+    total = 1
+    for dist in space.values():
+        values = dist.grid_values()
+        if values is None:
+            return None
+        total *= len(values)
+    return total
+
+
+def describe(dist: _Dist) -> str:
+    """A short human form of a distribution: `loguniform(1e-05, 0.0005)`."""
+    if isinstance(dist, Categorical):
+        return f"categorical{dist.choices}"
+    if isinstance(dist, IntRange) and dist.step != 1:
+        return f"int({dist.low}, {dist.high}, step={dist.step})"
+    return f"{dist.type}({dist.low:g}, {dist.high:g})"

@@ -1,0 +1,100 @@
+"""The embedded default: a tiny Gemma 3 VLM and a synthetic OCR set, built once into a cache.
+
+Configs name them as `demo:model` and `demo:ocr` (`configs/demo.json` does), so the same
+config works on every machine whatever the cache folder is. The cache folder is
+`$LORASEARCH_CACHE_DIR`, else `~/.cache/lorasearch`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+DEMO_PREFIX = "demo:"
+# Bump when the assets change, so old caches are rebuilt rather than reused.
+ASSETS_VERSION = "1"
+DEMO_INSTRUCTION = "請給我 OCR 結果"
+_N_RECORDS = 300
+_log = logging.getLogger("lorasearch.demo")
+
+
+def cache_dir() -> Path:
+    """Where built assets live; `LORASEARCH_CACHE_DIR` overrides the default."""
+    env = os.environ.get("LORASEARCH_CACHE_DIR")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "lorasearch"
+
+
+def demo_dir() -> Path:
+    """The folder of this version of the demo assets."""
+    return cache_dir() / f"demo-v{ASSETS_VERSION}"
+
+
+def demo_paths() -> dict[str, Path]:
+    """What each `demo:` name stands for."""
+    root = demo_dir()
+    return {"demo:model": root / "tiny-gemma3", "demo:ocr": root / "ocr" / "data.jsonl"}
+
+
+def is_demo_name(value: str) -> bool:
+    """True for `demo:...` names, which stand for the embedded assets."""
+    return value.startswith(DEMO_PREFIX)
+
+
+def assets_ready() -> bool:
+    """True when a complete build is in the cache (a half-written one has no marker)."""
+    return (demo_dir() / ".complete").exists()
+
+
+def ensure_demo_assets(progress: Callable[[str], None] | None = None) -> Path:
+    """Build the demo assets unless a complete build is cached; return their folder.
+
+    The build goes to a temporary folder first and is renamed into place at the end, so an
+    interrupted build never leaves a cache that looks complete.
+
+    Args:
+        progress: called with a short message before each slow step (default: the log).
+    """
+    target = demo_dir()
+    if assets_ready():
+        return target
+    from ._model import build_tiny_gemma3
+    from ._ocr_data import corpus_texts, write_ocr_dataset
+
+    say = progress or _log.info
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".demo-build-", dir=target.parent))
+    try:
+        say(f"Building the demo data set ({_N_RECORDS} rendered text lines)...")
+        write_ocr_dataset(work / "ocr", n_records=_N_RECORDS)
+        say("Building the tiny Gemma 3 vision-language model and its tokenizer...")
+        corpus = corpus_texts(_N_RECORDS) + [DEMO_INSTRUCTION, "user model"] * 20
+        build_tiny_gemma3(work / "tiny-gemma3", corpus)
+        (work / ".complete").write_text(ASSETS_VERSION + "\n")
+        if target.exists():  # a stale, incomplete build
+            shutil.rmtree(target)
+        try:
+            work.rename(target)
+        except OSError:
+            if not assets_ready():  # another process did not win the race either
+                raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    say(f"Demo assets ready in {target}")
+    return target
+
+
+def resolve_demo_name(value: str) -> Path:
+    """Turn `demo:model` / `demo:ocr` into a path, building the assets if needed.
+
+    Raises:
+        KeyError: for an unknown `demo:` name.
+    """
+    paths = demo_paths()
+    if value not in paths:
+        raise KeyError(value)
+    ensure_demo_assets()
+    return paths[value]

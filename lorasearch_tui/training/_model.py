@@ -1,0 +1,181 @@
+"""Load the base model (4-bit or not) and put a LoRA adapter on it, then take it off again.
+
+The checkpoint's own config decides what it is: a vision-language model gets
+`AutoModelForImageTextToText` and its processor, anything else `AutoModelForCausalLM` and a
+tokenizer. Loading never touches the network, and runs a model's own code only when the
+config's `trust_remote_code` says so.
+
+Loading is separate from the adapter so one loaded base can serve many trials: PEFT's
+`unload()` gives back the base with its `Linear4bit` layers intact (shared/FACTS.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..config import TrainParams
+from ..errors import UserError
+from ..locate import model_path
+
+_log = logging.getLogger("lorasearch.training")
+
+# Module names that belong to the vision side of a VLM; LoRA stays off them unless
+# `finetune_vision_layers` is set.
+_VISION_MARKERS = ("vision", "visual", "multi_modal_projector", "mm_projector")
+
+
+@dataclass
+class LoadedBase:
+    """A loaded base model, its processor or tokenizer, and the setting it was loaded with."""
+
+    model: Any
+    processor: Any
+    is_vlm: bool
+    path: Path
+    device: str  # "cuda" or "cpu"
+    key: tuple[str, bool, int]  # (model_name, load_in_4bit, max_seq_length)
+
+    @property
+    def tokenizer(self) -> Any:
+        """The text tokenizer, whether `processor` is a processor or a tokenizer."""
+        return getattr(self.processor, "tokenizer", self.processor)
+
+
+def model_key(params: TrainParams) -> tuple[str, bool, int]:
+    """The settings that need a fresh base model when they change between runs."""
+    return (params.model_name, params.load_in_4bit, params.max_seq_length)
+
+
+def is_vision_language(path: Path, trust_remote_code: bool) -> bool:
+    """True when the checkpoint's config is one AutoModelForImageTextToText can load."""
+    from transformers import AutoConfig
+    from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
+
+    config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code, local_files_only=True)
+    return config.model_type in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
+
+
+def load_base(params: TrainParams) -> LoadedBase:
+    """Load the base model and its processor as `params` says (4-bit NF4 with double quant).
+
+    Raises:
+        UserError: the model folder is missing, or the tokenizer has no chat template.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoModelForImageTextToText,
+        AutoProcessor,
+        AutoTokenizer,
+        BitsAndBytesConfig,
+    )
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    path = model_path(params.model_name)
+    remote = params.trust_remote_code
+    vlm = is_vision_language(path, remote)
+    cuda = torch.cuda.is_available()
+    dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if cuda else torch.float32
+    kwargs: dict[str, Any] = {"dtype": dtype, "trust_remote_code": remote, "local_files_only": True}
+    if params.load_in_4bit:
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=dtype,
+        )
+    if cuda:
+        kwargs["device_map"] = {"": torch.cuda.current_device()}
+    _log.info("Loading %s (%s, %s)", path, "vision-language" if vlm else "causal LM",
+              "4-bit NF4" if params.load_in_4bit else str(dtype).removeprefix("torch."))
+    if vlm:
+        model = AutoModelForImageTextToText.from_pretrained(path, **kwargs)
+        processor = AutoProcessor.from_pretrained(path, trust_remote_code=remote, local_files_only=True)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+        processor = AutoTokenizer.from_pretrained(path, trust_remote_code=remote, local_files_only=True)
+    tokenizer = getattr(processor, "tokenizer", processor)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if not getattr(tokenizer, "chat_template", None) and not getattr(processor, "chat_template", None):
+        raise UserError(
+            f"model_name: {path} has no chat template; lorasearch trains chat-formatted "
+            f"prompt/answer pairs, so use an instruction-tuned checkpoint or add a chat_template"
+        )
+    _disable_cpu_inference_packing(model)
+    model.config.use_cache = False
+    return LoadedBase(model, processor, vlm, path, "cuda" if cuda else "cpu", model_key(params))
+
+
+def _disable_cpu_inference_packing(model: Any) -> None:
+    """Keep bitsandbytes' CPU inference layout off, so training after an eval stays correct.
+
+    On CPUs with AVX512-BF16, bitsandbytes 0.50 repacks a `Linear4bit` weight the first time
+    it runs in eval mode, and never packs it back; later training steps then go through the
+    inference kernel, which fails on layers with a bias ("a view of a leaf Variable ... in-place")
+    and is not meant for gradients. Evaluating between training steps is exactly what a search
+    does, so the repacking is switched off. It does not exist on CUDA.
+    """
+    for module in model.modules():
+        if hasattr(module, "support_avx512bf16_for_cpu"):
+            module.support_avx512bf16_for_cpu = False
+
+
+def lora_target_modules(model: Any, include_vision: bool) -> list[str]:
+    """Full names of the linear layers that get LoRA: the language model's, the vision
+    tower's too with `include_vision`; never the output head."""
+    import torch
+
+    head = model.get_output_embeddings()
+    names = []
+    for name, module in model.named_modules():
+        if module is head or not _is_linear(module, torch):
+            continue
+        if not include_vision and any(marker in name for marker in _VISION_MARKERS):
+            continue
+        names.append(name)
+    if not names:
+        raise UserError("model_name: the model has no linear layers to put LoRA on")
+    return names
+
+
+def _is_linear(module: Any, torch: Any) -> bool:
+    if isinstance(module, torch.nn.Linear):
+        return True
+    return type(module).__name__ in ("Linear4bit", "Linear8bitLt")
+
+
+def attach_lora(base: LoadedBase, params: TrainParams) -> Any:
+    """Wrap the base model in a fresh LoRA adapter (seeded, so a trial is reproducible)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(params.seed)
+    config = LoraConfig(
+        r=params.lora_r,
+        lora_alpha=params.lora_alpha,
+        lora_dropout=params.lora_dropout,
+        target_modules=lora_target_modules(base.model, params.finetune_vision_layers),
+        task_type="CAUSAL_LM",
+        bias="none",
+    )
+    return get_peft_model(base.model, config)
+
+
+def detach_lora(base: LoadedBase, peft_model: Any) -> None:
+    """Remove the adapter and what training switched on, leaving the base as it was loaded."""
+    base.model = peft_model.unload()
+    if getattr(base.model, "is_activation_checkpointing", False):
+        base.model.activation_checkpointing_disable()
+    if hasattr(base.model, "disable_input_require_grads"):
+        try:
+            base.model.disable_input_require_grads()
+        except AttributeError:  # no hook was registered
+            pass
+    base.model.config.use_cache = False

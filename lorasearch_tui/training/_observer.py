@@ -1,0 +1,97 @@
+"""The callback interface through which a caller follows a run and can stop it.
+
+A caller (the `train` command's console, the search's trial worker) passes a
+`TrainingObserver`; the run calls it for every logged train step and every eval, and asks
+`should_stop()` after each. A non-finite train or eval loss ends the run at once with
+`TrainingDiverged`: a diverged run is a failure, never a result.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Protocol
+
+from ._result import RunHistory
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+    def __init__(self, step: int, what: str, value: float) -> None:
+        super().__init__(f"{what} became {value} at step {step}")
+        self.step = step
+
+
+class TrainingObserver(Protocol):
+    """What a run tells its caller; every method may be a no-op."""
+
+    def on_start(self, max_steps: int) -> None:
+        """Training begins; `max_steps` optimizer steps are planned."""
+
+    def on_step(self, step: int, loss: float, learning_rate: float) -> None:
+        """A train loss was logged at optimizer step `step`."""
+
+    def on_eval(self, step: int, eval_loss: float) -> None:
+        """The val split was evaluated after optimizer step `step` (0 = before training)."""
+
+    def should_stop(self) -> bool:
+        """Asked after every step and eval; True ends the run there (pruned, aborted)."""
+        return False
+
+
+class NullObserver:
+    """An observer that watches nothing and never stops the run."""
+
+    def on_start(self, max_steps: int) -> None:
+        pass
+
+    def on_step(self, step: int, loss: float, learning_rate: float) -> None:
+        pass
+
+    def on_eval(self, step: int, eval_loss: float) -> None:
+        pass
+
+    def should_stop(self) -> bool:
+        return False
+
+
+def make_callback(observer: TrainingObserver, history: RunHistory) -> Any:
+    """A transformers `TrainerCallback` that feeds `observer` and records `history`.
+
+    Built in a function so transformers is imported only when a run starts.
+    """
+    from transformers import TrainerCallback
+
+    class _ObserverCallback(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            observer.on_start(state.max_steps)
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            logs = logs or {}
+            step = state.global_step
+            if "loss" in logs:
+                loss = float(logs["loss"])
+                if not math.isfinite(loss):
+                    raise TrainingDiverged(step, "train loss", loss)
+                lr = float(logs.get("learning_rate", 0.0))
+                history.train.append({"step": step, "loss": loss, "learning_rate": lr})
+                observer.on_step(step, loss, lr)
+            if "eval_loss" in logs:
+                value = float(logs["eval_loss"])
+                if not math.isfinite(value):
+                    raise TrainingDiverged(step, "eval loss", value)
+                history.evals.append({"step": step, "eval_loss": value})
+                history.eval_seconds += float(logs.get("eval_runtime", 0.0))
+                observer.on_eval(step, value)
+            self._maybe_stop(state, control)
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self._maybe_stop(state, control)
+
+        def _maybe_stop(self, state, control):
+            if history.stopped_at is None and observer.should_stop():
+                history.stopped_at = state.global_step
+            if history.stopped_at is not None:
+                control.should_training_stop = True
+
+    return _ObserverCallback()

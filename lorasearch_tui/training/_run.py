@@ -1,0 +1,191 @@
+"""One training run: TRL's SFTTrainer over a LoRA-wrapped base, watched by an observer.
+
+The loss covers only the answer: examples are conversational prompt/completion pairs, for
+which TRL masks the prompt and the image tokens (labels -100). Evals compute the loss only
+(`prediction_loss_only`), so no logits are kept in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import resource
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ..config import TrainParams
+from ..data import Example, LoadedData
+from ..errors import UserError
+from ._model import LoadedBase, attach_lora, detach_lora
+from ._observer import NullObserver, TrainingObserver, make_callback
+from ._result import RunHistory, RunResult
+
+_log = logging.getLogger("lorasearch.training")
+
+
+@contextmanager
+def lora_adapter(base: LoadedBase, params: TrainParams) -> Iterator[Any]:
+    """A fresh LoRA adapter on `base` for the duration of the block, removed after it."""
+    peft_model = attach_lora(base, params)
+    try:
+        yield peft_model
+    finally:
+        detach_lora(base, peft_model)
+
+
+def to_dataset(examples: list[Example]) -> Any:
+    """A `datasets.Dataset` of the examples; images are decoded per batch, not up front."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    rows = [e.to_row() for e in examples]
+    if not any("images" in row for row in rows):
+        return datasets.Dataset.from_list(rows)
+    for row in rows:
+        row.setdefault("images", [])
+    return datasets.Dataset.from_list(rows).cast_column("images", datasets.List(datasets.Image()))
+
+
+def check_fit(base: LoadedBase, data: LoadedData) -> None:
+    """Images need a vision-language model."""
+    if data.has_images and not base.is_vlm:
+        raise UserError(
+            f"input_data: {data.path} has images but {base.path} is a text-only model; "
+            f"use a vision-language checkpoint or records without images"
+        )
+
+
+def run_training(
+    base: LoadedBase,
+    peft_model: Any,
+    params: TrainParams,
+    data: LoadedData,
+    output_dir: Path,
+    observer: TrainingObserver | None = None,
+    eval_on_start: bool = True,
+    save_checkpoints: bool = False,
+) -> RunResult:
+    """Train `peft_model` on `data` as `params` say and return the result.
+
+    Args:
+        output_dir: the trainer's working folder (checkpoints, when `save_checkpoints`).
+        observer: told of every step and eval; may stop the run.
+        eval_on_start: evaluate the untrained adapter first (gives `initial_eval_loss`).
+        save_checkpoints: write a checkpoint every `params.save_steps` steps.
+
+    Raises:
+        TrainingDiverged: the loss became NaN or infinite.
+    """
+    import torch
+
+    history = RunHistory()
+    callback = make_callback(observer or NullObserver(), history)
+    trainer = _trainer(base, peft_model, params, data, output_dir, [callback], eval_on_start, save_checkpoints)
+    cuda = base.device == "cuda"
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    started = time.perf_counter()
+    trainer.train()
+    steps = trainer.state.global_step
+    if history.stopped_at is None and (not history.evals or history.evals[-1]["step"] != steps):
+        trainer.evaluate()  # the final adapter's loss, logged through the callback
+    runtime = time.perf_counter() - started
+    tokens = int(trainer.state.num_input_tokens_seen)
+    train_seconds = max(runtime - history.eval_seconds, 1e-9)
+    peak, kind = _peak_memory(cuda, torch)
+    initial = history.evals[0]["eval_loss"] if eval_on_start and history.evals and history.evals[0]["step"] == 0 else None
+    return RunResult(
+        eval_loss=history.evals[-1]["eval_loss"] if history.evals else None,
+        initial_eval_loss=initial,
+        train_history=history.train,
+        eval_history=history.evals,
+        steps=steps,
+        max_steps=trainer.state.max_steps,
+        stopped_at=history.stopped_at,
+        runtime_s=runtime,
+        train_tokens=tokens,
+        tokens_per_s=tokens / train_seconds,
+        peak_memory_bytes=peak,
+        memory_kind=kind,
+    )
+
+
+def _peak_memory(cuda: bool, torch: Any) -> tuple[int, str]:
+    """Peak GPU allocation of this run on CUDA; else the process's peak RSS (lifetime)."""
+    if cuda:
+        return int(torch.cuda.max_memory_allocated()), "gpu"
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(rss if sys.platform == "darwin" else rss * 1024), "rss"
+
+
+def evaluate_loss(base: LoadedBase, model: Any, params: TrainParams, data: LoadedData, output_dir: Path) -> float:
+    """The loss of `model` (an adapter on `base`) on the val split, computed as a run does."""
+    return float(_trainer(base, model, params, data, output_dir, [], False, False).evaluate()["eval_loss"])
+
+
+def _trainer(
+    base: LoadedBase,
+    model: Any,
+    params: TrainParams,
+    data: LoadedData,
+    output_dir: Path,
+    callbacks: list[Any],
+    eval_on_start: bool,
+    save_checkpoints: bool,
+) -> Any:
+    """TRL's SFTTrainer set up from `params`; one place, so training and evaluation agree."""
+    import torch
+    from transformers import PrinterCallback
+    from transformers.utils import logging as hf_logging
+    from trl import SFTConfig, SFTTrainer
+
+    check_fit(base, data)
+    hf_logging.set_verbosity_error()
+    cuda = base.device == "cuda"
+    bf16 = cuda and torch.cuda.is_bf16_supported()
+    args = SFTConfig(
+        output_dir=str(output_dir),
+        num_train_epochs=params.num_train_epochs,
+        max_steps=params.max_steps,
+        per_device_train_batch_size=params.per_device_train_batch_size,
+        per_device_eval_batch_size=params.per_device_train_batch_size,
+        gradient_accumulation_steps=params.gradient_accumulation_steps,
+        learning_rate=params.learning_rate,
+        warmup_steps=params.warmup_ratio,  # a float below 1 is a ratio of the total steps
+        weight_decay=params.weight_decay,
+        lr_scheduler_type=params.lr_scheduler_type,
+        optim=params.optim,
+        activation_checkpointing=params.gradient_checkpointing,
+        activation_checkpointing_kwargs={"use_reentrant": False},
+        max_length=params.max_seq_length,
+        eval_strategy="steps",
+        eval_steps=params.eval_steps,
+        eval_on_start=eval_on_start,
+        prediction_loss_only=True,
+        logging_steps=params.logging_steps,
+        save_strategy="steps" if save_checkpoints and params.save_steps else "no",
+        save_steps=params.save_steps or 500,
+        seed=params.seed,
+        data_seed=params.seed,
+        bf16=bf16,
+        fp16=cuda and not bf16,
+        use_cpu=not cuda,
+        include_num_input_tokens_seen="non_padding",
+        report_to="none",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=to_dataset(data.train),
+        eval_dataset=to_dataset(data.val),
+        processing_class=base.processor,
+        callbacks=callbacks,
+    )
+    # The observer reports progress; the trainer's own printing would only interleave with it.
+    trainer.remove_callback(PrinterCallback)
+    return trainer
