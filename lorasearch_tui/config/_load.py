@@ -140,17 +140,18 @@ def _check_candidates(label: str, name: str, dist: _Dist) -> None:
         try:
             TrainParams.model_validate({name: value})
         except ValidationError as exc:
-            msg = exc.errors()[0]["msg"]
+            msg = _plain(exc.errors()[0]["msg"])
             raise UserError(f"{label}: search_space.{name}.{key}: {msg} (got {value!r})") from None
 
 
 def _first_error(exc: ValidationError, raw: dict[str, Any]) -> str:
     err = exc.errors()[0]
-    loc = [str(p) for p in err["loc"]]
+    loc = list(err["loc"])
     # A discriminated union puts the chosen tag in the path: search_space.lr.loguniform.low.
     if len(loc) > 2 and loc[0] == "search_space" and loc[2] in DIST_TYPES:
         del loc[2]
-    path = ".".join(loc) or "(top level)"
+    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".") or "(top level)"
+    loc = [str(p) for p in loc]
     kind = err["type"]
     if kind == "extra_forbidden":
         return f"{path}: unknown key{_did_you_mean(loc[-1], _valid_keys(loc, raw))}"
@@ -160,14 +161,19 @@ def _first_error(exc: ValidationError, raw: dict[str, Any]) -> str:
         return f"{path}: missing 'type'; use one of {', '.join(DIST_TYPES)}"
     if kind == "missing":
         return f"{path}: missing; add this key"
-    msg = err["msg"].removeprefix("Value error, ")
-    msg = msg.replace("Input should be", "must be").replace("List should have", "must have")
+    msg = _plain(err["msg"])
     if kind == "literal_error" and loc[0] in PARAM_NAMES:
         choices = typing.get_args(TrainParams.model_fields[loc[0]].annotation)
         msg += _did_you_mean(str(err["input"]), [str(c) for c in choices])
     if "input" in err and not isinstance(err["input"], dict | list):
         msg += f" (got {err['input']!r})"
     return f"{path}: {msg}"
+
+
+def _plain(msg: str) -> str:
+    """pydantic's wording, turned to the imperative the rest of our messages use."""
+    msg = msg.removeprefix("Value error, ")
+    return msg.replace("Input should be", "must be").replace("List should have", "must have")
 
 
 def _valid_keys(loc: list[str], raw: dict[str, Any]) -> list[str]:

@@ -1,0 +1,78 @@
+"""Shared fixtures: the demo assets built once per session, a tiny text LM, config writers."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def demo_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every test sees a private demo cache, built once for the session (~10 s)."""
+    cache = tmp_path_factory.mktemp("lorasearch-cache")
+    os.environ["LORASEARCH_CACHE_DIR"] = str(cache)
+    from lorasearch_tui.demo import ensure_demo_assets
+
+    return ensure_demo_assets()
+
+
+@pytest.fixture(scope="session")
+def demo_model(demo_cache: Path) -> Path:
+    return demo_cache / "tiny-gemma3"
+
+
+@pytest.fixture(scope="session")
+def demo_data(demo_cache: Path) -> Path:
+    return demo_cache / "ocr" / "data.jsonl"
+
+
+def _sum_records(n: int, seed: int = 0) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    pairs = []
+    for _ in range(n):
+        a, b = rng.randrange(10), rng.randrange(10)
+        pairs.append((f"add {a} and {b}", str(a + b)))
+    return pairs
+
+
+@pytest.fixture(scope="session")
+def text_records() -> list[tuple[str, str]]:
+    """Question/answer pairs a tiny LM can learn a little of in a few steps."""
+    return _sum_records(60)
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory: pytest.TempPathFactory, text_records: list[tuple[str, str]]) -> Path:
+    from helpers.tiny_llama import build_tiny_llama
+
+    corpus = [f"{q} {a}" for q, a in text_records] * 5 + ["user model system"] * 10
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"), corpus)
+
+
+def write_json(path: Path, data: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+# Small, fast training settings for tests: a few steps of batch 4.
+FAST = {
+    "max_seq_length": 256,
+    "per_device_train_batch_size": 4,
+    "gradient_accumulation_steps": 1,
+    "learning_rate": 0.02,
+    "eval_steps": 5,
+}
