@@ -1,0 +1,148 @@
+"""The commands as a user runs them: exit codes, one-line errors, nothing written on bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import REPO, write_json
+
+SHIPPED = [REPO / "configs" / "demo.json", *sorted((REPO / "configs" / "examples").glob("*.json"))]
+
+
+def lorasearch(*args: str, cwd: Path = REPO, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run the installed CLI as a user would (python -m, so the venv's interpreter is used)."""
+    return subprocess.run(
+        [sys.executable, "-m", "lorasearch_tui", *args],
+        cwd=cwd, capture_output=True, text=True, timeout=timeout, env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("config", SHIPPED, ids=lambda p: p.name)
+def test_validate_passes_on_the_shipped_configs(config):
+    proc = lorasearch("validate", "--config", str(config))
+    assert proc.returncode == 0, proc.stderr
+    assert "valid" in proc.stdout and "train_split 'train[:90%]': 270 examples" in proc.stdout
+    assert "Lengths (tokens)" in proc.stdout
+    if "search_space" in config.read_text():
+        assert "Search space" in proc.stdout and "learning_rate" in proc.stdout
+
+
+@pytest.mark.parametrize("config", SHIPPED, ids=lambda p: p.name)
+def test_validate_fails_in_one_line_on_a_broken_copy(config, tmp_path):
+    raw = json.loads(config.read_text())
+    raw["max_seq_lenght"] = raw.pop("max_seq_length")
+    broken = write_json(tmp_path / config.name, raw)
+    line = one_line_error(lorasearch("validate", "--config", str(broken)))
+    assert line == f"error: {broken}: max_seq_lenght: unknown key; did you mean 'max_seq_length'?"
+
+
+def test_validate_reports_grid_size_and_skipped_records(tmp_path):
+    rows = [{"instruction": "q", "output": "a"}] * 8 + [{"instruction": "q", "output": ""}] * 2
+    data = tmp_path / "d.json"
+    data.write_text(json.dumps(rows))
+    config = write_json(tmp_path / "c.json", {
+        "input_data": str(data),
+        "search_space": {"lora_r": {"type": "categorical", "choices": [8, 16]},
+                         "num_train_epochs": {"type": "int", "low": 1, "high": 3}},
+    })
+    proc = lorasearch("validate", "--config", str(config))
+    assert proc.returncode == 0, proc.stderr
+    assert "Grid size: 6 combinations" in proc.stdout
+    assert "skipped: 2 records with empty answer" in proc.stdout
+
+
+def test_validate_bad_data_and_missing_model_are_one_line(tmp_path):
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"instruction": "q", "output": "a"}\n{"instruction": "q" "output": "a"}\n')
+    line = one_line_error(lorasearch("validate", "--config", str(write_json(tmp_path / "c.json", {"input_data": str(data)}))))
+    assert line.startswith(f"error: {data}: invalid JSON at line 2, column 21")
+    data.write_text('{"instruction": "q", "output": "a"}\n' * 20)
+    config = write_json(tmp_path / "m.json", {"input_data": str(data), "model_name": "google/gemma-3-12b-it"})
+    line = one_line_error(lorasearch("validate", "--config", str(config)))
+    assert "model_name: 'google/gemma-3-12b-it' is not a local folder" in line and "never downloads" in line
+
+
+def test_train_runs_the_demo_config_end_to_end(tmp_path):
+    out = tmp_path / "run"
+    proc = lorasearch("train", "--config", str(REPO / "configs" / "demo.json"), "--output-dir", str(out))
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["eval_loss"] < metrics["initial_eval_loss"]
+    assert "eval loss" in proc.stdout and "tokens/s" in proc.stdout
+    assert "\x1b[" not in proc.stdout  # no ANSI codes when the output is not a terminal
+    again = lorasearch("train", "--config", str(REPO / "configs" / "demo.json"), "--output-dir", str(out))
+    assert "already holds an adapter" in one_line_error(again)
+
+
+def test_train_refuses_a_search_space_and_bad_data_without_writing(tmp_path):
+    out = tmp_path / "run"
+    line = one_line_error(lorasearch("train", "-c", str(REPO / "configs/examples/lr_epochs.json"), "-o", str(out)))
+    assert "search_space: lorasearch train runs one fixed config" in line
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"image_path": "missing.png", "ocr_text": "x"}\n' * 3)
+    config = write_json(tmp_path / "c.json", {"input_data": str(data)})
+    line = one_line_error(lorasearch("train", "-c", str(config), "-o", str(out)))
+    assert "3 image files are missing, first: missing.png (record 0)" in line
+    assert not out.exists()
+
+
+def test_train_ctrl_c_saves_what_was_trained_and_exits_130(tmp_path):
+    out, log = tmp_path / "run", tmp_path / "stdout.txt"
+    demo = json.loads((REPO / "configs/demo.json").read_text())
+    config = write_json(tmp_path / "c.json", {**demo, "num_train_epochs": 50})
+    with log.open("w") as stdout:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lorasearch_tui", "train", "-c", str(config), "-o", str(out)],
+            cwd=REPO, stdout=stdout, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        deadline = time.monotonic() + 120
+        while "(step 10)" not in log.read_text() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert 10 <= metrics["stopped_at"] < metrics["max_steps"]
+    assert (out / "adapter_model.safetensors").is_file()
+    assert "interrupted" in log.read_text()
+
+
+def test_schema_prints_json_for_editors():
+    proc = lorasearch("schema")
+    assert proc.returncode == 0
+    schema = json.loads(proc.stdout)
+    assert schema["properties"]["learning_rate"]["description"]
+
+
+def test_unknown_option_is_usage_error_2():
+    proc = lorasearch("train", "--bogus")
+    assert proc.returncode == 2
+
+
+def test_help_and_validate_never_import_the_training_stack(tmp_path):
+    script = (
+        "import sys\n"
+        "from lorasearch_tui.cli import app\n"
+        f"try:\n    app(['validate', '--config', {str(REPO / 'configs/demo.json')!r}])\n"
+        "except SystemExit as e:\n    assert e.code in (0, None), e.code\n"
+        "heavy = [m for m in ('torch', 'transformers', 'peft', 'trl', 'datasets') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr
