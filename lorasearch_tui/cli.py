@@ -31,7 +31,8 @@ app = typer.Typer(
 )
 
 ConfigOption = Annotated[
-    Path, typer.Option("--config", "-c", help="JSON config file (see `lorasearch schema`).", show_default=False)
+    Path,
+    typer.Option("--config", "-c", help="JSON config file (see `lorasearch schema`).", show_default=False),
 ]
 
 
@@ -90,8 +91,12 @@ def train(
     output_dir: Annotated[
         Path, typer.Option("--output-dir", "-o", help="Folder for the adapter, processor and metrics.")
     ],
-    merge: Annotated[bool, typer.Option("--merge", help="Also write a 16-bit merged model to OUTPUT_DIR/merged.")] = False,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an adapter already in OUTPUT_DIR.")] = False,
+    merge: Annotated[
+        bool, typer.Option("--merge", help="Also write a 16-bit merged model to OUTPUT_DIR/merged.")
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an adapter already in OUTPUT_DIR.")
+    ] = False,
 ) -> None:
     """Train one LoRA adapter with the fixed parameters of a config (no search_space).
 
@@ -112,7 +117,8 @@ def train(
             )
         if (output_dir / "adapter_config.json").exists() and not overwrite:
             raise UserError(
-                f"--output-dir: {output_dir} already holds an adapter; choose another folder or pass --overwrite"
+                f"--output-dir: {output_dir} already holds an adapter; "
+                f"choose another folder or pass --overwrite"
             )
         with TrainProgress(console) as progress, _stop_on_sigint(progress.request_stop, console):
             result = train_job(loaded.params, output_dir, merge=merge, observer=progress)

@@ -42,8 +42,12 @@ def validate(config: SearchConfig) -> ValidationReport:
             f"and will be cut at the end of their answers"
         )
     if data.overlap:
-        warnings.append(f"{data.overlap} examples are in both train_split and val_split: the eval loss will flatter")
+        warnings.append(
+            f"{data.overlap} examples are in both train_split and val_split: the eval loss will flatter"
+        )
     searched_data_keys = sorted({"input_data", "train_split", "val_split", "instruction"} & set(config.space))
     if searched_data_keys:
-        warnings.append(f"data checked with the default {', '.join(searched_data_keys)} only (they are searched)")
+        warnings.append(
+            f"data checked with the default {', '.join(searched_data_keys)} only (they are searched)"
+        )
     return ValidationReport(config, model_dir, data, lengths, warnings)

@@ -20,7 +20,11 @@ def lorasearch(*args: str, cwd: Path = REPO, timeout: float = 300) -> subprocess
     """Run the installed CLI as a user would (python -m, so the venv's interpreter is used)."""
     return subprocess.run(
         [sys.executable, "-m", "lorasearch_tui", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=timeout, env={**os.environ, "COLUMNS": "200"},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "COLUMNS": "200"},
     )
 
 
@@ -55,11 +59,16 @@ def test_validate_reports_grid_size_and_skipped_records(tmp_path):
     rows = [{"instruction": "q", "output": "a"}] * 8 + [{"instruction": "q", "output": ""}] * 2
     data = tmp_path / "d.json"
     data.write_text(json.dumps(rows))
-    config = write_json(tmp_path / "c.json", {
-        "input_data": str(data),
-        "search_space": {"lora_r": {"type": "categorical", "choices": [8, 16]},
-                         "num_train_epochs": {"type": "int", "low": 1, "high": 3}},
-    })
+    config = write_json(
+        tmp_path / "c.json",
+        {
+            "input_data": str(data),
+            "search_space": {
+                "lora_r": {"type": "categorical", "choices": [8, 16]},
+                "num_train_epochs": {"type": "int", "low": 1, "high": 3},
+            },
+        },
+    )
     proc = lorasearch("validate", "--config", str(config))
     assert proc.returncode == 0, proc.stderr
     assert "Grid size: 6 combinations" in proc.stdout
@@ -69,7 +78,9 @@ def test_validate_reports_grid_size_and_skipped_records(tmp_path):
 def test_validate_bad_data_and_missing_model_are_one_line(tmp_path):
     data = tmp_path / "d.jsonl"
     data.write_text('{"instruction": "q", "output": "a"}\n{"instruction": "q" "output": "a"}\n')
-    line = one_line_error(lorasearch("validate", "--config", str(write_json(tmp_path / "c.json", {"input_data": str(data)}))))
+    line = one_line_error(
+        lorasearch("validate", "--config", str(write_json(tmp_path / "c.json", {"input_data": str(data)})))
+    )
     assert line.startswith(f"error: {data}: invalid JSON at line 2, column 21")
     data.write_text('{"instruction": "q", "output": "a"}\n' * 20)
     config = write_json(tmp_path / "m.json", {"input_data": str(data), "model_name": "google/gemma-3-12b-it"})
@@ -91,7 +102,9 @@ def test_train_runs_the_demo_config_end_to_end(tmp_path):
 
 def test_train_refuses_a_search_space_and_bad_data_without_writing(tmp_path):
     out = tmp_path / "run"
-    line = one_line_error(lorasearch("train", "-c", str(REPO / "configs/examples/lr_epochs.json"), "-o", str(out)))
+    line = one_line_error(
+        lorasearch("train", "-c", str(REPO / "configs/examples/lr_epochs.json"), "-o", str(out))
+    )
     assert "search_space: lorasearch train runs one fixed config" in line
     data = tmp_path / "d.jsonl"
     data.write_text('{"image_path": "missing.png", "ocr_text": "x"}\n' * 3)
@@ -108,7 +121,10 @@ def test_train_ctrl_c_saves_what_was_trained_and_exits_130(tmp_path):
     with log.open("w") as stdout:
         proc = subprocess.Popen(
             [sys.executable, "-m", "lorasearch_tui", "train", "-c", str(config), "-o", str(out)],
-            cwd=REPO, stdout=stdout, stderr=subprocess.PIPE, text=True,
+            cwd=REPO,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         deadline = time.monotonic() + 120

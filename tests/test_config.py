@@ -7,6 +7,7 @@ import typing
 
 import pytest
 from conftest import REPO, write_json
+from pydantic import ValidationError
 
 from lorasearch_tui.config import PARAM_NAMES, TrainParams, config_schema, load_config, parse_config
 from lorasearch_tui.config._params import OptimizerName, SchedulerName
@@ -20,12 +21,18 @@ def space(**entries):
 VALID = [
     pytest.param({}, id="empty-is-all-defaults"),
     pytest.param(space(learning_rate={"type": "loguniform", "low": 1e-5, "high": 5e-4}), id="loguniform"),
-    pytest.param(space(warmup_ratio={"type": "uniform", "low": 0.0, "high": 0.0}), id="uniform-low-equals-high"),
+    pytest.param(
+        space(warmup_ratio={"type": "uniform", "low": 0.0, "high": 0.0}), id="uniform-low-equals-high"
+    ),
     pytest.param(space(lora_r={"type": "int", "low": 4, "high": 32, "step": 4}), id="int-with-step"),
     pytest.param(space(num_train_epochs={"type": "int", "low": 2, "high": 5}), id="int-for-a-float-param"),
     pytest.param(space(lora_alpha={"type": "categorical", "choices": [8, 16, 32]}), id="categorical-int"),
-    pytest.param(space(optim={"type": "categorical", "choices": ["adamw_8bit", "adamw_torch"]}), id="categorical-str"),
-    pytest.param(space(load_in_4bit={"type": "categorical", "choices": [True, False]}), id="categorical-bool"),
+    pytest.param(
+        space(optim={"type": "categorical", "choices": ["adamw_8bit", "adamw_torch"]}), id="categorical-str"
+    ),
+    pytest.param(
+        space(load_in_4bit={"type": "categorical", "choices": [True, False]}), id="categorical-bool"
+    ),
     pytest.param({"learning_rate": 1e-4, "lora_r": 8, "optim": "adamw_torch"}, id="fixed-values"),
     pytest.param({"$schema": "./schema.json"}, id="editor-schema-key"),
     pytest.param({"train_split": "0.8", "val_split": "0.2"}, id="plain-fractions"),
@@ -42,44 +49,83 @@ def test_valid_configs_load(raw):
 INVALID = [
     ({"lerning_rate": 1e-4}, "c.json: lerning_rate: unknown key; did you mean 'learning_rate'?"),
     ({"search_spcae": {}}, "c.json: search_spcae: unknown key; did you mean 'search_space'?"),
-    (space(lerning_rate={"type": "loguniform", "low": 1e-5, "high": 1e-4}),
-     "c.json: search_space.lerning_rate: not a parameter; did you mean 'learning_rate'?"),
-    (space(learning_rate={"type": "loguniform", "low": -1, "high": 1}),
-     "c.json: search_space.learning_rate.low: must be greater than 0 (got -1)"),
-    (space(learning_rate={"type": "loguniform", "low": 1e-3, "high": 1e-4}),
-     "c.json: search_space.learning_rate: low (0.001) must be less than high (0.0001)"),
-    (space(learning_rate={"type": "loguniform", "low": 1e-3, "high": 1e-3}),
-     "c.json: search_space.learning_rate: low (0.001) must be less than high (0.001)"),
-    (space(warmup_ratio={"type": "uniform", "low": 0.5, "high": 0.1}),
-     "c.json: search_space.warmup_ratio: low (0.5) must not exceed high (0.1)"),
-    (space(lora_r={"type": "int", "low": 32, "high": 4}), "c.json: search_space.lora_r: low (32) must not exceed high (4)"),
-    (space(lora_r={"type": "int", "low": 4, "high": 32, "step": 0}),
-     "c.json: search_space.lora_r.step: must be greater than or equal to 1 (got 0)"),
-    (space(lora_r={"type": "categorical", "choices": []}), "c.json: search_space.lora_r.choices: must have at least 1 item"),
+    (
+        space(lerning_rate={"type": "loguniform", "low": 1e-5, "high": 1e-4}),
+        "c.json: search_space.lerning_rate: not a parameter; did you mean 'learning_rate'?",
+    ),
+    (
+        space(learning_rate={"type": "loguniform", "low": -1, "high": 1}),
+        "c.json: search_space.learning_rate.low: must be greater than 0 (got -1)",
+    ),
+    (
+        space(learning_rate={"type": "loguniform", "low": 1e-3, "high": 1e-4}),
+        "c.json: search_space.learning_rate: low (0.001) must be less than high (0.0001)",
+    ),
+    (
+        space(learning_rate={"type": "loguniform", "low": 1e-3, "high": 1e-3}),
+        "c.json: search_space.learning_rate: low (0.001) must be less than high (0.001)",
+    ),
+    (
+        space(warmup_ratio={"type": "uniform", "low": 0.5, "high": 0.1}),
+        "c.json: search_space.warmup_ratio: low (0.5) must not exceed high (0.1)",
+    ),
+    (
+        space(lora_r={"type": "int", "low": 32, "high": 4}),
+        "c.json: search_space.lora_r: low (32) must not exceed high (4)",
+    ),
+    (
+        space(lora_r={"type": "int", "low": 4, "high": 32, "step": 0}),
+        "c.json: search_space.lora_r.step: must be greater than or equal to 1 (got 0)",
+    ),
+    (
+        space(lora_r={"type": "categorical", "choices": []}),
+        "c.json: search_space.lora_r.choices: must have at least 1 item",
+    ),
     (space(lora_r={"type": "categorical", "choices": [8, [16]]}), "c.json: search_space.lora_r.choices[1]"),
-    (space(learning_rate={"type": "logunifrom", "low": 1e-5, "high": 1e-4}),
-     "c.json: search_space.learning_rate.type: unknown type 'logunifrom'; use one of loguniform, uniform, int, categorical"),
-    (space(learning_rate={"low": 1e-5, "high": 1e-4}),
-     "c.json: search_space.learning_rate: missing 'type'; use one of loguniform, uniform, int, categorical"),
-    (space(learning_rate={"type": "loguniform", "lowe": 1e-5, "high": 1e-4}),
-     "c.json: search_space.learning_rate.low: missing; add this key"),
-    (space(learning_rate={"type": "loguniform", "low": 1e-5, "high": 1e-4, "hgih": 1}),
-     "c.json: search_space.learning_rate.hgih: unknown key; did you mean 'high'?"),
-    ({"learning_rate": 1e-4, **space(learning_rate={"type": "loguniform", "low": 1e-5, "high": 1e-4})},
-     "c.json: learning_rate: set both as a fixed value and in search_space; keep one of the two"),
-    (space(lora_r={"type": "loguniform", "low": 4, "high": 64}),
-     "c.json: search_space.lora_r.low: lora_r takes whole numbers; use an 'int' or 'categorical' entry"),
-    (space(lora_r={"type": "categorical", "choices": [8, "sixteen"]}),
-     "c.json: search_space.lora_r.choices[1]: must be a valid integer (got 'sixteen')"),
-    (space(warmup_ratio={"type": "uniform", "low": 0.0, "high": 1.5}),
-     "c.json: search_space.warmup_ratio.high: must be less than 1 (got 1.5)"),
+    (
+        space(learning_rate={"type": "logunifrom", "low": 1e-5, "high": 1e-4}),
+        "c.json: search_space.learning_rate.type: unknown type 'logunifrom'; "
+        "use one of loguniform, uniform, int, categorical",
+    ),
+    (
+        space(learning_rate={"low": 1e-5, "high": 1e-4}),
+        "c.json: search_space.learning_rate: missing 'type'; "
+        "use one of loguniform, uniform, int, categorical",
+    ),
+    (
+        space(learning_rate={"type": "loguniform", "lowe": 1e-5, "high": 1e-4}),
+        "c.json: search_space.learning_rate.low: missing; add this key",
+    ),
+    (
+        space(learning_rate={"type": "loguniform", "low": 1e-5, "high": 1e-4, "hgih": 1}),
+        "c.json: search_space.learning_rate.hgih: unknown key; did you mean 'high'?",
+    ),
+    (
+        {"learning_rate": 1e-4, **space(learning_rate={"type": "loguniform", "low": 1e-5, "high": 1e-4})},
+        "c.json: learning_rate: set both as a fixed value and in search_space; keep one of the two",
+    ),
+    (
+        space(lora_r={"type": "loguniform", "low": 4, "high": 64}),
+        "c.json: search_space.lora_r.low: lora_r takes whole numbers; use an 'int' or 'categorical' entry",
+    ),
+    (
+        space(lora_r={"type": "categorical", "choices": [8, "sixteen"]}),
+        "c.json: search_space.lora_r.choices[1]: must be a valid integer (got 'sixteen')",
+    ),
+    (
+        space(warmup_ratio={"type": "uniform", "low": 0.0, "high": 1.5}),
+        "c.json: search_space.warmup_ratio.high: must be less than 1 (got 1.5)",
+    ),
     ({"lora_r": "16"}, "c.json: lora_r: must be a valid integer (got '16')"),
     ({"lora_r": 0}, "c.json: lora_r: must be greater than or equal to 1 (got 0)"),
     ({"load_in_4bit": "yes"}, "c.json: load_in_4bit: must be a valid boolean (got 'yes')"),
     ({"optim": "adamw_8bt"}, "did you mean 'adamw_8bit'?"),
     ({"lr_scheduler_type": "cosin"}, "did you mean 'cosine'?"),
     ({"train_split": "train[:90]%"}, "c.json: train_split: 'train[:90]%' is not a split"),
-    ({"val_split": "train[50%:400]"}, "c.json: val_split: 'train[50%:400]' mixes a percentage and a record count"),
+    (
+        {"val_split": "train[50%:400]"},
+        "c.json: val_split: 'train[50%:400]' mixes a percentage and a record count",
+    ),
     ({"train_split": "1.5"}, "c.json: train_split: a plain fraction must be in (0, 1]"),
     ({"search_space": []}, "c.json: search_space: must be a valid dictionary"),
     ({"max_seq_length": 8}, "c.json: max_seq_length: must be greater than or equal to 16 (got 8)"),
@@ -98,8 +144,18 @@ def test_invalid_configs_name_the_path(raw, expected):
 def test_defaults_match_the_specification():
     p = TrainParams()
     assert (p.instruction, p.train_split, p.val_split, p.max_seq_length) == (
-        "請給我 OCR 結果", "train[:90%]", "train[90%:]", 8192)
-    assert (p.load_in_4bit, p.lora_r, p.lora_alpha, p.lora_dropout, p.finetune_vision_layers) == (True, 16, 16, 0, False)
+        "請給我 OCR 結果",
+        "train[:90%]",
+        "train[90%:]",
+        8192,
+    )
+    assert (p.load_in_4bit, p.lora_r, p.lora_alpha, p.lora_dropout, p.finetune_vision_layers) == (
+        True,
+        16,
+        16,
+        0,
+        False,
+    )
     assert (p.num_train_epochs, p.per_device_train_batch_size, p.gradient_accumulation_steps) == (3, 1, 4)
     assert (p.learning_rate, p.warmup_ratio, p.lr_scheduler_type) == (2e-4, 0.1, "cosine")
     assert (p.base_output_dir, p.trust_remote_code) == ("models/hyperparam_search", False)
@@ -112,18 +168,25 @@ def test_every_parameter_has_a_one_line_description():
 
 def test_config_is_frozen_and_trial_values_are_validated():
     config = parse_config(space(lora_r={"type": "int", "low": 4, "high": 8}), "c.json")
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         config.params.lora_r = 3  # type: ignore[misc]
     assert config.with_values({"lora_r": 8}).lora_r == 8
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="lora_r"):
         config.with_values({"lora_r": 0})
 
 
 def test_grid_size_counts_int_and_categorical_combinations():
-    config = parse_config(space(lora_r={"type": "int", "low": 4, "high": 16, "step": 4},
-                                lora_alpha={"type": "categorical", "choices": [8, 16]}), "c.json")
+    config = parse_config(
+        space(
+            lora_r={"type": "int", "low": 4, "high": 16, "step": 4},
+            lora_alpha={"type": "categorical", "choices": [8, 16]},
+        ),
+        "c.json",
+    )
     assert config.grid_size() == 4 * 2
-    continuous = parse_config(space(learning_rate={"type": "loguniform", "low": 1e-5, "high": 1e-4}), "c.json")
+    continuous = parse_config(
+        space(learning_rate={"type": "loguniform", "low": 1e-5, "high": 1e-4}), "c.json"
+    )
     assert continuous.grid_size() is None
 
 

@@ -35,13 +35,19 @@ def test_ocr_records_resolve_images_next_to_the_data_file_and_skip_empty_text(tm
     assert [len(data.train), len(data.val)] == [2, 2]
     first = data.train[0]
     assert first.images == (tmp_path / "imgs" / "0.png",)
-    assert first.prompt == [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Read it"}]}]
+    assert first.prompt == [
+        {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Read it"}]}
+    ]
     assert first.completion == [{"role": "assistant", "content": [{"type": "text", "text": "line 0"}]}]
 
 
 @pytest.mark.parametrize(
     ("results", "text"),
-    [("one line", "one line"), (["a", "b"], "a\nb"), ([{"text": "a", "box": [0, 0, 1, 1]}, {"transcription": "b"}], "a\nb")],
+    [
+        ("one line", "one line"),
+        (["a", "b"], "a\nb"),
+        ([{"text": "a", "box": [0, 0, 1, 1]}, {"transcription": "b"}], "a\nb"),
+    ],
 )
 def test_raw_ocr_records(tmp_path, results, text):
     png(tmp_path / "x.png")
@@ -54,12 +60,20 @@ def test_raw_ocr_records(tmp_path, results, text):
 def test_chat_records_train_the_last_assistant_turn(tmp_path):
     png(tmp_path / "a.png")
     rows = [
-        {"messages": [
-            {"role": "system", "content": "Be brief."},
-            {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What is it?"}]},
-            {"role": "assistant", "content": "A cat."},
-        ], "images": ["a.png"]},
-        {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": [{"type": "text", "text": "Hello"}]}]},
+        {
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What is it?"}]},
+                {"role": "assistant", "content": "A cat."},
+            ],
+            "images": ["a.png"],
+        },
+        {
+            "messages": [
+                {"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": [{"type": "text", "text": "Hello"}]},
+            ]
+        },
     ]
     data = load_data(params(write_jsonl(tmp_path / "d.jsonl", rows)))
     assert data.kind == "chat"
@@ -72,7 +86,12 @@ def test_chat_records_train_the_last_assistant_turn(tmp_path):
 
 def test_chat_images_without_image_parts_go_to_the_first_user_turn(tmp_path):
     png(tmp_path / "a.png")
-    rows = [{"messages": [{"role": "user", "content": "Read"}, {"role": "assistant", "content": "x"}], "images": ["a.png"]}] * 2
+    rows = [
+        {
+            "messages": [{"role": "user", "content": "Read"}, {"role": "assistant", "content": "x"}],
+            "images": ["a.png"],
+        }
+    ] * 2
     data = load_data(params(write_jsonl(tmp_path / "d.jsonl", rows)))
     assert data.train[0].prompt[0]["content"][0] == {"type": "image"}
 
@@ -92,7 +111,10 @@ def test_instruction_records(tmp_path):
 def test_prompt_completion_records_text_and_conversational(tmp_path):
     rows = [
         {"prompt": "2+2=", "completion": "4"},
-        {"prompt": [{"role": "user", "content": "3+3="}], "completion": [{"role": "assistant", "content": "6"}]},
+        {
+            "prompt": [{"role": "user", "content": "3+3="}],
+            "completion": [{"role": "assistant", "content": "6"}],
+        },
     ]
     data = load_data(params(write_jsonl(tmp_path / "d.jsonl", rows)))
     assert data.kind == "prompt_completion"
@@ -113,22 +135,46 @@ def test_splits_index_usable_records_and_overlap_is_counted(tmp_path):
 DATA_ERRORS = [
     ("empty.jsonl", "", "the file is empty"),
     ("blank.json", "  \n\n", "the file is empty"),
-    ("array.json", '[{"instruction": "a", "output": "b"},\n {"instruction": "c" "output": "d"}]',
-     "invalid JSON at line 2, column 22: Expecting ',' delimiter"),
-    ("lines.jsonl", '{"instruction": "a", "output": "b"}\n{"instruction": "c", "output": }\n',
-     "invalid JSON at line 2, column 32"),
+    (
+        "array.json",
+        '[{"instruction": "a", "output": "b"},\n {"instruction": "c" "output": "d"}]',
+        "invalid JSON at line 2, column 22: Expecting ',' delimiter",
+    ),
+    (
+        "lines.jsonl",
+        '{"instruction": "a", "output": "b"}\n{"instruction": "c", "output": }\n',
+        "invalid JSON at line 2, column 32",
+    ),
     ("none.json", "[]", "the file holds no records"),
     ("object.json", '{\n "instruction": "a",\n "output": "b"\n}', "the file is one JSON object"),
     ("scalar.jsonl", '{"instruction": "a", "output": "b"}\n[1, 2]\n', "line 2 is list, not a JSON object"),
-    ("kind.jsonl", '{"question": "a", "answer": "b"}\n', "record 0 (line 1) has keys ['answer', 'question'], which fit no record kind"),
-    ("field.jsonl", '{"instruction": "a", "output": "b"}\n\n{"instruction": "c"}\n',
-     "record 1 (line 3) has no 'output'"),
+    (
+        "kind.jsonl",
+        '{"question": "a", "answer": "b"}\n',
+        "record 0 (line 1) has keys ['answer', 'question'], which fit no record kind",
+    ),
+    (
+        "field.jsonl",
+        '{"instruction": "a", "output": "b"}\n\n{"instruction": "c"}\n',
+        "record 1 (line 3) has no 'output'",
+    ),
     ("type.json", '[{"instruction": "a", "output": 5}]', "record 0: 'output' must be text, not int"),
-    ("role.jsonl", '{"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]}\n',
-     "record 0 (line 1): the last message must be the assistant's answer, not 'user'"),
-    ("parts.jsonl", '{"messages": [{"role": "user", "content": [{"type": "video"}]}, {"role": "assistant", "content": "b"}]}\n',
-     "record 0 (line 1): messages[0]: each content part must be"),
-    ("allempty.jsonl", '{"instruction": "a", "output": ""}\n', "all 1 records were skipped (1 with empty answer)"),
+    (
+        "role.jsonl",
+        '{"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]}\n',
+        "record 0 (line 1): the last message must be the assistant's answer, not 'user'",
+    ),
+    (
+        "parts.jsonl",
+        '{"messages": [{"role": "user", "content": [{"type": "video"}]}, '
+        '{"role": "assistant", "content": "b"}]}\n',
+        "record 0 (line 1): messages[0]: each content part must be",
+    ),
+    (
+        "allempty.jsonl",
+        '{"instruction": "a", "output": ""}\n',
+        "all 1 records were skipped (1 with empty answer)",
+    ),
 ]
 
 
@@ -150,11 +196,16 @@ def test_missing_data_file(tmp_path):
 
 def test_missing_images_are_counted_with_the_first_paths(tmp_path):
     png(tmp_path / "ok.png")
-    rows = [{"image_path": "ok.png", "ocr_text": "x"}] + [{"image_path": f"gone/{i}.png", "ocr_text": "x"} for i in range(5)]
+    rows = [{"image_path": "ok.png", "ocr_text": "x"}] + [
+        {"image_path": f"gone/{i}.png", "ocr_text": "x"} for i in range(5)
+    ]
     with pytest.raises(UserError) as caught:
         load_data(params(write_jsonl(tmp_path / "d.jsonl", rows)))
     text = str(caught.value)
-    assert "5 image files are missing, first: gone/0.png (record 1), gone/1.png (record 2), gone/2.png (record 3);" in text
+    assert (
+        "5 image files are missing, first: gone/0.png (record 1), gone/1.png (record 2), "
+        "gone/2.png (record 3);" in text
+    )
     assert "gone/3.png" not in text
     assert f"relative to {tmp_path}" in text
 

@@ -49,5 +49,8 @@ def test_plain_fractions_do_not_overlap():
     ],
 )
 def test_bad_splits_explain_the_form(spec, message):
-    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(
+        ValueError,
+        match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[").replace("]", r"\]"),
+    ):
         parse_split(spec)

@@ -93,9 +93,14 @@ def test_vlm_batches_mask_the_prompt_and_image_tokens(demo_params, tmp_path):
 
 
 def test_text_only_lm_trains_on_chat_records_with_the_prompt_masked(tiny_llama, text_records, tmp_path):
-    rows = [{"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]} for q, a in text_records]
+    rows = [
+        {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}
+        for q, a in text_records
+    ]
     path = write_jsonl(tmp_path / "chat.jsonl", rows)
-    params = TrainParams(**FAST, model_name=str(tiny_llama), input_data=str(path), max_steps=12, load_in_4bit=True)
+    params = TrainParams(
+        **FAST, model_name=str(tiny_llama), input_data=str(path), max_steps=12, load_in_4bit=True
+    )
     base = load_base(params)
     assert not base.is_vlm and _linear4bit_names(base.model)
     data = load_data(params)

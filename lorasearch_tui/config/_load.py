@@ -100,7 +100,9 @@ def parse_config(raw: dict[str, Any], label: str) -> SearchConfig:
     space = dict(parsed.search_space)
     for name, dist in space.items():
         if name not in PARAM_NAMES:
-            raise UserError(f"{label}: search_space.{name}: not a parameter{_did_you_mean(name, PARAM_NAMES)}")
+            raise UserError(
+                f"{label}: search_space.{name}: not a parameter{_did_you_mean(name, PARAM_NAMES)}"
+            )
         if name in raw:
             raise UserError(
                 f"{label}: {name}: set both as a fixed value and in search_space; keep one of the two"

@@ -86,22 +86,16 @@ class TrainParams(BaseModel):
         False, description="Put LoRA on the vision tower too, not only on the language model."
     )
     num_train_epochs: float = Field(3, gt=0, description="Passes over the training split.")
-    max_steps: int = Field(
-        -1, ge=-1, description="Stop after this many optimizer steps; -1 runs all epochs."
-    )
+    max_steps: int = Field(-1, ge=-1, description="Stop after this many optimizer steps; -1 runs all epochs.")
     per_device_train_batch_size: int = Field(1, ge=1, description="Sequences per micro-batch.")
-    gradient_accumulation_steps: int = Field(
-        4, ge=1, description="Micro-batches per optimizer step."
-    )
+    gradient_accumulation_steps: int = Field(4, ge=1, description="Micro-batches per optimizer step.")
     learning_rate: float = Field(2e-4, gt=0, description="Peak learning rate of the LoRA weights.")
     warmup_ratio: float = Field(
         0.1, ge=0.0, lt=1.0, description="Share of the steps spent warming the learning rate up."
     )
     weight_decay: float = Field(0.01, ge=0.0, description="Decoupled weight decay.")
     lr_scheduler_type: SchedulerName = Field("cosine", description="Learning-rate schedule.")
-    optim: OptimizerName = Field(
-        "adamw_8bit", description="Optimizer name as transformers spells it."
-    )
+    optim: OptimizerName = Field("adamw_8bit", description="Optimizer name as transformers spells it.")
     gradient_checkpointing: bool = Field(
         True, description="Recompute activations in the backward pass: much less memory, ~30% slower."
     )

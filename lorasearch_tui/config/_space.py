@@ -6,11 +6,11 @@ None where the range is continuous), so the grid rule lives in one place.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Scalar = Union[bool, int, float, str, None]
+Scalar = bool | int | float | str | None
 
 
 class _Dist(BaseModel):
@@ -93,9 +93,7 @@ class Categorical(_Dist):
         return {f"choices[{i}]": value for i, value in enumerate(self.choices)}
 
 
-Distribution = Annotated[
-    Union[LogUniform, Uniform, IntRange, Categorical], Field(discriminator="type")
-]
+Distribution = Annotated[LogUniform | Uniform | IntRange | Categorical, Field(discriminator="type")]
 DIST_TYPES = ("loguniform", "uniform", "int", "categorical")
 
 

@@ -6,7 +6,14 @@ import threading
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from ..training import RunResult
 
@@ -51,7 +58,9 @@ class TrainProgress:
     def on_step(self, step: int, loss: float, learning_rate: float) -> None:
         self._last_loss = loss
         if self._task is not None:
-            self._progress.update(self._task, completed=step, status=f"loss {loss:.4f}  lr {learning_rate:.2e}")
+            self._progress.update(
+                self._task, completed=step, status=f"loss {loss:.4f}  lr {learning_rate:.2e}"
+            )
 
     def on_eval(self, step: int, eval_loss: float) -> None:
         label = "before training" if step == 0 else f"step {step}"
@@ -71,7 +80,9 @@ def print_run_result(result: RunResult, folder: Path, merged: bool, console: Con
     elif result.eval_loss is not None:
         console.print(f"eval loss {result.eval_loss:.4f} after {result.steps} steps", markup=False)
     if result.stopped_at is not None:
-        console.print(f"stopped at step {result.stopped_at} of {result.max_steps} (interrupted)", markup=False)
+        console.print(
+            f"stopped at step {result.stopped_at} of {result.max_steps} (interrupted)", markup=False
+        )
     memory = "GPU memory" if result.memory_kind == "gpu" else "process memory (RSS)"
     console.print(
         f"{result.runtime_s:.1f} s, {result.tokens_per_s:,.0f} tokens/s, "

@@ -25,7 +25,8 @@ def print_validation(report: ValidationReport, console: Console) -> None:
         console.print(table)
         size = config.grid_size()
         console.print(
-            f"Grid size: {size} combinations" if size is not None
+            f"Grid size: {size} combinations"
+            if size is not None
             else "Grid size: none (a continuous range; grid mode needs int and categorical entries only)",
             markup=False,
         )
@@ -42,7 +43,9 @@ def print_validation(report: ValidationReport, console: Console) -> None:
 
     console.print(f"Model folder: {report.model_dir}", markup=False, highlight=False)
     console.print(
-        f"Data: {data.path} — {KIND_LABELS[data.kind]}, {data.n_records} records", markup=False, highlight=False
+        f"Data: {data.path} — {KIND_LABELS[data.kind]}, {data.n_records} records",
+        markup=False,
+        highlight=False,
     )
     console.print(f"  train_split {config.params.train_split!r}: {len(data.train)} examples", markup=False)
     console.print(f"  val_split   {config.params.val_split!r}: {len(data.val)} examples", markup=False)

@@ -15,9 +15,9 @@ from PIL import Image, UnidentifiedImageError
 from ..config import TrainParams
 from ..errors import UserError
 from ..locate import data_path
+from ..splits import parse_split
 from ._read import read_records
 from ._records import Example, SkipRecord, detect_kind, to_example
-from ..splits import parse_split
 
 _SHOW_MISSING = 3
 
@@ -59,12 +59,17 @@ def load_data(params: TrainParams) -> LoadedData:
         except UserError as exc:
             raise UserError(f"{path}: {exc}") from None
     if not examples:
-        raise UserError(f"{path}: all {len(records)} records were skipped ({_reasons(skipped)}); nothing to train on")
+        raise UserError(
+            f"{path}: all {len(records)} records were skipped ({_reasons(skipped)}); nothing to train on"
+        )
     _check_images(path, examples)
 
     train_idx = parse_split(params.train_split, "head").indices(len(examples))
     val_idx = parse_split(params.val_split, "tail").indices(len(examples))
-    for name, spec, idx in (("train_split", params.train_split, train_idx), ("val_split", params.val_split, val_idx)):
+    for name, spec, idx in (
+        ("train_split", params.train_split, train_idx),
+        ("val_split", params.val_split, val_idx),
+    ):
         if len(idx) == 0:
             raise UserError(
                 f"{name}: '{spec}' selects no records out of {len(examples)} usable ones "
@@ -96,7 +101,9 @@ def _check_images(path: Path, examples: list[Example]) -> None:
                 with Image.open(image) as img:
                     img.size  # noqa: B018 - reading the header is the check
             except (UnidentifiedImageError, OSError) as exc:
-                raise UserError(f"{path}: record {example.index}: {image} is not a readable image ({exc})") from None
+                raise UserError(
+                    f"{path}: record {example.index}: {image} is not a readable image ({exc})"
+                ) from None
 
 
 def _rel(p: Path, base: Path) -> str:

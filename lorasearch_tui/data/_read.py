@@ -75,9 +75,7 @@ def _read_lines(path: Path, text: str) -> list[RawRecord]:
                     f"{path}: the file is one JSON object; write a JSON array of records "
                     f"or one record per line (JSON Lines)"
                 ) from None
-            raise UserError(
-                f"{path}: invalid JSON at line {lineno}, column {exc.colno}: {exc.msg}"
-            ) from None
+            raise UserError(f"{path}: invalid JSON at line {lineno}, column {exc.colno}: {exc.msg}") from None
         if not isinstance(item, dict):
             raise UserError(f"{path}: line {lineno} is {type(item).__name__}, not a JSON object")
         records.append(RawRecord(len(records), lineno, item))

@@ -84,7 +84,9 @@ def to_example(kind: str, record: RawRecord, instruction: str, base: Path) -> Ex
     data = record.data
     for key in KINDS[kind]:
         if key not in data:
-            raise UserError(f"{record.where()} has no '{key}' (every record of this file is {KIND_LABELS[kind]})")
+            raise UserError(
+                f"{record.where()} has no '{key}' (every record of this file is {KIND_LABELS[kind]})"
+            )
     if kind in ("ocr", "ocr_raw"):
         image_key, text_key = KINDS[kind]
         image = _string(record, image_key)
@@ -109,7 +111,10 @@ def to_example(kind: str, record: RawRecord, instruction: str, base: Path) -> Ex
     if kind == "chat":
         messages = _messages(record, "messages")
         if messages[-1]["role"] != "assistant":
-            raise UserError(f"{record.where()}: the last message must be the assistant's answer, not '{messages[-1]['role']}'")
+            raise UserError(
+                f"{record.where()}: the last message must be the assistant's answer, "
+                f"not '{messages[-1]['role']}'"
+            )
         if len(messages) < 2:
             raise UserError(f"{record.where()}: 'messages' needs a prompt turn before the assistant's answer")
         prompt, completion = messages[:-1], messages[-1:]
@@ -208,7 +213,9 @@ def _content(where: str, content: Any) -> list[dict[str, Any]]:
         elif isinstance(part, dict) and part.get("type") == "image":
             parts.append({"type": "image"})
         else:
-            raise UserError(f"{where}: each content part must be {{'type': 'text', 'text': ...}} or {{'type': 'image'}}")
+            raise UserError(
+                f"{where}: each content part must be {{'type': 'text', 'text': ...}} or {{'type': 'image'}}"
+            )
     return parts
 
 
@@ -221,7 +228,9 @@ def _check_image_parts(record: RawRecord, prompt: list[dict[str, Any]], images: 
             raise UserError(f"{record.where()}: has images but no user turn to put them in")
         first_user["content"][:0] = [{"type": "image"} for _ in images]
     elif parts != len(images):
-        raise UserError(f"{record.where()}: {parts} image parts in the messages but {len(images)} image files")
+        raise UserError(
+            f"{record.where()}: {parts} image parts in the messages but {len(images)} image files"
+        )
 
 
 def _texts(messages: list[dict[str, Any]]) -> list[str]:

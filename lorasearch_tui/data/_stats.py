@@ -59,7 +59,9 @@ def length_stats(examples: Sequence[Example], model_dir: Path | None, max_seq_le
     prompt_len = [n + len(e.images) * (image_tokens or 0) for n, e in zip(prompt_len, examples, strict=True)]
     totals = [p + a for p, a in zip(prompt_len, answer_len, strict=True)]
     over = sum(t > max_seq_length for t in totals) if unit == "tokens" else 0
-    return LengthStats(unit, Spread.of(prompt_len), Spread.of(answer_len), Spread.of(totals), image_tokens, over)
+    return LengthStats(
+        unit, Spread.of(prompt_len), Spread.of(answer_len), Spread.of(totals), image_tokens, over
+    )
 
 
 def _tokenizer(model_dir: Path | None):  # -> tokenizers.Tokenizer | None

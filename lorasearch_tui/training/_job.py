@@ -16,7 +16,9 @@ from ._save import merge_adapter, save_run
 _log = logging.getLogger("lorasearch.training")
 
 
-def train_job(params: TrainParams, output_dir: Path, merge: bool = False, observer: TrainingObserver | None = None) -> RunResult:
+def train_job(
+    params: TrainParams, output_dir: Path, merge: bool = False, observer: TrainingObserver | None = None
+) -> RunResult:
     """Check the data, load the model, train one adapter and save it to `output_dir`.
 
     Data comes first: a broken data file must fail in a second, before a model loads.

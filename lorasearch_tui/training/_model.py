@@ -92,8 +92,12 @@ def load_base(params: TrainParams) -> LoadedBase:
         )
     if cuda:
         kwargs["device_map"] = {"": torch.cuda.current_device()}
-    _log.info("Loading %s (%s, %s)", path, "vision-language" if vlm else "causal LM",
-              "4-bit NF4" if params.load_in_4bit else str(dtype).removeprefix("torch."))
+    _log.info(
+        "Loading %s (%s, %s)",
+        path,
+        "vision-language" if vlm else "causal LM",
+        "4-bit NF4" if params.load_in_4bit else str(dtype).removeprefix("torch."),
+    )
     if vlm:
         model = AutoModelForImageTextToText.from_pretrained(path, **kwargs)
         processor = AutoProcessor.from_pretrained(path, trust_remote_code=remote, local_files_only=True)

@@ -84,7 +84,9 @@ def run_training(
 
     history = RunHistory()
     callback = make_callback(observer or NullObserver(), history)
-    trainer = _trainer(base, peft_model, params, data, output_dir, [callback], eval_on_start, save_checkpoints)
+    trainer = _trainer(
+        base, peft_model, params, data, output_dir, [callback], eval_on_start, save_checkpoints
+    )
     cuda = base.device == "cuda"
     if cuda:
         torch.cuda.reset_peak_memory_stats()
@@ -97,7 +99,11 @@ def run_training(
     tokens = int(trainer.state.num_input_tokens_seen)
     train_seconds = max(runtime - history.eval_seconds, 1e-9)
     peak, kind = _peak_memory(cuda, torch)
-    initial = history.evals[0]["eval_loss"] if eval_on_start and history.evals and history.evals[0]["step"] == 0 else None
+    initial = (
+        history.evals[0]["eval_loss"]
+        if eval_on_start and history.evals and history.evals[0]["step"] == 0
+        else None
+    )
     return RunResult(
         eval_loss=history.evals[-1]["eval_loss"] if history.evals else None,
         initial_eval_loss=initial,
@@ -122,7 +128,9 @@ def _peak_memory(cuda: bool, torch: Any) -> tuple[int, str]:
     return int(rss if sys.platform == "darwin" else rss * 1024), "rss"
 
 
-def evaluate_loss(base: LoadedBase, model: Any, params: TrainParams, data: LoadedData, output_dir: Path) -> float:
+def evaluate_loss(
+    base: LoadedBase, model: Any, params: TrainParams, data: LoadedData, output_dir: Path
+) -> float:
     """The loss of `model` (an adapter on `base`) on the val split, computed as a run does."""
     return float(_trainer(base, model, params, data, output_dir, [], False, False).evaluate()["eval_loss"])
 
