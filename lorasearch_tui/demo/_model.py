@@ -81,6 +81,9 @@ def build_tiny_gemma3(folder: Path, corpus: list[str], seed: int = 0) -> None:
         PreTrainedTokenizerFast,
         SiglipVisionConfig,
     )
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
 
     raw = train_tokenizer(corpus)
     tokenizer = PreTrainedTokenizerFast(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,9 @@ def load_base(params: TrainParams) -> LoadedBase:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
+    # PEFT and TRL still read the pre-5.x `is_gradient_checkpointing` name; the warning is
+    # theirs to fix and says nothing to a user of lorasearch.
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     path = model_path(params.model_name)
     remote = params.trust_remote_code
     vlm = is_vision_language(path, remote)

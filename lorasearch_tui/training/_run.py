@@ -11,7 +11,6 @@ import logging
 import resource
 import sys
 import time
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -153,9 +152,6 @@ def _trainer(
 
     check_fit(base, data)
     hf_logging.set_verbosity_error()
-    # PEFT and TRL still read the pre-5.x `is_gradient_checkpointing` name; the warning is
-    # theirs to fix and says nothing to a user of lorasearch.
-    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     cuda = base.device == "cuda"
     bf16 = cuda and torch.cuda.is_bf16_supported()
     args = SFTConfig(
