@@ -9,7 +9,7 @@ from ._model import LoadedBase, attach_lora, detach_lora, load_base, lora_target
 from ._observer import NullObserver, TrainingDiverged, TrainingObserver
 from ._result import RunResult
 from ._run import evaluate_loss, lora_adapter, run_training, to_dataset
-from ._save import CONFIG_FILE, METRICS_FILE, merge_adapter, save_run, write_json
+from ._save import CONFIG_FILE, METRICS_FILE, merge_adapter, save_run
 
 __all__ = [
     "CONFIG_FILE",
@@ -31,5 +31,4 @@ __all__ = [
     "save_run",
     "to_dataset",
     "train_job",
-    "write_json",
 ]

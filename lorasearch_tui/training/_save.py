@@ -10,11 +10,11 @@ Layout of the folder D:
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
 
+from ..atomic import write_json
 from ..config import TrainParams
 from ._model import LoadedBase
 from ._result import RunResult
@@ -23,13 +23,6 @@ _log = logging.getLogger("lorasearch.training")
 
 METRICS_FILE = "metrics.json"
 CONFIG_FILE = "lorasearch_config.json"
-
-
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON atomically: a reader never sees half a file, a crash never leaves one."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
 
 
 def save_run(peft_model: Any, base: LoadedBase, params: TrainParams, result: RunResult, folder: Path) -> None:

@@ -1,0 +1,97 @@
+"""Hardware samples for the front ends: GPU memory through NVML, else host memory through psutil.
+
+NVML (`nvidia-ml-py`, the library nvitop reads) is optional: without it, or without an NVIDIA
+GPU, a sample carries host memory and the worker's RSS with a note saying so. Sampling runs in
+the parent, which never imports torch.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import psutil
+
+from ._events import HardwareSampled
+
+NO_GPU_NOTE = "no NVIDIA GPU found: showing host memory"
+
+
+class _Nvml:
+    def __init__(self) -> None:
+        self.ok = False
+        try:
+            import pynvml
+
+            pynvml.nvmlInit()
+            self._nvml = pynvml
+            self.count = pynvml.nvmlDeviceGetCount()
+            self.ok = self.count > 0
+        except Exception:  # no library, no driver, no GPU: all mean "host memory only"
+            self.count = 0
+
+    def sample(self, worker_pid: int | None) -> tuple[dict[str, Any], ...]:
+        nvml, gpus = self._nvml, []
+        for index in range(self.count):
+            handle = nvml.nvmlDeviceGetHandleByIndex(index)
+            memory = nvml.nvmlDeviceGetMemoryInfo(handle)
+            gpu: dict[str, Any] = {"index": index, "name": _safe(lambda: nvml.nvmlDeviceGetName(handle)),
+                                   "used_bytes": int(memory.used), "total_bytes": int(memory.total)}
+            gpu["utilization"] = _safe(lambda: nvml.nvmlDeviceGetUtilizationRates(handle).gpu)
+            gpu["temperature_c"] = _safe(lambda: nvml.nvmlDeviceGetTemperature(handle, 0))
+            gpu["power_w"] = _safe(lambda: nvml.nvmlDeviceGetPowerUsage(handle) / 1000)
+            procs = _safe(lambda: nvml.nvmlDeviceGetComputeRunningProcesses(handle)) or []
+            gpu["worker_bytes"] = sum(int(p.usedGpuMemory or 0) for p in procs if p.pid == worker_pid)
+            gpus.append(gpu)
+        return tuple(gpus)
+
+
+def _safe(read: Callable[[], Any]) -> Any:
+    try:
+        return read()
+    except Exception:  # a field this GPU or driver does not report
+        return None
+
+
+def sample_hardware(nvml: _Nvml, worker_pid: int | None) -> HardwareSampled:
+    """One sample now."""
+    memory = psutil.virtual_memory()
+    rss = None
+    if worker_pid is not None:
+        try:
+            rss = psutil.Process(worker_pid).memory_info().rss
+        except psutil.Error:
+            rss = None
+    gpus = nvml.sample(worker_pid) if nvml.ok else ()
+    return HardwareSampled(
+        gpus=gpus,
+        host_used_bytes=int(memory.total - memory.available),
+        host_total_bytes=int(memory.total),
+        worker_rss_bytes=rss,
+        note="" if nvml.ok else NO_GPU_NOTE,
+    )
+
+
+class HardwareMonitor:
+    """A daemon thread that emits a sample every `interval` seconds until stopped."""
+
+    def __init__(self, emit: Callable[[HardwareSampled], None], worker_pid: Callable[[], int | None],
+                 interval: float = 1.0) -> None:
+        self._emit = emit
+        self._worker_pid = worker_pid
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="hardware-monitor", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _loop(self) -> None:
+        nvml = _Nvml()
+        while not self._stop.is_set():
+            self._emit(sample_hardware(nvml, self._worker_pid()))
+            self._stop.wait(self._interval)

@@ -1,0 +1,87 @@
+"""Search modes and pruners: our search-space entries turned into Optuna's objects.
+
+- bayesian: `TPESampler`, seeded. It reads constraints (`Trial.set_constraint`) of COMPLETE and
+  PRUNED trials, which is how an out-of-memory trial teaches it to stay away (see _runner).
+- random: `RandomSampler`, seeded with the seed plus the trials already in the study, so a
+  resumed search does not draw the same points again.
+- grid: `GridSampler` over every `int` step and every `categorical` choice; a float range has
+  no grid, and grid mode refuses it by name.
+
+The median pruner waits for 2 complete trials (Optuna's default of 5 would leave little to
+prune in a search of 8-20 trials) and then stops a trial whose eval loss is worse than the
+median of earlier trials at the same step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..config import Categorical, IntRange, LogUniform, Uniform
+from ..config._space import _Dist
+from ..errors import UserError
+
+MODES = ("bayesian", "random", "grid")
+PRUNERS = ("median", "hyperband", "none")
+MEDIAN_STARTUP_TRIALS = 2
+
+
+def to_distributions(space: dict[str, _Dist]) -> dict[str, Any]:
+    """Optuna distributions for `study.ask(...)`."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    out: dict[str, Any] = {}
+    for name, dist in space.items():
+        if isinstance(dist, LogUniform):
+            out[name] = FloatDistribution(dist.low, dist.high, log=True)
+        elif isinstance(dist, Uniform):
+            out[name] = FloatDistribution(dist.low, dist.high)
+        elif isinstance(dist, IntRange):
+            high = dist.low + (dist.high - dist.low) // dist.step * dist.step
+            out[name] = IntDistribution(dist.low, high, step=dist.step)
+        elif isinstance(dist, Categorical):
+            out[name] = CategoricalDistribution(dist.choices)
+    return out
+
+
+def grid_values(space: dict[str, _Dist]) -> dict[str, list[Any]]:
+    """Every value of every parameter, for grid mode.
+
+    Raises:
+        UserError: a parameter is a float range, which has no grid.
+    """
+    grid: dict[str, list[Any]] = {}
+    for name, dist in space.items():
+        values = dist.grid_values()
+        if values is None:
+            raise UserError(
+                f"search_space.{name}: grid mode needs int or categorical entries, and {name} is "
+                f"a {dist.type} range; list the values as categorical choices or use --search-mode bayesian"
+            )
+        grid[name] = values
+    return grid
+
+
+def make_sampler(mode: str, space: dict[str, _Dist], seed: int, trials_so_far: int) -> Any:
+    """The sampler of a search mode."""
+    import optuna
+
+    if mode == "bayesian":
+        return optuna.samplers.TPESampler(seed=seed + trials_so_far)
+    if mode == "random":
+        return optuna.samplers.RandomSampler(seed=seed + trials_so_far)
+    if mode == "grid":
+        return optuna.samplers.GridSampler(grid_values(space), seed=seed)
+    raise UserError(f"--search-mode: unknown mode '{mode}'; use one of {', '.join(MODES)}")
+
+
+def make_pruner(name: str) -> Any:
+    """The pruner by its CLI name; `none` never prunes."""
+    import optuna
+
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=MEDIAN_STARTUP_TRIALS, n_warmup_steps=0)
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, reduction_factor=3)
+    if name == "none":
+        return optuna.pruners.NopPruner()
+    raise UserError(f"--pruner: unknown pruner '{name}'; use one of {', '.join(PRUNERS)}")

@@ -1,0 +1,58 @@
+"""Fault injection, a documented test hook: make a chosen trial fail at a chosen step.
+
+Set `LORASEARCH_INJECT_FAULT` in the environment of `lorasearch search` (the worker inherits
+it) to a comma-separated list of `KIND@TRIAL:STEP`, for example `exception@1:3,oom@2:2`:
+trial 1 raises an exception at its step 3, trial 2 runs out of memory at step 2. Kinds:
+
+- `exception`: a RuntimeError, as a bug in a data collator would raise;
+- `oom`: a `torch.OutOfMemoryError`, the error CUDA raises;
+- `crash`: the worker process dies on the spot (exit code 137, as after `kill -9`).
+
+Nothing reads this variable but the worker, and only to fail on purpose.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+ENV_VAR = "LORASEARCH_INJECT_FAULT"
+KINDS = ("exception", "oom", "crash")
+
+
+@dataclass(frozen=True)
+class Fault:
+    kind: str
+    trial: int
+    step: int
+
+
+def parse_faults(text: str | None) -> list[Fault]:
+    """Faults from the variable's text; a malformed entry is an error, not silently ignored."""
+    faults = []
+    for item in filter(None, (part.strip() for part in (text or "").split(","))):
+        try:
+            kind, where = item.split("@")
+            trial, step = where.split(":")
+            fault = Fault(kind, int(trial), int(step))
+        except ValueError:
+            raise ValueError(f"{ENV_VAR}: '{item}' is not KIND@TRIAL:STEP") from None
+        if fault.kind not in KINDS:
+            raise ValueError(f"{ENV_VAR}: unknown kind '{fault.kind}'; use one of {', '.join(KINDS)}")
+        faults.append(fault)
+    return faults
+
+
+def trigger(faults: list[Fault], trial: int, step: int) -> None:
+    """Fail now if a fault is set for this trial and step."""
+    for fault in faults:
+        if fault.trial == trial and fault.step == step:
+            if fault.kind == "crash":
+                os._exit(137)
+            if fault.kind == "oom":
+                import torch
+
+                raise torch.OutOfMemoryError(
+                    f"CUDA out of memory. Tried to allocate 2.00 GiB (injected by {ENV_VAR})"
+                )
+            raise RuntimeError(f"injected fault at step {step} ({ENV_VAR})")
