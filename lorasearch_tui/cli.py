@@ -127,6 +127,157 @@ def train(
         raise typer.Exit(ExitCode.INTERRUPTED)
 
 
+DEFAULT_SPACE = {
+    "learning_rate": {"type": "loguniform", "low": 1e-5, "high": 5e-4},
+    "num_train_epochs": {"type": "int", "low": 2, "high": 5},
+}
+
+
+@app.command()
+def search(
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="JSON config with a search_space. Default: learning_rate "
+                     "loguniform(1e-5, 5e-4) and num_train_epochs int(2, 5) over the defaults.", show_default=False),
+    ] = None,
+    study_name: Annotated[
+        str | None, typer.Option("--study-name", help="Study name. Default: a timestamped one.", show_default=False)
+    ] = None,
+    n_trials: Annotated[
+        int | None, typer.Option("--n-trials", min=1, help="Trials the study should hold (grid: all). [default: 20]")
+    ] = None,
+    search_mode: Annotated[
+        str | None, typer.Option("--search-mode", help="bayesian, random or grid. [default: bayesian]")
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", min=0, help="Start no new trial after this many seconds.")
+    ] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an existing study.")] = False,
+    storage: Annotated[
+        str | None, typer.Option("--storage", help="Optuna storage URL. Default: sqlite:///optuna_studies/STUDY.db")
+    ] = None,
+    pruner: Annotated[
+        str | None, typer.Option("--pruner", help="median, hyperband or none. [default: median]")
+    ] = None,
+    no_tui: Annotated[bool, typer.Option("--no-tui", help="Plain console output (also when not a terminal).")] = False,
+    model_name: Annotated[str | None, typer.Option("--model-name", help="Override model_name.")] = None,
+    input_data: Annotated[str | None, typer.Option("--input-data", help="Override input_data.")] = None,
+    instruction: Annotated[str | None, typer.Option("--instruction", help="Override instruction.")] = None,
+    base_output_dir: Annotated[
+        str | None, typer.Option("--base-output-dir", help="Override base_output_dir.")
+    ] = None,
+) -> None:
+    """Search hyperparameters: each trial trains a real adapter; bad ones are pruned early.
+
+    Ctrl+C records the running trial as interrupted, writes the result files and exits 130;
+    --resume runs that trial again.
+    """
+    overrides = {"model_name": model_name, "input_data": input_data, "instruction": instruction,
+                 "base_output_dir": base_output_dir}
+    given = {k for k, v in (("mode", search_mode), ("pruner", pruner), ("n_trials", n_trials)) if v is not None}
+    _run_search(config, overrides, study_name, n_trials or 20, search_mode or "bayesian", pruner or "median",
+                timeout, resume, storage, given, default_space=DEFAULT_SPACE)
+
+
+DEMO_SEARCH = {
+    "max_seq_length": 256,
+    "num_train_epochs": 1,
+    "per_device_train_batch_size": 4,
+    "gradient_accumulation_steps": 1,
+    "eval_steps": 10,
+    "search_space": {
+        "learning_rate": {"type": "loguniform", "low": 1e-3, "high": 0.5},
+        "lora_r": {"type": "categorical", "choices": [4, 8, 16]},
+    },
+}
+
+
+@app.command()
+def demo(
+    n_trials: Annotated[int, typer.Option("--n-trials", min=1, help="Trials to run.")] = 8,
+    no_tui: Annotated[bool, typer.Option("--no-tui", help="Plain console output (also when not a terminal).")] = False,
+) -> None:
+    """Search on the embedded tiny Gemma 3 and synthetic OCR data (built on first use)."""
+    from .demo import ensure_demo_assets
+
+    setup = _console_setup()
+    with user_errors():
+        ensure_demo_assets(lambda msg: setup.print(msg, markup=False, highlight=False))
+    _run_search(None, {}, None, n_trials, "bayesian", "median", None, False, None, set(), default_space=DEMO_SEARCH,
+                name_prefix="demo")
+
+
+def _console_setup() -> Console:
+    from .console import setup_logging
+
+    setup_logging()
+    return Console()
+
+
+def _run_search(
+    config_path: Path | None,
+    overrides: dict[str, Any],
+    study_name: str | None,
+    n_trials: int,
+    mode: str,
+    pruner: str,
+    timeout: float | None,
+    resume: bool,
+    storage: str | None,
+    given: set[str],
+    default_space: dict[str, Any],
+    name_prefix: str = "lorasearch",
+) -> None:
+    """The part of `search` and `demo` that is the same: config, signals, console, exit code."""
+    from datetime import datetime
+
+    from .config import load_config, parse_config
+    from .console import SearchConsole
+    from .search import SearchControls, SearchOptions, SearchRunner, best_files
+
+    console = _console_setup()
+    with user_errors():
+        if resume and study_name is None:
+            raise UserError("--resume: name the study to continue with --study-name")
+        if resume and config_path is None:
+            if any(v is not None for v in overrides.values()):
+                raise UserError("--resume: a resumed study keeps its stored config; overrides apply to new studies")
+            loaded = None
+        elif config_path is None:
+            raw = {**default_space, **{k: v for k, v in overrides.items() if v is not None}}
+            loaded = parse_config(raw, "<default search>")
+        else:
+            loaded = load_config(config_path, overrides)
+        name = study_name or f"{name_prefix}_{datetime.now():%Y%m%d_%H%M%S}"
+        options = SearchOptions(study_name=name, n_trials=n_trials, mode=mode, pruner=pruner, timeout=timeout,
+                                resume=resume, storage=storage, given=frozenset(given))
+        controls = SearchControls()
+        with SearchConsole(console) as sink, _signals_interrupt(controls.interrupt):
+            finished = SearchRunner(loaded, options, sink, controls).run()
+    for path in best_files(name):
+        if path.exists():
+            console.print(f"wrote {path}", markup=False, highlight=False)
+    if finished.reason == "interrupted":
+        raise typer.Exit(ExitCode.INTERRUPTED)
+
+
+@contextmanager
+def _signals_interrupt(interrupt: Callable[[], None]) -> Iterator[None]:
+    """Ctrl+C and SIGTERM stop the search cleanly (trial recorded, files written, exit 130)."""
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def handler(signum: int, frame: Any) -> None:
+        interrupt()
+
+    for sig in previous:
+        signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 @contextmanager
 def _stop_on_sigint(request_stop: Callable[[], None], console: Console) -> Iterator[None]:
     """First Ctrl+C: stop after this step and save; a second one: stop at once."""

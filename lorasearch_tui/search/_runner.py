@@ -179,7 +179,7 @@ class SearchRunner:
         self._config = config
         before = trial_counts(study)
         study.sampler = make_sampler(settings.mode, config.space, config.params.seed, len(study.trials))
-        study.pruner = make_pruner(settings.pruner)
+        study.pruner = make_pruner(settings.pruner, config.params.eval_steps)
         if options.resume:
             recover_interrupted(study)
         target = config.grid_size() if settings.mode == "grid" else settings.n_trials
@@ -232,7 +232,7 @@ class SearchRunner:
                 f"(or run lorasearch train for one fixed config)"
             )
         make_sampler(self._options.mode, config.space, config.params.seed, 0)  # grid refuses floats
-        make_pruner(self._options.pruner)
+        make_pruner(self._options.pruner, config.params.eval_steps)
         load_data(config.params)
         model_path(config.params.model_name)
 

@@ -8,8 +8,9 @@
   no grid, and grid mode refuses it by name.
 
 The median pruner waits for 2 complete trials (Optuna's default of 5 would leave little to
-prune in a search of 8-20 trials) and then stops a trial whose eval loss is worse than the
-median of earlier trials at the same step.
+prune in a search of 8-20 trials) and never judges a trial on its first eval (warm-up of
+`eval_steps`), then stops a trial whose eval loss is worse than the median of earlier trials
+at the same step. Hyperband counts its resource in optimizer steps from `eval_steps` on.
 """
 
 from __future__ import annotations
@@ -74,14 +75,14 @@ def make_sampler(mode: str, space: dict[str, _Dist], seed: int, trials_so_far: i
     raise UserError(f"--search-mode: unknown mode '{mode}'; use one of {', '.join(MODES)}")
 
 
-def make_pruner(name: str) -> Any:
+def make_pruner(name: str, eval_steps: int) -> Any:
     """The pruner by its CLI name; `none` never prunes."""
     import optuna
 
     if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=MEDIAN_STARTUP_TRIALS, n_warmup_steps=0)
+        return optuna.pruners.MedianPruner(n_startup_trials=MEDIAN_STARTUP_TRIALS, n_warmup_steps=eval_steps + 1)
     if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, reduction_factor=3)
+        return optuna.pruners.HyperbandPruner(min_resource=eval_steps, reduction_factor=3)
     if name == "none":
         return optuna.pruners.NopPruner()
     raise UserError(f"--pruner: unknown pruner '{name}'; use one of {', '.join(PRUNERS)}")

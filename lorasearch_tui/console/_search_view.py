@@ -1,0 +1,158 @@
+"""The headless search console: a progress bar for the running trial, a line per finished
+trial, the best so far, and a summary table at the end.
+
+It is a `Sink` of the engine's events. Rich drops colours and the live bar when the output is
+not a terminal (a file, nohup, a pipe), so the log then holds only the plain lines.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from ..search import (
+    EvalLogged,
+    Event,
+    SearchFinished,
+    SearchStarted,
+    StepLogged,
+    TrialFinished,
+    TrialStarted,
+    WorkerStateChanged,
+)
+
+STATE_STYLE = {"COMPLETE": "green", "PRUNED": "yellow", "FAIL": "red"}
+_WORKER_NOTES = {"starting": "starting the trial worker", "loading model": "worker: loading {detail}"}
+
+
+def format_params(params: dict[str, Any]) -> str:
+    """`learning_rate=0.0119 lora_r=8`: short, in the order of the space."""
+    return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
+
+
+def state_label(event: TrialFinished) -> str:
+    """What a person should read as the trial's state: OOM is shown as such, not as pruned."""
+    if event.fail_reason and event.fail_reason.startswith("out of memory"):
+        return "OOM"
+    return event.state
+
+
+class SearchConsole:
+    """Renders search events to a Rich console; safe to call from the engine's threads."""
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self._lock = threading.Lock()
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self._task: Any = None
+        self._finished: list[TrialFinished] = []
+        self._started: SearchStarted | None = None
+
+    def __enter__(self) -> SearchConsole:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def emit(self, event: Event) -> None:
+        with self._lock:
+            handler = getattr(self, f"_on_{type(event).__name__}", None)
+            if handler is not None:
+                handler(event)
+
+    def _print(self, text: str | Text) -> None:
+        self._progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    def _on_SearchStarted(self, e: SearchStarted) -> None:
+        self._started = e
+        verb = f"Resuming study {e.study_name} ({e.trials_done} trials done)" if e.resumed else f"Study {e.study_name}"
+        self._print(Text(verb, style="bold"))
+        self._print(f"  {e.mode} search, {e.pruner} pruner, {e.n_trials} trials, storage {e.storage}")
+        for name, dist in e.space.items():
+            self._print(f"  search {name}: {dist}")
+
+    def _on_WorkerStateChanged(self, e: WorkerStateChanged) -> None:
+        if e.state in _WORKER_NOTES:
+            self._print(Text(_WORKER_NOTES[e.state].format(detail=e.detail), style="dim"))
+        elif e.state == "replaced":
+            self._print(Text("worker replaced by a fresh process after the failure", style="dim"))
+
+    def _on_TrialStarted(self, e: TrialStarted) -> None:
+        if self._task is not None:
+            self._progress.remove_task(self._task)
+        again = f" (again, interrupted as trial {e.rerun_of})" if e.rerun_of is not None else ""
+        self._task = self._progress.add_task(f"trial {e.number}{again}", total=None, status=format_params(e.params))
+
+    def _on_StepLogged(self, e: StepLogged) -> None:
+        if self._task is not None:
+            self._progress.update(self._task, completed=e.step, total=e.max_steps or None,
+                                  status=f"loss {e.loss:.4f}")
+
+    def _on_EvalLogged(self, e: EvalLogged) -> None:
+        if self._task is not None and e.step > 0:
+            self._progress.update(self._task, status=f"eval {e.value:.4f}" + (" pruned" if e.pruned else ""))
+
+    def _on_TrialFinished(self, e: TrialFinished) -> None:
+        if self._task is not None:
+            self._progress.remove_task(self._task)
+            self._task = None
+        self._finished.append(e)
+        label = state_label(e)
+        line = Text(f"trial {e.number:>3}  ")
+        line.append(f"{label:<8}", style=STATE_STYLE.get(e.state, ""))
+        line.append(f"  {e.value:.4f}" if e.value is not None else "        -")
+        line.append(f"  {format_params(e.params)}  {e.duration_s:.1f} s")
+        if e.pruned_at is not None:
+            line.append(f"  pruned at step {e.pruned_at}", style="yellow")
+        if e.fail_reason:
+            line.append(f"  {e.fail_reason}", style="red")
+        if e.best_number == e.number:
+            line.append("  new best", style="bold green")
+        self._print(line)
+        if e.best_number is not None:
+            self._print(Text(f"  best so far: trial {e.best_number}, eval_loss {e.best_value:.4f}", style="dim"))
+
+    def _on_SearchFinished(self, e: SearchFinished) -> None:
+        if self._task is not None:
+            self._progress.remove_task(self._task)
+            self._task = None
+        names = list(self._started.space) if self._started else []
+        table = Table(title=f"Search {e.reason}", title_justify="left")
+        for column in ("trial", "state", "eval_loss", *names, "time", "note"):
+            table.add_column(column, justify="left" if column in ("state", "note") else "right")
+        for t in self._finished:
+            note = t.fail_reason or (f"pruned at step {t.pruned_at}" if t.pruned_at is not None else "")
+            mark = " *" if t.number == e.best_number else ""
+            values = [t.params.get(n) for n in names]
+            table.add_row(
+                f"{t.number}{mark}",
+                Text(state_label(t), style=STATE_STYLE.get(t.state, "")),
+                f"{t.value:.4f}" if t.value is not None else "-",
+                *(f"{v:.4g}" if isinstance(v, float) else str(v) for v in values),
+                f"{t.duration_s:.0f} s",
+                note,
+            )
+        if self._finished:
+            self._progress.console.print(table)
+        c = e.counts
+        self._print(
+            f"{c.get('complete', 0)} complete, {c.get('pruned', 0)} pruned, "
+            f"{c.get('failed', 0) + c.get('interrupted', 0)} failed"
+        )
+        if e.best_number is not None:
+            self._print(Text(f"best: trial {e.best_number}, eval_loss {e.best_value:.4f}, "
+                             f"{format_params(e.best_params)}", style="bold green"))
