@@ -27,6 +27,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
+    # A traceback is for bugs; its local variables could hold a storage URL with a password.
+    pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -137,14 +139,21 @@ DEFAULT_SPACE = {
 def search(
     config: Annotated[
         Path | None,
-        typer.Option("--config", "-c", help="JSON config with a search_space. Default: learning_rate "
-                     "loguniform(1e-5, 5e-4) and num_train_epochs int(2, 5) over the defaults.", show_default=False),
+        typer.Option(
+            "--config",
+            "-c",
+            help="JSON config with a search_space. Default: learning_rate "
+            "loguniform(1e-5, 5e-4) and num_train_epochs int(2, 5) over the defaults.",
+            show_default=False,
+        ),
     ] = None,
     study_name: Annotated[
-        str | None, typer.Option("--study-name", help="Study name. Default: a timestamped one.", show_default=False)
+        str | None,
+        typer.Option("--study-name", help="Study name. Default: a timestamped one.", show_default=False),
     ] = None,
     n_trials: Annotated[
-        int | None, typer.Option("--n-trials", min=1, help="Trials the study should hold (grid: all). [default: 20]")
+        int | None,
+        typer.Option("--n-trials", min=1, help="Trials the study should hold (grid: all). [default: 20]"),
     ] = None,
     search_mode: Annotated[
         str | None, typer.Option("--search-mode", help="bayesian, random or grid. [default: bayesian]")
@@ -154,12 +163,19 @@ def search(
     ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an existing study.")] = False,
     storage: Annotated[
-        str | None, typer.Option("--storage", help="Optuna storage URL. Default: sqlite:///optuna_studies/STUDY.db")
+        str | None,
+        typer.Option("--storage", help="Optuna storage URL. Default: sqlite:///optuna_studies/STUDY.db"),
     ] = None,
     pruner: Annotated[
         str | None, typer.Option("--pruner", help="median, hyperband or none. [default: median]")
     ] = None,
-    no_tui: Annotated[bool, typer.Option("--no-tui", help="Plain console output (also when not a terminal).")] = False,
+    no_tui: Annotated[
+        bool,
+        typer.Option(
+            "--no-tui",
+            help="Plain console output (for now the only output; the terminal UI is not built yet).",
+        ),
+    ] = False,
     model_name: Annotated[str | None, typer.Option("--model-name", help="Override model_name.")] = None,
     input_data: Annotated[str | None, typer.Option("--input-data", help="Override input_data.")] = None,
     instruction: Annotated[str | None, typer.Option("--instruction", help="Override instruction.")] = None,
@@ -172,11 +188,28 @@ def search(
     Ctrl+C records the running trial as interrupted, writes the result files and exits 130;
     --resume runs that trial again.
     """
-    overrides = {"model_name": model_name, "input_data": input_data, "instruction": instruction,
-                 "base_output_dir": base_output_dir}
-    given = {k for k, v in (("mode", search_mode), ("pruner", pruner), ("n_trials", n_trials)) if v is not None}
-    _run_search(config, overrides, study_name, n_trials or 20, search_mode or "bayesian", pruner or "median",
-                timeout, resume, storage, given, default_space=DEFAULT_SPACE)
+    overrides = {
+        "model_name": model_name,
+        "input_data": input_data,
+        "instruction": instruction,
+        "base_output_dir": base_output_dir,
+    }
+    given = {
+        k for k, v in (("mode", search_mode), ("pruner", pruner), ("n_trials", n_trials)) if v is not None
+    }
+    _run_search(
+        config,
+        overrides,
+        study_name,
+        n_trials or 20,
+        search_mode or "bayesian",
+        pruner or "median",
+        timeout,
+        resume,
+        storage,
+        given,
+        default_space=DEFAULT_SPACE,
+    )
 
 
 DEMO_SEARCH = {
@@ -195,7 +228,13 @@ DEMO_SEARCH = {
 @app.command()
 def demo(
     n_trials: Annotated[int, typer.Option("--n-trials", min=1, help="Trials to run.")] = 8,
-    no_tui: Annotated[bool, typer.Option("--no-tui", help="Plain console output (also when not a terminal).")] = False,
+    no_tui: Annotated[
+        bool,
+        typer.Option(
+            "--no-tui",
+            help="Plain console output (for now the only output; the terminal UI is not built yet).",
+        ),
+    ] = False,
 ) -> None:
     """Search on the embedded tiny Gemma 3 and synthetic OCR data (built on first use)."""
     from .demo import ensure_demo_assets
@@ -203,8 +242,20 @@ def demo(
     setup = _console_setup()
     with user_errors():
         ensure_demo_assets(lambda msg: setup.print(msg, markup=False, highlight=False))
-    _run_search(None, {}, None, n_trials, "bayesian", "median", None, False, None, set(), default_space=DEMO_SEARCH,
-                name_prefix="demo")
+    _run_search(
+        None,
+        {},
+        None,
+        n_trials,
+        "bayesian",
+        "median",
+        None,
+        False,
+        None,
+        set(),
+        default_space=DEMO_SEARCH,
+        name_prefix="demo",
+    )
 
 
 def _console_setup() -> Console:
@@ -241,7 +292,9 @@ def _run_search(
             raise UserError("--resume: name the study to continue with --study-name")
         if resume and config_path is None:
             if any(v is not None for v in overrides.values()):
-                raise UserError("--resume: a resumed study keeps its stored config; overrides apply to new studies")
+                raise UserError(
+                    "--resume: a resumed study keeps its stored config; overrides apply to new studies"
+                )
             loaded = None
         elif config_path is None:
             raw = {**default_space, **{k: v for k, v in overrides.items() if v is not None}}
@@ -249,8 +302,16 @@ def _run_search(
         else:
             loaded = load_config(config_path, overrides)
         name = study_name or f"{name_prefix}_{datetime.now():%Y%m%d_%H%M%S}"
-        options = SearchOptions(study_name=name, n_trials=n_trials, mode=mode, pruner=pruner, timeout=timeout,
-                                resume=resume, storage=storage, given=frozenset(given))
+        options = SearchOptions(
+            study_name=name,
+            n_trials=n_trials,
+            mode=mode,
+            pruner=pruner,
+            timeout=timeout,
+            resume=resume,
+            storage=storage,
+            given=frozenset(given),
+        )
         controls = SearchControls()
         with SearchConsole(console) as sink, _signals_interrupt(controls.interrupt):
             finished = SearchRunner(loaded, options, sink, controls).run()

@@ -79,7 +79,11 @@ class SearchConsole:
 
     def _on_SearchStarted(self, e: SearchStarted) -> None:
         self._started = e
-        verb = f"Resuming study {e.study_name} ({e.trials_done} trials done)" if e.resumed else f"Study {e.study_name}"
+        verb = (
+            f"Resuming study {e.study_name} ({e.trials_done} trials done)"
+            if e.resumed
+            else f"Study {e.study_name}"
+        )
         self._print(Text(verb, style="bold"))
         self._print(f"  {e.mode} search, {e.pruner} pruner, {e.n_trials} trials, storage {e.storage}")
         for name, dist in e.space.items():
@@ -95,12 +99,15 @@ class SearchConsole:
         if self._task is not None:
             self._progress.remove_task(self._task)
         again = f" (again, interrupted as trial {e.rerun_of})" if e.rerun_of is not None else ""
-        self._task = self._progress.add_task(f"trial {e.number}{again}", total=None, status=format_params(e.params))
+        self._task = self._progress.add_task(
+            f"trial {e.number}{again}", total=None, status=format_params(e.params)
+        )
 
     def _on_StepLogged(self, e: StepLogged) -> None:
         if self._task is not None:
-            self._progress.update(self._task, completed=e.step, total=e.max_steps or None,
-                                  status=f"loss {e.loss:.4f}")
+            self._progress.update(
+                self._task, completed=e.step, total=e.max_steps or None, status=f"loss {e.loss:.4f}"
+            )
 
     def _on_EvalLogged(self, e: EvalLogged) -> None:
         if self._task is not None and e.step > 0:
@@ -124,7 +131,9 @@ class SearchConsole:
             line.append("  new best", style="bold green")
         self._print(line)
         if e.best_number is not None:
-            self._print(Text(f"  best so far: trial {e.best_number}, eval_loss {e.best_value:.4f}", style="dim"))
+            self._print(
+                Text(f"  best so far: trial {e.best_number}, eval_loss {e.best_value:.4f}", style="dim")
+            )
 
     def _on_SearchFinished(self, e: SearchFinished) -> None:
         if self._task is not None:
@@ -154,5 +163,10 @@ class SearchConsole:
             f"{c.get('failed', 0) + c.get('interrupted', 0)} failed"
         )
         if e.best_number is not None:
-            self._print(Text(f"best: trial {e.best_number}, eval_loss {e.best_value:.4f}, "
-                             f"{format_params(e.best_params)}", style="bold green"))
+            self._print(
+                Text(
+                    f"best: trial {e.best_number}, eval_loss {e.best_value:.4f}, "
+                    f"{format_params(e.best_params)}",
+                    style="bold green",
+                )
+            )

@@ -36,20 +36,26 @@ class _Nvml:
         for index in range(self.count):
             handle = nvml.nvmlDeviceGetHandleByIndex(index)
             memory = nvml.nvmlDeviceGetMemoryInfo(handle)
-            gpu: dict[str, Any] = {"index": index, "name": _safe(lambda: nvml.nvmlDeviceGetName(handle)),
-                                   "used_bytes": int(memory.used), "total_bytes": int(memory.total)}
-            gpu["utilization"] = _safe(lambda: nvml.nvmlDeviceGetUtilizationRates(handle).gpu)
-            gpu["temperature_c"] = _safe(lambda: nvml.nvmlDeviceGetTemperature(handle, 0))
-            gpu["power_w"] = _safe(lambda: nvml.nvmlDeviceGetPowerUsage(handle) / 1000)
-            procs = _safe(lambda: nvml.nvmlDeviceGetComputeRunningProcesses(handle)) or []
+            rates = _safe(nvml.nvmlDeviceGetUtilizationRates, handle)
+            power_mw = _safe(nvml.nvmlDeviceGetPowerUsage, handle)
+            gpu: dict[str, Any] = {
+                "index": index,
+                "name": _safe(nvml.nvmlDeviceGetName, handle),
+                "used_bytes": int(memory.used),
+                "total_bytes": int(memory.total),
+                "utilization": rates.gpu if rates is not None else None,
+                "temperature_c": _safe(nvml.nvmlDeviceGetTemperature, handle, 0),
+                "power_w": power_mw / 1000 if power_mw is not None else None,
+            }
+            procs = _safe(nvml.nvmlDeviceGetComputeRunningProcesses, handle) or []
             gpu["worker_bytes"] = sum(int(p.usedGpuMemory or 0) for p in procs if p.pid == worker_pid)
             gpus.append(gpu)
         return tuple(gpus)
 
 
-def _safe(read: Callable[[], Any]) -> Any:
+def _safe(read: Callable[..., Any], *args: Any) -> Any:
     try:
-        return read()
+        return read(*args)
     except Exception:  # a field this GPU or driver does not report
         return None
 
@@ -76,8 +82,12 @@ def sample_hardware(nvml: _Nvml, worker_pid: int | None) -> HardwareSampled:
 class HardwareMonitor:
     """A daemon thread that emits a sample every `interval` seconds until stopped."""
 
-    def __init__(self, emit: Callable[[HardwareSampled], None], worker_pid: Callable[[], int | None],
-                 interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        emit: Callable[[HardwareSampled], None],
+        worker_pid: Callable[[], int | None],
+        interval: float = 1.0,
+    ) -> None:
         self._emit = emit
         self._worker_pid = worker_pid
         self._interval = interval

@@ -3,7 +3,9 @@
 - `optuna_studies/{study}_best_params.json`: the best trial, its value and parameters, counts;
 - `optuna_studies/{study}_best_config.json`: the fixed config with the best parameters put in
   and no `search_space`, so `lorasearch train --config` runs it as it is;
-- `{base_output_dir}/{study}/trial_{N}/trial_results.json`: one trial, whatever its state.
+- `{base_output_dir}/{study}/trial_{N}/trial_results.json`: one trial, whatever its state;
+- `{base_output_dir}/{study}/trial_{N}/metrics.jsonl`: the trial's steps and evals as they come,
+  so a watcher (or a person with `tail -f`) sees a running trial's curves.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..config import SearchConfig
 from ..atomic import write_json
+from ..config import SearchConfig
 from ._study import RESULTS_DIR, best_trial, trial_counts
 
 METRIC = "eval_loss"
 DIRECTION = "minimize"
 TRIAL_RESULTS = "trial_results.json"
+LIVE_METRICS = "metrics.jsonl"
 
 
 def trial_dir(config: SearchConfig, study_name: str, number: int) -> Path:

@@ -15,6 +15,7 @@ that answer before it trains on. Nothing made up ever reaches the study:
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
@@ -38,7 +39,7 @@ from ._events import (
     WorkerStateChanged,
 )
 from ._hardware import HardwareMonitor
-from ._results import trial_dir, write_best_files, write_trial_results
+from ._results import LIVE_METRICS, trial_dir, write_best_files, write_trial_results
 from ._samplers import make_pruner, make_sampler, to_distributions
 from ._study import (
     INTERRUPTED,
@@ -143,6 +144,12 @@ class _TrialRecord:
     train: list[dict[str, float]] = field(default_factory=list)
     evals: list[dict[str, float]] = field(default_factory=list)
 
+    def log(self, entry: dict[str, Any]) -> None:
+        """Append one step or eval to the trial's live metrics file (read by `lorasearch watch`)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with (self.folder / LIVE_METRICS).open("a", encoding="utf-8") as out:
+            out.write(json.dumps(entry) + "\n")
+
 
 class SearchRunner:
     """Runs one search to its end (target reached, timeout, stop, interrupt)."""
@@ -200,8 +207,9 @@ class SearchRunner:
         self._worker = WorkerProcess(study_dir / "worker.log")
         monitor = None
         if options.hardware_interval:
-            monitor = HardwareMonitor(self._sink.emit, lambda: self._worker.pid if self._worker else None,
-                                      options.hardware_interval)
+            monitor = HardwareMonitor(
+                self._sink.emit, lambda: self._worker.pid if self._worker else None, options.hardware_interval
+            )
             monitor.start()
         reason = "completed"
         try:
@@ -263,7 +271,7 @@ class SearchRunner:
             number=trial.number,
             params=values,
             config={},
-            folder=trial_dir(config, study.study_name, trial.number),
+            folder=trial_dir(config, study.study_name, trial.number).resolve(),
             rerun_of=trial.user_attrs.get("rerun_of"),
         )
         self._sink.emit(TrialStarted(trial.number, values, record.rerun_of))
@@ -283,7 +291,9 @@ class SearchRunner:
             if not worker.alive():
                 worker.start()
                 self._sink.emit(WorkerStateChanged("starting", worker.pid))
-            worker.send({"cmd": "run", "trial": record.number, "params": params, "trial_dir": str(record.folder)})
+            worker.send(
+                {"cmd": "run", "trial": record.number, "params": params, "trial_dir": str(record.folder)}
+            )
             self._sink.emit(WorkerStateChanged("training", worker.pid, f"trial {record.number}"))
             while True:
                 if controls.interrupted.is_set():
@@ -310,12 +320,18 @@ class SearchRunner:
             self._sink.emit(WorkerStateChanged("training", self._worker.pid, f"trial {record.number}"))
         elif event == "started":
             record.max_steps = int(message["max_steps"])
+            record.log({"event": "started", "max_steps": record.max_steps})
         elif event == "step":
-            record.train.append({"step": message["step"], "loss": message["loss"], "learning_rate": message["lr"]})
-            self._sink.emit(StepLogged(record.number, message["step"], record.max_steps, message["loss"], message["lr"]))
+            entry = {"step": message["step"], "loss": message["loss"], "learning_rate": message["lr"]}
+            record.train.append(entry)
+            record.log({"event": "step", **entry})
+            self._sink.emit(
+                StepLogged(record.number, message["step"], record.max_steps, message["loss"], message["lr"])
+            )
         elif event == "eval":
             step, value = int(message["step"]), float(message["value"])
             record.evals.append({"step": step, "eval_loss": value})
+            record.log({"event": "eval", "step": step, "eval_loss": value})
             prune = False
             if step > 0 and math.isfinite(value):  # step 0 is the untrained adapter: the same for all
                 trial.report(value, step)
@@ -363,7 +379,9 @@ class SearchRunner:
         if outcome.oom:
             trial.set_user_attr("oom", True)
             trial.set_constraint(OOM_CONSTRAINT, 1.0)
-        state = {"COMPLETE": TrialState.COMPLETE, "PRUNED": TrialState.PRUNED, "FAIL": TrialState.FAIL}[outcome.state]
+        state = {"COMPLETE": TrialState.COMPLETE, "PRUNED": TrialState.PRUNED, "FAIL": TrialState.FAIL}[
+            outcome.state
+        ]
         if state == TrialState.COMPLETE:
             study.tell(trial, outcome.value)
         else:

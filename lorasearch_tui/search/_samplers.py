@@ -71,7 +71,14 @@ def make_sampler(mode: str, space: dict[str, _Dist], seed: int, trials_so_far: i
     if mode == "random":
         return optuna.samplers.RandomSampler(seed=seed + trials_so_far)
     if mode == "grid":
-        return optuna.samplers.GridSampler(grid_values(space), seed=seed)
+
+        class _Grid(optuna.samplers.GridSampler):
+            def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+                # GridSampler calls Study.stop() after the last point, which Optuna allows only
+                # inside study.optimize(); our loop uses ask/tell and stops by counting trials.
+                pass
+
+        return _Grid(grid_values(space), seed=seed)
     raise UserError(f"--search-mode: unknown mode '{mode}'; use one of {', '.join(MODES)}")
 
 
@@ -80,7 +87,9 @@ def make_pruner(name: str, eval_steps: int) -> Any:
     import optuna
 
     if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=MEDIAN_STARTUP_TRIALS, n_warmup_steps=eval_steps + 1)
+        return optuna.pruners.MedianPruner(
+            n_startup_trials=MEDIAN_STARTUP_TRIALS, n_warmup_steps=eval_steps + 1
+        )
     if name == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=eval_steps, reduction_factor=3)
     if name == "none":

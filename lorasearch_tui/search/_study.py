@@ -83,7 +83,9 @@ def open_study(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     exists = study_exists(name, storage)
     if exists and not resume:
-        raise UserError(f"study '{name}' already exists in {mask_password(storage)}; add --resume to continue it")
+        raise UserError(
+            f"study '{name}' already exists in {mask_password(storage)}; add --resume to continue it"
+        )
     if resume and not exists:
         raise UserError(f"--resume: no study '{name}' in {mask_password(storage)}; drop --resume to start it")
     if not exists:
@@ -110,7 +112,9 @@ def open_study(
     for key in ("mode", "pruner"):
         if key in given and stored.get(key) not in (None, getattr(settings, key)):
             flag = "--search-mode" if key == "mode" else "--pruner"
-            raise UserError(f"{flag}: study '{name}' searches with {key} '{stored[key]}'; drop {flag} to resume it")
+            raise UserError(
+                f"{flag}: study '{name}' searches with {key} '{stored[key]}'; drop {flag} to resume it"
+            )
     settings = SearchSettings(
         mode=stored.get("mode", settings.mode),
         pruner=stored.get("pruner", settings.pruner),
@@ -153,17 +157,21 @@ def recover_interrupted(study: Any) -> list[int]:
     parameters to run again, once. Returns the numbers of the trials queued again."""
     from optuna.trial import TrialState
 
-    requeued = []
+    storage = study._storage
     for trial in study.get_trials(deepcopy=False):
         if trial.state == TrialState.RUNNING:
-            study._storage.set_trial_user_attr(trial._trial_id, "fail_reason", "interrupted (the search process died)")
-            study._storage.set_trial_user_attr(trial._trial_id, INTERRUPTED, True)
-            study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-    for trial in study.get_trials(deepcopy=False):
-        attrs = trial.user_attrs
-        if attrs.get(INTERRUPTED) and not attrs.get("requeued") and trial.params:
+            storage.set_trial_user_attr(
+                trial._trial_id, "fail_reason", "interrupted (the search process died)"
+            )
+            storage.set_trial_user_attr(trial._trial_id, INTERRUPTED, True)
+            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+    trials = study.get_trials(deepcopy=False)
+    # A finished trial cannot be changed, so "already queued again" is read from the reruns.
+    rerun = {t.user_attrs.get("rerun_of") for t in trials}
+    requeued = []
+    for trial in trials:
+        if trial.user_attrs.get(INTERRUPTED) and trial.number not in rerun and trial.params:
             study.enqueue_trial(trial.params, user_attrs={"rerun_of": trial.number}, skip_if_exists=False)
-            study._storage.set_trial_user_attr(trial._trial_id, "requeued", True)
             requeued.append(trial.number)
     return requeued
 

@@ -15,7 +15,9 @@ def main(argv: list[str]) -> int:
     die_with_parent()
     # Ctrl+C belongs to the parent, which decides what happens to the running trial.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s", stream=sys.stderr
+    )
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     Worker(Channel(read_fd, write_fd)).serve()
     return 0

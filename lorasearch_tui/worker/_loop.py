@@ -42,7 +42,9 @@ class _TrialObserver:
 
     def on_step(self, step: int, loss: float, learning_rate: float) -> None:
         trigger(self._faults, self._number, step)
-        self._channel.send({"event": "step", "trial": self._number, "step": step, "loss": loss, "lr": learning_rate})
+        self._channel.send(
+            {"event": "step", "trial": self._number, "step": step, "loss": loss, "lr": learning_rate}
+        )
 
     def on_eval(self, step: int, eval_loss: float) -> None:
         self._channel.send({"event": "eval", "trial": self._number, "step": step, "value": eval_loss})
@@ -99,7 +101,12 @@ class Worker:
                     model.save_pretrained(trial_dir / "adapter")
             _remove_if_empty(trial_dir / "trainer")
             self._channel.send(
-                {"event": "finished", "trial": number, "result": result.to_dict(), "pruned_at": observer.pruned_at}
+                {
+                    "event": "finished",
+                    "trial": number,
+                    "result": result.to_dict(),
+                    "pruned_at": observer.pruned_at,
+                }
             )
             _free_memory(torch)
             return True
@@ -120,7 +127,14 @@ class Worker:
 
     def _fail(self, number: int, kind: str, reason: str, peak: int | None = None, tb: str = "") -> None:
         self._channel.send(
-            {"event": "failed", "trial": number, "kind": kind, "reason": reason, "peak_memory": peak, "traceback": tb}
+            {
+                "event": "failed",
+                "trial": number,
+                "kind": kind,
+                "reason": reason,
+                "peak_memory": peak,
+                "traceback": tb,
+            }
         )
 
     def _load_base(self, params: TrainParams) -> Any:

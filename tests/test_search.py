@@ -1,0 +1,434 @@
+"""The search as a user runs it (`lorasearch search`), on the real tiny model: modes, pruning,
+failures, interruptions, resume, result files and exit codes."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import psutil
+import pytest
+from conftest import write_json
+
+from lorasearch_tui.search import mask_password
+
+pytestmark = pytest.mark.slow
+
+# Tiny trials: 6 optimizer steps of 4 sequences, an eval every 2 steps (~1 s each on a CPU).
+FAST = {
+    "max_seq_length": 256,
+    "per_device_train_batch_size": 4,
+    "gradient_accumulation_steps": 1,
+    "max_steps": 6,
+    "eval_steps": 2,
+    "learning_rate": 0.05,
+}
+LR_SPACE = {"learning_rate": {"type": "loguniform", "low": 0.01, "high": 0.1}}
+
+
+def config_file(folder: Path, space: dict, **fixed) -> Path:
+    values = {k: v for k, v in {**FAST, **fixed}.items() if k not in space}
+    return write_json(folder / "search.json", {**values, "search_space": space})
+
+
+def search(
+    cwd: Path, *args: str, env: dict | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lorasearch_tui", "search", "--no-tui", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def start_search(cwd: Path, *args: str, env: dict | None = None) -> tuple[subprocess.Popen[str], Path]:
+    log = cwd / "search.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lorasearch_tui", "search", "--no-tui", *args],
+        cwd=cwd,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+    )
+    return proc, log
+
+
+def study_of(cwd: Path, name: str) -> optuna.Study:
+    return optuna.load_study(study_name=name, storage=f"sqlite:///{cwd}/optuna_studies/{name}.db")
+
+
+def trial_results(cwd: Path, name: str, number: int) -> dict:
+    return json.loads(
+        (cwd / "models/hyperparam_search" / name / f"trial_{number}" / "trial_results.json").read_text()
+    )
+
+
+def steps_logged(cwd: Path, name: str, number: int) -> int:
+    live = cwd / "models/hyperparam_search" / name / f"trial_{number}" / "metrics.jsonl"
+    return live.read_text().count('"event": "step"') if live.exists() else 0
+
+
+def wait_for(predicate, timeout: float = 120.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def finished_search(tmp_path_factory):
+    """One random search of 3 trials, shared by the tests that only read its results."""
+    cwd = tmp_path_factory.mktemp("search")
+    proc = search(
+        cwd,
+        "-c",
+        str(config_file(cwd, LR_SPACE)),
+        "--study-name",
+        "base",
+        "--n-trials",
+        "3",
+        "--search-mode",
+        "random",
+        "--pruner",
+        "none",
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return cwd, proc
+
+
+def test_random_search_respects_n_trials_and_writes_every_result_file(finished_search):
+    cwd, proc = finished_search
+    study = study_of(cwd, "base")
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 3
+    best = json.loads((cwd / "optuna_studies/base_best_params.json").read_text())
+    assert set(best) >= {
+        "study_name",
+        "best_trial",
+        "best_value",
+        "best_params",
+        "metric",
+        "direction",
+        "n_complete",
+        "n_pruned",
+        "n_failed",
+        "timestamp",
+    }
+    assert best["best_value"] == min(t.value for t in study.trials)
+    assert (best["n_complete"], best["n_pruned"], best["n_failed"]) == (3, 0, 0)
+    config = json.loads((cwd / "optuna_studies/base_best_config.json").read_text())
+    assert "search_space" not in config and config["learning_rate"] == best["best_params"]["learning_rate"]
+    record = trial_results(cwd, "base", 0)
+    assert record["state"] == "COMPLETE" and record["value"] == study.trials[0].value
+    assert record["config"]["learning_rate"] == record["params"]["learning_rate"]
+    assert [e["step"] for e in record["eval"]] == [0, 2, 4, 6] and len(record["train_loss"]) == 6
+    assert record["tokens_per_s"] > 0 and record["peak_memory_bytes"] > 0 and Path(record["adapter"]).is_dir()
+    assert "trial   2  COMPLETE" in proc.stdout and "best: trial" in proc.stdout
+    assert "\x1b[" not in proc.stdout
+
+
+def test_best_config_trains_with_lorasearch_train_unchanged(finished_search, tmp_path):
+    cwd, _ = finished_search
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lorasearch_tui",
+            "train",
+            "-c",
+            str(cwd / "optuna_studies/base_best_config.json"),
+            "-o",
+            str(tmp_path / "best"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "best/adapter_model.safetensors").is_file()
+
+
+def test_existing_study_needs_resume_and_resume_needs_a_study(finished_search):
+    cwd, _ = finished_search
+    config = str(cwd / "search.json")
+    again = search(cwd, "-c", config, "--study-name", "base")
+    assert (
+        again.returncode == 2 and "study 'base' already exists" in again.stderr and "--resume" in again.stderr
+    )
+    missing = search(cwd, "--study-name", "nope", "--resume")
+    assert missing.returncode == 2 and "no study 'nope'" in missing.stderr
+
+
+def test_resume_with_a_different_config_names_the_keys(finished_search, tmp_path):
+    cwd, _ = finished_search
+    changed = config_file(
+        tmp_path, {"learning_rate": {"type": "loguniform", "low": 0.01, "high": 0.2}}, lora_r=8
+    )
+    proc = search(cwd, "-c", str(changed), "--study-name", "base", "--resume")
+    assert proc.returncode == 2
+    assert "lora_r, search_space.learning_rate differ" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_resume_continues_to_a_larger_target_with_the_stored_config(finished_search):
+    cwd, _ = finished_search
+    proc = search(cwd, "--study-name", "base", "--resume", "--n-trials", "4")
+    assert proc.returncode == 0, proc.stderr
+    assert "Resuming study base (3 trials done)" in proc.stdout
+    assert len(study_of(cwd, "base").trials) == 4
+
+
+@pytest.mark.parametrize("mode", ["bayesian", "random"])
+def test_timeout_stops_starting_trials(tmp_path, mode):
+    proc = search(
+        tmp_path,
+        "-c",
+        str(config_file(tmp_path, LR_SPACE)),
+        "--study-name",
+        "t",
+        "--n-trials",
+        "10",
+        "--search-mode",
+        mode,
+        "--timeout",
+        "1",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert len(study_of(tmp_path, "t").trials) == 1
+    assert "Search timeout" in proc.stdout
+
+
+def test_bayesian_search_respects_n_trials(tmp_path):
+    proc = search(
+        tmp_path, "-c", str(config_file(tmp_path, LR_SPACE)), "--study-name", "b", "--n-trials", "2"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert [t.state.name for t in study_of(tmp_path, "b").trials] == ["COMPLETE", "COMPLETE"]
+
+
+def test_grid_runs_exactly_its_combinations_whatever_n_trials_says(tmp_path):
+    space = {
+        "lora_r": {"type": "categorical", "choices": [4, 8]},
+        "lora_alpha": {"type": "int", "low": 8, "high": 16, "step": 8},
+    }
+    proc = search(
+        tmp_path,
+        "-c",
+        str(config_file(tmp_path, space, max_steps=2)),
+        "--study-name",
+        "g",
+        "--search-mode",
+        "grid",
+        "--n-trials",
+        "2",
+        "--pruner",
+        "none",
+    )
+    assert proc.returncode == 0, proc.stderr
+    trials = study_of(tmp_path, "g").trials
+    assert sorted((t.params["lora_r"], t.params["lora_alpha"]) for t in trials) == list(
+        itertools.product([4, 8], [8, 16])
+    )
+
+
+def test_grid_refuses_a_float_range_by_name_and_writes_nothing(tmp_path):
+    proc = search(tmp_path, "-c", str(config_file(tmp_path, LR_SPACE)), "--search-mode", "grid")
+    assert proc.returncode == 2
+    assert "search_space.learning_rate: grid mode needs int or categorical entries" in proc.stderr
+    assert not (tmp_path / "optuna_studies").exists() and not (tmp_path / "models").exists()
+
+
+DIVERGING = {"learning_rate": {"type": "categorical", "choices": [0.04, 0.05, 5.0, 50.0]}}
+
+
+def test_high_learning_rates_are_pruned_early(tmp_path):
+    config = config_file(tmp_path, DIVERGING, max_steps=8)
+    proc = search(tmp_path, "-c", str(config), "--study-name", "p", "--search-mode", "grid")
+    assert proc.returncode == 0, proc.stderr
+    trials = study_of(tmp_path, "p").trials
+    pruned = [t for t in trials if t.state.name == "PRUNED"]
+    assert pruned, [(t.params, t.state.name) for t in trials]
+    for trial in pruned:
+        assert trial.params["learning_rate"] >= 5.0
+        record = trial_results(tmp_path, "p", trial.number)
+        assert record["state"] == "PRUNED" and record["pruned_at"] < 8
+        assert record["steps"] == record["pruned_at"] == record["eval"][-1]["step"]
+        assert record["adapter"] is None
+    assert "pruned at step" in proc.stdout
+
+
+def test_pruner_none_prunes_nothing(tmp_path):
+    config = config_file(tmp_path, DIVERGING, max_steps=8)
+    proc = search(
+        tmp_path, "-c", str(config), "--study-name", "n", "--search-mode", "grid", "--pruner", "none"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert [t.state.name for t in study_of(tmp_path, "n").trials] == ["COMPLETE"] * 4
+
+
+def test_injected_exception_and_oom_fail_one_trial_each_and_the_search_goes_on(tmp_path):
+    env = {"LORASEARCH_INJECT_FAULT": "exception@1:3,oom@2:2"}
+    proc = search(
+        tmp_path,
+        "-c",
+        str(config_file(tmp_path, LR_SPACE)),
+        "--study-name",
+        "f",
+        "--n-trials",
+        "4",
+        "--search-mode",
+        "random",
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    trials = study_of(tmp_path, "f").trials
+    assert [t.state.name for t in trials] == ["COMPLETE", "FAIL", "PRUNED", "COMPLETE"]
+    assert (
+        trials[1].user_attrs["fail_reason"]
+        == "RuntimeError: injected fault at step 3 (LORASEARCH_INJECT_FAULT)"
+    )
+    assert trials[1].value is None
+    oom = trials[2]
+    assert oom.user_attrs["fail_reason"].startswith("out of memory (peak ") and oom.user_attrs["oom"]
+    # The TPE sampler reads this trial as infeasible (a violated constraint).
+    from optuna.samplers._tpe.sampler import _get_infeasible_trial_score
+
+    assert oom.constraints == {"out_of_memory": 1.0} and _get_infeasible_trial_score(oom) > 0
+    assert trial_results(tmp_path, "f", 2)["fail_reason"].startswith("out of memory")
+    assert "OOM" in proc.stdout and "injected fault" in proc.stdout
+    assert proc.stdout.count("worker replaced") == 2
+    best = json.loads((tmp_path / "optuna_studies/f_best_params.json").read_text())
+    assert best["best_trial"] in (0, 3) and best["n_failed"] == 1 and best["n_pruned"] == 1
+
+
+def test_a_crashed_worker_fails_its_trial_and_is_replaced(tmp_path):
+    proc = search(
+        tmp_path,
+        "-c",
+        str(config_file(tmp_path, LR_SPACE)),
+        "--study-name",
+        "c",
+        "--n-trials",
+        "2",
+        "--search-mode",
+        "random",
+        env={"LORASEARCH_INJECT_FAULT": "crash@0:2"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    trials = study_of(tmp_path, "c").trials
+    assert [t.state.name for t in trials] == ["FAIL", "COMPLETE"]
+    assert (
+        "worker crashed" in trials[0].user_attrs["fail_reason"]
+        and "137" in trials[0].user_attrs["fail_reason"]
+    )
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupt_records_the_trial_writes_files_and_exits_130(tmp_path, sig):
+    config = config_file(tmp_path, LR_SPACE, max_steps=400)
+    proc, log = start_search(tmp_path, "-c", str(config), "--study-name", "i", "--n-trials", "3")
+    wait_for(lambda: steps_logged(tmp_path, "i", 0) >= 2 or proc.poll() is not None, what="trial 0 to train")
+    time.sleep(1)
+    proc.send_signal(sig)
+    assert proc.wait(timeout=60) == 130, log.read_text()
+    trial = study_of(tmp_path, "i").trials[0]
+    assert trial.state.name == "FAIL" and trial.user_attrs["fail_reason"] == "interrupted"
+    assert (tmp_path / "optuna_studies/i_best_params.json").is_file()
+    assert trial_results(tmp_path, "i", 0)["fail_reason"] == "interrupted"
+
+
+def test_kill_9_then_resume_reruns_the_interrupted_params(tmp_path):
+    config = config_file(tmp_path, LR_SPACE, max_steps=30, eval_steps=5)
+    proc, log = start_search(
+        tmp_path, "-c", str(config), "--study-name", "k", "--n-trials", "3", "--search-mode", "random"
+    )
+    wait_for(
+        lambda: "trial   0  COMPLETE" in log.read_text() or proc.poll() is not None, what="trial 0 to end"
+    )
+    wait_for(lambda: steps_logged(tmp_path, "k", 1) >= 2, what="trial 1 to train")
+    time.sleep(1)
+    everything = [proc.pid, *(c.pid for c in psutil.Process(proc.pid).children(recursive=True))]
+    for pid in everything:
+        os.kill(pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    stale = study_of(tmp_path, "k").trials
+    assert [t.state.name for t in stale] == ["COMPLETE", "RUNNING"]
+    interrupted_params = stale[1].params
+
+    resumed = search(tmp_path, "--study-name", "k", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    trials = study_of(tmp_path, "k").trials
+    states = [t.state.name for t in trials]
+    assert states.count("COMPLETE") == 3 and "RUNNING" not in states
+    assert trials[1].state.name == "FAIL" and trials[1].user_attrs["fail_reason"].startswith("interrupted")
+    rerun = trials[2]
+    assert rerun.user_attrs["rerun_of"] == 1 and rerun.params == interrupted_params
+    assert "again, interrupted as trial 1" in resumed.stdout or "trial   2  COMPLETE" in resumed.stdout
+
+
+def test_the_parent_never_imports_torch(tmp_path):
+    path = config_file(tmp_path, LR_SPACE)
+    script = f"""
+import os, sys
+os.chdir({str(tmp_path)!r})
+from lorasearch_tui.config import load_config
+from lorasearch_tui.search import NullSink, SearchOptions, SearchRunner
+config = load_config({str(path)!r})
+finished = SearchRunner(config, SearchOptions("nt", n_trials=1), NullSink()).run()
+print("STATE", finished.counts["complete"], "TORCH", "torch" in sys.modules)
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert "STATE 1 TORCH False" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_storage_passwords_are_masked():
+    assert (
+        mask_password("postgresql://user:s3cret@db.example/optuna")
+        == "postgresql://user:***@db.example/optuna"
+    )
+    assert mask_password("sqlite:///optuna_studies/x.db") == "sqlite:///optuna_studies/x.db"
+
+
+def test_an_unreachable_storage_is_a_one_line_error_without_the_password(tmp_path):
+    proc = search(
+        tmp_path,
+        "-c",
+        str(config_file(tmp_path, LR_SPACE)),
+        "--storage",
+        "postgresql://user:s3cret@127.0.0.1:1/optuna",
+    )
+    assert proc.returncode == 2
+    assert "s3cret" not in proc.stderr + proc.stdout and "user:***@" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_demo_command_searches_the_embedded_assets(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "lorasearch_tui", "demo", "--n-trials", "2", "--no-tui"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "search learning_rate: loguniform" in proc.stdout and "2 complete" in proc.stdout
+    assert len(list((tmp_path / "optuna_studies").glob("demo_*_best_config.json"))) == 1
+
+
+def test_hardware_sample_without_a_gpu_shows_host_memory_and_says_so():
+    from lorasearch_tui.search._hardware import NO_GPU_NOTE, _Nvml, sample_hardware
+
+    sample = sample_hardware(_Nvml(), os.getpid())
+    assert sample.gpus == () and sample.note == NO_GPU_NOTE
+    assert 0 < sample.host_used_bytes <= sample.host_total_bytes and sample.worker_rss_bytes > 0
