@@ -173,7 +173,7 @@ def search(
         bool,
         typer.Option(
             "--no-tui",
-            help="Plain console output (for now the only output; the terminal UI is not built yet).",
+            help="Plain console output instead of the terminal UI (also when not a terminal).",
         ),
     ] = False,
     model_name: Annotated[str | None, typer.Option("--model-name", help="Override model_name.")] = None,
@@ -209,6 +209,7 @@ def search(
         storage,
         given,
         default_space=DEFAULT_SPACE,
+        use_tui=_use_tui(no_tui),
     )
 
 
@@ -232,7 +233,7 @@ def demo(
         bool,
         typer.Option(
             "--no-tui",
-            help="Plain console output (for now the only output; the terminal UI is not built yet).",
+            help="Plain console output instead of the terminal UI (also when not a terminal).",
         ),
     ] = False,
 ) -> None:
@@ -254,8 +255,39 @@ def demo(
         None,
         set(),
         default_space=DEMO_SEARCH,
+        use_tui=_use_tui(no_tui),
         name_prefix="demo",
     )
+
+
+def _use_tui(no_tui: bool) -> bool:
+    """The terminal UI only where a person can see it: both ends of the terminal are a tty."""
+    return not no_tui and sys.stdout.isatty() and sys.stdin.isatty()
+
+
+@app.command()
+def watch(
+    study: Annotated[str, typer.Argument(help="Name of the study to watch.")],
+    storage: Annotated[
+        str | None,
+        typer.Option("--storage", help="Optuna storage URL. Default: sqlite:///optuna_studies/STUDY.db"),
+    ] = None,
+) -> None:
+    """Watch a study another process is running (read-only: no key changes it)."""
+    import threading
+
+    from .search import default_storage
+    from .search._watch import StudyWatcher
+    from .tui import SearchApp
+    from .tui.messages import TuiSink
+
+    _console_setup()
+    sink = TuiSink()
+    with user_errors():
+        watcher = StudyWatcher(study, storage or default_storage(study), sink)
+        watcher.poll()  # a study that cannot be read fails here, in one line
+    stop = threading.Event()
+    SearchApp(lambda _sink: watcher.run(stop), None, sink=sink, stop_event=stop).run()
 
 
 def _console_setup() -> Console:
@@ -277,6 +309,7 @@ def _run_search(
     storage: str | None,
     given: set[str],
     default_space: dict[str, Any],
+    use_tui: bool,
     name_prefix: str = "lorasearch",
 ) -> None:
     """The part of `search` and `demo` that is the same: config, signals, console, exit code."""
@@ -313,13 +346,26 @@ def _run_search(
             given=frozenset(given),
         )
         controls = SearchControls()
-        with SearchConsole(console) as sink, _signals_interrupt(controls.interrupt):
-            finished = SearchRunner(loaded, options, sink, controls).run()
+        if use_tui:
+            from .tui import SearchApp
+            from .tui.messages import TuiSink
+
+            sink = TuiSink()
+            runner = SearchRunner(loaded, options, sink, controls)
+            runner.prepare()  # a bad config or study ends here, before the screen is drawn
+            app = SearchApp(lambda _sink: runner.run(), controls, sink=sink)
+            with _signals_interrupt(controls.interrupt):
+                app.run()
+            code = app.return_code or 0
+        else:
+            with SearchConsole(console) as headless, _signals_interrupt(controls.interrupt):
+                finished = SearchRunner(loaded, options, headless, controls).run()
+            code = ExitCode.INTERRUPTED if finished.reason == "interrupted" else ExitCode.OK
     for path in best_files(name):
         if path.exists():
             console.print(f"wrote {path}", markup=False, highlight=False)
-    if finished.reason == "interrupted":
-        raise typer.Exit(ExitCode.INTERRUPTED)
+    if code:
+        raise typer.Exit(code)
 
 
 @contextmanager

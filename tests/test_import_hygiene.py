@@ -21,6 +21,10 @@ ENGINE = [
     "lorasearch_tui.demo",
     "lorasearch_tui.training",
     "lorasearch_tui.validate",
+    "lorasearch_tui.search",
+    "lorasearch_tui.search._watch",
+    "lorasearch_tui.search._state",
+    "lorasearch_tui.worker",
 ]
 UI = ("textual", "rich", "typer")
 HEAVY = ("torch", "transformers", "peft", "trl", "datasets", "bitsandbytes")

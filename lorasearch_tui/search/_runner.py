@@ -166,13 +166,19 @@ class SearchRunner:
         self._sink = sink
         self.controls = controls or SearchControls()
         self._worker: WorkerProcess | None = None
+        self._prepared: tuple[Any, str, SearchSettings, int, dict[str, int]] | None = None
 
-    def run(self) -> SearchFinished:
-        """Run the search; returns how it ended.
+    def prepare(self) -> None:
+        """Check everything and open the study, without training; `run()` calls it if needed.
+
+        A front end calls it first so that a bad config ends with its one line before any
+        screen is drawn.
 
         Raises:
             UserError: bad config, data, model, storage or resume rules; nothing is written then.
         """
+        if self._prepared is not None:
+            return
         options, config = self._options, self._config
         storage = options.storage or default_storage(options.study_name)
         if not options.resume:
@@ -190,13 +196,21 @@ class SearchRunner:
         if options.resume:
             recover_interrupted(study)
         target = config.grid_size() if settings.mode == "grid" else settings.n_trials
+        self._prepared = (study, storage, settings, target or 0, before)
+
+    def run(self) -> SearchFinished:
+        """Run the search to its end and return how it ended (see `prepare` for errors)."""
+        self.prepare()
+        assert self._prepared is not None and self._config is not None
+        study, storage, settings, target, before = self._prepared
+        options, config = self._options, self._config
         self._sink.emit(
             SearchStarted(
                 study_name=study.study_name,
                 storage=mask_password(storage),
                 mode=settings.mode,
                 pruner=settings.pruner,
-                n_trials=target or 0,
+                n_trials=target,
                 space={k: describe(v) for k, v in config.space.items()},
                 fixed={k: v for k, v in config.params.model_dump().items() if k not in config.space},
                 resumed=options.resume,
@@ -213,7 +227,7 @@ class SearchRunner:
             monitor.start()
         reason = "completed"
         try:
-            reason = self._loop(study, config, target or 0)
+            reason = self._loop(study, config, target)
         finally:
             if monitor:
                 monitor.stop()
@@ -274,6 +288,7 @@ class SearchRunner:
             folder=trial_dir(config, study.study_name, trial.number).resolve(),
             rerun_of=trial.user_attrs.get("rerun_of"),
         )
+        trial.set_user_attr("trial_dir", str(record.folder))  # where a watcher finds live metrics
         self._sink.emit(TrialStarted(trial.number, values, record.rerun_of))
         try:
             params = config.with_values(values)

@@ -1,0 +1,135 @@
+"""A search's state as the events tell it: the one model every view of a search reads.
+
+`SearchState.apply(event)` folds the engine's events into trials, curves, the best trial and
+recent hardware samples. The terminal UI renders from it, and `lorasearch watch` feeds it the
+events it reconstructs from a study's storage, so the live and the watching views agree.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._events import (
+    EvalLogged,
+    Event,
+    HardwareSampled,
+    SearchFinished,
+    SearchStarted,
+    StepLogged,
+    TrialFinished,
+    TrialStarted,
+    WorkerStateChanged,
+)
+
+HISTORY = 120  # hardware samples kept (two minutes at one a second)
+
+
+@dataclass
+class TrialView:
+    """One trial as shown: RUNNING until its TrialFinished arrives."""
+
+    number: int
+    params: dict[str, Any]
+    state: str = "RUNNING"
+    value: float | None = None
+    duration_s: float | None = None
+    steps: int = 0
+    max_steps: int = 0
+    pruned_at: int | None = None
+    fail_reason: str | None = None
+    peak_memory_bytes: int | None = None
+    rerun_of: int | None = None
+    started: float = 0.0  # the state's clock when the trial started
+    train: list[tuple[int, float]] = field(default_factory=list)
+    evals: list[tuple[int, float]] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """The state a person reads: OOM apart from pruning."""
+        if self.fail_reason and self.fail_reason.startswith("out of memory"):
+            return "OOM"
+        return self.state
+
+
+@dataclass
+class SearchState:
+    """Everything the views show, updated event by event."""
+
+    started: SearchStarted | None = None
+    trials: dict[int, TrialView] = field(default_factory=dict)
+    running: int | None = None
+    best_number: int | None = None
+    best_value: float | None = None
+    worker: WorkerStateChanged | None = None
+    hardware: deque[HardwareSampled] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    finished: SearchFinished | None = None
+    clock: Callable[[], float] = time.monotonic
+
+    def apply(self, event: Event) -> None:
+        """Fold one event in."""
+        if isinstance(event, SearchStarted):
+            self.started = event
+        elif isinstance(event, TrialStarted):
+            self.trials[event.number] = TrialView(
+                event.number, dict(event.params), rerun_of=event.rerun_of, started=self.clock()
+            )
+            self.running = event.number
+        elif isinstance(event, StepLogged):
+            trial = self._trial(event.number)
+            trial.steps, trial.max_steps = event.step, event.max_steps or trial.max_steps
+            trial.train.append((event.step, event.loss))
+        elif isinstance(event, EvalLogged):
+            self._trial(event.number).evals.append((event.step, event.value))
+        elif isinstance(event, TrialFinished):
+            trial = self._trial(event.number)
+            trial.params = dict(event.params)
+            trial.state, trial.value, trial.duration_s = event.state, event.value, event.duration_s
+            trial.steps, trial.pruned_at, trial.fail_reason = event.steps, event.pruned_at, event.fail_reason
+            trial.peak_memory_bytes = event.peak_memory_bytes
+            self.best_number, self.best_value = event.best_number, event.best_value
+            if self.running == event.number:
+                self.running = None
+        elif isinstance(event, WorkerStateChanged):
+            self.worker = event
+        elif isinstance(event, HardwareSampled):
+            self.hardware.append(event)
+        elif isinstance(event, SearchFinished):
+            self.finished = event
+            self.running = None
+            self.best_number, self.best_value = event.best_number, event.best_value
+
+    def _trial(self, number: int) -> TrialView:
+        if number not in self.trials:  # a watcher may join in the middle of a trial
+            self.trials[number] = TrialView(number, {}, started=self.clock())
+        return self.trials[number]
+
+    @property
+    def done(self) -> int:
+        """Trials that count toward the target (all finished ones but the interrupted)."""
+        before = self.started.trials_done if self.started and self.started.resumed else 0
+        counted = sum(
+            1 for t in self.trials.values() if t.state != "RUNNING" and t.fail_reason != "interrupted"
+        )
+        return before + counted
+
+    @property
+    def total(self) -> int:
+        return self.started.n_trials if self.started else 0
+
+    def best_trial(self) -> TrialView | None:
+        return self.trials.get(self.best_number) if self.best_number is not None else None
+
+    def eta_s(self) -> float | None:
+        """Time left: the mean duration of finished trials times the trials still to run."""
+        durations = [t.duration_s for t in self.trials.values() if t.duration_s is not None]
+        if not durations or not self.total:
+            return None
+        remaining = max(self.total - self.done, 0)
+        running = self.trials.get(self.running) if self.running is not None else None
+        mean = sum(durations) / len(durations)
+        elapsed_running = self.clock() - running.started if running else 0.0
+        return max(remaining * mean - elapsed_running, 0.0)

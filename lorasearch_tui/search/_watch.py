@@ -1,0 +1,144 @@
+"""Follow a study that another process runs, read-only: the events, rebuilt from its storage.
+
+`lorasearch watch` attaches to a study being searched elsewhere (headless under nohup, or on
+another host that shares the storage). Each poll reads the trials from the storage and the
+running trial's `metrics.jsonl`, and emits the same events the live engine emits, so the
+terminal UI needs no second way of showing a search. It never writes anything.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+from ..config import describe, parse_config
+from ..errors import UserError
+from ._events import EvalLogged, SearchStarted, Sink, StepLogged, TrialFinished, TrialStarted
+from ._results import LIVE_METRICS
+from ._study import CONFIG_ATTR, INTERRUPTED, SETTINGS_ATTR, best_trial, mask_password, study_exists
+
+
+class StudyWatcher:
+    """Polls one study and turns what changed into events."""
+
+    def __init__(self, study_name: str, storage: str, sink: Sink) -> None:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        if not study_exists(study_name, storage):
+            raise UserError(
+                f"no study '{study_name}' in {mask_password(storage)}; check the name and --storage"
+            )
+        self._study = optuna.load_study(study_name=study_name, storage=storage)
+        self._storage = mask_password(storage)
+        self._sink = sink
+        self._seen: dict[int, str] = {}  # trial number -> state last emitted
+        self._offsets: dict[int, int] = {}  # trial number -> bytes of metrics.jsonl read
+        self._max_steps: dict[int, int] = {}
+        self._announced = False
+
+    def poll(self) -> None:
+        """Emit the events for everything that changed since the last poll."""
+        study = self._study
+        trials = study.get_trials(deepcopy=False)
+        if not self._announced:
+            self._announce(study)
+        best = best_trial(study)
+        for trial in trials:
+            state = trial.state.name
+            previous = self._seen.get(trial.number)
+            if state == "WAITING" or previous == state:
+                continue
+            if previous is None:
+                self._sink.emit(
+                    TrialStarted(trial.number, dict(trial.params), trial.user_attrs.get("rerun_of"))
+                )
+            self._read_metrics(trial)
+            if state != "RUNNING":
+                self._sink.emit(self._finished(trial, best))
+            self._seen[trial.number] = state
+        for trial in trials:
+            if trial.state.name == "RUNNING":
+                self._read_metrics(trial)
+
+    def run(self, stop: threading.Event, interval: float = 1.0) -> None:
+        """Poll every `interval` seconds until `stop` is set."""
+        while not stop.is_set():
+            self.poll()
+            stop.wait(interval)
+
+    def _announce(self, study: Any) -> None:
+        stored = study.user_attrs.get(CONFIG_ATTR)
+        if stored is None:
+            raise UserError(f"study '{study.study_name}' was not made by lorasearch (it stores no config)")
+        config = parse_config(stored, f"study '{study.study_name}'")
+        settings = study.user_attrs.get(SETTINGS_ATTR, {})
+        target = config.grid_size() if settings.get("mode") == "grid" else settings.get("n_trials", 0)
+        self._sink.emit(
+            SearchStarted(
+                study_name=study.study_name,
+                storage=self._storage,
+                mode=settings.get("mode", "?"),
+                pruner=settings.get("pruner", "?"),
+                n_trials=target or 0,
+                space={k: describe(v) for k, v in config.space.items()},
+                fixed={k: v for k, v in config.params.model_dump().items() if k not in config.space},
+                resumed=False,
+                trials_done=0,
+            )
+        )
+        self._announced = True
+
+    def _read_metrics(self, trial: Any) -> None:
+        folder = trial.user_attrs.get("trial_dir")
+        if not folder:
+            return
+        path = Path(folder) / LIVE_METRICS
+        if not path.exists():
+            return
+        with path.open("rb") as source:
+            source.seek(self._offsets.get(trial.number, 0))
+            data = source.read()
+        complete = data[: data.rfind(b"\n") + 1]  # a line being written waits for the next poll
+        self._offsets[trial.number] = self._offsets.get(trial.number, 0) + len(complete)
+        for line in complete.decode("utf-8").splitlines():
+            entry = json.loads(line)
+            if entry["event"] == "started":
+                self._max_steps[trial.number] = entry["max_steps"]
+            elif entry["event"] == "step":
+                self._sink.emit(
+                    StepLogged(
+                        trial.number,
+                        entry["step"],
+                        self._max_steps.get(trial.number, 0),
+                        entry["loss"],
+                        entry["learning_rate"],
+                    )
+                )
+            elif entry["event"] == "eval":
+                pruned = trial.user_attrs.get("pruned_at") == entry["step"]
+                self._sink.emit(EvalLogged(trial.number, entry["step"], entry["eval_loss"], pruned))
+
+    def _finished(self, trial: Any, best: Any) -> TrialFinished:
+        attrs = trial.user_attrs
+        duration = attrs.get("duration_s")
+        if duration is None and trial.datetime_start and trial.datetime_complete:
+            duration = (trial.datetime_complete - trial.datetime_start).total_seconds()
+        reason = attrs.get("fail_reason")
+        if attrs.get(INTERRUPTED) and not reason:
+            reason = "interrupted"
+        return TrialFinished(
+            number=trial.number,
+            state=trial.state.name,
+            value=trial.value,
+            params=dict(trial.params),
+            duration_s=float(duration or 0.0),
+            steps=int(attrs.get("steps") or 0),
+            pruned_at=attrs.get("pruned_at"),
+            fail_reason=reason,
+            peak_memory_bytes=attrs.get("peak_memory_bytes"),
+            best_number=best.number if best else None,
+            best_value=best.value if best else None,
+        )

@@ -1,0 +1,271 @@
+"""The terminal UI: a second front end of the search engine, and of `lorasearch watch`.
+
+The engine runs in a thread worker of the app (training runs in the trial worker process);
+its events arrive through `TuiSink` and are folded into one `SearchState` that every pane
+renders. Keys only set requests on `SearchControls`, which the engine reads every 50 ms, so
+nothing here ever waits on the engine or on training.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Footer
+from textual.worker import Worker, WorkerState
+
+from ..errors import ExitCode, UserError
+from ..search import SearchControls, SearchFinished, Sink, TrialFinished
+from ..search._state import SearchState
+from .messages import EventsArrived, LogLine, TuiSink
+from .screens import ConfirmQuitScreen, HelpScreen, TrialDetailScreen
+from .widgets import ConfigTree, GpuPanel, LogPane, LossChart, StudyHeader, TrialTable
+from .widgets.log_pane import LogHandler
+
+Engine = Callable[[Sink], Any]
+_STEERING = {"abort", "stop", "pause", "resume", "write"}
+
+
+class SearchApp(App[int]):
+    """The search screen. With `controls` None it only watches: no key changes the study."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "lorasearch"
+    BINDINGS = [
+        Binding("a", "abort", "Abort trial", id="abort"),
+        Binding("s", "stop", "Stop after", id="stop"),
+        Binding("p", "pause", "Pause", id="pause"),
+        Binding("r", "resume", "Resume", id="resume"),
+        Binding("e", "write", "Write files", id="write"),
+        Binding("q,ctrl+c", "quit_search", "Quit", id="quit"),
+        Binding("question_mark", "help", "Help", id="help", key_display="?"),
+    ]
+
+    def __init__(
+        self,
+        engine: Engine,
+        controls: SearchControls | None,
+        *,
+        sink: TuiSink | None = None,
+        stop_event: threading.Event | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Args:
+        engine: runs the search (or the watcher) in a thread, emitting to the sink it gets.
+        controls: where keys send requests; None makes the app a read-only watcher.
+        sink: the sink the engine was built with, if it was built before the app.
+        stop_event: set when the app closes, to end an engine that would run forever (watch).
+        clock: the time source of the header (a fixed one in snapshot tests).
+        """
+        super().__init__()
+        self._engine = engine
+        self.controls = controls
+        self.watching = controls is None
+        self.state = SearchState(clock=clock)
+        self.sink = sink or TuiSink()
+        self._stop_event = stop_event
+        self._clock = clock
+        self._began = clock()
+        self._quitting = False
+        self._exit_code = ExitCode.OK
+        self._log_handler: LogHandler | None = None
+        self._propagate = True
+
+    def compose(self) -> ComposeResult:
+        yield StudyHeader(id="header")
+        with Horizontal(id="top"):
+            yield ConfigTree(id="config")
+            yield TrialTable(id="trials")
+        with Horizontal(id="bottom"):
+            yield LossChart(id="chart")
+            yield GpuPanel(id="gpu")
+        yield LogPane(id="log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sink.attach(self)
+        self._log_handler = LogHandler(lambda text: self.post_message(LogLine(text)))
+        engine_log = logging.getLogger("lorasearch")
+        engine_log.addHandler(self._log_handler)
+        # The console's stderr handler would write over the screen; the log pane shows it all.
+        self._propagate, engine_log.propagate = engine_log.propagate, False
+        self.query_one(TrialTable).focus()
+        self._refresh_header()
+        self.set_interval(1.0, self._tick)
+        self._run_engine()
+
+    def exit(self, result: Any = None, return_code: int = 0, message: Any = None) -> None:
+        """Closing the app by any road means quitting: a search still running records its
+        trial as interrupted and ends, and a watcher stops polling; neither lives on unseen
+        in its thread (which would also keep the process from exiting)."""
+        self._end_engine()
+        super().exit(result, return_code, message)
+
+    def _end_engine(self) -> None:
+        if self.controls is not None and not self._engine_done():
+            self.controls.interrupt()
+        if self._stop_event is not None:
+            self._stop_event.set()
+
+    def on_unmount(self) -> None:
+        self._end_engine()  # also when the app ends without exit() (a test harness)
+        if self._log_handler is not None:
+            engine_log = logging.getLogger("lorasearch")
+            engine_log.removeHandler(self._log_handler)
+            engine_log.propagate = self._propagate
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="engine")
+    def _run_engine(self) -> Any:
+        return self._engine(self.sink)
+
+    # -- events from the engine ------------------------------------------------------------
+
+    def on_events_arrived(self, message: EventsArrived) -> None:
+        events = self.sink.drain()
+        if not events:
+            return
+        log = self.query_one(LogPane)
+        for event in events:
+            self.state.apply(event)
+            if isinstance(event, TrialFinished):
+                log.write(_trial_line(event))
+            elif isinstance(event, SearchFinished):
+                log.write(f"search {event.reason}")
+                if event.reason == "interrupted":
+                    self._exit_code = ExitCode.INTERRUPTED
+        if self.state.started is not None:
+            self.query_one(TrialTable).setup(list(self.state.started.space))
+        self.query_one(ConfigTree).show(self.state)
+        self.query_one(TrialTable).show(self.state)
+        self.query_one(LossChart).show(self.state)
+        self.query_one(GpuPanel).show(self.state)
+        self._refresh_header()
+        self.refresh_bindings()
+
+    def on_log_line(self, message: LogLine) -> None:
+        self.query_one(LogPane).write(message.text)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "engine":
+            return
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            user = isinstance(error, UserError)
+            self._exit_code = ExitCode.USAGE if user else ExitCode.BUG
+            text = f"error: {error}" if user else f"engine error: {type(error).__name__}: {error}"
+            self.query_one(LogPane).write(text)
+            self.notify(text, severity="error", timeout=30)
+        if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            self.refresh_bindings()
+            self._refresh_header()
+            if self._quitting or self._exit_code == ExitCode.INTERRUPTED:
+                self.exit(self._exit_code, return_code=self._exit_code)
+
+    def _tick(self) -> None:
+        self._refresh_header()
+        started = self.state.started
+        if started is not None and "base_output_dir" in started.fixed:
+            folder = Path(started.fixed["base_output_dir"]) / started.study_name
+            self.query_one(LogPane).follow_file(folder / "worker.log", "worker: ")
+
+    def _refresh_header(self) -> None:
+        note = ""
+        if self.watching:
+            note = "WATCHING (read-only)"
+        elif self.controls is not None and self.controls.interrupted.is_set():
+            note = "QUITTING: recording the running trial"
+        elif self.controls is not None and self.controls.stop_requested.is_set() and not self._engine_done():
+            note = "STOPPING after this trial"
+        elif self.controls is not None and self.controls.paused.is_set():
+            note = "PAUSED (r resumes)"
+        elif self.state.finished is not None:
+            note = f"search {self.state.finished.reason}: q quits"
+        self.query_one(StudyHeader).show(self.state, self._clock() - self._began, note)
+
+    def _engine_done(self) -> bool:
+        workers = [w for w in self.workers if w.group == "engine"]
+        return not workers or all(w.is_finished for w in workers)
+
+    # -- keys ------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in _STEERING:
+            if self.watching:
+                return False  # watch changes nothing: the keys are not even shown
+            if self._engine_done():
+                return None  # shown, greyed out
+            if action == "pause" and self.controls.paused.is_set():
+                return False
+            if action == "resume" and not self.controls.paused.is_set():
+                return False
+        return True
+
+    def action_abort(self) -> None:
+        running = self.state.running
+        self.controls.abort_trial()
+        self.notify(f"aborting trial {running}" if running is not None else "no trial is running", timeout=3)
+
+    def action_stop(self) -> None:
+        self.controls.stop_after_trial()
+        self.notify("the search stops after the running trial", timeout=3)
+        self._refresh_header()
+
+    def action_pause(self) -> None:
+        self.controls.pause()
+        self.notify("paused: no new trial starts (r resumes)", timeout=3)
+        self.refresh_bindings()
+        self._refresh_header()
+
+    def action_resume(self) -> None:
+        self.controls.resume()
+        self.notify("resumed", timeout=2)
+        self.refresh_bindings()
+        self._refresh_header()
+
+    def action_write(self) -> None:
+        self.controls.write_results_now()
+        self.notify("result files are written now", timeout=2)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_quit_search(self) -> None:
+        if self.watching or self._engine_done():
+            self.exit(self._exit_code, return_code=self._exit_code)
+            return
+
+        def answered(quit_now: bool | None) -> None:
+            if quit_now:
+                self._quitting = True
+                self._exit_code = ExitCode.INTERRUPTED
+                self.controls.interrupt()
+                self._refresh_header()
+
+        self.push_screen(ConfirmQuitScreen(), answered)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        trial = self.state.trials.get(int(event.row_key.value))
+        started = self.state.started
+        if trial is None or started is None:
+            return
+        config = {**started.fixed, **trial.params}
+        folder = (
+            Path(started.fixed.get("base_output_dir", ".")) / started.study_name / f"trial_{trial.number}"
+        )
+        self.push_screen(TrialDetailScreen(trial, config, folder.resolve(), self.state.best_trial()))
+
+
+def _trial_line(event: TrialFinished) -> str:
+    state = "OOM" if event.fail_reason and event.fail_reason.startswith("out of memory") else event.state
+    value = f" {event.value:.4f}" if event.value is not None else ""
+    why = f" ({event.fail_reason})" if event.fail_reason else ""
+    pruned = f" at step {event.pruned_at}" if event.pruned_at is not None else ""
+    return f"trial {event.number} {state}{pruned}{value}{why}"

@@ -1,0 +1,114 @@
+"""The screens over the main one: a trial's detail, the help, the quit confirmation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, Static
+from textual_plotext import PlotextPlot
+
+from ..search._state import TrialView
+from .widgets.loss_chart import plot_trial
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+class TrialDetailScreen(ModalScreen[None]):
+    """Everything about one trial: params, full config, curves, fail reason, folder."""
+
+    BINDINGS = [Binding("escape,enter,q", "dismiss", "Close", id="detail.close")]
+
+    def __init__(
+        self, trial: TrialView, config: dict[str, Any], folder: Path, best: TrialView | None
+    ) -> None:
+        super().__init__()
+        self._trial, self._config, self._folder, self._best = trial, config, folder, best
+
+    def compose(self) -> ComposeResult:
+        t = self._trial
+        text = Text()
+        text.append(f"Trial {t.number}  ", style="bold")
+        text.append(t.label, style="bold")
+        if t.value is not None:
+            text.append(f"  eval_loss {t.value:.4f}")
+        if t.pruned_at is not None:
+            text.append(f"  pruned at step {t.pruned_at}", style="yellow")
+        if t.fail_reason:
+            text.append(f"\nreason: {t.fail_reason}", style="red")
+        if t.rerun_of is not None:
+            text.append(f"\nruns again the parameters of interrupted trial {t.rerun_of}")
+        text.append(f"\nfolder: {self._folder}")
+        text.append("\n\nparameters\n", style="bold")
+        for name, value in t.params.items():
+            text.append(f"  {name} = {_fmt(value)}\n")
+        text.append("\nfull config\n", style="bold")
+        for name, value in self._config.items():
+            text.append(f"  {name}: {_fmt(value)}\n")
+        with Vertical(id="detail"):
+            with Horizontal(id="detail-body"):
+                yield VerticalScroll(Static(text), id="detail-text")
+                yield PlotextPlot(id="detail-chart")
+            yield Label("Esc closes", id="detail-hint")
+
+    def on_mount(self) -> None:
+        plot_trial(
+            self.query_one("#detail-chart", PlotextPlot),
+            self._trial,
+            self._best,
+            f"trial {self._trial.number}",
+        )
+
+
+HELP = """\
+a  abort the running trial (recorded FAIL, "aborted by user"; the search goes on)
+s  stop after the running trial
+p  pause: no new trial starts        r  resume
+e  write the result files now
+o  sort the trial table by the next column
+Enter  open the selected trial       Esc  close
+q  quit (asks first; the running trial is recorded so --resume runs it again)
+?  this help
+
+In `lorasearch watch`, only the keys that change nothing are active.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close", id="help.close")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="help"):
+            yield Static(Text("Keys\n", style="bold") + Text(HELP))
+
+
+class ConfirmQuitScreen(ModalScreen[bool]):
+    """Quit? The running trial is recorded as interrupted and runs again on --resume."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "Quit", id="quit.yes"),
+        Binding("n,escape", "answer(False)", "Stay", id="quit.no"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm"):
+            yield Label(
+                "Quit the search? The running trial is recorded as interrupted;\n"
+                "lorasearch search --resume runs it again.  [y/n]"
+            )
+            with Horizontal():
+                yield Button("Quit (y)", id="yes", variant="error")
+                yield Button("Stay (n)", id="no")
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")

@@ -1,0 +1,50 @@
+"""The header: study, mode, storage, progress, best, elapsed time and time left."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from ...search._state import SearchState
+
+
+def format_duration(seconds: float | None) -> str:
+    """`1h02m`, `4m05s`, `12s`, or `-` when unknown."""
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    if seconds >= 60:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds}s"
+
+
+class StudyHeader(Static):
+    """Two lines about the search as a whole."""
+
+    def show(self, state: SearchState, elapsed: float, mode_note: str = "") -> None:
+        started = state.started
+        if started is None:
+            self.update(Text("lorasearch: starting...", style="bold"))
+            return
+        # What matters most comes first on each line: a narrow terminal cuts the ends.
+        line1 = Text(no_wrap=True, overflow="ellipsis")
+        line1.append(f"trials {state.done}/{state.total}", style="bold")
+        line1.append("  best ")
+        if state.best_value is not None:
+            line1.append(f"{state.best_value:.4f}", style="bold green")
+            line1.append(f" (#{state.best_number})")
+        else:
+            line1.append("-")
+        line1.append(f"  elapsed {format_duration(elapsed)}  left ~{format_duration(state.eta_s())}")
+        if mode_note:
+            line1.append("  ")
+            line1.append(mode_note, style="reverse")
+        line2 = Text(no_wrap=True, overflow="ellipsis")
+        line2.append(started.study_name, style="bold")
+        line2.append(f"  {started.mode}/{started.pruner}")
+        if state.worker is not None:
+            line2.append(f"  worker {state.worker.state}", style="dim")
+        line2.append(f"  {started.storage}")
+        self.update(Text("\n", no_wrap=True).join([line1, line2]))

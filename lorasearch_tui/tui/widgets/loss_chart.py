@@ -1,0 +1,45 @@
+"""The live chart: the running trial's train loss and eval loss against step, with the best
+trial's eval curve for reference (plotext, through textual-plotext)."""
+
+from __future__ import annotations
+
+from textual_plotext import PlotextPlot
+
+from ...search._state import SearchState, TrialView
+
+
+def plot_trial(plot: PlotextPlot, trial: TrialView | None, best: TrialView | None, title: str) -> None:
+    """Draw one trial's curves (and the best trial's eval curve) into a plotext widget."""
+    plt = plot.plt
+    plt.clear_data()
+    plt.clear_figure()
+    plt.title(title)
+    plt.xlabel("step")
+    if trial is not None and trial.train:
+        plt.plot([s for s, _ in trial.train], [v for _, v in trial.train], label="train", marker="braille")
+    if trial is not None and trial.evals:
+        plt.plot([s for s, _ in trial.evals], [v for _, v in trial.evals], label="eval", marker="dot")
+    if best is not None and best is not trial and best.evals:
+        plt.plot(
+            [s for s, _ in best.evals], [v for _, v in best.evals], label=f"best #{best.number}", marker="dot"
+        )
+    plot.refresh()
+
+
+class LossChart(PlotextPlot):
+    """Redraws only when the running trial's curve grew, to stay light while watching."""
+
+    def __init__(self, **kwargs) -> None:  # noqa: ANN003
+        super().__init__(**kwargs)
+        self._drawn: tuple[int | None, int, int, int | None] | None = None
+
+    def show(self, state: SearchState) -> None:
+        number = state.running if state.running is not None else max(state.trials, default=None)
+        trial = state.trials.get(number) if number is not None else None
+        best = state.best_trial()
+        key = (number, len(trial.train) if trial else 0, len(trial.evals) if trial else 0, state.best_number)
+        if key == self._drawn:
+            return
+        self._drawn = key
+        title = f"trial {number}" if number is not None else "no trial yet"
+        plot_trial(self, trial, best, title)

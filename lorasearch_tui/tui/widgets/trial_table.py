@@ -1,0 +1,105 @@
+"""The trial table: one row per trial, coloured by state, sortable by any column."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import DataTable
+
+from ...search._state import SearchState, TrialView
+from .header import format_duration
+
+STATE_STYLE = {
+    "RUNNING": "bold cyan",
+    "COMPLETE": "green",
+    "PRUNED": "yellow",
+    "FAIL": "red",
+    "OOM": "bold red",
+}
+_FIXED_COLUMNS = ("#", "state")
+_TAIL_COLUMNS = ("value", "best", "time", "steps", "pruned@", "peak mem")
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    """Numbers sort as numbers, text as text, blanks last."""
+    plain = value.plain if isinstance(value, Text) else value
+    if plain in ("-", "", None):
+        return (2, 0)
+    try:
+        return (0, float(str(plain).rstrip("sGiB ").split()[0]))
+    except ValueError:
+        return (1, str(plain))
+
+
+class TrialTable(DataTable):
+    """Trials as rows; Enter opens the detail, `o` sorts by the next column."""
+
+    BINDINGS = [Binding("o", "sort_next", "Sort", id="trial_table.sort")]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self._param_names: list[str] = []
+        self._sort_index = 0
+        self._sort_reverse = False
+
+    def setup(self, param_names: list[str]) -> None:
+        """Columns for these searched parameters (once, when the search starts)."""
+        if self.columns:
+            return
+        self._param_names = list(param_names)
+        widths = {"state": 8, "value": 7, "time": 6, "steps": 7}
+        for name in (*_FIXED_COLUMNS, *self._param_names, *_TAIL_COLUMNS):
+            self.add_column(name, key=name, width=widths.get(name))
+
+    def show(self, state: SearchState) -> None:
+        for number in sorted(state.trials):
+            cells = self._cells(state.trials[number], state.best_number)
+            key = str(number)
+            if key in self.rows:
+                for column, value in zip(self.columns, cells, strict=True):
+                    self.update_cell(key, column, value)
+            else:
+                self.add_row(*cells, key=key)
+        if self._sort_index:
+            self._apply_sort()
+
+    def _cells(self, trial: TrialView, best: int | None) -> list[Any]:
+        label = trial.label
+        steps = f"{trial.steps}/{trial.max_steps}" if trial.max_steps else str(trial.steps or "-")
+        peak = f"{trial.peak_memory_bytes / 2**30:.2f} GiB" if trial.peak_memory_bytes else "-"
+        return [
+            str(trial.number),
+            Text(label, style=STATE_STYLE.get(label, "")),
+            *(_fmt(trial.params.get(name)) for name in self._param_names),
+            f"{trial.value:.4f}" if trial.value is not None else "-",
+            Text("★", style="bold green") if trial.number == best else "",
+            format_duration(trial.duration_s),
+            steps,
+            _fmt(trial.pruned_at),
+            peak,
+        ]
+
+    def action_sort_next(self) -> None:
+        """Sort by the next column; after the last one, back to trial order."""
+        self._sort_index = (self._sort_index + 1) % len(self.columns)
+        self._sort_reverse = False
+        self._apply_sort()
+        self.notify(f"sorted by {list(self.columns)[self._sort_index]}", timeout=1.5)
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        index = list(self.columns).index(event.column_key)
+        self._sort_reverse = not self._sort_reverse if index == self._sort_index else False
+        self._sort_index = index
+        self._apply_sort()
+
+    def _apply_sort(self) -> None:
+        column = list(self.columns)[self._sort_index]
+        self.sort(column, key=_sort_key, reverse=self._sort_reverse)

@@ -1,0 +1,292 @@
+"""The terminal UI driven by Pilot and fed by a scripted engine: what each pane shows, what
+each key does, the trial detail, the read-only watch mode; snapshots of the main screen."""
+
+from __future__ import annotations
+
+import pytest
+from helpers.fake_engine import FakeEngine
+
+from lorasearch_tui.errors import ExitCode
+from lorasearch_tui.search import SearchControls
+from lorasearch_tui.tui import SearchApp
+from lorasearch_tui.tui.screens import ConfirmQuitScreen, HelpScreen, TrialDetailScreen
+from lorasearch_tui.tui.widgets import ConfigTree, GpuPanel, LogPane, LossChart, StudyHeader, TrialTable
+
+
+def make_app(gpu: bool = False, watch: bool = False) -> tuple[SearchApp, SearchControls, FakeEngine]:
+    controls = SearchControls()
+    engine = FakeEngine(controls, gpu=gpu)
+    return SearchApp(engine, None if watch else controls, clock=lambda: 100.0), controls, engine
+
+
+async def settle(pilot) -> None:
+    """Wait until the scripted events are all on screen."""
+    app = pilot.app
+    for _ in range(100):
+        await pilot.pause(0.05)
+        if 3 in app.state.trials and app.state.hardware:
+            break
+    await pilot.pause(0.1)
+
+
+def text_of(widget) -> str:
+    return str(widget.render())
+
+
+def table_rows(app: SearchApp) -> list[list[str]]:
+    table = app.query_one(TrialTable)
+    return [[str(getattr(c, "plain", c)) for c in table.get_row(key)] for key in table.rows]
+
+
+async def test_each_pane_shows_what_the_events_say():
+    app, _, _ = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        header = text_of(app.query_one(StudyHeader))
+        assert "trials 3/8" in header and "5.1000" in header and "(#0)" in header
+        assert "demo_study" in header and "bayesian/median" in header and "left ~" in header
+        rows = table_rows(app)
+        assert [r[:2] for r in rows] == [["0", "COMPLETE"], ["1", "PRUNED"], ["2", "OOM"], ["3", "RUNNING"]]
+        assert rows[0][2:5] == ["0.0253", "16", "5.1000"] and rows[0][5] == "★"
+        assert rows[1][-2] == "20" and rows[2][-1] == "79.10 GiB"
+        tree = app.query_one(ConfigTree)
+        labels = [str(node.label) for node in tree.root.children[0].children]
+        assert labels[0].startswith("learning_rate = 0.05  loguniform") and labels[1].startswith("lora_r = 8")
+        assert "model_name: demo:model" in [str(n.label) for n in tree.root.children[1].children]
+        gpu = str(app.query_one(GpuPanel).query_one("#gpu-text").render())
+        assert "no NVIDIA GPU found" in gpu and "worker RSS 0.60 GiB" in gpu
+        chart = app.query_one(LossChart)
+        assert chart._drawn[0] == 3 and chart._drawn[1] == 12  # trial 3, 12 train points
+        log = "\n".join(line.text for line in app.query_one(LogPane).lines)
+        assert "trial 2 OOM (out of memory (peak 79.10 GiB))" in log and "trial 1 PRUNED at step 20" in log
+
+
+async def test_gpu_pane_reads_nvml_samples():
+    app, _, _ = make_app(gpu=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        gpu = str(app.query_one(GpuPanel).query_one("#gpu-text").render())
+        assert "GPU0 NVIDIA H100 80GB HBM3" in gpu and "61.0/80.0 GiB" in gpu
+        assert "util 97%" in gpu and "64°C" in gpu and "512 W" in gpu and "worker 58.0 GiB" in gpu
+
+
+async def test_abort_key_ends_the_running_trial_within_100_ms():
+    app, controls, _ = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        await pilot.pause(0.1)
+        assert app.state.trials[3].state == "FAIL" and app.state.trials[3].fail_reason == "aborted by user"
+
+
+async def test_stop_pause_resume_and_write_keys_set_their_requests():
+    app, controls, engine = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("p")
+        assert controls.paused.is_set() and "PAUSED" in text_of(app.query_one(StudyHeader))
+        await pilot.press("r")
+        assert not controls.paused.is_set()
+        await pilot.press("e")
+        assert controls.take_write()
+        await pilot.press("s")
+        assert controls.stop_requested.is_set()
+        await pilot.pause(0.2)
+        assert engine.done.is_set() and app.state.finished.reason == "stopped"
+        await pilot.press("q")  # the search has ended: no question asked
+    assert app.return_code == ExitCode.OK
+
+
+async def test_quit_asks_first_then_records_the_trial_and_exits_130():
+    app, controls, engine = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmQuitScreen)
+        await pilot.press("n")
+        assert not isinstance(app.screen, ConfirmQuitScreen) and not controls.interrupted.is_set()
+        await pilot.press("q", "y")
+        await pilot.pause(0.3)
+        assert controls.interrupted.is_set() and engine.done.is_set()
+    assert app.return_code == ExitCode.INTERRUPTED
+
+
+async def test_help_and_trial_detail_open_and_close():
+    app, _, _ = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("down", "down", "enter")  # the OOM trial
+        assert isinstance(app.screen, TrialDetailScreen)
+        detail = "\n".join(str(s.render()) for s in app.screen.query("Static"))
+        assert "Trial 2" in detail and "OOM" in detail and "out of memory (peak 79.10 GiB)" in detail
+        assert "learning_rate = 0.3" in detail and "max_seq_length: 256" in detail
+        assert "models/hyperparam_search/demo_study/trial_2" in detail
+        await pilot.press("escape")
+        assert not isinstance(app.screen, TrialDetailScreen)
+
+
+async def test_sorting_by_column_with_the_keyboard():
+    app, _, _ = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("o", "o")  # from trial order to state, then to learning_rate
+        assert [r[0] for r in table_rows_in_order(app)] == ["1", "0", "3", "2"]
+
+
+def table_rows_in_order(app: SearchApp) -> list[list[str]]:
+    table = app.query_one(TrialTable)
+    return [[str(getattr(c, "plain", c)) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+async def test_watch_mode_offers_no_key_that_changes_the_study():
+    app, controls, _ = make_app(watch=True)
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settle(pilot)
+            for action in ("abort", "stop", "pause", "resume", "write"):
+                assert app.check_action(action, ()) is False
+            await pilot.press("a", "s", "p")
+            assert not controls.stop_requested.is_set() and not controls.paused.is_set()
+            assert "WATCHING" in text_of(app.query_one(StudyHeader))
+            await pilot.press("q")
+        assert app.return_code == ExitCode.OK
+    finally:
+        controls.interrupt()  # the scripted engine is not the app's to stop in watch mode
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+def test_snapshot_main_screen(snap_compare, size):
+    app, _, _ = make_app(gpu=size == (160, 48))
+    assert snap_compare(app, terminal_size=size, run_before=settle)
+
+
+def test_snapshot_trial_detail(snap_compare):
+    app, _, _ = make_app()
+
+    async def open_detail(pilot):
+        await settle(pilot)
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=(100, 30), run_before=open_detail)
+
+
+# -- the real engine ---------------------------------------------------------------------------
+
+FAST_SEARCH = {
+    "max_seq_length": 256,
+    "per_device_train_batch_size": 4,
+    "gradient_accumulation_steps": 1,
+    "max_steps": 40,
+    "eval_steps": 5,
+    "search_space": {"learning_rate": {"type": "loguniform", "low": 0.01, "high": 0.1}},
+}
+
+
+async def wait_until(pilot, predicate, timeout: float = 120.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        await pilot.pause(0.1)
+
+
+@pytest.mark.slow
+async def test_real_search_in_the_app_abort_then_stop(tmp_path, monkeypatch):
+    """The real demo engine in the app: `a` during trial 0, `s` during trial 1."""
+    import optuna
+
+    from lorasearch_tui.config import parse_config
+    from lorasearch_tui.search import SearchOptions, SearchRunner
+    from lorasearch_tui.tui.messages import TuiSink
+
+    monkeypatch.chdir(tmp_path)
+    controls, sink = SearchControls(), TuiSink()
+    options = SearchOptions("tui_e2e", n_trials=4, mode="random", pruner="none", hardware_interval=0.5)
+    runner = SearchRunner(parse_config(FAST_SEARCH, "e2e"), options, sink, controls)
+    runner.prepare()
+    app = SearchApp(lambda _sink: runner.run(), controls, sink=sink)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_until(pilot, lambda: 0 in app.state.trials and app.state.trials[0].steps >= 3)
+        await pilot.press("a")
+        await wait_until(pilot, lambda: app.state.trials[0].state == "FAIL")
+        await wait_until(pilot, lambda: 1 in app.state.trials and app.state.trials[1].steps >= 2)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.state.finished is not None)
+        assert "stopped" in text_of(app.query_one(StudyHeader))
+        assert app.state.hardware and app.state.hardware[-1].note
+        await pilot.press("q")
+    assert app.return_code == ExitCode.OK
+    study = optuna.load_study(study_name="tui_e2e", storage="sqlite:///optuna_studies/tui_e2e.db")
+    states = [(t.state.name, t.user_attrs.get("fail_reason")) for t in study.trials]
+    assert states == [("FAIL", "aborted by user"), ("COMPLETE", None)]
+
+
+@pytest.mark.slow
+async def test_watch_follows_a_study_a_headless_search_is_writing(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    from lorasearch_tui.search._watch import StudyWatcher
+    from lorasearch_tui.tui.messages import TuiSink
+
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({**FAST_SEARCH, "max_steps": 20}))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lorasearch_tui",
+            "search",
+            "--no-tui",
+            "-c",
+            str(config),
+            "--study-name",
+            "w",
+            "--n-trials",
+            "3",
+            "--search-mode",
+            "random",
+            "--pruner",
+            "none",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ},
+    )
+    try:
+        db = tmp_path / "optuna_studies" / "w.db"
+        storage = f"sqlite:///{db}"
+        import time
+
+        deadline = time.monotonic() + 120
+        from lorasearch_tui.search._study import study_exists
+
+        while not (db.exists() and study_exists("w", storage)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        sink, stop = TuiSink(), threading.Event()
+        watcher = StudyWatcher("w", storage, sink)
+        app = SearchApp(lambda _sink: watcher.run(stop, interval=0.3), None, sink=sink, stop_event=stop)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await wait_until(pilot, lambda: any(t.train for t in app.state.trials.values()))
+            await wait_until(
+                pilot, lambda: sum(t.state == "COMPLETE" for t in app.state.trials.values()) >= 2
+            )
+            assert app.state.started.study_name == "w" and app.state.total == 3
+            finished = [t for t in app.state.trials.values() if t.state == "COMPLETE"]
+            assert all(t.value is not None and t.evals for t in finished)
+            assert app.check_action("abort", ()) is False
+            await pilot.press("q")
+        assert proc.wait(timeout=120) == 0  # watching never disturbed the search
+    finally:
+        if proc.poll() is None:
+            proc.kill()
