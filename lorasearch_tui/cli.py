@@ -287,7 +287,7 @@ def watch(
         watcher = StudyWatcher(study, storage or default_storage(study), sink)
         watcher.poll()  # a study that cannot be read fails here, in one line
     stop = threading.Event()
-    SearchApp(lambda _sink: watcher.run(stop), None, sink=sink, stop_event=stop).run()
+    SearchApp(lambda _sink: watcher.run(stop, interval=2.0), None, sink=sink, stop_event=stop).run()
 
 
 def _console_setup() -> Console:

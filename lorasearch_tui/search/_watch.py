@@ -9,15 +9,28 @@ terminal UI needs no second way of showing a search. It never writes anything.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import threading
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from ..config import describe, parse_config
 from ..errors import UserError
 from ._events import EvalLogged, SearchStarted, Sink, StepLogged, TrialFinished, TrialStarted
+from ._hardware import _Nvml, sample_hardware
 from ._results import LIVE_METRICS
-from ._study import CONFIG_ATTR, INTERRUPTED, SETTINGS_ATTR, best_trial, mask_password, study_exists
+from ._study import (
+    CONFIG_ATTR,
+    INTERRUPTED,
+    OWNER_ATTR,
+    SETTINGS_ATTR,
+    best_trial,
+    mask_password,
+    study_exists,
+)
 
 
 class StudyWatcher:
@@ -38,10 +51,23 @@ class StudyWatcher:
         self._offsets: dict[int, int] = {}  # trial number -> bytes of metrics.jsonl read
         self._max_steps: dict[int, int] = {}
         self._announced = False
+        self._running: dict[int, Any] = {}
+        self._last_fingerprint: tuple[int, ...] | None = None
+        self._sqlite = storage.removeprefix("sqlite:///") if storage.startswith("sqlite:///") else None
 
     def poll(self) -> None:
-        """Emit the events for everything that changed since the last poll."""
+        """Emit the events for everything that changed since the last poll.
+
+        Reading every trial from the storage costs ~20 ms; with SQLite, the file's size and
+        time tell whether anything changed, so an idle study costs only a `stat` per poll.
+        """
         study = self._study
+        fingerprint = self._fingerprint()
+        if self._announced and fingerprint is not None and fingerprint == self._last_fingerprint:
+            for number in self._running:
+                self._read_metrics_of(number)
+            return
+        self._last_fingerprint = fingerprint
         trials = study.get_trials(deepcopy=False)
         if not self._announced:
             self._announce(study)
@@ -59,15 +85,47 @@ class StudyWatcher:
             if state != "RUNNING":
                 self._sink.emit(self._finished(trial, best))
             self._seen[trial.number] = state
-        for trial in trials:
-            if trial.state.name == "RUNNING":
-                self._read_metrics(trial)
+        self._running = {t.number: t for t in trials if t.state.name == "RUNNING"}
+        for trial in self._running.values():
+            self._read_metrics(trial)
 
     def run(self, stop: threading.Event, interval: float = 1.0) -> None:
-        """Poll every `interval` seconds until `stop` is set."""
+        """Poll every `interval` seconds until `stop` is set; sample this host's hardware too
+        (the GPU pane is right when watching on the machine that trains)."""
+        nvml = _Nvml()
         while not stop.is_set():
             self.poll()
+            self._sink.emit(sample_hardware(nvml, self._worker_pid()))
             stop.wait(interval)
+
+    def _fingerprint(self) -> tuple[int, ...] | None:
+        """Size and mtime of a SQLite storage and its journal files; None for other storages."""
+        if self._sqlite is None:
+            return None
+        stats = []
+        for suffix in ("", "-wal", "-journal"):
+            try:
+                st = os.stat(f"{self._sqlite}{suffix}")
+                stats += [st.st_mtime_ns, st.st_size]
+            except OSError:
+                stats += [0, 0]
+        return tuple(stats)
+
+    def _worker_pid(self) -> int | None:
+        """The search's worker process, when the search runs on this host."""
+        owner = self._study.user_attrs.get(OWNER_ATTR) or {}
+        if owner.get("host") != socket.gethostname():
+            return None
+        try:
+            children = psutil.Process(owner["pid"]).children()
+        except (psutil.Error, KeyError):
+            return None
+        return children[0].pid if children else None
+
+    def _read_metrics_of(self, number: int) -> None:
+        trial = self._running.get(number)
+        if trial is not None:
+            self._read_metrics(trial)
 
     def _announce(self, study: Any) -> None:
         stored = study.user_attrs.get(CONFIG_ATTR)
@@ -132,7 +190,7 @@ class StudyWatcher:
         return TrialFinished(
             number=trial.number,
             state=trial.state.name,
-            value=trial.value,
+            value=trial.value if trial.state.name == "COMPLETE" else None,  # as the live engine shows
             params=dict(trial.params),
             duration_s=float(duration or 0.0),
             steps=int(attrs.get("steps") or 0),

@@ -23,7 +23,15 @@ from textual.widgets import DataTable, Footer
 from textual.worker import Worker, WorkerState
 
 from ..errors import ExitCode, UserError
-from ..search import SearchControls, SearchFinished, Sink, TrialFinished
+from ..search import (
+    HardwareSampled,
+    SearchControls,
+    SearchFinished,
+    SearchStarted,
+    Sink,
+    TrialFinished,
+    TrialStarted,
+)
 from ..search._state import SearchState
 from .messages import EventsArrived, LogLine, TuiSink
 from .screens import ConfirmQuitScreen, HelpScreen, TrialDetailScreen
@@ -133,22 +141,29 @@ class SearchApp(App[int]):
         if not events:
             return
         log = self.query_one(LogPane)
+        kinds = set()
         for event in events:
             self.state.apply(event)
+            kinds.add(type(event))
             if isinstance(event, TrialFinished):
                 log.write(_trial_line(event))
             elif isinstance(event, SearchFinished):
                 log.write(f"search {event.reason}")
                 if event.reason == "interrupted":
                     self._exit_code = ExitCode.INTERRUPTED
-        if self.state.started is not None:
-            self.query_one(TrialTable).setup(list(self.state.started.space))
-        self.query_one(ConfigTree).show(self.state)
-        self.query_one(TrialTable).show(self.state)
-        self.query_one(LossChart).show(self.state)
-        self.query_one(GpuPanel).show(self.state)
-        self._refresh_header()
-        self.refresh_bindings()
+        # Redraw only the panes these events touch: a hardware sample a second must not
+        # cost a table and a chart (watching stays well under 5% of a core).
+        if kinds - {HardwareSampled}:
+            if self.state.started is not None:
+                self.query_one(TrialTable).setup(list(self.state.started.space))
+            self.query_one(ConfigTree).show(self.state)
+            self.query_one(TrialTable).show(self.state)
+            self.query_one(LossChart).show(self.state)
+            self._refresh_header()
+        if HardwareSampled in kinds:
+            self.query_one(GpuPanel).show(self.state)
+        if kinds & {TrialStarted, TrialFinished, SearchFinished, SearchStarted}:
+            self.refresh_bindings()
 
     def on_log_line(self, message: LogLine) -> None:
         self.query_one(LogPane).write(message.text)

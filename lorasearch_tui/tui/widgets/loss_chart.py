@@ -3,6 +3,8 @@ trial's eval curve for reference (plotext, through textual-plotext)."""
 
 from __future__ import annotations
 
+import time
+
 from textual_plotext import PlotextPlot
 
 from ...search._state import SearchState, TrialView
@@ -29,11 +31,30 @@ def plot_trial(plot: PlotextPlot, trial: TrialView | None, best: TrialView | Non
 class LossChart(PlotextPlot):
     """Redraws only when the running trial's curve grew, to stay light while watching."""
 
+    MIN_INTERVAL_S = 1.0  # plotext redraws are the dearest thing on screen
+
     def __init__(self, **kwargs) -> None:  # noqa: ANN003
         super().__init__(**kwargs)
         self._drawn: tuple[int | None, int, int, int | None] | None = None
+        self._last_draw = float("-inf")
+        self._pending: SearchState | None = None
 
     def show(self, state: SearchState) -> None:
+        """Draw now, or once the minimum interval has passed (the newest state wins)."""
+        now = time.monotonic()
+        if now - self._last_draw >= self.MIN_INTERVAL_S:
+            self._draw(state)
+            return
+        if self._pending is None:
+            self.set_timer(self.MIN_INTERVAL_S - (now - self._last_draw), self._draw_pending)
+        self._pending = state
+
+    def _draw_pending(self) -> None:
+        state, self._pending = self._pending, None
+        if state is not None:
+            self._draw(state)
+
+    def _draw(self, state: SearchState) -> None:
         number = state.running if state.running is not None else max(state.trials, default=None)
         trial = state.trials.get(number) if number is not None else None
         best = state.best_trial()
@@ -41,5 +62,6 @@ class LossChart(PlotextPlot):
         if key == self._drawn:
             return
         self._drawn = key
+        self._last_draw = time.monotonic()
         title = f"trial {number}" if number is not None else "no trial yet"
         plot_trial(self, trial, best, title)

@@ -49,6 +49,7 @@ class TrialTable(DataTable):
         self._param_names: list[str] = []
         self._sort_index = 0
         self._sort_reverse = False
+        self._shown: dict[int, tuple[str, ...]] = {}  # cells last drawn, per trial
 
     def setup(self, param_names: list[str]) -> None:
         """Columns for these searched parameters (once, when the search starts)."""
@@ -60,15 +61,21 @@ class TrialTable(DataTable):
             self.add_column(name, key=name, width=widths.get(name))
 
     def show(self, state: SearchState) -> None:
+        changed = False
         for number in sorted(state.trials):
             cells = self._cells(state.trials[number], state.best_number)
+            plain = tuple(str(c) for c in cells)
+            if self._shown.get(number) == plain:
+                continue  # unchanged rows cost nothing
+            self._shown[number] = plain
+            changed = True
             key = str(number)
             if key in self.rows:
                 for column, value in zip(self.columns, cells, strict=True):
                     self.update_cell(key, column, value)
             else:
                 self.add_row(*cells, key=key)
-        if self._sort_index:
+        if changed and self._sort_index:
             self._apply_sort()
 
     def _cells(self, trial: TrialView, best: int | None) -> list[Any]:
