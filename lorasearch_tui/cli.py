@@ -32,6 +32,12 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+NoTuiOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-tui", help="Plain console output instead of the terminal UI (also when not a terminal)."
+    ),
+]
 ConfigOption = Annotated[
     Path,
     typer.Option("--config", "-c", help="JSON config file (see `lorasearch schema`).", show_default=False),
@@ -169,13 +175,7 @@ def search(
     pruner: Annotated[
         str | None, typer.Option("--pruner", help="median, hyperband or none. [default: median]")
     ] = None,
-    no_tui: Annotated[
-        bool,
-        typer.Option(
-            "--no-tui",
-            help="Plain console output instead of the terminal UI (also when not a terminal).",
-        ),
-    ] = False,
+    no_tui: NoTuiOption = False,
     model_name: Annotated[str | None, typer.Option("--model-name", help="Override model_name.")] = None,
     input_data: Annotated[str | None, typer.Option("--input-data", help="Override input_data.")] = None,
     instruction: Annotated[str | None, typer.Option("--instruction", help="Override instruction.")] = None,
@@ -229,13 +229,7 @@ DEMO_SEARCH = {
 @app.command()
 def demo(
     n_trials: Annotated[int, typer.Option("--n-trials", min=1, help="Trials to run.")] = 8,
-    no_tui: Annotated[
-        bool,
-        typer.Option(
-            "--no-tui",
-            help="Plain console output instead of the terminal UI (also when not a terminal).",
-        ),
-    ] = False,
+    no_tui: NoTuiOption = False,
 ) -> None:
     """Search on the embedded tiny Gemma 3 and synthetic OCR data (built on first use)."""
     from .demo import ensure_demo_assets

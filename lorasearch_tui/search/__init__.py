@@ -3,6 +3,7 @@
 Front ends give it a `Sink` for its events and a `SearchControls` for their requests.
 """
 
+from ._controls import SearchControls
 from ._events import (
     EvalLogged,
     Event,
@@ -17,7 +18,7 @@ from ._events import (
     WorkerStateChanged,
 )
 from ._results import TRIAL_RESULTS, best_files, trial_dir
-from ._runner import OOM_CONSTRAINT, SearchControls, SearchOptions, SearchRunner
+from ._runner import OOM_CONSTRAINT, SearchOptions, SearchRunner
 from ._samplers import MODES, PRUNERS
 from ._study import RESULTS_DIR, default_storage, mask_password
 from ._worker_proc import WorkerDied, WorkerProcess

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -28,6 +27,8 @@ from ..config import SearchConfig, describe
 from ..data import load_data
 from ..errors import UserError
 from ..locate import model_path
+from ._controls import POLL_S as _POLL_S
+from ._controls import SearchControls
 from ._events import (
     EvalLogged,
     SearchFinished,
@@ -56,7 +57,6 @@ from ._study import (
 from ._worker_proc import WorkerDied, WorkerProcess
 
 OOM_CONSTRAINT = "out_of_memory"
-_POLL_S = 0.05  # how often the loop looks at the controls while a trial trains
 
 
 @dataclass(frozen=True)
@@ -72,50 +72,6 @@ class SearchOptions:
     storage: str | None = None
     given: frozenset[str] = frozenset()
     hardware_interval: float | None = 1.0
-
-
-class SearchControls:
-    """Requests from a front end or a signal handler; safe from any thread.
-
-    A request takes effect within `_POLL_S` seconds while a trial trains.
-    """
-
-    def __init__(self) -> None:
-        self.interrupted = threading.Event()
-        self.stop_requested = threading.Event()
-        self.paused = threading.Event()
-        self._abort = threading.Event()
-        self._write = threading.Event()
-
-    def interrupt(self) -> None:
-        """Stop now: the running trial is recorded FAIL `interrupted` (Ctrl+C, SIGTERM, quit)."""
-        self.interrupted.set()
-
-    def stop_after_trial(self) -> None:
-        self.stop_requested.set()
-
-    def abort_trial(self) -> None:
-        """End the running trial (FAIL, `aborted by user`); the search goes on."""
-        self._abort.set()
-
-    def pause(self) -> None:
-        self.paused.set()
-
-    def resume(self) -> None:
-        self.paused.clear()
-
-    def write_results_now(self) -> None:
-        self._write.set()
-
-    def take_abort(self) -> bool:
-        aborted = self._abort.is_set()
-        self._abort.clear()
-        return aborted
-
-    def take_write(self) -> bool:
-        write = self._write.is_set()
-        self._write.clear()
-        return write
 
 
 @dataclass
