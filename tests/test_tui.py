@@ -26,7 +26,8 @@ async def settle(pilot) -> None:
         await pilot.pause(0.05)
         if 3 in app.state.trials and app.state.hardware:
             break
-    await pilot.pause(0.1)
+    # The chart redraws at most once a second; let its last redraw happen.
+    await pilot.pause(LossChart.MIN_INTERVAL_S + 0.3)
 
 
 def text_of(widget) -> str:
