@@ -125,7 +125,7 @@ async def test_help_and_trial_detail_open_and_close():
         detail = "\n".join(str(s.render()) for s in app.screen.query("Static"))
         assert "Trial 2" in detail and "OOM" in detail and "out of memory (peak 79.10 GiB)" in detail
         assert "learning_rate = 0.3" in detail and "max_seq_length: 256" in detail
-        assert "models/hyperparam_search/demo_study/trial_2" in detail
+        assert "/srv/lorasearch/models/hyperparam_search/demo_study/trial_2" in detail
         await pilot.press("escape")
         assert not isinstance(app.screen, TrialDetailScreen)
 

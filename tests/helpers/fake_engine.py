@@ -23,7 +23,7 @@ FIXED = {
     "input_data": "demo:ocr",
     "max_seq_length": 256,
     "eval_steps": 10,
-    "base_output_dir": "models/hyperparam_search",
+    "base_output_dir": "/srv/lorasearch/models/hyperparam_search",
     "seed": 3407,
 }
 
