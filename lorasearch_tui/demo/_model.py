@@ -10,6 +10,7 @@ CPU kernel fail (`shape '[32, 0]' is invalid`, see shared/FACTS.md).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
@@ -63,6 +64,29 @@ def train_tokenizer(corpus: list[str]) -> Tokenizer:
     return tok
 
 
+def chat_tokenizer(corpus: list[str], vision: bool) -> Any:
+    """A transformers tokenizer over `train_tokenizer(corpus)`, with Gemma's turn tokens and
+    chat template; `vision` declares the image tokens a Gemma 3 processor looks for."""
+    from transformers import PreTrainedTokenizerFast
+
+    extra: dict[str, Any] = {"chat_template": CHAT_TEMPLATE}
+    if vision:
+        extra["extra_special_tokens"] = {
+            "boi_token": "<start_of_image>",
+            "eoi_token": "<end_of_image>",
+            "image_token": "<image_soft_token>",
+        }
+        extra["model_max_length"] = 8192
+    return PreTrainedTokenizerFast(
+        tokenizer_object=train_tokenizer(corpus),
+        bos_token="<bos>",
+        eos_token="<end_of_turn>",
+        pad_token="<pad>",
+        unk_token="<unk>",
+        **extra,
+    )
+
+
 def build_tiny_gemma3(folder: Path, corpus: list[str], seed: int = 0) -> None:
     """Write a tiny Gemma 3 VLM (random weights, fixed seed), its tokenizer and processor.
 
@@ -78,28 +102,13 @@ def build_tiny_gemma3(folder: Path, corpus: list[str], seed: int = 0) -> None:
         Gemma3ImageProcessorPil,
         Gemma3Processor,
         Gemma3TextConfig,
-        PreTrainedTokenizerFast,
         SiglipVisionConfig,
     )
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
 
-    raw = train_tokenizer(corpus)
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=raw,
-        bos_token="<bos>",
-        eos_token="<end_of_turn>",
-        pad_token="<pad>",
-        unk_token="<unk>",
-        extra_special_tokens={
-            "boi_token": "<start_of_image>",
-            "eoi_token": "<end_of_image>",
-            "image_token": "<image_soft_token>",
-        },
-        model_max_length=8192,
-        chat_template=CHAT_TEMPLATE,
-    )
+    tokenizer = chat_tokenizer(corpus, vision=True)
     image_processor = Gemma3ImageProcessorPil(
         size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
         image_mean=[0.5, 0.5, 0.5],

@@ -4,22 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lorasearch_tui.demo._model import CHAT_TEMPLATE, VOCAB_SIZE, train_tokenizer
+from lorasearch_tui.demo._model import VOCAB_SIZE, chat_tokenizer
 
 
 def build_tiny_llama(folder: Path, corpus: list[str]) -> Path:
     """Write a 2-layer Llama (every quantized dimension >= 64) with a locally trained tokenizer."""
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import LlamaConfig, LlamaForCausalLM
 
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=train_tokenizer(corpus),
-        bos_token="<bos>",
-        eos_token="<end_of_turn>",
-        pad_token="<pad>",
-        unk_token="<unk>",
-        chat_template=CHAT_TEMPLATE,
-    )
+    tokenizer = chat_tokenizer(corpus, vision=False)
     config = LlamaConfig(
         vocab_size=VOCAB_SIZE,
         hidden_size=64,
