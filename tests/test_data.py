@@ -213,7 +213,8 @@ def test_missing_images_are_counted_with_the_first_paths(tmp_path):
 def test_unreadable_image(tmp_path):
     (tmp_path / "bad.png").write_text("not a png")
     rows = [{"image_path": "bad.png", "ocr_text": "x"}] * 2
-    with pytest.raises(UserError, match="record 0: .*bad.png is not a readable image"):
+    expected = r"2 image files cannot be read, first: bad.png \(record 0: not an image format"
+    with pytest.raises(UserError, match=expected):
         load_data(params(write_jsonl(tmp_path / "d.jsonl", rows)))
 
 

@@ -8,7 +8,6 @@ name when a key is misspelt.
 from __future__ import annotations
 
 import difflib
-import json
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import UserError
+from ..jsonfile import loads, read_text
 from ._params import PARAM_NAMES, TrainParams
 from ._space import (
     DIST_TYPES,
@@ -39,9 +39,19 @@ class ConfigFile(TrainParams):
         default_factory=dict,
         description="Parameters to search, each with its distribution; they take no fixed value.",
     )
+    trial_timeout: float | None = Field(
+        None,
+        gt=0,
+        description="Seconds a search trial may take (its model load apart); a longer one is stopped "
+        "and recorded FAIL 'timed out'. None: no limit. --trial-timeout overrides it.",
+    )
     schema_ref: str | None = Field(
         None, alias="$schema", description="Path or URL of this schema, for editors; ignored."
     )
+
+
+# The file's keys that are not training parameters (the field names, `$schema` as schema_ref).
+SEARCH_KEYS = ("search_space", "trial_timeout", "schema_ref")
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,7 @@ class SearchConfig:
     space: dict[str, _Dist] = field(default_factory=dict)
     source: str = "<defaults>"
     explicit: frozenset[str] = frozenset()  # fixed keys the file set, for display
+    trial_timeout: float | None = None  # a search setting, stored with the config
 
     def with_values(self, values: dict[str, Any]) -> TrainParams:
         """The parameters of one trial: the fixed ones with `values` put in."""
@@ -68,6 +79,8 @@ class SearchConfig:
             data.pop(name, None)
         if self.space:
             data["search_space"] = {k: v.model_dump() for k, v in self.space.items()}
+        if self.trial_timeout is not None:
+            data["trial_timeout"] = self.trial_timeout
         return data
 
 
@@ -109,22 +122,19 @@ def parse_config(raw: dict[str, Any], label: str) -> SearchConfig:
             )
         _check_candidates(label, name, dist)
 
-    fixed = parsed.model_dump(exclude={"search_space", "schema_ref"})
+    fixed = parsed.model_dump(exclude=set(SEARCH_KEYS))
     params = TrainParams.model_validate(fixed)
     explicit = frozenset(k for k in raw if k in PARAM_NAMES)
-    return SearchConfig(params=params, space=space, source=label, explicit=explicit)
+    return SearchConfig(
+        params=params, space=space, source=label, explicit=explicit, trial_timeout=parsed.trial_timeout
+    )
 
 
 def _read_json_object(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise UserError(f"config file not found: {path}")
-    text = path.read_text(encoding="utf-8-sig")
+    text = read_text(path, "config file")
     if not text.strip():
         raise UserError(f"{path}: the file is empty; write a JSON object (see `lorasearch schema`)")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    data = loads(text, path)
     if not isinstance(data, dict):
         raise UserError(f"{path}: the top level must be a JSON object, not {type(data).__name__}")
     return data
@@ -181,7 +191,7 @@ def _plain(msg: str) -> str:
 def _valid_keys(loc: list[str], raw: dict[str, Any]) -> list[str]:
     """The keys allowed where an unknown key stood, to suggest the nearest one."""
     if len(loc) == 1:
-        return [*PARAM_NAMES, "search_space", "$schema"]
+        return [*PARAM_NAMES, "search_space", "trial_timeout", "$schema"]
     if loc[0] == "search_space" and len(loc) == 3:
         entry = raw.get("search_space", {}).get(loc[1], {})
         model: type[BaseModel] = {

@@ -46,12 +46,15 @@ OptimizerName = Literal[
 ]
 
 DEFAULT_INSTRUCTION = "請給我 OCR 結果"
+SEED_MAX = 2**32 - 1  # numpy's seeds, which torch, transformers and Optuna's samplers use
 
 
 class TrainParams(BaseModel):
     """Everything one training run needs, validated and frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # NaN and infinity are never a setting: a bound of `Infinity` would pass here and crash
+    # the first trial (pydantic accepts them in float fields unless told not to).
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
     model_name: str = Field(
         "demo:model",
@@ -107,7 +110,12 @@ class TrainParams(BaseModel):
     base_output_dir: str = Field(
         "models/hyperparam_search", description="Folder under which runs and trials are written."
     )
-    seed: int = Field(3407, description="Seed of the data order, the LoRA init and the sampler.")
+    seed: int = Field(
+        3407,
+        ge=0,
+        le=SEED_MAX,
+        description="Seed of the data order, the LoRA init and the sampler (0 to 4294967295).",
+    )
     trust_remote_code: bool = Field(
         False, description="Run Python code shipped with the model folder. Only for folders you trust."
     )

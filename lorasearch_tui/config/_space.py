@@ -14,10 +14,14 @@ Scalar = bool | int | float | str | None
 
 
 class _Dist(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
     def grid_values(self) -> list[Any] | None:
         """Every value a grid search tries, or None for a continuous range."""
+        return None
+
+    def grid_count(self) -> int | None:
+        """How many values a grid search tries (counted, not listed), or None."""
         return None
 
     def candidate_values(self) -> dict[str, Any]:
@@ -76,6 +80,9 @@ class IntRange(_Dist):
     def grid_values(self) -> list[Any]:
         return list(range(self.low, self.high + 1, self.step))
 
+    def grid_count(self) -> int:
+        return (self.high - self.low) // self.step + 1
+
     def candidate_values(self) -> dict[str, Any]:
         return {"low": self.low, "high": self.high}
 
@@ -89,6 +96,9 @@ class Categorical(_Dist):
     def grid_values(self) -> list[Any]:
         return list(self.choices)
 
+    def grid_count(self) -> int:
+        return len(self.choices)
+
     def candidate_values(self) -> dict[str, Any]:
         return {f"choices[{i}]": value for i, value in enumerate(self.choices)}
 
@@ -101,10 +111,10 @@ def grid_size(space: dict[str, _Dist]) -> int | None:
     """Number of combinations of a grid over `space`, or None if a range is continuous."""
     total = 1
     for dist in space.values():
-        values = dist.grid_values()
-        if values is None:
+        count = dist.grid_count()
+        if count is None:
             return None
-        total *= len(values)
+        total *= count
     return total
 
 

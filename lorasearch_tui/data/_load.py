@@ -40,8 +40,11 @@ class LoadedData:
         return any(e.images for e in (*self.train, *self.val))
 
 
-def load_data(params: TrainParams) -> LoadedData:
+def load_data(params: TrainParams, decode_images: bool = True) -> LoadedData:
     """Read and check the data a config names; the splits index the usable records.
+
+    Args:
+        decode_images: decode every image in full (see `_check_images`).
 
     Raises:
         UserError: one line naming the file and the record or split at fault.
@@ -62,7 +65,7 @@ def load_data(params: TrainParams) -> LoadedData:
         raise UserError(
             f"{path}: all {len(records)} records were skipped ({_reasons(skipped)}); nothing to train on"
         )
-    _check_images(path, examples)
+    _check_images(path, examples, decode_images)
 
     train_idx = parse_split(params.train_split, "head").indices(len(examples))
     val_idx = parse_split(params.val_split, "tail").indices(len(examples))
@@ -86,8 +89,13 @@ def load_data(params: TrainParams) -> LoadedData:
     )
 
 
-def _check_images(path: Path, examples: list[Example]) -> None:
-    """Every image file must exist and be an image; reading the header only keeps this fast."""
+def _check_images(path: Path, examples: list[Example], decode: bool) -> None:
+    """Every image file must exist and be a readable image.
+
+    With `decode`, every image is decoded in full: a truncated file has a valid header and
+    would otherwise fail in the middle of a trial. The search's parent and `validate` decode;
+    the trial worker, which reads the same files after them, checks only that they open.
+    """
     missing = [(e.index, p) for e in examples for p in e.images if not p.is_file()]
     if missing:
         first = ", ".join(f"{_rel(p, path.parent)} (record {i})" for i, p in missing[:_SHOW_MISSING])
@@ -95,15 +103,35 @@ def _check_images(path: Path, examples: list[Example]) -> None:
             f"{path}: {len(missing)} image file{'s are' if len(missing) > 1 else ' is'} missing, "
             f"first: {first}; image paths are taken relative to {path.parent}"
         )
+    broken = []
     for example in examples:
         for image in example.images:
-            try:
-                with Image.open(image) as img:
-                    img.size  # noqa: B018 - reading the header is the check
-            except (UnidentifiedImageError, OSError) as exc:
-                raise UserError(
-                    f"{path}: record {example.index}: {image} is not a readable image ({exc})"
-                ) from None
+            problem = _image_problem(image, decode)
+            if problem is not None:
+                broken.append((example.index, image, problem))
+    if broken:
+        first = ", ".join(
+            f"{_rel(p, path.parent)} (record {i}: {why})" for i, p, why in broken[:_SHOW_MISSING]
+        )
+        raise UserError(
+            f"{path}: {len(broken)} image file{'s' if len(broken) > 1 else ''} cannot be read, "
+            f"first: {first}; replace or remove those records"
+        )
+
+
+def _image_problem(image: Path, decode: bool) -> str | None:
+    """Why `image` cannot be used, or None when it can."""
+    try:
+        with Image.open(image) as img:
+            if decode:
+                img.load()
+    except Image.DecompressionBombError:
+        return f"more pixels than Pillow's safety limit of {Image.MAX_IMAGE_PIXELS:,}"
+    except UnidentifiedImageError:
+        return "not an image format Pillow reads"
+    except (OSError, SyntaxError, ValueError) as exc:  # truncated data, a corrupt chunk
+        return str(exc) or type(exc).__name__
+    return None
 
 
 def _rel(p: Path, base: Path) -> str:

@@ -7,12 +7,12 @@ format has one, so later errors can point at it.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from ..jsonfile import loads, read_text
 
 
 @dataclass(frozen=True)
@@ -35,9 +35,7 @@ def read_records(path: Path) -> list[RawRecord]:
         UserError: missing or empty file, invalid JSON (with line and column), a record that
             is not an object, a file with no records.
     """
-    if not path.is_file():
-        raise UserError(f"data file not found: {path}")
-    text = path.read_text(encoding="utf-8-sig")
+    text = read_text(path, "data file")
     if not text.strip():
         raise UserError(f"{path}: the file is empty; it must hold a JSON array or JSON Lines records")
     if text.lstrip().startswith("["):
@@ -50,10 +48,7 @@ def read_records(path: Path) -> list[RawRecord]:
 
 
 def _read_array(path: Path, text: str) -> list[RawRecord]:
-    try:
-        items = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    items = loads(text, path)
     records = []
     for i, item in enumerate(items):
         if not isinstance(item, dict):
@@ -64,18 +59,21 @@ def _read_array(path: Path, text: str) -> list[RawRecord]:
 
 def _read_lines(path: Path, text: str) -> list[RawRecord]:
     records = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    # Only "\n" ends a JSON Lines record: `str.splitlines` would also split inside strings at
+    # U+2028, U+0085 and other characters that JSON allows there unescaped.
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
+            item = loads(line, path, first_line=lineno)
+        except UserError:
             if lineno == 1 and _is_single_object(text):
                 raise UserError(
                     f"{path}: the file is one JSON object; write a JSON array of records "
                     f"or one record per line (JSON Lines)"
                 ) from None
-            raise UserError(f"{path}: invalid JSON at line {lineno}, column {exc.colno}: {exc.msg}") from None
+            raise
         if not isinstance(item, dict):
             raise UserError(f"{path}: line {lineno} is {type(item).__name__}, not a JSON object")
         records.append(RawRecord(len(records), lineno, item))
@@ -84,6 +82,6 @@ def _read_lines(path: Path, text: str) -> list[RawRecord]:
 
 def _is_single_object(text: str) -> bool:
     try:
-        return isinstance(json.loads(text), dict)
-    except json.JSONDecodeError:
+        return isinstance(loads(text, Path("-")), dict)
+    except UserError:
         return False

@@ -17,13 +17,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..config import Categorical, IntRange, LogUniform, Uniform
+from ..config import Categorical, IntRange, LogUniform, Uniform, grid_size
 from ..config._space import _Dist
 from ..errors import UserError
 
 MODES = ("bayesian", "random", "grid")
 PRUNERS = ("median", "hyperband", "none")
 MEDIAN_STARTUP_TRIALS = 2
+MAX_GRID = 100_000  # a grid larger than this could never run anyway (a trial takes minutes)
+SEED_SPACE = 2**32  # numpy's seeds: 0 .. 2**32 - 1
 
 
 def to_distributions(space: dict[str, _Dist]) -> dict[str, Any]:
@@ -48,28 +50,35 @@ def grid_values(space: dict[str, _Dist]) -> dict[str, list[Any]]:
     """Every value of every parameter, for grid mode.
 
     Raises:
-        UserError: a parameter is a float range, which has no grid.
+        UserError: a parameter is a float range, which has no grid, or the grid is too large
+            to list (Optuna's grid sampler holds every combination in memory).
     """
-    grid: dict[str, list[Any]] = {}
     for name, dist in space.items():
-        values = dist.grid_values()
-        if values is None:
+        if dist.grid_count() is None:
             raise UserError(
                 f"search_space.{name}: grid mode needs int or categorical entries, and {name} is "
                 f"a {dist.type} range; list the values as categorical choices or use --search-mode bayesian"
             )
-        grid[name] = values
-    return grid
+    size = grid_size(space) or 0
+    if size > MAX_GRID:
+        raise UserError(
+            f"search_space: the grid has {size:,} combinations, more than grid mode lists "
+            f"({MAX_GRID:,}); give int entries a larger step, or use --search-mode bayesian"
+        )
+    return {name: dist.grid_values() for name, dist in space.items()}
 
 
 def make_sampler(mode: str, space: dict[str, _Dist], seed: int, trials_so_far: int) -> Any:
     """The sampler of a search mode."""
     import optuna
 
+    # A resumed search must not draw the same points again, so the seed moves on with the
+    # trials already run; modulo numpy's seed range, so seed 2**32 - 1 resumes too.
+    moved = (seed + trials_so_far) % SEED_SPACE
     if mode == "bayesian":
-        return optuna.samplers.TPESampler(seed=seed + trials_so_far)
+        return optuna.samplers.TPESampler(seed=moved)
     if mode == "random":
-        return optuna.samplers.RandomSampler(seed=seed + trials_so_far)
+        return optuna.samplers.RandomSampler(seed=moved)
     if mode == "grid":
 
         class _Grid(optuna.samplers.GridSampler):
