@@ -5,7 +5,15 @@ importing this package costs nothing until a run starts.
 """
 
 from ._job import train_job
-from ._model import LoadedBase, attach_lora, detach_lora, load_base, lora_target_modules, model_key
+from ._model import (
+    LoadedBase,
+    attach_lora,
+    base_signature,
+    detach_lora,
+    load_base,
+    lora_target_modules,
+    model_key,
+)
 from ._observer import NullObserver, TrainingDiverged, TrainingObserver
 from ._result import RunResult
 from ._run import evaluate_loss, lora_adapter, run_training, to_dataset
@@ -20,6 +28,7 @@ __all__ = [
     "TrainingDiverged",
     "TrainingObserver",
     "attach_lora",
+    "base_signature",
     "detach_lora",
     "evaluate_loss",
     "load_base",

@@ -39,6 +39,11 @@ class LoadedBase:
     path: Path
     device: str  # "cuda" or "cpu"
     key: tuple[str, bool, int]  # (model_name, load_in_4bit, max_seq_length)
+    # The model's own instance-level `forward` as loaded (None: the class's); TRL's SFTTrainer
+    # sets one on the base model (its fused LM head) that PEFT's unload() keeps.
+    loaded_forward: Any = None
+    # The ids of the hooks on each module as loaded, so a trial's hooks can all be taken off.
+    loaded_hooks: dict[tuple[str, str], frozenset[int]] | None = None
 
     @property
     def tokenizer(self) -> Any:
@@ -118,7 +123,20 @@ def load_base(params: TrainParams) -> LoadedBase:
         )
     _disable_cpu_inference_packing(model)
     model.config.use_cache = False
-    return LoadedBase(model, processor, vlm, path, "cuda" if cuda else "cpu", model_key(params))
+    # The base is never trained, only its adapters: frozen here, it is the same before and
+    # after a trial (PEFT freezes it on the first adapter and unload() does not thaw it).
+    model.requires_grad_(False)
+    model.eval()
+    return LoadedBase(
+        model,
+        processor,
+        vlm,
+        path,
+        "cuda" if cuda else "cpu",
+        model_key(params),
+        loaded_forward=vars(model).get("forward"),
+        loaded_hooks=_hook_ids(model),
+    )
 
 
 def _disable_cpu_inference_packing(model: Any) -> None:
@@ -177,13 +195,68 @@ def attach_lora(base: LoadedBase, params: TrainParams) -> Any:
 
 
 def detach_lora(base: LoadedBase, peft_model: Any) -> None:
-    """Remove the adapter and what training switched on, leaving the base as it was loaded."""
+    """Remove the adapter and what training switched on, leaving the base as it was loaded
+    (`base_signature` tells whether it is)."""
     base.model = peft_model.unload()
     if getattr(base.model, "is_activation_checkpointing", False):
         base.model.activation_checkpointing_disable()
-    if hasattr(base.model, "disable_input_require_grads"):
-        try:
-            base.model.disable_input_require_grads()
-        except AttributeError:  # no hook was registered
-            pass
+    # PEFT and the trainer each call `enable_input_require_grads`, which forgets the handles of
+    # the hooks it added before, so `disable_input_require_grads` would leave one per trial:
+    # every hook not there at load time is taken off instead.
+    _remove_hooks_since(base.model, base.loaded_hooks or {})
+    # Each SFTTrainer wraps the base's forward once more (its fused LM head); unwrapped here,
+    # or a long search would call through one wrapper per trial run so far.
+    if base.loaded_forward is None:
+        vars(base.model).pop("forward", None)
+    else:
+        base.model.forward = base.loaded_forward
     base.model.config.use_cache = False
+    base.model.requires_grad_(False)
+    base.model.eval()
+
+
+_HOOK_DICTS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+# Dicts keyed by the same hook ids, holding a hook's options.
+_HOOK_OPTIONS = (
+    "_forward_hooks_with_kwargs",
+    "_forward_hooks_always_called",
+    "_forward_pre_hooks_with_kwargs",
+)
+
+
+def _hook_ids(model: Any) -> dict[tuple[str, str], frozenset[int]]:
+    return {
+        (name, kind): frozenset(getattr(module, kind, {}))
+        for name, module in model.named_modules()
+        for kind in _HOOK_DICTS
+    }
+
+
+def _remove_hooks_since(model: Any, loaded: dict[tuple[str, str], frozenset[int]]) -> None:
+    for name, module in model.named_modules():
+        for kind in _HOOK_DICTS:
+            hooks = getattr(module, kind, None)
+            for hook_id in [h for h in (hooks or {}) if h not in loaded.get((name, kind), ())]:
+                del hooks[hook_id]
+                for options in _HOOK_OPTIONS:
+                    getattr(module, options, {}).pop(hook_id, None)
+
+
+def base_signature(model: Any) -> tuple[Any, ...]:
+    """What must be the same after a trial as after loading for the base to be untouched:
+    its modules, the hooks on them, instance-level forwards, trainable parameters, mode."""
+    modules = tuple((name, type(m).__name__) for name, m in model.named_modules())
+    hooks = sum(
+        len(m._forward_hooks)
+        + len(m._forward_pre_hooks)
+        + len(m._backward_hooks)
+        + len(getattr(m, "_backward_pre_hooks", ()))
+        for m in model.modules()
+    )
+    forwards = tuple(
+        (name, getattr(vars(m)["forward"], "__qualname__", "?"))
+        for name, m in model.named_modules()
+        if "forward" in vars(m)
+    )
+    trainable = sum(1 for p in model.parameters() if p.requires_grad)
+    return modules, hooks, forwards, trainable, model.training
