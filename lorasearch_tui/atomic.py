@@ -7,9 +7,24 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .errors import DiskFull, is_disk_full
+
 
 def write_json(path: Path, data: Any) -> None:
-    """Write JSON to a temporary file beside `path`, then rename it into place."""
+    """Write strict JSON (no NaN or Infinity) to a temporary file beside `path`, then rename it
+    into place. On failure the temporary file is removed and `path` keeps its old content.
+
+    Raises:
+        DiskFull: the disk (or the quota) is full.
+        ValueError: `data` holds a non-finite float, which JSON has no word for.
+    """
+    text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if is_disk_full(exc):
+            raise DiskFull(path) from None
+        raise

@@ -12,6 +12,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,7 +20,7 @@ import typer
 from rich.console import Console
 
 from . import __version__
-from .errors import ExitCode, UserError
+from .errors import ExitCode, RunFailure, UserError, printable
 
 app = typer.Typer(
     name="lorasearch",
@@ -44,14 +45,35 @@ ConfigOption = Annotated[
 ]
 
 
+StorageOption = Annotated[
+    str | None,
+    typer.Option(
+        "--storage",
+        envvar="LORASEARCH_STORAGE",
+        show_envvar=True,
+        help="Optuna storage URL. Default: sqlite:///optuna_studies/STUDY.db. Set LORASEARCH_STORAGE "
+        "instead to keep a password out of the process list.",
+        show_default=False,
+    ),
+]
+
+
+def fail(message: str, code: ExitCode) -> typer.Exit:
+    """Say `message` on stderr in one line, control characters escaped, and exit with `code`."""
+    sys.stderr.write(f"error: {printable(message)}\n")
+    return typer.Exit(code)
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn a `UserError` into one line on stderr and exit code 2; Ctrl+C into 130."""
+    """A `UserError` becomes one line on stderr and exit code 2, a `RunFailure` one line and
+    exit code 1, Ctrl+C exit code 130."""
     try:
         yield
     except UserError as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        raise typer.Exit(ExitCode.USAGE) from None
+        raise fail(str(exc), ExitCode.USAGE) from None
+    except RunFailure as exc:
+        raise fail(str(exc), ExitCode.BUG) from None
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         raise typer.Exit(ExitCode.INTERRUPTED) from None
@@ -168,10 +190,35 @@ def search(
         float | None, typer.Option("--timeout", min=0, help="Start no new trial after this many seconds.")
     ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an existing study.")] = False,
-    storage: Annotated[
-        str | None,
-        typer.Option("--storage", help="Optuna storage URL. Default: sqlite:///optuna_studies/STUDY.db"),
+    storage: StorageOption = None,
+    trial_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--trial-timeout",
+            min=1,
+            help="Stop a trial after this many seconds of its own (model loading apart): FAIL 'timed "
+            "out'. Stored in the study; also the config key trial_timeout. [default: no limit]",
+            show_default=False,
+        ),
     ] = None,
+    stall_limit: Annotated[
+        float,
+        typer.Option(
+            "--stall-limit",
+            min=1,
+            help="A training worker silent this many seconds is stalled: its trial FAILs and a fresh "
+            "worker goes on (6x this, at least 120 s, while it starts or loads the model).",
+        ),
+    ] = 300.0,
+    max_failures_in_a_row: Annotated[
+        int,
+        typer.Option(
+            "--max-failures-in-a-row",
+            min=0,
+            help="Stop the search (exit 1) when this many trials in a row fail the same way; "
+            "--resume runs them again. 0: never stop.",
+        ),
+    ] = 3,
     pruner: Annotated[
         str | None, typer.Option("--pruner", help="median, hyperband or none. [default: median]")
     ] = None,
@@ -194,17 +241,26 @@ def search(
         "instruction": instruction,
         "base_output_dir": base_output_dir,
     }
-    given = {
-        k for k, v in (("mode", search_mode), ("pruner", pruner), ("n_trials", n_trials)) if v is not None
-    }
+    flags = (
+        ("mode", search_mode),
+        ("pruner", pruner),
+        ("n_trials", n_trials),
+        ("trial_timeout", trial_timeout),
+    )
+    given = {k for k, v in flags if v is not None}
     _run_search(
         config,
         overrides,
         study_name,
-        n_trials or 20,
-        search_mode or "bayesian",
-        pruner or "median",
-        timeout,
+        SearchSettingsGiven(
+            n_trials=n_trials or 20,
+            mode=search_mode or "bayesian",
+            pruner=pruner or "median",
+            timeout=timeout,
+            trial_timeout=trial_timeout,
+            stall_limit=stall_limit,
+            max_failures_in_a_row=max_failures_in_a_row,
+        ),
         resume,
         storage,
         given,
@@ -241,10 +297,7 @@ def demo(
         None,
         {},
         None,
-        n_trials,
-        "bayesian",
-        "median",
-        None,
+        SearchSettingsGiven(n_trials=n_trials),
         False,
         None,
         set(),
@@ -262,12 +315,9 @@ def _use_tui(no_tui: bool) -> bool:
 @app.command()
 def watch(
     study: Annotated[str, typer.Argument(help="Name of the study to watch.")],
-    storage: Annotated[
-        str | None,
-        typer.Option("--storage", help="Optuna storage URL. Default: sqlite:///optuna_studies/STUDY.db"),
-    ] = None,
+    storage: StorageOption = None,
 ) -> None:
-    """Watch a study another process is running (read-only: no key changes it)."""
+    """Watch a study another process is running (read-only: it never writes to the storage)."""
     import threading
 
     from .search import default_storage
@@ -291,14 +341,24 @@ def _console_setup() -> Console:
     return Console()
 
 
+@dataclass(frozen=True)
+class SearchSettingsGiven:
+    """The search flags of `search` (and their values for `demo`)."""
+
+    n_trials: int = 20
+    mode: str = "bayesian"
+    pruner: str = "median"
+    timeout: float | None = None
+    trial_timeout: float | None = None
+    stall_limit: float = 300.0
+    max_failures_in_a_row: int = 3
+
+
 def _run_search(
     config_path: Path | None,
     overrides: dict[str, Any],
     study_name: str | None,
-    n_trials: int,
-    mode: str,
-    pruner: str,
-    timeout: float | None,
+    flags: SearchSettingsGiven,
     resume: bool,
     storage: str | None,
     given: set[str],
@@ -331,13 +391,16 @@ def _run_search(
         name = study_name or f"{name_prefix}_{datetime.now():%Y%m%d_%H%M%S}"
         options = SearchOptions(
             study_name=name,
-            n_trials=n_trials,
-            mode=mode,
-            pruner=pruner,
-            timeout=timeout,
+            n_trials=flags.n_trials,
+            mode=flags.mode,
+            pruner=flags.pruner,
+            timeout=flags.timeout,
             resume=resume,
             storage=storage,
             given=frozenset(given),
+            trial_timeout=flags.trial_timeout,
+            stall_s=flags.stall_limit,
+            max_failures_in_a_row=flags.max_failures_in_a_row,
         )
         controls = SearchControls()
         if use_tui:
@@ -350,6 +413,7 @@ def _run_search(
             app = SearchApp(lambda _sink: runner.run(), controls, sink=sink)
             with _signals_interrupt(controls.interrupt):
                 app.run()
+            finished = app.state.finished
             code = app.return_code or 0
         else:
             with SearchConsole(console) as headless, _signals_interrupt(controls.interrupt):
@@ -357,15 +421,26 @@ def _run_search(
             code = ExitCode.INTERRUPTED if finished.reason == "interrupted" else ExitCode.OK
     for path in best_files(name):
         if path.exists():
-            console.print(f"wrote {path}", markup=False, highlight=False)
+            _say(console, f"wrote {path}")
+    if finished is not None and finished.reason == "failed":
+        raise fail(finished.message or "the search failed", ExitCode.BUG)
     if code:
         raise typer.Exit(code)
 
 
+def _say(console: Console, text: str) -> None:
+    """A line to the console, or nothing when it is gone (the SSH connection dropped)."""
+    try:
+        console.print(text, markup=False, highlight=False)
+    except OSError:
+        pass
+
+
 @contextmanager
 def _signals_interrupt(interrupt: Callable[[], None]) -> Iterator[None]:
-    """Ctrl+C and SIGTERM stop the search cleanly (trial recorded, files written, exit 130)."""
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    """Ctrl+C, SIGTERM and SIGHUP (the SSH connection dropped) stop the search cleanly: the
+    trial is recorded, the files are written, exit code 130."""
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
 
     def handler(signum: int, frame: Any) -> None:
         interrupt()

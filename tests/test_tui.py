@@ -270,9 +270,15 @@ async def test_watch_follows_a_study_a_headless_search_is_writing(tmp_path):
         import time
 
         deadline = time.monotonic() + 120
-        from lorasearch_tui.search._study import study_exists
+        import optuna
 
-        while not (db.exists() and study_exists("w", storage)) and time.monotonic() < deadline:
+        def created() -> bool:
+            try:
+                return any(s.study_name == "w" for s in optuna.get_all_study_summaries(storage))
+            except Exception:  # the file is being created
+                return False
+
+        while not (db.exists() and created()) and time.monotonic() < deadline:
             time.sleep(0.2)
         sink, stop = TuiSink(), threading.Event()
         watcher = StudyWatcher("w", storage, sink)

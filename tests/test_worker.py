@@ -3,6 +3,8 @@ protocol carries a trial from `run` to `finished`."""
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -10,21 +12,29 @@ from conftest import FAST
 
 from lorasearch_tui.config import TrainParams
 from lorasearch_tui.search import WorkerProcess
+from lorasearch_tui.worker import Decision, Run
 
 pytestmark = pytest.mark.slow
 
 
 def run_trial(worker: WorkerProcess, number: int, params: TrainParams, folder: Path) -> dict:
-    """Drive one trial through the protocol, never pruning; return the `finished` message."""
-    worker.send({"cmd": "run", "trial": number, "params": params.model_dump(), "trial_dir": str(folder)})
-    while True:
-        message = worker.recv(timeout=300)
-        assert message is not None, "the worker went silent"
-        if message["event"] == "eval":
-            worker.send({"cmd": "decision", "trial": number, "step": message["step"], "prune": False})
-        elif message["event"] in ("finished", "failed"):
-            assert message["event"] == "finished", message
-            return message
+    """Drive one trial through the protocol, never pruning; return the `finished` message with
+    the train losses of its `step` messages."""
+    worker.send(Run(trial=number, params=params.model_dump(), trial_dir=str(folder)))
+    losses = []
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        message = worker.recv(timeout=1)
+        if message is None:
+            continue
+        if message.event == "step":
+            losses.append(message.loss)
+        elif message.event == "eval":
+            worker.send(Decision(trial=number, step=message.step, prune=False))
+        elif message.event in ("finished", "failed"):
+            assert message.event == "finished", message
+            return {**message.model_dump(), "losses": losses}
+    raise AssertionError("the worker went silent")
 
 
 def test_a_reused_worker_gives_the_same_eval_loss_as_a_fresh_one(tmp_path):
@@ -33,22 +43,21 @@ def test_a_reused_worker_gives_the_same_eval_loss_as_a_fresh_one(tmp_path):
     reused = WorkerProcess(tmp_path / "reused.log")
     reused.start(ready_timeout=300)
     try:
-        first = run_trial(reused, 0, params, tmp_path / "t0")["result"]
+        first = run_trial(reused, 0, params, tmp_path / "t0")
         run_trial(reused, 1, other, tmp_path / "t1")
-        again = run_trial(reused, 2, params, tmp_path / "t2")["result"]
+        again = run_trial(reused, 2, params, tmp_path / "t2")
     finally:
         reused.stop()
     fresh = WorkerProcess(tmp_path / "fresh.log")
     fresh.start(ready_timeout=300)
     try:
-        alone = run_trial(fresh, 0, params, tmp_path / "f0")["result"]
+        alone = run_trial(fresh, 0, params, tmp_path / "f0")
     finally:
         fresh.stop()
-    assert again["eval_loss"] == pytest.approx(first["eval_loss"], abs=1e-5)
-    assert alone["eval_loss"] == pytest.approx(first["eval_loss"], abs=1e-5)
-    assert [h["loss"] for h in again["train_history"]] == pytest.approx(
-        [h["loss"] for h in alone["train_history"]], abs=1e-5
-    )
+    assert again["result"]["eval_loss"] == pytest.approx(first["result"]["eval_loss"], abs=1e-5)
+    assert alone["result"]["eval_loss"] == pytest.approx(first["result"]["eval_loss"], abs=1e-5)
+    assert len(again["losses"]) == 6
+    assert again["losses"] == pytest.approx(alone["losses"], abs=1e-5)
     assert (tmp_path / "t0" / "adapter" / "adapter_config.json").is_file()
     # One model load served all three trials.
     assert (tmp_path / "reused.log").read_text().count("Loading ") == 1
@@ -60,3 +69,72 @@ def test_the_worker_exits_when_the_parent_closes_its_pipe(tmp_path):
     proc = worker._proc
     worker._close()  # as if the parent died: the worker reads EOF
     assert proc.wait(timeout=30) == 0
+
+
+def test_five_trials_leave_the_base_model_exactly_as_loaded(tmp_path):
+    """No stacked forward wrappers (TRL's fused LM head), no leftover hooks (one
+    `enable_input_require_grads` hook per trial before), no adapter modules, nothing trainable."""
+    from lorasearch_tui.data import load_data
+    from lorasearch_tui.training import base_signature, load_base, lora_adapter, run_training
+
+    params = TrainParams(**{**FAST, "eval_steps": 2}, max_steps=2)
+    data = load_data(params)
+    base = load_base(params)
+    loaded = base_signature(base.model)
+    for trial in range(5):
+        with lora_adapter(base, params.model_copy(update={"lora_r": 4 + trial})) as model:
+            run_training(base, model, params, data, tmp_path / f"t{trial}")
+        assert base_signature(base.model) == loaded, f"after trial {trial}"
+        assert "forward" not in vars(base.model)  # the class's own forward, unwrapped
+
+
+class _Parent:
+    """The parent's end of a worker run in this process: answers every eval with 'go on'."""
+
+    def __init__(self) -> None:
+        import threading
+
+        from lorasearch_tui.worker import Channel, decode_command, decode_message
+
+        to_worker_r, to_worker_w = os.pipe()
+        to_parent_r, to_parent_w = os.pipe()
+        self.worker_channel = Channel(to_worker_r, to_parent_w, decode_command)
+        self._channel = Channel(to_parent_r, to_worker_w, decode_message)
+        self.messages: list = []
+        threading.Thread(target=self._answer, daemon=True).start()
+
+    def _answer(self) -> None:
+        while True:
+            try:
+                message = self._channel.recv(timeout=None)
+            except (EOFError, OSError):
+                return
+            self.messages.append(message)
+            if message.event == "eval":
+                self._channel.send(Decision(trial=message.trial, step=message.step, prune=False))
+
+
+def test_a_diverged_trial_frees_its_trainer_before_freeing_memory(tmp_path, monkeypatch):
+    import gc
+
+    from lorasearch_tui.worker._loop import Worker
+
+    monkeypatch.setenv("LORASEARCH_INJECT_FAULT", "diverge@0:2")
+    parent = _Parent()
+    worker = Worker(parent.worker_channel)
+    params = TrainParams(**{**FAST, "eval_steps": 2}, max_steps=4)
+    gc.collect()
+    assert worker._run(Run(trial=0, params=params.model_dump(), trial_dir=str(tmp_path / "t0")))
+    # The worker's own gc.collect() ran after the exception (and the trainer its frames held)
+    # was gone; without another collection, no trainer may be left.
+    trainers = [o for o in gc.get_objects() if type(o).__name__ == "SFTTrainer"]
+    assert trainers == []
+    deadline = time.monotonic() + 10
+    while not any(m.event == "failed" for m in parent.messages) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    failed = [m for m in parent.messages if m.event == "failed"]
+    assert (
+        failed
+        and failed[0].kind == "diverged"
+        and failed[0].reason == "diverged: train loss became nan at step 2"
+    )

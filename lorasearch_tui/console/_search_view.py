@@ -15,7 +15,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from ..errors import printable
 from ..search import (
+    FAULT_ENV_VAR,
     EvalLogged,
     Event,
     SearchFinished,
@@ -31,8 +33,11 @@ _WORKER_NOTES = {"starting": "starting the trial worker", "loading model": "work
 
 
 def format_params(params: dict[str, Any]) -> str:
-    """`learning_rate=0.0119 lora_r=8`: short, in the order of the space."""
-    return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
+    """`learning_rate=0.0119 lora_r=8`: short, in the order of the space, control characters
+    of a categorical choice escaped."""
+    return printable(
+        " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
+    )
 
 
 def state_label(event: TrialFinished) -> str:
@@ -85,9 +90,19 @@ class SearchConsole:
             else f"Study {e.study_name}"
         )
         self._print(Text(verb, style="bold"))
-        self._print(f"  {e.mode} search, {e.pruner} pruner, {e.n_trials} trials, storage {e.storage}")
+        self._print(
+            f"  {e.mode} search, {e.pruner} pruner, {e.n_trials} trials, storage {printable(e.storage)}"
+        )
         for name, dist in e.space.items():
-            self._print(f"  search {name}: {dist}")
+            self._print(f"  search {name}: {printable(dist)}")
+        if e.fault_injection:
+            self._print(
+                Text(
+                    f"  FAULT INJECTION ({FAULT_ENV_VAR}={printable(e.fault_injection)}): "
+                    f"some failures below are made on purpose, not real",
+                    style="bold red",
+                )
+            )
 
     def _on_WorkerStateChanged(self, e: WorkerStateChanged) -> None:
         if e.state in _WORKER_NOTES:
@@ -126,7 +141,7 @@ class SearchConsole:
         if e.pruned_at is not None:
             line.append(f"  pruned at step {e.pruned_at}", style="yellow")
         if e.fail_reason:
-            line.append(f"  {e.fail_reason}", style="red")
+            line.append(f"  {printable(e.fail_reason)}", style="red")
         if e.best_number == e.number:
             line.append("  new best", style="bold green")
         self._print(line)
@@ -153,7 +168,7 @@ class SearchConsole:
                 f"{t.value:.4f}" if t.value is not None else "-",
                 *(f"{v:.4g}" if isinstance(v, float) else str(v) for v in values),
                 f"{t.duration_s:.0f} s",
-                note,
+                printable(note),
             )
         if self._finished:
             self._progress.console.print(table)
@@ -170,3 +185,5 @@ class SearchConsole:
                     style="bold green",
                 )
             )
+        if e.message:
+            self._print(Text(f"search stopped: {printable(e.message)}", style="bold red"))

@@ -24,6 +24,7 @@ class SearchStarted:
     fixed: dict[str, Any]
     resumed: bool
     trials_done: int
+    fault_injection: str | None = None  # LORASEARCH_INJECT_FAULT when set: fake failures ahead
 
 
 @dataclass(frozen=True)
@@ -89,11 +90,12 @@ class HardwareSampled:
 
 @dataclass(frozen=True)
 class SearchFinished:
-    reason: str  # completed, timeout, stopped, interrupted
+    reason: str  # completed, timeout, stopped, interrupted, failed
     counts: dict[str, int] = field(default_factory=dict)
     best_number: int | None = None
     best_value: float | None = None
     best_params: dict[str, Any] = field(default_factory=dict)
+    message: str | None = None  # why a failed search stopped, in one line
 
 
 Event = (

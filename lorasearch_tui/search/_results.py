@@ -3,7 +3,8 @@
 - `optuna_studies/{study}_best_params.json`: the best trial, its value and parameters, counts;
 - `optuna_studies/{study}_best_config.json`: the fixed config with the best parameters put in
   and no `search_space`, so `lorasearch train --config` runs it as it is;
-- `{base_output_dir}/{study}/trial_{N}/trial_results.json`: one trial, whatever its state;
+- `{base_output_dir}/{study}/trial_{N}/trial_results.json`: one trial, whatever its state
+  (`_trial_record.py`);
 - `{base_output_dir}/{study}/trial_{N}/metrics.jsonl`: the trial's steps and evals as they come,
   so a watcher (or a person with `tail -f`) sees a running trial's curves.
 """
@@ -17,11 +18,9 @@ from typing import Any
 from ..atomic import write_json
 from ..config import SearchConfig
 from ._study import RESULTS_DIR, best_trial, trial_counts
+from ._trial_record import METRIC
 
-METRIC = "eval_loss"
 DIRECTION = "minimize"
-TRIAL_RESULTS = "trial_results.json"
-LIVE_METRICS = "metrics.jsonl"
 
 
 def trial_dir(config: SearchConfig, study_name: str, number: int) -> Path:
@@ -56,9 +55,3 @@ def write_best_files(study: Any, config: SearchConfig) -> None:
     )
     if best is not None:
         write_json(config_file, config.with_values(dict(best.params)).model_dump())
-
-
-def write_trial_results(folder: Path, record: dict[str, Any]) -> None:
-    """Write one trial's results file (number, state, params, config, value, reason, curves...)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    write_json(folder / TRIAL_RESULTS, record)

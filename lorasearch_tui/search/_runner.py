@@ -5,28 +5,30 @@ Every eval is reported (`trial.report`) and the pruner asked at once; the worker
 that answer before it trains on. Nothing made up ever reaches the study:
 
 - an exception or a NaN/inf loss: FAIL, with `fail_reason` in the trial's user attributes;
-- out of memory: PRUNED with the constraint `out_of_memory` = 1 (violated). Optuna's TPE
-  sampler reads constraints only of COMPLETE and PRUNED trials, and ranks a trial with a
-  violated constraint below every feasible one, so recording the trial as PRUNED is what
-  teaches it to avoid that region; a FAIL would be ignored. The trial still carries
-  `fail_reason` "out of memory (peak ...)", which every front end shows instead of "pruned";
-- Ctrl+C / SIGTERM / quit: FAIL with reason `interrupted`; `--resume` runs its params again.
+- out of memory: PRUNED with the constraint `out_of_memory` violated (see `_trial_record`),
+  and `fail_reason` "out of memory (peak ...)", which every front end shows as OOM;
+- a trial past its time limit, a worker that died or stopped talking, a message that is not
+  one: FAIL with what happened; the worker's process group is killed and the search goes on;
+- Ctrl+C / SIGTERM / SIGHUP / quit: FAIL with reason `interrupted`; `--resume` runs it again.
+
+Several trials in a row failing the same way (a worker that cannot start, a model that does
+not load) spend the failure budget: the search stops, exit code 1, and `--resume` runs those
+trials again once the cause is fixed.
 """
 
 from __future__ import annotations
 
 import json
-import math
+import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from ..config import SearchConfig, describe
-from ..data import load_data
-from ..errors import UserError
-from ..locate import model_path
+from ..errors import DiskFull, RunFailure, is_disk_full
+from ..worker import Decision, ProtocolError, Run
 from ._controls import POLL_S as _POLL_S
 from ._controls import SearchControls
 from ._events import (
@@ -40,23 +42,30 @@ from ._events import (
     WorkerStateChanged,
 )
 from ._hardware import HardwareMonitor
-from ._results import LIVE_METRICS, trial_dir, write_best_files, write_trial_results
+from ._preflight import check_folders, fault_injection, preflight
+from ._recover import recover
+from ._results import trial_dir, write_best_files
 from ._samplers import make_pruner, make_sampler, to_distributions
+from ._storage import StorageUnavailable, mask_password
 from ._study import (
-    INTERRUPTED,
-    RESULTS_DIR,
+    FAULT_ATTR,
+    RERUN_ATTR,
     SearchSettings,
     best_trial,
+    check_study_name,
     default_storage,
     done_count,
-    mask_password,
     open_study,
-    recover_interrupted,
     trial_counts,
 )
-from ._worker_proc import WorkerDied, WorkerProcess
+from ._trial_clock import DEFAULT_STALL_S, TrialClock
+from ._trial_record import LIVE_METRICS, OOM_CONSTRAINT, TrialRecord
+from ._worker_proc import WORKER_COMMAND, WorkerDied, WorkerProcess
 
-OOM_CONSTRAINT = "out_of_memory"
+DEFAULT_MAX_FAILURES = 3
+_log = logging.getLogger("lorasearch.search")
+
+__all__ = ["OOM_CONSTRAINT", "SearchOptions", "SearchRunner"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,10 @@ class SearchOptions:
     storage: str | None = None
     given: frozenset[str] = frozenset()
     hardware_interval: float | None = 1.0
+    trial_timeout: float | None = None  # with "trial_timeout" in `given`: replaces the config's
+    stall_s: float = DEFAULT_STALL_S
+    max_failures_in_a_row: int = DEFAULT_MAX_FAILURES
+    worker_command: tuple[str, ...] = WORKER_COMMAND  # tests give a stand-in worker
 
 
 @dataclass
@@ -80,15 +93,19 @@ class _Outcome:
     value: float | None = None
     fail_reason: str | None = None
     pruned_at: int | None = None
-    result: dict[str, Any] | None = None
+    result: Any = None  # the worker's `Result`
     oom: bool = False
     peak_memory: int | None = None
     interrupted: bool = False
     replace_worker: bool = False
+    budget: bool = False  # counts toward the failure budget (the environment, not the params)
+    disk_full: bool = False
 
 
 @dataclass
-class _TrialRecord:
+class _LiveTrial:
+    """What the parent learns of a running trial as it goes."""
+
     number: int
     params: dict[str, Any]
     config: dict[str, Any]
@@ -102,13 +119,18 @@ class _TrialRecord:
 
     def log(self, entry: dict[str, Any]) -> None:
         """Append one step or eval to the trial's live metrics file (read by `lorasearch watch`)."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with (self.folder / LIVE_METRICS).open("a", encoding="utf-8") as out:
-            out.write(json.dumps(entry) + "\n")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with (self.folder / LIVE_METRICS).open("a", encoding="utf-8") as out:
+                out.write(json.dumps(entry) + "\n")
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise DiskFull(self.folder / LIVE_METRICS) from None
+            raise
 
 
 class SearchRunner:
-    """Runs one search to its end (target reached, timeout, stop, interrupt)."""
+    """Runs one search to its end (target reached, timeout, stop, interrupt, failure)."""
 
     def __init__(
         self,
@@ -123,6 +145,8 @@ class SearchRunner:
         self.controls = controls or SearchControls()
         self._worker: WorkerProcess | None = None
         self._prepared: tuple[Any, str, SearchSettings, int, dict[str, int]] | None = None
+        self._faults: str | None = None
+        self._streak: list[tuple[int, str]] = []  # same-reason failures in a row
 
     def prepare(self) -> None:
         """Check everything and open the study, without training; `run()` calls it if needed.
@@ -132,30 +156,54 @@ class SearchRunner:
 
         Raises:
             UserError: bad config, data, model, storage or resume rules; nothing is written then.
+            RunFailure: the storage stayed busy, or the disk is full.
         """
         if self._prepared is not None:
             return
         options, config = self._options, self._config
-        storage = options.storage or default_storage(options.study_name)
+        name = check_study_name(options.study_name)
+        self._faults = fault_injection()
+        storage = options.storage or default_storage(name)
         if not options.resume:
             assert config is not None
-            self._check_new_search(config)
-        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-        settings = SearchSettings(options.mode, options.pruner, options.n_trials)
+            if "trial_timeout" in options.given:
+                config = replace(config, trial_timeout=options.trial_timeout)
+            preflight(config, options.mode, options.pruner, name, new=False)
+
+        def check(config: SearchConfig, settings: SearchSettings) -> None:
+            if options.resume:  # the stored config: its data, model and folders must still be there
+                preflight(config, settings.mode, settings.pruner, name, new=False)
+            else:  # known not to exist: its trial folder must not hold an older study's trials
+                check_folders(config, name, new=True)
+
+        settings = SearchSettings(options.mode, options.pruner, options.n_trials, options.trial_timeout)
         study, config, settings = open_study(
-            options.study_name, storage, options.resume, config, settings, set(options.given)
+            name,
+            storage,
+            options.resume,
+            config,
+            settings,
+            set(options.given),
+            check=check,
+            cancel=self.controls.interrupted,
         )
         self._config = config
-        before = trial_counts(study)
+        if self._faults:
+            study.set_user_attr(FAULT_ATTR, self._faults)
         study.sampler = make_sampler(settings.mode, config.space, config.params.seed, len(study.trials))
         study.pruner = make_pruner(settings.pruner, config.params.eval_steps)
         if options.resume:
-            recover_interrupted(study)
+            recover(study, config)
+        before = trial_counts(study)
         target = config.grid_size() if settings.mode == "grid" else settings.n_trials
         self._prepared = (study, storage, settings, target or 0, before)
 
     def run(self) -> SearchFinished:
-        """Run the search to its end and return how it ended (see `prepare` for errors)."""
+        """Run the search to its end and return how it ended (see `prepare` for errors).
+
+        A failure the search cannot ride out (the failure budget spent, a storage that stays
+        busy, a full disk) ends it with reason `failed` and its one-line `message`.
+        """
         self.prepare()
         assert self._prepared is not None and self._config is not None
         study, storage, settings, target, before = self._prepared
@@ -171,48 +219,44 @@ class SearchRunner:
                 fixed={k: v for k, v in config.params.model_dump().items() if k not in config.space},
                 resumed=options.resume,
                 trials_done=done_count(before),
+                fault_injection=self._faults,
             )
         )
         study_dir = Path(config.params.base_output_dir) / study.study_name
-        self._worker = WorkerProcess(study_dir / "worker.log")
+        self._worker = WorkerProcess(study_dir / "worker.log", options.worker_command)
         monitor = None
         if options.hardware_interval:
             monitor = HardwareMonitor(
                 self._sink.emit, lambda: self._worker.pid if self._worker else None, options.hardware_interval
             )
             monitor.start()
-        reason = "completed"
+        reason, message = "completed", None
         try:
             reason = self._loop(study, config, target)
+        except RunFailure as exc:
+            reason, message = "failed", str(exc)
         finally:
             if monitor:
                 monitor.stop()
             self._worker.stop()
             self._sink.emit(WorkerStateChanged("exited"))
+        counts, best = {}, None
+        try:
             write_best_files(study, config)
-        counts = trial_counts(study)
-        best = best_trial(study)
+            counts, best = trial_counts(study), best_trial(study)
+        except RunFailure as exc:
+            if message is None:
+                reason, message = "failed", str(exc)
         finished = SearchFinished(
             reason=reason,
             counts=counts,
             best_number=best.number if best else None,
             best_value=best.value if best else None,
             best_params=dict(best.params) if best else {},
+            message=message,
         )
         self._sink.emit(finished)
         return finished
-
-    def _check_new_search(self, config: SearchConfig) -> None:
-        """Everything that can be checked before the study exists: space, mode, data, model."""
-        if not config.space:
-            raise UserError(
-                f"{config.source}: search_space: nothing to search; add a search_space "
-                f"(or run lorasearch train for one fixed config)"
-            )
-        make_sampler(self._options.mode, config.space, config.params.seed, 0)  # grid refuses floats
-        make_pruner(self._options.pruner, config.params.eval_steps)
-        load_data(config.params)
-        model_path(config.params.model_name)
 
     def _loop(self, study: Any, config: SearchConfig, target: int) -> str:
         options, controls = self._options, self.controls
@@ -237,35 +281,47 @@ class SearchRunner:
 
     def _run_trial(self, study: Any, trial: Any, config: SearchConfig) -> None:
         values = dict(trial.params)
-        record = _TrialRecord(
+        live = _LiveTrial(
             number=trial.number,
             params=values,
             config={},
             folder=trial_dir(config, study.study_name, trial.number).resolve(),
             rerun_of=trial.user_attrs.get("rerun_of"),
         )
-        trial.set_user_attr("trial_dir", str(record.folder))  # where a watcher finds live metrics
-        self._sink.emit(TrialStarted(trial.number, values, record.rerun_of))
+        trial.set_user_attr("trial_dir", str(live.folder))  # where a watcher finds live metrics
+        self._sink.emit(TrialStarted(trial.number, values, live.rerun_of))
         try:
             params = config.with_values(values)
-        except Exception as exc:  # a combination the config's own rules refuse
-            outcome = _Outcome("FAIL", fail_reason=f"invalid parameters: {exc}")
+        except ValueError as exc:  # a combination the config's own rules refuse
+            outcome = _Outcome("FAIL", fail_reason=f"invalid parameters: {exc}", budget=True)
         else:
-            record.config = params.model_dump()
-            outcome = self._execute(trial, params.model_dump(), record)
-        self._record(study, trial, record, outcome)
+            live.config = params.model_dump()
+            try:
+                outcome = self._execute(trial, live, config.trial_timeout)
+            except DiskFull:
+                self._worker.kill()
+                self._record(
+                    study,
+                    trial,
+                    live,
+                    _Outcome("FAIL", fail_reason="interrupted (disk full)", interrupted=True),
+                )
+                raise
+        self._record(study, trial, live, outcome)
+        if outcome.disk_full:
+            raise DiskFull(live.folder, f" (trial {live.number}: {outcome.fail_reason})")
+        self._spend_budget(study, live.number, outcome)
 
-    def _execute(self, trial: Any, params: dict[str, Any], record: _TrialRecord) -> _Outcome:
+    def _execute(self, trial: Any, live: _LiveTrial, limit_s: float | None) -> _Outcome:
         worker, controls = self._worker, self.controls
         assert worker is not None
         try:
             if not worker.alive():
                 worker.start()
                 self._sink.emit(WorkerStateChanged("starting", worker.pid))
-            worker.send(
-                {"cmd": "run", "trial": record.number, "params": params, "trial_dir": str(record.folder)}
-            )
-            self._sink.emit(WorkerStateChanged("training", worker.pid, f"trial {record.number}"))
+            clock = TrialClock(worker.ready, self._options.stall_s, limit_s)
+            worker.send(Run(trial=live.number, params=live.config, trial_dir=str(live.folder)))
+            self._sink.emit(WorkerStateChanged("training", worker.pid, f"trial {live.number}"))
             while True:
                 if controls.interrupted.is_set():
                     worker.kill()
@@ -273,116 +329,128 @@ class SearchRunner:
                 if controls.take_abort():
                     worker.kill()
                     return _Outcome("FAIL", fail_reason="aborted by user", replace_worker=True)
+                why = clock.expired()
+                if why is not None:
+                    worker.kill()
+                    stalled = why.startswith("worker stalled")
+                    return _Outcome("FAIL", fail_reason=why, replace_worker=True, budget=stalled)
                 message = worker.recv(_POLL_S)
                 if message is not None:
-                    outcome = self._handle(trial, record, message)
+                    clock.heard(message.event)
+                    outcome = self._handle(trial, live, message, clock)
                     if outcome is not None:
                         return outcome
         except WorkerDied as exc:
-            return _Outcome("FAIL", fail_reason=f"worker crashed: {exc}", replace_worker=True)
+            return _Outcome("FAIL", fail_reason=str(exc), replace_worker=True, budget=True)
+        except ProtocolError as exc:
+            worker.kill()
+            return _Outcome(
+                "FAIL", fail_reason=f"worker protocol error: {exc}", replace_worker=True, budget=True
+            )
 
-    def _handle(self, trial: Any, record: _TrialRecord, message: dict[str, Any]) -> _Outcome | None:
-        event = message.get("event")
+    def _handle(self, trial: Any, live: _LiveTrial, message: Any, clock: TrialClock) -> _Outcome | None:
+        worker = self._worker
+        assert worker is not None
+        event = message.event
+        if hasattr(message, "trial") and message.trial != live.number:
+            raise ProtocolError(f"a '{event}' message for trial {message.trial} during trial {live.number}")
         if event == "ready":
-            self._sink.emit(WorkerStateChanged("ready", self._worker.pid))
+            self._sink.emit(WorkerStateChanged("ready", worker.pid))
         elif event == "loading":
-            self._sink.emit(WorkerStateChanged("loading model", self._worker.pid, str(message.get("model"))))
+            self._sink.emit(WorkerStateChanged("loading model", worker.pid, message.model))
         elif event == "loaded":
-            self._sink.emit(WorkerStateChanged("training", self._worker.pid, f"trial {record.number}"))
+            self._sink.emit(WorkerStateChanged("training", worker.pid, f"trial {live.number}"))
         elif event == "started":
-            record.max_steps = int(message["max_steps"])
-            record.log({"event": "started", "max_steps": record.max_steps})
+            live.max_steps = message.max_steps
+            live.log({"event": "started", "max_steps": live.max_steps})
         elif event == "step":
-            entry = {"step": message["step"], "loss": message["loss"], "learning_rate": message["lr"]}
-            record.train.append(entry)
-            record.log({"event": "step", **entry})
+            entry = {"step": message.step, "loss": message.loss, "learning_rate": message.learning_rate}
+            live.train.append(entry)
+            live.log({"event": "step", **entry})
             self._sink.emit(
-                StepLogged(record.number, message["step"], record.max_steps, message["loss"], message["lr"])
+                StepLogged(live.number, message.step, live.max_steps, message.loss, message.learning_rate)
             )
         elif event == "eval":
-            step, value = int(message["step"]), float(message["value"])
-            record.evals.append({"step": step, "eval_loss": value})
-            record.log({"event": "eval", "step": step, "eval_loss": value})
+            step, value = message.step, message.eval_loss
+            live.evals.append({"step": step, "eval_loss": value})
+            live.log({"event": "eval", "step": step, "eval_loss": value})
             prune = False
-            if step > 0 and math.isfinite(value):  # step 0 is the untrained adapter: the same for all
-                trial.report(value, step)
-                prune = bool(trial.should_prune())
-            self._worker.send({"cmd": "decision", "trial": record.number, "step": step, "prune": prune})
-            self._sink.emit(EvalLogged(record.number, step, value, prune))
+            if step > 0:  # step 0 is the untrained adapter: the same for every trial
+                try:
+                    trial.report(value, step)
+                    prune = bool(trial.should_prune())
+                except StorageUnavailable as exc:
+                    # The trial trains on unpruned: its result is kept in its file at the end
+                    # even if the storage is still gone then (see _record).
+                    _log.warning(
+                        "trial %d, step %d: not pruned, the storage did not answer: %s",
+                        live.number,
+                        step,
+                        exc,
+                    )
+            worker.send(Decision(trial=live.number, step=step, prune=prune))
+            clock.answered()
+            self._sink.emit(EvalLogged(live.number, step, value, prune))
         elif event == "finished":
-            result, pruned_at = message["result"], message.get("pruned_at")
-            if pruned_at is not None:
-                return _Outcome("PRUNED", pruned_at=pruned_at, result=result)
-            return _Outcome("COMPLETE", value=result["eval_loss"], result=result)
+            result = message.result
+            if message.pruned_at is not None:
+                return _Outcome("PRUNED", pruned_at=message.pruned_at, result=result)
+            return _Outcome("COMPLETE", value=result.eval_loss, result=result)
         elif event == "failed":
-            oom = message["kind"] == "oom"
+            kind = message.kind
             return _Outcome(
-                "PRUNED" if oom else "FAIL",
-                fail_reason=message["reason"],
-                oom=oom,
-                peak_memory=message.get("peak_memory"),
-                replace_worker=message["kind"] in ("oom", "exception"),
+                "PRUNED" if kind == "oom" else "FAIL",
+                fail_reason=message.reason,
+                oom=kind == "oom",
+                peak_memory=message.peak_memory,
+                replace_worker=kind in ("oom", "exception", "disk_full"),
+                budget=kind in ("exception", "config"),
+                interrupted=kind == "disk_full",
+                disk_full=kind == "disk_full",
             )
         return None
 
-    def _record(self, study: Any, trial: Any, record: _TrialRecord, outcome: _Outcome) -> None:
-        from optuna.trial import TrialState
+    def _record(self, study: Any, trial: Any, live: _LiveTrial, outcome: _Outcome) -> None:
+        """Tell the study, then write the trial's file and the best files.
 
-        duration = time.monotonic() - record.started
-        result = outcome.result or {}
-        steps = result.get("steps") or (record.train[-1]["step"] if record.train else 0)
-        peak = result.get("peak_memory_bytes") or outcome.peak_memory
-        attrs = {
-            "fail_reason": outcome.fail_reason,
-            "pruned_at": outcome.pruned_at,
-            "steps": steps,
-            "max_steps": record.max_steps,
-            "duration_s": round(duration, 3),
-            "peak_memory_bytes": peak,
-            "tokens_per_s": result.get("tokens_per_s"),
-            "trial_dir": str(record.folder),
-        }
-        for key, value in attrs.items():
-            if value is not None:
-                trial.set_user_attr(key, value)
-        if outcome.interrupted:
-            trial.set_user_attr(INTERRUPTED, True)
-        if outcome.oom:
-            trial.set_user_attr("oom", True)
-            trial.set_constraint(OOM_CONSTRAINT, 1.0)
-        state = {"COMPLETE": TrialState.COMPLETE, "PRUNED": TrialState.PRUNED, "FAIL": TrialState.FAIL}[
-            outcome.state
-        ]
-        if state == TrialState.COMPLETE:
-            study.tell(trial, outcome.value)
-        else:
-            study.tell(trial, state=state)
-        adapter = record.folder / "adapter"
-        write_trial_results(
-            record.folder,
-            {
-                "number": record.number,
-                "state": outcome.state,
-                "params": record.params,
-                "config": record.config,
-                "value": outcome.value,
-                "metric": "eval_loss",
-                "fail_reason": outcome.fail_reason,
-                "pruned_at": outcome.pruned_at,
-                "rerun_of": record.rerun_of,
-                "train_loss": record.train,
-                "eval": record.evals,
-                "steps": steps,
-                "max_steps": record.max_steps,
-                "runtime_s": result.get("runtime_s", round(duration, 3)),
-                "tokens_per_s": result.get("tokens_per_s"),
-                "peak_memory_bytes": peak,
-                "memory_kind": result.get("memory_kind"),
-                "started_at": record.started_at,
-                "adapter": str(adapter) if adapter.is_dir() else None,
-            },
+        If the storage cannot be told (it stayed busy past the patience), the file is still
+        written, so that `--resume` can tell the study what it says; if the file cannot be
+        written (a full disk), the study has the trial and `--resume` writes the file again.
+        """
+        duration = time.monotonic() - live.started
+        result = outcome.result
+        steps = result.steps if result is not None else (live.train[-1]["step"] if live.train else 0)
+        record = TrialRecord(
+            number=live.number,
+            state=outcome.state,
+            params=live.params,
+            config=live.config,
+            trial_dir=str(live.folder),
+            value=outcome.value,
+            fail_reason=outcome.fail_reason,
+            pruned_at=outcome.pruned_at,
+            rerun_of=live.rerun_of,
+            train_loss=live.train,
+            eval=live.evals,
+            steps=steps,
+            max_steps=live.max_steps,
+            runtime_s=round(result.runtime_s, 3) if result is not None else round(duration, 3),
+            duration_s=round(duration, 3),
+            tokens_per_s=result.tokens_per_s if result is not None else None,
+            peak_memory_bytes=result.peak_memory_bytes if result is not None else outcome.peak_memory,
+            memory_kind=result.memory_kind if result is not None else None,
+            started_at=live.started_at,
+            oom=outcome.oom,
+            interrupted=outcome.interrupted,
         )
-        write_best_files(study, self._config)
+        try:
+            record.tell(study, trial)
+        except RunFailure:
+            try:
+                record.write()
+            except (OSError, RunFailure):
+                pass  # the storage's failure is the one to report
+            raise
         if outcome.replace_worker and self._worker is not None:
             self._worker.kill()
             self._sink.emit(WorkerStateChanged("replaced", None, outcome.fail_reason or ""))
@@ -390,15 +458,37 @@ class SearchRunner:
         self._sink.emit(
             TrialFinished(
                 number=record.number,
-                state=outcome.state,
-                value=outcome.value,
+                state=record.state,
+                value=record.value,
                 params=record.params,
                 duration_s=duration,
                 steps=steps,
-                pruned_at=outcome.pruned_at,
-                fail_reason=outcome.fail_reason,
-                peak_memory_bytes=peak,
+                pruned_at=record.pruned_at,
+                fail_reason=record.fail_reason,
+                peak_memory_bytes=record.peak_memory_bytes,
                 best_number=best.number if best else None,
                 best_value=best.value if best else None,
             )
         )
+        record.write()
+        write_best_files(study, self._config)
+
+    def _spend_budget(self, study: Any, number: int, outcome: _Outcome) -> None:
+        """Stop the search when too many trials in a row fail for the same reason.
+
+        Raises:
+            RunFailure: the budget is spent; those trials are listed in the study so that
+                `--resume` runs their parameters again once the cause is fixed.
+        """
+        reason = outcome.fail_reason or ""
+        if not outcome.budget:
+            self._streak = []
+            return
+        if self._streak and self._streak[-1][1] != reason:
+            self._streak = []
+        self._streak.append((number, reason))
+        limit = self._options.max_failures_in_a_row
+        if limit and len(self._streak) >= limit:
+            numbers = sorted(set(study.user_attrs.get(RERUN_ATTR, [])) | {n for n, _ in self._streak})
+            study.set_user_attr(RERUN_ATTR, numbers)
+            raise RunFailure(f"{len(self._streak)} trials in a row failed: {reason}; nothing more will run")

@@ -10,18 +10,23 @@ from __future__ import annotations
 import os
 import re
 import socket
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..config import SearchConfig, parse_config
-from ..errors import UserError
+from ..errors import UserError, printable
+from ._storage import mask_password, open_storage, sqlite_path
+from ._trial_record import INTERRUPTED
 
 RESULTS_DIR = Path("optuna_studies")
 CONFIG_ATTR = "lorasearch_config"
 SETTINGS_ATTR = "lorasearch_settings"
 OWNER_ATTR = "lorasearch_owner"
-INTERRUPTED = "interrupted"
+RERUN_ATTR = "lorasearch_rerun"  # trials stopped by the failure budget, to run again on resume
+FAULT_ATTR = "lorasearch_fault_injection"
 
 
 @dataclass(frozen=True)
@@ -31,9 +36,26 @@ class SearchSettings:
     mode: str
     pruner: str
     n_trials: int
+    trial_timeout: float | None = None  # kept in the stored config; here for the CLI's flag
 
     def to_dict(self) -> dict[str, Any]:
         return {"mode": self.mode, "pruner": self.pruner, "n_trials": self.n_trials}
+
+
+STUDY_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
+_NAME_RULE = "letters, digits, '-', '_' and '.' (not first), at most 100 characters"
+
+
+def check_study_name(name: str) -> str:
+    """A study name is also a file name (its database, result files, trial folders).
+
+    Raises:
+        UserError: the name has a character or length that would escape or break those paths.
+    """
+    if not STUDY_NAME.fullmatch(name):
+        shown = name if len(name) <= 40 else name[:40] + "..."
+        raise UserError(f"--study-name: {printable(repr(shown))} is not a valid study name; use {_NAME_RULE}")
+    return name
 
 
 def default_storage(study_name: str) -> str:
@@ -41,39 +63,31 @@ def default_storage(study_name: str) -> str:
     return f"sqlite:///{RESULTS_DIR / study_name}.db"
 
 
-def mask_password(url: str) -> str:
-    """The URL with any password replaced by `***` (`postgresql://u:***@host/db`)."""
-    return re.sub(r"(//[^/:@]+:)[^@/]*@", r"\1***@", url)
-
-
-def study_exists(name: str, storage: str) -> bool:
-    """Whether the storage holds the study; a SQLite file that is not there is not created."""
-    import optuna
-
-    if storage.startswith("sqlite:///") and not Path(storage.removeprefix("sqlite:///")).exists():
-        return False
-
-    try:
-        summaries = optuna.study.get_all_study_summaries(storage=storage)
-    except Exception as exc:  # an unreachable database or a bad URL is the user's to fix
-        raise UserError(f"--storage: cannot open {mask_password(storage)}: {_short(exc)}") from None
-    return any(s.study_name == name for s in summaries)
+def study_exists(name: str, storage: Any) -> bool:
+    """Whether the storage holds the study."""
+    return any(s.study_name == name for s in storage.get_all_studies())
 
 
 def open_study(
     name: str,
-    storage: str,
+    url: str,
     resume: bool,
     config: SearchConfig | None,
     settings: SearchSettings,
     given: set[str],
+    check: Callable[[SearchConfig, SearchSettings], None] = lambda config, settings: None,
+    cancel: threading.Event | None = None,
 ) -> tuple[Any, SearchConfig, SearchSettings]:
     """Create a new study or resume one, enforcing the rules of `--resume`.
 
     Args:
+        url: the storage URL (a SQLite file that is not there is created only for a new study).
         config: the config the user gave (None on a resume without `--config`).
         settings: mode, pruner and target as given or defaulted.
-        given: which of `mode`, `pruner`, `n_trials` the user gave explicitly.
+        given: which of `mode`, `pruner`, `n_trials`, `trial_timeout` the user gave explicitly.
+        check: checks the config in force (data, model, folders) before anything is written:
+            it raises UserError and the study stays as it was.
+        cancel: see `open_storage`.
 
     Returns:
         The study, the config it searches, the settings in force.
@@ -81,16 +95,33 @@ def open_study(
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    label = mask_password(url)
+    db_file = sqlite_path(url)
+    checked = False
+    if db_file is not None and not db_file.is_file():
+        if resume:
+            raise UserError(f"--resume: no study '{name}' in {label}; drop --resume to start it")
+        assert config is not None
+        check(config, settings)  # before the database file is made: a refusal writes nothing
+        checked = True
+        db_file.parent.mkdir(parents=True, exist_ok=True)
+    storage = open_storage(url, cancel=cancel)
     exists = study_exists(name, storage)
     if exists and not resume:
-        raise UserError(
-            f"study '{name}' already exists in {mask_password(storage)}; add --resume to continue it"
-        )
+        raise UserError(f"study '{name}' already exists in {label}; add --resume to continue it")
     if resume and not exists:
-        raise UserError(f"--resume: no study '{name}' in {mask_password(storage)}; drop --resume to start it")
+        raise UserError(f"--resume: no study '{name}' in {label}; drop --resume to start it")
     if not exists:
         assert config is not None
-        study = optuna.create_study(study_name=name, storage=storage, direction="minimize")
+        if not checked:
+            check(config, settings)
+        try:
+            study = optuna.create_study(study_name=name, storage=storage, direction="minimize")
+        except optuna.exceptions.DuplicatedStudyError:
+            raise UserError(
+                f"study '{name}' was created in {label} by another process a moment ago; "
+                f"add --resume to continue it"
+            ) from None
         study.set_user_attr(CONFIG_ATTR, config.to_dict())
         study.set_user_attr(SETTINGS_ATTR, settings.to_dict())
         _claim(study)
@@ -102,11 +133,16 @@ def open_study(
         raise UserError(f"--resume: study '{name}' was not made by lorasearch (it stores no config)")
     if config is not None:
         differing = _differing_keys(stored_config, config.to_dict())
+        differing = [k for k in differing if not (k == "trial_timeout" and k in given)]
         if differing:
             raise UserError(
                 f"--config: study '{name}' was created with a different config ({', '.join(differing)} "
                 f"differ); drop --config to continue with the stored one, or start a new study"
             )
+    if "trial_timeout" in given:  # the one setting of the stored config a resume may change
+        stored_config = {**stored_config, "trial_timeout": settings.trial_timeout}
+        if settings.trial_timeout is None:
+            del stored_config["trial_timeout"]
     config = parse_config(stored_config, f"study '{name}'")
     stored = study.user_attrs.get(SETTINGS_ATTR, {})
     for key in ("mode", "pruner"):
@@ -119,9 +155,12 @@ def open_study(
         mode=stored.get("mode", settings.mode),
         pruner=stored.get("pruner", settings.pruner),
         n_trials=settings.n_trials if "n_trials" in given else stored.get("n_trials", settings.n_trials),
+        trial_timeout=config.trial_timeout,
     )
-    study.set_user_attr(SETTINGS_ATTR, settings.to_dict())
+    check(config, settings)
     _claim(study)
+    study.set_user_attr(SETTINGS_ATTR, settings.to_dict())
+    study.set_user_attr(CONFIG_ATTR, config.to_dict())
     return study, config, settings
 
 
@@ -152,42 +191,26 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
-def recover_interrupted(study: Any) -> list[int]:
-    """Mark stale RUNNING trials FAIL (`interrupted`) and queue every interrupted trial's
-    parameters to run again, once. Returns the numbers of the trials queued again."""
-    from optuna.trial import TrialState
-
-    storage = study._storage
-    for trial in study.get_trials(deepcopy=False):
-        if trial.state == TrialState.RUNNING:
-            storage.set_trial_user_attr(
-                trial._trial_id, "fail_reason", "interrupted (the search process died)"
-            )
-            storage.set_trial_user_attr(trial._trial_id, INTERRUPTED, True)
-            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-    trials = study.get_trials(deepcopy=False)
-    # A finished trial cannot be changed, so "already queued again" is read from the reruns.
-    rerun = {t.user_attrs.get("rerun_of") for t in trials}
-    requeued = []
-    for trial in trials:
-        if trial.user_attrs.get(INTERRUPTED) and trial.number not in rerun and trial.params:
-            study.enqueue_trial(trial.params, user_attrs={"rerun_of": trial.number}, skip_if_exists=False)
-            requeued.append(trial.number)
-    return requeued
+def must_rerun(trial: Any, rerun_list: set[int]) -> bool:
+    """An interrupted trial, or one the failure budget stopped: its params run again on resume,
+    and it does not count toward the target."""
+    return bool(trial.user_attrs.get(INTERRUPTED)) or trial.number in rerun_list
 
 
 def trial_counts(study: Any) -> dict[str, int]:
-    """complete / pruned / failed (interrupted ones apart: they do not count toward the target)."""
+    """complete / pruned / failed; interrupted ones apart (with those the failure budget
+    stopped): they run again on resume and do not count toward the target."""
     from optuna.trial import TrialState
 
     counts = {"complete": 0, "pruned": 0, "failed": 0, "interrupted": 0, "running": 0}
+    rerun_list = set(study.user_attrs.get(RERUN_ATTR, []))
     for trial in study.get_trials(deepcopy=False):
         if trial.state == TrialState.COMPLETE:
             counts["complete"] += 1
         elif trial.state == TrialState.PRUNED:
             counts["pruned"] += 1
         elif trial.state == TrialState.FAIL:
-            counts["interrupted" if trial.user_attrs.get(INTERRUPTED) else "failed"] += 1
+            counts["interrupted" if must_rerun(trial, rerun_list) else "failed"] += 1
         elif trial.state == TrialState.RUNNING:
             counts["running"] += 1
     return counts
@@ -215,7 +238,3 @@ def _differing_keys(stored: dict[str, Any], given: dict[str, Any]) -> list[str]:
         elif stored.get(key) != given.get(key):
             keys.append(key)
     return keys
-
-
-def _short(exc: Exception) -> str:
-    return mask_password(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)

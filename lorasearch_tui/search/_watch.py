@@ -3,12 +3,13 @@
 `lorasearch watch` attaches to a study being searched elsewhere (headless under nohup, or on
 another host that shares the storage). Each poll reads the trials from the storage and the
 running trial's `metrics.jsonl`, and emits the same events the live engine emits, so the
-terminal UI needs no second way of showing a search. It never writes anything.
+terminal UI needs no second way of showing a search. It never writes anything: a SQLite
+storage is opened read-only (SQLite refuses every write) and no table is ever created, a
+`metrics.jsonl` line it cannot read is skipped, and only regular files are opened.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import threading
@@ -18,19 +19,20 @@ from typing import Any
 import psutil
 
 from ..config import describe, parse_config
-from ..errors import UserError
+from ..errors import RunFailure, UserError
 from ._events import EvalLogged, SearchStarted, Sink, StepLogged, TrialFinished, TrialStarted
 from ._hardware import _Nvml, sample_hardware
-from ._results import LIVE_METRICS
+from ._storage import first_line, mask_password, open_storage
 from ._study import (
     CONFIG_ATTR,
-    INTERRUPTED,
+    FAULT_ATTR,
     OWNER_ATTR,
     SETTINGS_ATTR,
     best_trial,
-    mask_password,
+    check_study_name,
     study_exists,
 )
+from ._trial_record import INTERRUPTED, LIVE_METRICS, metrics_entries, read_regular_file
 
 
 class StudyWatcher:
@@ -40,12 +42,19 @@ class StudyWatcher:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        if not study_exists(study_name, storage):
-            raise UserError(
-                f"no study '{study_name}' in {mask_password(storage)}; check the name and --storage"
-            )
-        self._study = optuna.load_study(study_name=study_name, storage=storage)
-        self._storage = mask_password(storage)
+        check_study_name(study_name)
+        label = mask_password(storage)
+        opened = open_storage(storage, read_only=True)
+        try:
+            exists = study_exists(study_name, opened)
+        except (UserError, RunFailure):
+            raise
+        except Exception as exc:  # a file that is no Optuna storage (no tables, not SQLite)
+            raise UserError(f"--storage: {label} holds no Optuna studies ({first_line(exc)})") from None
+        if not exists:
+            raise UserError(f"no study '{study_name}' in {label}; check the name and --storage")
+        self._study = optuna.load_study(study_name=study_name, storage=opened)
+        self._storage = label
         self._sink = sink
         self._seen: dict[int, str] = {}  # trial number -> state last emitted
         self._offsets: dict[int, int] = {}  # trial number -> bytes of metrics.jsonl read
@@ -145,6 +154,7 @@ class StudyWatcher:
                 fixed={k: v for k, v in config.params.model_dump().items() if k not in config.space},
                 resumed=False,
                 trials_done=0,
+                fault_injection=study.user_attrs.get(FAULT_ATTR),
             )
         )
         self._announced = True
@@ -153,16 +163,12 @@ class StudyWatcher:
         folder = trial.user_attrs.get("trial_dir")
         if not folder:
             return
-        path = Path(folder) / LIVE_METRICS
-        if not path.exists():
+        data = read_regular_file(Path(folder) / LIVE_METRICS, self._offsets.get(trial.number, 0))
+        if not data:
             return
-        with path.open("rb") as source:
-            source.seek(self._offsets.get(trial.number, 0))
-            data = source.read()
         complete = data[: data.rfind(b"\n") + 1]  # a line being written waits for the next poll
         self._offsets[trial.number] = self._offsets.get(trial.number, 0) + len(complete)
-        for line in complete.decode("utf-8").splitlines():
-            entry = json.loads(line)
+        for entry in metrics_entries(complete):
             if entry["event"] == "started":
                 self._max_steps[trial.number] = entry["max_steps"]
             elif entry["event"] == "step":

@@ -38,6 +38,9 @@ class TrainingObserver(Protocol):
         """Asked after every step and eval; True ends the run there (pruned, aborted)."""
         return False
 
+    def on_progress(self) -> None:
+        """A micro-batch or an eval batch went through (many times a step; keep it cheap)."""
+
 
 class NullObserver:
     """An observer that watches nothing and never stops the run."""
@@ -54,6 +57,9 @@ class NullObserver:
     def should_stop(self) -> bool:
         return False
 
+    def on_progress(self) -> None:
+        pass
+
 
 def make_callback(observer: TrainingObserver, history: RunHistory) -> Any:
     """A transformers `TrainerCallback` that feeds `observer` and records `history`.
@@ -61,6 +67,8 @@ def make_callback(observer: TrainingObserver, history: RunHistory) -> Any:
     Built in a function so transformers is imported only when a run starts.
     """
     from transformers import TrainerCallback
+
+    progress = getattr(observer, "on_progress", lambda: None)
 
     class _ObserverCallback(TrainerCallback):
         def on_train_begin(self, args, state, control, **kwargs):
@@ -86,7 +94,14 @@ def make_callback(observer: TrainingObserver, history: RunHistory) -> Any:
             self._maybe_stop(state, control)
 
         def on_step_end(self, args, state, control, **kwargs):
+            progress()
             self._maybe_stop(state, control)
+
+        def on_substep_end(self, args, state, control, **kwargs):
+            progress()
+
+        def on_prediction_step(self, args, state, control, **kwargs):
+            progress()
 
         def _maybe_stop(self, state, control):
             if history.stopped_at is None and observer.should_stop():

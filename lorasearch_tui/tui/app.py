@@ -22,7 +22,7 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer
 from textual.worker import Worker, WorkerState
 
-from ..errors import ExitCode, UserError
+from ..errors import ExitCode, UserError, printable
 from ..search import (
     HardwareSampled,
     SearchControls,
@@ -148,7 +148,9 @@ class SearchApp(App[int]):
             if isinstance(event, TrialFinished):
                 log.write(_trial_line(event))
             elif isinstance(event, SearchFinished):
-                log.write(f"search {event.reason}")
+                log.write(
+                    f"search {event.reason}" + (f": {printable(event.message)}" if event.message else "")
+                )
                 if event.reason == "interrupted":
                     self._exit_code = ExitCode.INTERRUPTED
         # Redraw only the panes these events touch: a hardware sample a second must not
@@ -281,6 +283,6 @@ class SearchApp(App[int]):
 def _trial_line(event: TrialFinished) -> str:
     state = "OOM" if event.fail_reason and event.fail_reason.startswith("out of memory") else event.state
     value = f" {event.value:.4f}" if event.value is not None else ""
-    why = f" ({event.fail_reason})" if event.fail_reason else ""
+    why = f" ({printable(event.fail_reason)})" if event.fail_reason else ""
     pruned = f" at step {event.pruned_at}" if event.pruned_at is not None else ""
     return f"trial {event.number} {state}{pruned}{value}{why}"

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 from textual_plotext import PlotextPlot
 
+from ..errors import printable
 from ..search._state import TrialView
 from .widgets.loss_chart import plot_trial
 
@@ -42,7 +43,7 @@ class TrialDetailScreen(ModalScreen[None]):
         if t.pruned_at is not None:
             text.append(f"  pruned at step {t.pruned_at}", style="yellow")
         if t.fail_reason:
-            text.append(f"\nreason: {t.fail_reason}", style="red")
+            text.append(f"\nreason: {printable(t.fail_reason)}", style="red")
         if t.rerun_of is not None:
             text.append(f"\nruns again the parameters of interrupted trial {t.rerun_of}")
         text.append(f"\nfolder: {self._folder}")

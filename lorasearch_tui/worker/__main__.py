@@ -7,6 +7,7 @@ import signal
 import sys
 
 from ._loop import Worker, die_with_parent
+from ._messages import decode_command
 from ._protocol import Channel
 
 
@@ -19,7 +20,7 @@ def main(argv: list[str]) -> int:
         level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s", stream=sys.stderr
     )
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
-    Worker(Channel(read_fd, write_fd)).serve()
+    Worker(Channel(read_fd, write_fd, decode_command)).serve()
     return 0
 
 

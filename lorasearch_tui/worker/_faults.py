@@ -6,18 +6,24 @@ trial 1 raises an exception at its step 3, trial 2 runs out of memory at step 2.
 
 - `exception`: a RuntimeError, as a bug in a data collator would raise;
 - `oom`: a `torch.OutOfMemoryError`, the error CUDA raises;
-- `crash`: the worker process dies on the spot (exit code 137, as after `kill -9`).
+- `crash`: the worker process dies on the spot (exit code 137, as after `kill -9`);
+- `diverge`: the train loss becomes NaN (the run stops as a diverged one does);
+- `orphan`: the worker starts a child that keeps the pipe open and sleeps, then dies; the
+  parent must notice the death although the pipe stays open, and kill the child.
 
-Nothing reads this variable but the worker, and only to fail on purpose.
+The worker acts on it; the search checks it (a malformed value stops it with exit code 2)
+and says it loudly: on the console, in the terminal UI's header and in the study's user
+attribute `lorasearch_fault_injection`, so that fake failures never pass for real ones.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 
 ENV_VAR = "LORASEARCH_INJECT_FAULT"
-KINDS = ("exception", "oom", "crash")
+KINDS = ("exception", "oom", "crash", "diverge", "orphan")
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,15 @@ def trigger(faults: list[Fault], trial: int, step: int) -> None:
     for fault in faults:
         if fault.trial == trial and fault.step == step:
             if fault.kind == "crash":
+                os._exit(137)
+            if fault.kind == "diverge":
+                from ..training import TrainingDiverged
+
+                raise TrainingDiverged(step, "train loss", float("nan"))
+            if fault.kind == "orphan":
+                if os.fork() == 0:  # the child inherits the pipe's ends and keeps them open
+                    time.sleep(600)
+                    os._exit(0)
                 os._exit(137)
             if fault.kind == "oom":
                 import torch

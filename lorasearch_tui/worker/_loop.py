@@ -6,7 +6,8 @@ reports every step and eval up the pipe and, after each eval, waits for the pare
 (prune or go on). It never touches the study: the parent is the only writer of the storage.
 
 After an out-of-memory error or any other exception it reports the failure and exits, so the
-parent starts a fresh worker with a clean GPU; a diverged or pruned trial leaves it running.
+parent starts a fresh worker with a clean GPU; a diverged or pruned trial leaves it running,
+as long as the base model is exactly as it was loaded (checked after every trial).
 """
 
 from __future__ import annotations
@@ -15,17 +16,35 @@ import gc
 import logging
 import os
 import signal
+import time
 import traceback
 from pathlib import Path
 from typing import Any
 
 from ..config import TrainParams
 from ..data import LoadedData, load_data
-from ..errors import UserError
+from ..errors import UserError, is_disk_full
+from ..training import TrainingDiverged
 from ._faults import ENV_VAR, Fault, parse_faults, trigger
+from ._messages import (
+    Alive,
+    Decision,
+    Eval,
+    Exit,
+    Failed,
+    Finished,
+    Loaded,
+    Loading,
+    Ready,
+    Result,
+    Run,
+    Started,
+    Step,
+)
 from ._protocol import Channel
 
 _log = logging.getLogger("lorasearch.worker")
+ALIVE_EVERY_S = 2.0  # how often a training worker says it is alive between steps
 
 
 class _TrialObserver:
@@ -35,25 +54,33 @@ class _TrialObserver:
         self._channel = channel
         self._number = number
         self._faults = faults
+        self._last_sent = time.monotonic()
         self.pruned_at: int | None = None
 
+    def _send(self, message: Any) -> None:
+        self._channel.send(message)
+        self._last_sent = time.monotonic()
+
     def on_start(self, max_steps: int) -> None:
-        self._channel.send({"event": "started", "trial": self._number, "max_steps": max_steps})
+        self._send(Started(trial=self._number, max_steps=max_steps))
 
     def on_step(self, step: int, loss: float, learning_rate: float) -> None:
         trigger(self._faults, self._number, step)
-        self._channel.send(
-            {"event": "step", "trial": self._number, "step": step, "loss": loss, "lr": learning_rate}
-        )
+        self._send(Step(trial=self._number, step=step, loss=loss, learning_rate=learning_rate))
 
     def on_eval(self, step: int, eval_loss: float) -> None:
-        self._channel.send({"event": "eval", "trial": self._number, "step": step, "value": eval_loss})
+        self._send(Eval(trial=self._number, step=step, eval_loss=eval_loss))
         while True:
             message = self._channel.recv()  # EOFError (parent gone) ends the worker
-            if message and message.get("cmd") == "decision" and message.get("step") == step:
+            if isinstance(message, Decision) and message.step == step:
                 break
-        if message.get("prune"):
+        if message.prune:
             self.pruned_at = step
+
+    def on_progress(self) -> None:
+        """A micro-batch or an eval batch went through: say so now and then."""
+        if time.monotonic() - self._last_sent >= ALIVE_EVERY_S:
+            self._send(Alive(trial=self._number))
 
     def should_stop(self) -> bool:
         if self._channel.peer_closed():
@@ -67,92 +94,128 @@ class Worker:
     def __init__(self, channel: Channel) -> None:
         self._channel = channel
         self._base: Any = None
+        self._clean: Any = None  # the base model's signature right after loading
         self._data: tuple[tuple[str, ...], LoadedData] | None = None
         self._faults = parse_faults(os.environ.get(ENV_VAR))
 
     def serve(self) -> None:
-        self._channel.send({"event": "ready", "pid": os.getpid()})
+        self._channel.send(Ready(pid=os.getpid()))
         while True:
             try:
                 message = self._channel.recv()
             except EOFError:
                 return
-            if message is None or message.get("cmd") == "exit":
+            if message is None or isinstance(message, Exit):
                 return
-            if message.get("cmd") == "run" and not self._run(message):
+            if isinstance(message, Run) and not self._run(message):
                 return
 
-    def _run(self, message: dict[str, Any]) -> bool:
+    def _run(self, command: Run) -> bool:
         """Run one trial; False when the worker must exit afterwards (after a failure)."""
-        import torch
-
-        from ..training import TrainingDiverged, lora_adapter, run_training
-
-        number = message["trial"]
-        trial_dir = Path(message["trial_dir"])
+        number = command.trial
+        trial_dir = Path(command.trial_dir)
+        failure: tuple[str, str, int | None, str] | None = None
+        keep = True
+        torch: Any = None
         try:
-            params = TrainParams.model_validate(message["params"])
+            import torch  # here, so a broken install fails the trial with its own words
+
+            from ..training import lora_adapter, run_training
+
+            params = TrainParams.model_validate(command.params)
             data = self._load_data(params)
             base = self._load_base(params)
             with lora_adapter(base, params) as model:
                 observer = _TrialObserver(self._channel, number, self._faults)
                 result = run_training(base, model, params, data, trial_dir / "trainer", observer)
-                if observer.pruned_at is None and message.get("save_adapter", True):
+                if observer.pruned_at is None and command.save_adapter:
                     model.save_pretrained(trial_dir / "adapter")
             _remove_if_empty(trial_dir / "trainer")
             self._channel.send(
-                {
-                    "event": "finished",
-                    "trial": number,
-                    "result": result.to_dict(),
-                    "pruned_at": observer.pruned_at,
-                }
+                Finished(
+                    trial=number,
+                    result=Result(
+                        eval_loss=result.eval_loss,
+                        steps=result.steps,
+                        max_steps=result.max_steps,
+                        runtime_s=result.runtime_s,
+                        tokens_per_s=result.tokens_per_s,
+                        peak_memory_bytes=result.peak_memory_bytes,
+                        memory_kind=result.memory_kind,
+                    ),
+                    pruned_at=observer.pruned_at,
+                )
             )
-            _free_memory(torch)
-            return True
         except TrainingDiverged as exc:
-            self._fail(number, "diverged", f"diverged: {exc}")
-            _free_memory(torch)
-            return True
+            failure = ("diverged", f"diverged: {exc}", None, "")
         except UserError as exc:
-            self._fail(number, "config", str(exc))
-            return True
+            failure = ("config", str(exc), None, "")
         except Exception as exc:  # every other failure ends this worker; the parent starts another
-            oom = isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
-            peak = _peak_memory(torch)
-            reason = f"out of memory (peak {peak / 2**30:.2f} GiB)" if oom else f"{type(exc).__name__}: {exc}"
-            _log.error("trial %d failed:\n%s", number, traceback.format_exc())
-            self._fail(number, "oom" if oom else "exception", reason, peak, traceback.format_exc())
+            keep = False
+            failure = _describe_failure(exc, torch)
+            _log.error("trial %d failed:\n%s", number, failure[3])
+        # Out of the except blocks: the exception, its traceback and the trainer its frames
+        # held are gone, so the memory below is really freed.
+        if failure is not None:
+            self._channel.send(
+                Failed(
+                    trial=number,
+                    kind=failure[0],
+                    reason=failure[1],
+                    peak_memory=failure[2],
+                    traceback=failure[3],
+                )
+            )
+        if torch is not None:
+            _free_memory(torch)
+        if keep and self._base is not None and not self._base_is_clean():
             return False
+        return keep
 
-    def _fail(self, number: int, kind: str, reason: str, peak: int | None = None, tb: str = "") -> None:
-        self._channel.send(
-            {
-                "event": "failed",
-                "trial": number,
-                "kind": kind,
-                "reason": reason,
-                "peak_memory": peak,
-                "traceback": tb,
-            }
-        )
+    def _base_is_clean(self) -> bool:
+        """The base model must be exactly as loaded; if a trial left anything on it, this
+        worker ends and the parent starts a fresh one rather than train on a changed model."""
+        from ..training import base_signature
+
+        now = base_signature(self._base.model)
+        if now != self._clean:
+            _log.warning("the base model changed during the trial; this worker ends, a fresh one follows")
+            return False
+        return True
 
     def _load_base(self, params: TrainParams) -> Any:
-        from ..training import load_base, model_key
+        from ..training import base_signature, load_base, model_key
 
         if self._base is None or self._base.key != model_key(params):
             self._base = None
             gc.collect()
-            self._channel.send({"event": "loading", "model": params.model_name})
+            self._channel.send(Loading(model=params.model_name))
             self._base = load_base(params)
-            self._channel.send({"event": "loaded", "model": params.model_name})
+            self._clean = base_signature(self._base.model)
+            self._channel.send(Loaded(model=params.model_name))
         return self._base
 
     def _load_data(self, params: TrainParams) -> LoadedData:
         key = (params.input_data, params.instruction, params.train_split, params.val_split)
         if self._data is None or self._data[0] != key:
-            self._data = (key, load_data(params))
+            # The search's parent decoded every image before the search started.
+            self._data = (key, load_data(params, decode_images=False))
         return self._data[1]
+
+
+def _describe_failure(exc: Exception, torch: Any) -> tuple[str, str, int | None, str]:
+    """kind, reason, peak memory and traceback of a failed trial (`torch` None: it did not import)."""
+    tb = traceback.format_exc()
+    if is_disk_full(exc):
+        where = getattr(exc, "filename", None)
+        return "disk_full", f"no space left on device{f' writing {where}' if where else ''}", None, tb
+    if torch is None:
+        return "exception", f"{type(exc).__name__}: {exc}"[:2000], None, tb
+    oom = isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
+    peak = _peak_memory(torch)
+    if oom:
+        return "oom", f"out of memory (peak {peak / 2**30:.2f} GiB)", peak, tb
+    return "exception", f"{type(exc).__name__}: {exc}"[:2000], peak, tb
 
 
 def _remove_if_empty(folder: Path) -> None:

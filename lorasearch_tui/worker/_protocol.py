@@ -1,42 +1,52 @@
-"""The pipe protocol between the search (parent) and the trial worker: JSON lines over two fds.
+"""The pipe between the search (parent) and the trial worker: message lines over two fds.
 
-Parent -> worker: `run` (a trial's full parameters and folder), `decision` (after each eval:
-prune or go on), `exit`. Worker -> parent: `ready`, `loading`, `started`, `step`, `eval`,
-`finished`, `failed`. Plain file descriptors rather than the worker's stdout, because
-libraries print to stdout and would corrupt the stream; the worker's stdout and stderr go to
-its log file instead.
+Plain file descriptors rather than the worker's stdout, because libraries print to stdout and
+would corrupt the stream; the worker's stdout and stderr go to its log file instead. What the
+lines may hold is in `_messages.py`; this module only frames them, with a bound on a line's
+length so that a runaway writer cannot fill the reader's memory.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import select
+from collections.abc import Callable
 from typing import Any
+
+from ._messages import MAX_LINE, ProtocolError, _Message, encode
 
 
 class Channel:
-    """Newline-delimited JSON over a pair of pipe ends, with a timeout on reads."""
+    """Newline-delimited messages over a pair of pipe ends, with a timeout on reads."""
 
-    def __init__(self, read_fd: int, write_fd: int) -> None:
+    def __init__(self, read_fd: int, write_fd: int, decode: Callable[[bytes], Any]) -> None:
+        """Args:
+        decode: turns one line into a message (raises ProtocolError): the parent decodes the
+            worker's messages, the worker the parent's commands.
+        """
         self._read_fd = read_fd
         self._write_fd = write_fd
+        self._decode = decode
         self._buffer = b""
 
-    def send(self, message: dict[str, Any]) -> None:
+    def send(self, message: _Message) -> None:
         """Write one message; raises BrokenPipeError when the other side is gone."""
-        data = (json.dumps(message, allow_nan=True) + "\n").encode()
+        data = encode(message)
         while data:
             written = os.write(self._write_fd, data)
             data = data[written:]
 
-    def recv(self, timeout: float | None = None) -> dict[str, Any] | None:
+    def recv(self, timeout: float | None = None) -> Any:
         """The next message, or None when `timeout` seconds pass first.
 
         Raises:
             EOFError: the other side closed its end (exited or died).
+            ProtocolError: the line is not a valid message, or is longer than `MAX_LINE`.
         """
         while b"\n" not in self._buffer:
+            if len(self._buffer) > MAX_LINE:
+                self._buffer = b""
+                raise ProtocolError(f"a line longer than {MAX_LINE} bytes")
             if timeout is not None:
                 ready, _, _ = select.select([self._read_fd], [], [], timeout)
                 if not ready:
@@ -46,7 +56,7 @@ class Channel:
                 raise EOFError("the other end of the pipe closed")
             self._buffer += chunk
         line, self._buffer = self._buffer.split(b"\n", 1)
-        return json.loads(line)
+        return self._decode(line)
 
     def peer_closed(self) -> bool:
         """True when the other side closed its end and nothing is left to read (never blocks)."""
@@ -65,3 +75,6 @@ class Channel:
                 os.close(fd)
             except OSError:
                 pass
+
+
+__all__ = ["Channel", "ProtocolError"]

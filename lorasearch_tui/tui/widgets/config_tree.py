@@ -6,11 +6,12 @@ from typing import Any
 
 from textual.widgets import Tree
 
+from ...errors import printable
 from ...search._state import SearchState
 
 
 def _fmt(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    return f"{value:.4g}" if isinstance(value, float) else printable(str(value))
 
 
 class ConfigTree(Tree[str]):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from ...errors import printable
 from ...search._state import SearchState
 
 
@@ -41,10 +42,13 @@ class StudyHeader(Static):
         if mode_note:
             line1.append("  ")
             line1.append(mode_note, style="reverse")
+        if started.fault_injection:
+            line1.append("  ")
+            line1.append("FAULT INJECTION", style="bold reverse red")
         line2 = Text(no_wrap=True, overflow="ellipsis")
         line2.append(started.study_name, style="bold")
         line2.append(f"  {started.mode}/{started.pruner}")
         if state.worker is not None:
             line2.append(f"  worker {state.worker.state}", style="dim")
-        line2.append(f"  {started.storage}")
+        line2.append(f"  {printable(started.storage)}")
         self.update(Text("\n", no_wrap=True).join([line1, line2]))

@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
+from ...errors import printable
 from ...search._state import SearchState, TrialView
 from .header import format_duration
 
@@ -25,7 +26,7 @@ _TAIL_COLUMNS = ("value", "best", "time", "steps", "pruned@", "peak mem")
 def _fmt(value: Any) -> str:
     if value is None:
         return "-"
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    return f"{value:.4g}" if isinstance(value, float) else printable(str(value))
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:

@@ -1,0 +1,85 @@
+"""What `--resume` does before its first new trial: finish what a dead process left behind.
+
+- A RUNNING trial whose `trial_results.json` holds its result is told from that file: the
+  process that trained it wrote the file but could not tell the storage (it stayed locked
+  longer than the patience, or the process died in between). Nothing trained is lost.
+- Any other RUNNING trial is recorded FAIL `interrupted (the search process died)`.
+- A finished trial whose `trial_results.json` is missing (the disk was full) gets it again,
+  written from the study and the trial's `metrics.jsonl`.
+- The parameters of interrupted trials, and of the trials a spent failure budget stopped
+  (the study's `lorasearch_rerun`), are queued to run again first, once each.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from ..config import SearchConfig
+from ._results import trial_dir
+from ._study import RERUN_ATTR, must_rerun
+from ._trial_record import INTERRUPTED, TRIAL_RESULTS, TrialRecord
+
+_log = logging.getLogger("lorasearch.search")
+LOST = "interrupted (the search process died)"
+
+
+def recover(study: Any, config: SearchConfig) -> list[int]:
+    """Finish left-over RUNNING trials, rewrite missing result files, queue reruns.
+
+    Returns:
+        The numbers of the trials whose parameters were queued to run again.
+    """
+    import optuna
+    from optuna.trial import TrialState
+
+    for frozen in study.get_trials(deepcopy=False):
+        if frozen.state != TrialState.RUNNING:
+            continue
+        folder = Path(
+            frozen.user_attrs.get("trial_dir") or trial_dir(config, study.study_name, frozen.number)
+        )
+        record = TrialRecord.from_file(folder / TRIAL_RESULTS)
+        if record is None or record.number != frozen.number or record.params != frozen.params:
+            record = TrialRecord(
+                number=frozen.number,
+                state="FAIL",
+                params=dict(frozen.params),
+                config=_config_of(config, frozen.params),
+                trial_dir=str(folder),
+                fail_reason=LOST,
+                rerun_of=frozen.user_attrs.get("rerun_of"),
+                interrupted=True,
+            )
+        else:
+            _log.info("trial %d: recorded from %s", frozen.number, folder / TRIAL_RESULTS)
+        record.tell(study, optuna.trial.Trial(study, frozen._trial_id))
+        record.write()
+
+    for frozen in study.get_trials(deepcopy=False):
+        folder = frozen.user_attrs.get("trial_dir")
+        if frozen.state.is_finished() and folder and not (Path(folder) / TRIAL_RESULTS).exists():
+            TrialRecord.from_study(frozen, _config_of(config, frozen.params)).write()
+            _log.info("trial %d: wrote %s again from the study", frozen.number, Path(folder) / TRIAL_RESULTS)
+
+    trials = study.get_trials(deepcopy=False)
+    rerun_list = set(study.user_attrs.get(RERUN_ATTR, []))
+    # A finished trial cannot be changed, so "already queued again" is read from the reruns.
+    queued = {t.user_attrs.get("rerun_of") for t in trials}
+    requeued = []
+    for trial in trials:
+        if must_rerun(trial, rerun_list) and trial.number not in queued and trial.params:
+            study.enqueue_trial(trial.params, user_attrs={"rerun_of": trial.number}, skip_if_exists=False)
+            requeued.append(trial.number)
+    return requeued
+
+
+def _config_of(config: SearchConfig, params: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return config.with_values(dict(params)).model_dump()
+    except ValueError:  # a combination the config's rules refuse (the trial failed for it)
+        return {}
+
+
+__all__ = ["INTERRUPTED", "LOST", "recover"]

@@ -1,0 +1,247 @@
+"""One finished trial, in one format: what the study stores and what `trial_results.json` holds.
+
+A trial's result is written twice, to the study (its state, value and user attributes) and to
+its folder (`trial_results.json`), so that either can restore the other: when the storage
+stayed locked at the end of a trial, `--resume` tells the study what the file says; when the
+disk was full, `--resume` writes the file again from the study and the trial's
+`metrics.jsonl`. Both come from this one record, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..atomic import write_json
+
+METRIC = "eval_loss"
+TRIAL_RESULTS = "trial_results.json"
+LIVE_METRICS = "metrics.jsonl"
+INTERRUPTED = "interrupted"
+OOM_CONSTRAINT = "out_of_memory"
+STATES = ("COMPLETE", "PRUNED", "FAIL")
+
+# The record's fields the study keeps as user attributes (the rest is in the trial itself:
+# state, value, params, or in the stored config).
+_ATTRS = (
+    "fail_reason",
+    "pruned_at",
+    "steps",
+    "max_steps",
+    "duration_s",
+    "runtime_s",
+    "peak_memory_bytes",
+    "tokens_per_s",
+    "memory_kind",
+    "trial_dir",
+    "oom",
+    INTERRUPTED,
+)
+
+
+@dataclass
+class TrialRecord:
+    """A finished trial. COMPLETE always has a finite `value`; anything else has none."""
+
+    number: int
+    state: str
+    params: dict[str, Any]
+    config: dict[str, Any]
+    trial_dir: str
+    value: float | None = None
+    fail_reason: str | None = None
+    pruned_at: int | None = None
+    rerun_of: int | None = None
+    train_loss: list[dict[str, float]] = field(default_factory=list)
+    eval: list[dict[str, float]] = field(default_factory=list)
+    steps: int = 0
+    max_steps: int = 0
+    runtime_s: float | None = None
+    duration_s: float | None = None
+    tokens_per_s: float | None = None
+    peak_memory_bytes: int | None = None
+    memory_kind: str | None = None
+    started_at: str | None = None
+    oom: bool = False
+    interrupted: bool = False
+
+    def __post_init__(self) -> None:
+        if self.state not in STATES:
+            raise ValueError(f"unknown trial state {self.state!r}")
+        if self.state == "COMPLETE" and not _finite(self.value):
+            # A failure is never disguised as a result: no finite value, no COMPLETE.
+            self.state, self.value = "FAIL", None
+            self.fail_reason = self.fail_reason or "no finite eval loss at the end of training"
+        if self.state != "COMPLETE":
+            self.value = None
+
+    @property
+    def adapter(self) -> Path | None:
+        folder = Path(self.trial_dir) / "adapter"
+        return folder if self.state == "COMPLETE" and folder.is_dir() else None
+
+    def user_attrs(self) -> dict[str, Any]:
+        """What the study keeps of the record, None values left out."""
+        attrs = {key: getattr(self, key) for key in _ATTRS}
+        attrs["oom"] = self.oom or None
+        attrs[INTERRUPTED] = self.interrupted or None
+        return {k: v for k, v in attrs.items() if v is not None}
+
+    def to_json(self) -> dict[str, Any]:
+        """The content of `trial_results.json`."""
+        data = asdict(self)
+        data["metric"] = METRIC
+        adapter = self.adapter
+        data["adapter"] = str(adapter) if adapter is not None else None
+        return data
+
+    def tell(self, study: Any, trial: Any) -> None:
+        """Record the trial in the study: its attributes, then its state and value.
+
+        An out-of-memory trial is PRUNED with the constraint `out_of_memory` violated: Optuna's
+        TPE sampler reads constraints only of COMPLETE and PRUNED trials and ranks a violated
+        one below every feasible trial, which is what teaches it to avoid that region.
+        """
+        from optuna.trial import TrialState
+
+        for key, value in self.user_attrs().items():
+            trial.set_user_attr(key, value)
+        if self.oom:
+            trial.set_constraint(OOM_CONSTRAINT, 1.0)
+        if self.state == "COMPLETE":
+            study.tell(trial, self.value)
+        else:
+            study.tell(trial, state=TrialState[self.state])
+
+    def write(self) -> None:
+        """Write `trial_results.json` into the trial's folder (strict JSON: no NaN)."""
+        folder = Path(self.trial_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_json(folder / TRIAL_RESULTS, self.to_json())
+
+    @classmethod
+    def from_file(cls, path: Path) -> TrialRecord | None:
+        """The record a `trial_results.json` holds, None if it is missing or not one."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_refuse)
+            known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+            return cls(**known)
+        except (OSError, ValueError, TypeError, AttributeError):
+            return None
+
+    @classmethod
+    def from_study(cls, trial: Any, config: dict[str, Any]) -> TrialRecord:
+        """The record of a finished study trial, its curves read back from its `metrics.jsonl`."""
+        attrs = trial.user_attrs
+        folder = Path(attrs["trial_dir"])
+        max_steps, train, evals = read_metrics(folder / LIVE_METRICS)
+        return cls(
+            number=trial.number,
+            state=trial.state.name,
+            params=dict(trial.params),
+            config=config,
+            trial_dir=str(folder),
+            value=trial.value,
+            fail_reason=attrs.get("fail_reason"),
+            pruned_at=attrs.get("pruned_at"),
+            rerun_of=attrs.get("rerun_of"),
+            train_loss=train,
+            eval=evals,
+            steps=int(attrs.get("steps") or 0),
+            max_steps=int(attrs.get("max_steps") or max_steps),
+            runtime_s=attrs.get("runtime_s"),
+            duration_s=attrs.get("duration_s"),
+            tokens_per_s=attrs.get("tokens_per_s"),
+            peak_memory_bytes=attrs.get("peak_memory_bytes"),
+            memory_kind=attrs.get("memory_kind"),
+            started_at=trial.datetime_start.isoformat(timespec="seconds") if trial.datetime_start else None,
+            oom=bool(attrs.get("oom")),
+            interrupted=bool(attrs.get(INTERRUPTED)),
+        )
+
+
+def metrics_entries(data: bytes) -> list[dict[str, Any]]:
+    """The well-formed entries of some `metrics.jsonl` lines; a broken line is skipped.
+
+    The file is written by the search while a watcher reads it, and survives crashes and full
+    disks: a half-written or foreign line must not stop anyone reading the rest.
+    """
+    entries = []
+    for line in data.split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line, parse_constant=_refuse)
+        except (ValueError, RecursionError):
+            continue
+        if _well_formed(entry):
+            entries.append(entry)
+    return entries
+
+
+def read_metrics(path: Path) -> tuple[int, list[dict[str, float]], list[dict[str, float]]]:
+    """max_steps, train steps and evals of a `metrics.jsonl` (empty when it cannot be read)."""
+    max_steps, train, evals = 0, [], []
+    for entry in metrics_entries(read_regular_file(path) or b""):
+        if entry["event"] == "started":
+            max_steps = entry["max_steps"]
+        elif entry["event"] == "step":
+            train.append({k: entry[k] for k in ("step", "loss", "learning_rate")})
+        else:
+            evals.append({k: entry[k] for k in ("step", "eval_loss")})
+    return max_steps, train, evals
+
+
+def read_regular_file(path: Path, offset: int = 0) -> bytes | None:
+    """The bytes of `path` from `offset`, None unless it is a regular file.
+
+    Opened without blocking: a FIFO or a device put where a metrics file should be would
+    otherwise hang the reader.
+    """
+    import os
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as source:
+            source.seek(offset)
+            return source.read()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+_FIELDS = {
+    "started": {"max_steps": int},
+    "step": {"step": int, "loss": float, "learning_rate": float},
+    "eval": {"step": int, "eval_loss": float},
+}
+
+
+def _well_formed(entry: Any) -> bool:
+    if not isinstance(entry, dict) or entry.get("event") not in _FIELDS:
+        return False
+    for key, kind in _FIELDS[entry["event"]].items():
+        value = entry.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        if kind is int and not isinstance(value, int):
+            return False
+    return True
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _refuse(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON number")

@@ -1,0 +1,158 @@
+"""The messages of the pipe between the search (parent) and its trial worker: one schema each.
+
+The parent trusts nothing that comes up the pipe: a worker can be killed mid-line, be a
+different version, or be broken by a library printing into the wrong file descriptor. Every
+line is decoded and validated against the schema of its `event` (strict types, finite
+numbers, no unknown fields); a line that fails is a `ProtocolError`, which fails the running
+trial with what was wrong and replaces the worker. The worker validates the parent's commands
+the same way.
+
+Worker -> parent: `ready`, `loading`, `loaded`, `started`, `alive` (a sign of life while a
+long step or eval runs), `step`, `eval`, `finished`, `failed`.
+Parent -> worker: `run`, `decision` (after each eval: prune or go on), `exit`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+MAX_LINE = 16 * 2**20  # bytes; a message is a few hundred, a run command a few thousand
+
+
+class ProtocolError(RuntimeError):
+    """A line on the pipe that is not a valid message."""
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+class _TrialMessage(_Message):
+    trial: int = Field(ge=0)
+
+
+class Ready(_Message):
+    event: Literal["ready"] = "ready"
+    pid: int
+
+
+class Loading(_Message):
+    event: Literal["loading"] = "loading"
+    model: str
+
+
+class Loaded(_Message):
+    event: Literal["loaded"] = "loaded"
+    model: str
+
+
+class Started(_TrialMessage):
+    event: Literal["started"] = "started"
+    max_steps: int = Field(ge=0)
+
+
+class Alive(_TrialMessage):
+    """Sent at most every few seconds while the trial makes progress (micro-batches, eval
+    batches), so the parent can tell a long step from a frozen worker."""
+
+    event: Literal["alive"] = "alive"
+
+
+class Step(_TrialMessage):
+    event: Literal["step"] = "step"
+    step: int = Field(ge=0)
+    loss: float
+    learning_rate: float
+
+
+class Eval(_TrialMessage):
+    event: Literal["eval"] = "eval"
+    step: int = Field(ge=0)
+    eval_loss: float
+
+
+class Result(_Message):
+    """What a finished run measured (its curves came as `step` and `eval` messages)."""
+
+    eval_loss: float | None
+    steps: int = Field(ge=0)
+    max_steps: int = Field(ge=0)
+    runtime_s: float = Field(ge=0)
+    tokens_per_s: float = Field(ge=0)
+    peak_memory_bytes: int = Field(ge=0)
+    memory_kind: Literal["gpu", "rss"]
+
+
+class Finished(_TrialMessage):
+    event: Literal["finished"] = "finished"
+    result: Result
+    pruned_at: int | None = Field(None, ge=0)
+
+
+FailureKind = Literal["oom", "exception", "diverged", "config", "disk_full"]
+
+
+class Failed(_TrialMessage):
+    event: Literal["failed"] = "failed"
+    kind: FailureKind
+    reason: str = Field(max_length=4000)
+    peak_memory: int | None = Field(None, ge=0)
+    traceback: str = ""
+
+
+WorkerMessage = Annotated[
+    Ready | Loading | Loaded | Started | Alive | Step | Eval | Finished | Failed,
+    Field(discriminator="event"),
+]
+
+
+class Run(_Message):
+    cmd: Literal["run"] = "run"
+    trial: int = Field(ge=0)
+    params: dict[str, Any]
+    trial_dir: str
+    save_adapter: bool = True
+
+
+class Decision(_Message):
+    cmd: Literal["decision"] = "decision"
+    trial: int = Field(ge=0)
+    step: int = Field(ge=0)
+    prune: bool
+
+
+class Exit(_Message):
+    cmd: Literal["exit"] = "exit"
+
+
+Command = Annotated[Run | Decision | Exit, Field(discriminator="cmd")]
+
+_WORKER_MESSAGE: TypeAdapter[Any] = TypeAdapter(WorkerMessage)
+_COMMAND: TypeAdapter[Any] = TypeAdapter(Command)
+
+
+def encode(message: _Message) -> bytes:
+    """One line of JSON (strict: a NaN cannot be written, the schema already refused it)."""
+    return message.model_dump_json().encode() + b"\n"
+
+
+def decode_message(line: bytes) -> Any:
+    """A worker's message from one line. Raises ProtocolError."""
+    return _decode(_WORKER_MESSAGE, line)
+
+
+def decode_command(line: bytes) -> Any:
+    """A parent's command from one line. Raises ProtocolError."""
+    return _decode(_COMMAND, line)
+
+
+def _decode(adapter: TypeAdapter[Any], line: bytes) -> Any:
+    try:
+        return adapter.validate_json(line)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in error["loc"]) or "message"
+        shown = line[:80].decode("utf-8", "replace")
+        raise ProtocolError(f"{where}: {error['msg']} in {shown!r}") from None

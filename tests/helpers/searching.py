@@ -1,0 +1,82 @@
+"""Running `lorasearch search` as a user does (a real process in a folder), and reading what it left."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+from conftest import write_json
+
+# Tiny trials: 6 optimizer steps of 4 sequences, an eval every 2 steps (~1 s each on a CPU).
+FAST = {
+    "max_seq_length": 256,
+    "per_device_train_batch_size": 4,
+    "gradient_accumulation_steps": 1,
+    "max_steps": 6,
+    "eval_steps": 2,
+    "learning_rate": 0.05,
+}
+LR_SPACE = {"learning_rate": {"type": "loguniform", "low": 0.01, "high": 0.1}}
+
+
+def config_file(folder: Path, space: dict, **fixed) -> Path:
+    values = {k: v for k, v in {**FAST, **fixed}.items() if k not in space}
+    return write_json(folder / "search.json", {**values, "search_space": space})
+
+
+def search(
+    cwd: Path, *args: str, env: dict | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lorasearch_tui", "search", "--no-tui", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def start_search(cwd: Path, *args: str, env: dict | None = None) -> tuple[subprocess.Popen[str], Path]:
+    log = cwd / "search.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lorasearch_tui", "search", "--no-tui", *args],
+        cwd=cwd,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+    )
+    return proc, log
+
+
+def study_of(cwd: Path, name: str) -> optuna.Study:
+    return optuna.load_study(study_name=name, storage=f"sqlite:///{cwd}/optuna_studies/{name}.db")
+
+
+def trial_results(cwd: Path, name: str, number: int, base: Path | None = None) -> dict:
+    """A trial's `trial_results.json`, read as strict JSON (a NaN in it fails the test)."""
+    folder = (base or cwd / "models/hyperparam_search") / name / f"trial_{number}"
+    return json.loads((folder / "trial_results.json").read_text(), parse_constant=_no_constant)
+
+
+def _no_constant(name: str) -> None:
+    raise AssertionError(f"{name} in trial_results.json")
+
+
+def steps_logged(cwd: Path, name: str, number: int) -> int:
+    live = cwd / "models/hyperparam_search" / name / f"trial_{number}" / "metrics.jsonl"
+    return live.read_text().count('"event": "step"') if live.exists() else 0
+
+
+def wait_for(predicate, timeout: float = 120.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)

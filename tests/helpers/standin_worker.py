@@ -1,0 +1,86 @@
+"""A stand-in trial worker: speaks the pipe protocol (or breaks it on purpose), trains nothing.
+
+`python standin_worker.py BEHAVIOUR READ_FD WRITE_FD`, started by the search through
+`SearchOptions.worker_command`. It writes raw JSON lines rather than using lorasearch's
+message classes, so that it can send what a broken or foreign worker would. It imports
+nothing heavy: a trial takes milliseconds, which keeps the engine's logic tests fast.
+
+Behaviours:
+- `good`: a trial of 4 steps with evals at 2 and 4, eval loss 1/(1 + learning_rate), COMPLETE;
+- `garbage`: answers a trial with a line that is not JSON;
+- `missing`: answers with a `step` message that lacks its fields;
+- `nan`: finishes with a NaN eval loss (JSON's non-standard `NaN`);
+- `other-trial`: sends a step of another trial than the one it runs;
+- `no-start`: says why on stderr and exits 1 before `ready` (a broken environment);
+- `silent`: starts the trial, then says nothing more.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+
+def main() -> None:
+    behaviour, read_fd, write_fd = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    if behaviour == "no-start":
+        print("ModuleNotFoundError: No module named 'torch'", file=sys.stderr, flush=True)
+        sys.exit(1)
+    reader = os.fdopen(read_fd, "rb")
+
+    def send(data: dict | bytes) -> None:
+        line = data if isinstance(data, bytes) else json.dumps(data).encode() + b"\n"
+        os.write(write_fd, line)
+
+    def receive() -> dict | None:
+        line = reader.readline()
+        return json.loads(line) if line else None
+
+    send({"event": "ready", "pid": os.getpid()})
+    while (command := receive()) is not None:
+        if command["cmd"] == "exit":
+            return
+        trial = command["trial"]
+        if behaviour == "garbage":
+            send(b"this is not a message\n")
+        elif behaviour == "missing":
+            send({"event": "step", "trial": trial})
+        elif behaviour == "other-trial":
+            send({"event": "step", "trial": trial + 7, "step": 1, "loss": 1.0, "learning_rate": 0.1})
+        elif behaviour == "silent":
+            send({"event": "started", "trial": trial, "max_steps": 4})
+            time.sleep(600)
+        else:
+            run_trial(trial, command["params"], behaviour, send, receive)
+
+
+def run_trial(trial: int, params: dict, behaviour: str, send, receive) -> None:
+    value = 1.0 / (1.0 + params["learning_rate"])
+    send({"event": "started", "trial": trial, "max_steps": 4})
+    for step in range(1, 5):
+        send({"event": "step", "trial": trial, "step": step, "loss": value + 1 / step, "learning_rate": 0.1})
+        if step % 2 == 0:
+            send({"event": "eval", "trial": trial, "step": step, "eval_loss": value + 0.1 / step})
+            decision = receive()
+            if decision is None:
+                sys.exit(1)
+            if decision["prune"]:
+                finish(trial, value, step, send, pruned_at=step)
+                return
+    final = "NaN" if behaviour == "nan" else repr(value)
+    finish(trial, final, 4, send)
+
+
+def finish(trial: int, value: object, steps: int, send, pruned_at: int | None = None) -> None:
+    result = (
+        f'{{"eval_loss": {value}, "steps": {steps}, "max_steps": 4, "runtime_s": 0.01, '
+        f'"tokens_per_s": 100.0, "peak_memory_bytes": 1000, "memory_kind": "rss"}}'
+    )
+    pruned = "null" if pruned_at is None else str(pruned_at)
+    send(f'{{"event": "finished", "trial": {trial}, "result": {result}, "pruned_at": {pruned}}}\n'.encode())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,231 @@
+"""The study's storage: passwords masked wherever a URL is shown, calls that ride out a lock and
+then give up in one line, a race to create the same study, and `watch` that never writes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+
+import optuna
+import pytest
+from conftest import write_json
+
+from lorasearch_tui.config import parse_config
+from lorasearch_tui.errors import UserError
+from lorasearch_tui.search import (
+    EvalLogged,
+    SearchOptions,
+    SearchRunner,
+    StepLogged,
+    mask_password,
+)
+from lorasearch_tui.search._storage import StorageUnavailable, open_storage
+from lorasearch_tui.search._study import CONFIG_ATTR, SETTINGS_ATTR
+from lorasearch_tui.search._watch import StudyWatcher
+
+SPACE = {"learning_rate": {"type": "loguniform", "low": 0.01, "high": 0.1}}
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://user:s3cret@db.example/optuna", "postgresql://user:***@db.example/optuna"),
+        ("postgresql://u:pa/ss@h/d", "postgresql://u:***@h/d"),
+        ("postgresql://u:p@ss@h:5432/d", "postgresql://u:***@h:5432/d"),
+        ("postgresql://:s3cret@h/d", "postgresql://:***@h/d"),
+        (
+            "postgresql://u@h/d?password=s3cret&sslmode=require",
+            "postgresql://u@h/d?password=***&sslmode=require",
+        ),
+        ("mysql+pymysql://u:x%40y@h/d?charset=utf8mb4", "mysql+pymysql://u:***@h/d?charset=utf8mb4"),
+        ("sqlite:///optuna_studies/x.db", "sqlite:///optuna_studies/x.db"),
+        ("sqlite:////data/a@b.db", "sqlite:////data/a@b.db"),
+    ],
+)
+def test_a_password_is_masked_however_it_is_written(url, shown):
+    assert mask_password(url) == shown
+
+
+def test_the_storage_url_can_come_from_the_environment_and_its_password_is_never_shown(tmp_path):
+    config = write_json(tmp_path / "c.json", {"search_space": SPACE})
+    env = {**os.environ, "LORASEARCH_STORAGE": "postgresql://user:s3cret@127.0.0.1:1/optuna"}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lorasearch_tui",
+            "search",
+            "--no-tui",
+            "-c",
+            str(config),
+            "--study-name",
+            "s",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "s3cret" not in proc.stdout + proc.stderr and "s3cret" not in " ".join(proc.args)
+    assert proc.stderr.startswith("error: --storage: cannot open postgresql://user:***@127.0.0.1:1/optuna")
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def hold_lock(db, seconds: float) -> threading.Thread:
+    locked = threading.Event()
+
+    def hold() -> None:
+        connection = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+        connection.execute("BEGIN EXCLUSIVE")
+        locked.set()
+        time.sleep(seconds)
+        connection.execute("COMMIT")
+        connection.close()
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    locked.wait(10)
+    return thread
+
+
+def test_a_storage_call_waits_out_a_lock_longer_than_sqlites_own_timeout(tmp_path, monkeypatch):
+    monkeypatch.setenv("LORASEARCH_STORAGE_PATIENCE", "30")
+    db = tmp_path / "s.db"
+    storage = open_storage(f"sqlite:///{db}")
+    study = optuna.create_study(study_name="s", storage=storage)
+    holder = hold_lock(db, 6)  # SQLite's default busy timeout is 5 s
+    started = time.monotonic()
+    study.set_user_attr("k", "v")
+    assert time.monotonic() - started > 4
+    holder.join()
+    assert optuna.load_study(study_name="s", storage=f"sqlite:///{db}").user_attrs["k"] == "v"
+
+
+def test_a_storage_locked_past_the_patience_gives_up_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("LORASEARCH_STORAGE_PATIENCE", "1")
+    db = tmp_path / "s.db"
+    storage = open_storage(f"sqlite:///{db}")
+    study = optuna.create_study(study_name="s", storage=storage)
+    holder = hold_lock(db, 5)
+    with pytest.raises(StorageUnavailable) as caught:
+        study.set_user_attr("k", "v")
+    holder.join()
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith(f"storage sqlite:///{db}: ")
+    assert "database is locked, still after 1 s of retrying" in message
+
+
+def test_two_processes_creating_the_same_study_is_one_line(tmp_path, monkeypatch):
+    """The race: the study did not exist when checked, and another process made it before
+    this one could (simulated by hiding the other process's study from the check)."""
+    monkeypatch.chdir(tmp_path)
+    optuna.create_study(study_name="s", storage=f"sqlite:///{tmp_path}/optuna_studies.db")
+    monkeypatch.setattr("lorasearch_tui.search._study.study_exists", lambda name, storage: False)
+    config = parse_config({"base_output_dir": str(tmp_path / "out"), "search_space": SPACE}, "test")
+    runner = SearchRunner(
+        config, SearchOptions("s", storage=f"sqlite:///{tmp_path}/optuna_studies.db"), sink=None
+    )
+    with pytest.raises(
+        UserError, match="study 's' was created in .* by another process a moment ago; add --resume"
+    ):
+        runner.prepare()
+
+
+# -- watch never writes ----------------------------------------------------------------------
+
+
+def digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_watch_pointed_at_a_foreign_sqlite_file_leaves_it_untouched(tmp_path):
+    foreign = tmp_path / "app.db"
+    connection = sqlite3.connect(foreign)
+    connection.execute("CREATE TABLE notes (text TEXT)")
+    connection.execute("INSERT INTO notes VALUES ('mine')")
+    connection.commit()
+    connection.close()
+    before = digest(foreign)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lorasearch_tui", "watch", "s", "--storage", f"sqlite:///{foreign}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "holds no Optuna studies" in proc.stderr
+    assert digest(foreign) == before
+    tables = sqlite3.connect(foreign).execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
+    assert tables == [("notes",)]
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.events: list = []
+
+    def emit(self, event) -> None:
+        self.events.append(event)
+
+
+@pytest.fixture
+def running_study(tmp_path):
+    """A lorasearch study with one RUNNING trial whose folder the test fills."""
+    url = f"sqlite:///{tmp_path}/w.db"
+    config = parse_config({"search_space": SPACE}, "test")
+    study = optuna.create_study(study_name="w", storage=url)
+    study.set_user_attr(CONFIG_ATTR, config.to_dict())
+    study.set_user_attr(SETTINGS_ATTR, {"mode": "random", "pruner": "median", "n_trials": 4})
+    trial = study.ask({"learning_rate": optuna.distributions.FloatDistribution(0.01, 0.1, log=True)})
+    folder = tmp_path / "trial_0"
+    folder.mkdir()
+    trial.set_user_attr("trial_dir", str(folder))
+    return url, folder
+
+
+def test_watch_skips_a_broken_metrics_line_and_reads_on(running_study):
+    url, folder = running_study
+    lines = [
+        json.dumps({"event": "started", "max_steps": 10}),
+        json.dumps({"event": "step", "step": 1, "loss": 2.0, "learning_rate": 0.01}),
+        "{half a line",
+        '{"event": "step", "step": 2, "loss": NaN, "learning_rate": 0.01}',
+        json.dumps({"event": "step", "step": "three"}),
+        json.dumps({"event": "step", "step": 3, "loss": 1.5, "learning_rate": 0.01}),
+        json.dumps({"event": "eval", "step": 3, "eval_loss": 1.4}),
+    ]
+    (folder / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    sink = ListSink()
+    StudyWatcher("w", url, sink).poll()
+    steps = [e.step for e in sink.events if isinstance(e, StepLogged)]
+    evals = [(e.step, e.value) for e in sink.events if isinstance(e, EvalLogged)]
+    assert steps == [1, 3] and evals == [(3, 1.4)]
+
+
+def test_watch_never_blocks_on_a_fifo_where_metrics_should_be(running_study):
+    url, folder = running_study
+    os.mkfifo(folder / "metrics.jsonl")
+    watcher = StudyWatcher("w", url, ListSink())
+    done = threading.Event()
+    thread = threading.Thread(target=lambda: (watcher.poll(), done.set()), daemon=True)
+    thread.start()
+    assert done.wait(10), "watch blocked on a FIFO"
+
+
+def test_watch_of_a_study_writes_nothing_to_its_storage(running_study, tmp_path):
+    url, _ = running_study
+    db = tmp_path / "w.db"
+    before = (digest(db), db.stat().st_mtime_ns)
+    watcher = StudyWatcher("w", url, ListSink())
+    for _ in range(3):
+        watcher.poll()
+    assert (digest(db), db.stat().st_mtime_ns) == before
+    assert not (tmp_path / "w.db-journal").exists()

@@ -1,0 +1,147 @@
+"""The search engine against a stand-in worker (tests/helpers/standin_worker.py): the pipe is an
+untrusted input, a worker that cannot start spends the failure budget, a silent one is stalled.
+
+The stand-in is a real process speaking the real pipe; only the training is left out, so these
+run in about a second each. The same rules against the real worker are in test_reliability.py.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+from conftest import REPO
+
+from lorasearch_tui.config import parse_config
+from lorasearch_tui.search import SearchOptions, SearchRunner, TrialFinished
+
+STANDIN = str(REPO / "tests" / "helpers" / "standin_worker.py")
+SPACE = {"learning_rate": {"type": "loguniform", "low": 0.01, "high": 0.1}}
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.events: list = []
+
+    def emit(self, event) -> None:
+        self.events.append(event)
+
+
+@pytest.fixture
+def run_search(tmp_path, monkeypatch):
+    """Run a search in `tmp_path` whose worker is the stand-in with a behaviour."""
+    monkeypatch.chdir(tmp_path)
+
+    def run(behaviour: str, n_trials: int = 2, name: str = "s", **options):
+        config = parse_config(
+            {
+                "max_steps": 4,
+                "eval_steps": 2,
+                "base_output_dir": str(tmp_path / "out"),
+                "search_space": SPACE,
+            },
+            "test",
+        )
+        sink = ListSink()
+        runner = SearchRunner(
+            config,
+            SearchOptions(
+                name,
+                n_trials=n_trials,
+                mode="random",
+                pruner="none",
+                hardware_interval=None,
+                worker_command=(sys.executable, STANDIN, behaviour),
+                **options,
+            ),
+            sink,
+        )
+        finished = runner.run()
+        study = optuna.load_study(study_name=name, storage=f"sqlite:///{tmp_path}/optuna_studies/{name}.db")
+        return finished, study, sink.events
+
+    return run
+
+
+def results_file(tmp_path: Path, number: int, name: str = "s") -> dict:
+    text = (tmp_path / "out" / name / f"trial_{number}" / "trial_results.json").read_text()
+    return json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in trial_results.json"))
+
+
+def test_the_standin_worker_completes_trials(run_search, tmp_path):
+    finished, study, _ = run_search("good")
+    assert finished.reason == "completed"
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
+    record = results_file(tmp_path, 0)
+    assert record["value"] == pytest.approx(1 / (1 + record["params"]["learning_rate"]))
+    assert [e["step"] for e in record["eval"]] == [2, 4]
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "why"),
+    [
+        ("garbage", "worker protocol error: message: Invalid JSON"),
+        ("missing", "worker protocol error: step.step: Field required"),
+        ("other-trial", "worker protocol error: a 'step' message for trial 7 during trial 0"),
+    ],
+)
+def test_a_bad_message_fails_the_trial_and_the_search_goes_on(run_search, tmp_path, behaviour, why):
+    finished, study, events = run_search(behaviour, max_failures_in_a_row=0)
+    assert finished.reason == "completed"
+    trials = study.trials
+    assert [t.state.name for t in trials] == ["FAIL", "FAIL"]
+    assert trials[0].user_attrs["fail_reason"].startswith(why)
+    assert results_file(tmp_path, 0)["fail_reason"].startswith(why)
+    # the worker is replaced after each bad message
+    assert sum(1 for e in events if getattr(e, "state", None) == "replaced") == 2
+
+
+def test_a_nan_final_value_is_a_failure_everywhere(run_search, tmp_path):
+    finished, study, events = run_search("nan", n_trials=1)
+    trial = study.trials[0]
+    assert trial.state.name == "FAIL" and trial.value is None
+    assert "eval_loss: Input should be a finite number" in trial.user_attrs["fail_reason"]
+    record = results_file(tmp_path, 0)  # strict JSON: no NaN anywhere
+    assert record["state"] == "FAIL" and record["value"] is None
+    shown = [e for e in events if isinstance(e, TrialFinished)]
+    assert shown[0].state == "FAIL" and shown[0].value is None
+    assert finished.best_number is None
+
+
+def test_a_worker_that_cannot_start_spends_the_failure_budget(run_search, tmp_path):
+    finished, study, _ = run_search("no-start", n_trials=10)
+    assert finished.reason == "failed"
+    reason = "worker failed to start (exit code 1): ModuleNotFoundError: No module named 'torch'"
+    assert finished.message.startswith(f"3 trials in a row failed: {reason}")
+    assert finished.message.endswith("nothing more will run")
+    assert [t.state.name for t in study.trials] == ["FAIL"] * 3
+    assert study.user_attrs["lorasearch_rerun"] == [0, 1, 2]
+    # They do not count toward the target, and a resume runs their params again first.
+    assert finished.counts["failed"] == 0 and finished.counts["interrupted"] == 3
+
+
+def test_a_resume_after_the_budget_reruns_those_params_first(run_search, tmp_path):
+    first, study, _ = run_search("no-start", n_trials=4)
+    assert first.reason == "failed"
+    params = [t.params for t in study.trials]
+    finished, study, _ = run_search("good", n_trials=4, resume=True)
+    trials = study.trials
+    assert finished.reason == "completed"
+    assert [t.user_attrs.get("rerun_of") for t in trials[3:6]] == [0, 1, 2]
+    assert [t.params for t in trials[3:6]] == params
+    assert [t.state.name for t in trials[3:]] == ["COMPLETE"] * 4
+
+
+def test_different_failures_do_not_spend_the_budget(run_search):
+    finished, study, _ = run_search("garbage", n_trials=3, max_failures_in_a_row=4)
+    assert finished.reason == "completed" and len(study.trials) == 3
+
+
+def test_a_silent_worker_is_stalled_and_its_group_killed(run_search):
+    finished, study, _ = run_search("silent", n_trials=1, stall_s=1.0)
+    reason = study.trials[0].user_attrs["fail_reason"]
+    assert reason.startswith("worker stalled (no sign of life for 1 s while training)")
+    assert finished.reason == "completed"
