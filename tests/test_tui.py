@@ -297,3 +297,23 @@ async def test_watch_follows_a_study_a_headless_search_is_writing(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+async def test_the_header_says_when_the_fault_hook_is_set():
+    from dataclasses import replace
+
+    from helpers.fake_engine import script
+
+    started = script()[0]
+    assert started.fault_injection is None
+
+    def engine(sink) -> None:
+        sink.emit(replace(started, fault_injection="oom@2:2"))
+
+    app = SearchApp(engine, SearchControls(), clock=lambda: 100.0)
+    async with app.run_test(size=(120, 36)) as pilot:
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if app.state.started is not None:
+                break
+        assert "FAULT INJECTION" in text_of(app.query_one(StudyHeader))

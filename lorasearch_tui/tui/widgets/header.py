@@ -31,6 +31,9 @@ class StudyHeader(Static):
             return
         # What matters most comes first on each line: a narrow terminal cuts the ends.
         line1 = Text(no_wrap=True, overflow="ellipsis")
+        if started.fault_injection:  # first: fake failures must never pass for real ones
+            line1.append("FAULT INJECTION", style="bold reverse red")
+            line1.append("  ")
         line1.append(f"trials {state.done}/{state.total}", style="bold")
         line1.append("  best ")
         if state.best_value is not None:
@@ -42,9 +45,6 @@ class StudyHeader(Static):
         if mode_note:
             line1.append("  ")
             line1.append(mode_note, style="reverse")
-        if started.fault_injection:
-            line1.append("  ")
-            line1.append("FAULT INJECTION", style="bold reverse red")
         line2 = Text(no_wrap=True, overflow="ellipsis")
         line2.append(started.study_name, style="bold")
         line2.append(f"  {started.mode}/{started.pruner}")
