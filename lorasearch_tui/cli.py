@@ -8,8 +8,10 @@ commands that train, so `lorasearch --help` answers at once.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -269,6 +271,8 @@ def search(
     )
 
 
+HANGUP_GRACE_S = 600  # how long a hung-up TUI search waits for its trial to be recorded
+
 DEMO_SEARCH = {
     "max_seq_length": 256,
     "num_train_epochs": 1,
@@ -410,14 +414,33 @@ def _run_search(
             sink = TuiSink()
             runner = SearchRunner(loaded, options, sink, controls)
             runner.prepare()  # a bad config or study ends here, before the screen is drawn
-            app = SearchApp(lambda _sink: runner.run(), controls, sink=sink)
-            with _signals_interrupt(controls.interrupt):
+            engine_done = threading.Event()
+
+            def engine(_sink: Any) -> Any:
+                try:
+                    return runner.run()
+                finally:
+                    engine_done.set()
+
+            def hung_up(signum: int) -> None:
+                # The terminal is gone: Textual can neither draw nor close the screen, and its
+                # main loop may wait forever on a writer that died. The engine runs in its own
+                # thread: let it record the trial and write the files, then end here.
+                controls.interrupt()
+                engine_done.wait(HANGUP_GRACE_S)
+                os._exit(ExitCode.INTERRUPTED)
+
+            app = SearchApp(engine, controls, sink=sink)
+            with _signals_interrupt(controls.interrupt, hung_up):
                 app.run()
             finished = app.state.finished
             code = app.return_code or 0
         else:
-            with SearchConsole(console) as headless, _signals_interrupt(controls.interrupt):
+            hangups: list[int] = []
+            with SearchConsole(console) as headless, _signals_interrupt(controls.interrupt, hangups.append):
                 finished = SearchRunner(loaded, options, headless, controls).run()
+            if hangups:  # nobody is left to read what would follow, and writing it would fail
+                os._exit(ExitCode.INTERRUPTED)
             code = ExitCode.INTERRUPTED if finished.reason == "interrupted" else ExitCode.OK
     for path in best_files(name):
         if path.exists():
@@ -437,15 +460,19 @@ def _say(console: Console, text: str) -> None:
 
 
 @contextmanager
-def _signals_interrupt(interrupt: Callable[[], None]) -> Iterator[None]:
-    """Ctrl+C, SIGTERM and SIGHUP (the SSH connection dropped) stop the search cleanly: the
-    trial is recorded, the files are written, exit code 130."""
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+def _signals_interrupt(interrupt: Callable[[], None], hung_up: Callable[..., None]) -> Iterator[None]:
+    """Ctrl+C, SIGTERM and SIGHUP stop the search cleanly: the trial is recorded, the files are
+    written, exit code 130. SIGHUP (the SSH connection dropped) also calls `hung_up`: the
+    terminal is gone, so the front end must not wait on it."""
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.getsignal(sig) for sig in signals}
 
     def handler(signum: int, frame: Any) -> None:
         interrupt()
+        if signum == signal.SIGHUP:
+            hung_up(signum)
 
-    for sig in previous:
+    for sig in signals:
         signal.signal(sig, handler)
     try:
         yield

@@ -124,6 +124,75 @@ def test_a_worker_that_dies_while_its_child_keeps_the_pipe_is_noticed(tmp_path):
     assert not workers_left(tmp_path)  # the child was killed with the worker's process group
 
 
+# -- the SSH connection drops ----------------------------------------------------------------
+
+
+class Terminal:
+    """`lorasearch` in a real pseudo-terminal, as in an SSH session: it is the session leader
+    with the terminal as its controlling one. `hang_up()` closes the terminal as sshd does when
+    the connection drops: SIGHUP, and every later write to the terminal fails."""
+
+    def __init__(self, cwd: Path, *args: str) -> None:
+        import fcntl
+        import pty
+        import struct
+        import termios
+        import threading
+
+        env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30"}
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:  # the child: become lorasearch
+            os.chdir(cwd)
+            os.execve(sys.executable, [sys.executable, "-m", "lorasearch_tui", *args], env)
+        fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+        self.screen = bytearray()
+        self._reading = True
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        import select
+
+        while self._reading:
+            if select.select([self.fd], [], [], 0.1)[0]:
+                try:
+                    self.screen += os.read(self.fd, 65536)
+                except OSError:
+                    return
+
+    def hang_up(self) -> None:
+        self._reading = False
+        self._reader.join()
+        os.close(self.fd)
+
+    def wait(self, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                return os.waitstatus_to_exitcode(status)
+            time.sleep(0.1)
+        os.kill(self.pid, signal.SIGKILL)
+        raise AssertionError(f"lorasearch did not end within {timeout} s of the hang-up")
+
+
+@pytest.mark.parametrize("front_end", ["headless", "tui"])
+def test_an_ssh_drop_records_the_trial_and_exits_130(tmp_path, front_end):
+    config = config_file(tmp_path, LR_SPACE, max_steps=400, eval_steps=100)
+    flags = ["--no-tui"] if front_end == "headless" else []
+    terminal = Terminal(tmp_path, "search", *flags, "-c", str(config), "--study-name", "h", "--n-trials", "2")
+    wait_for(lambda: steps_logged(tmp_path, "h", 0) >= 2, timeout=180, what="trial 0 to train")
+    if front_end == "tui":
+        assert b"trials 0/2" in terminal.screen  # the terminal UI was on the screen
+    terminal.hang_up()
+    assert terminal.wait(timeout=120) == 130
+    trial = study_of(tmp_path, "h").trials[0]
+    assert trial.state.name == "FAIL" and trial.user_attrs["fail_reason"] == "interrupted"
+    assert trial_results(tmp_path, "h", 0)["fail_reason"] == "interrupted"
+    assert (tmp_path / "optuna_studies/h_best_params.json").is_file()
+    assert not workers_left(tmp_path)
+
+
 # -- the storage ------------------------------------------------------------------------------
 
 

@@ -71,7 +71,10 @@ class SearchConsole:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._progress.stop()
+        try:
+            self._progress.stop()
+        except OSError:  # the terminal is gone (SSH dropped): nothing left to tidy on it
+            pass
 
     def emit(self, event: Event) -> None:
         with self._lock:

@@ -87,6 +87,26 @@ class SearchOptions:
     worker_command: tuple[str, ...] = WORKER_COMMAND  # tests give a stand-in worker
 
 
+class _GuardedSink:
+    """A front end that fails (a terminal gone with the SSH connection: every write is EIO)
+    must not stop the search from recording its trials: its errors are logged once, then
+    dropped."""
+
+    def __init__(self, sink: Sink | None) -> None:
+        self._sink = sink
+        self._failed = False
+
+    def emit(self, event: Any) -> None:
+        if self._sink is None:
+            return
+        try:
+            self._sink.emit(event)
+        except Exception as exc:
+            if not self._failed:
+                self._failed = True
+                _log.warning("the front end failed (%s); the search goes on without it", exc)
+
+
 @dataclass
 class _Outcome:
     state: str  # COMPLETE, PRUNED, FAIL
@@ -141,7 +161,7 @@ class SearchRunner:
     ) -> None:
         self._config = config
         self._options = options
-        self._sink = sink
+        self._sink = _GuardedSink(sink)
         self.controls = controls or SearchControls()
         self._worker: WorkerProcess | None = None
         self._prepared: tuple[Any, str, SearchSettings, int, dict[str, int]] | None = None
