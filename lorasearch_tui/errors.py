@@ -25,26 +25,23 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130
 
 
-class UserError(Exception):
+class OneLineError(Exception):
+    """An error whose message is all a user needs: shown as one line, without a traceback."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UserError(OneLineError):
     """A problem in what the user gave us, stated in one line that says what to do."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
-    def __str__(self) -> str:
-        return self.message
-
-
-class RunFailure(Exception):
+class RunFailure(OneLineError):
     """The run had to stop for a reason outside the user's input; one line says which."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
 
 
 class DiskFull(RunFailure):

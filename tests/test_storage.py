@@ -15,6 +15,7 @@ import time
 import optuna
 import pytest
 from conftest import write_json
+from helpers.searching import ListSink
 
 from lorasearch_tui.config import parse_config
 from lorasearch_tui.errors import UserError
@@ -166,14 +167,6 @@ def test_watch_pointed_at_a_foreign_sqlite_file_leaves_it_untouched(tmp_path):
     assert digest(foreign) == before
     tables = sqlite3.connect(foreign).execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
     assert tables == [("notes",)]
-
-
-class ListSink:
-    def __init__(self) -> None:
-        self.events: list = []
-
-    def emit(self, event) -> None:
-        self.events.append(event)
 
 
 @pytest.fixture

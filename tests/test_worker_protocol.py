@@ -14,20 +14,13 @@ from pathlib import Path
 import optuna
 import pytest
 from conftest import REPO
+from helpers.searching import ListSink
 
 from lorasearch_tui.config import parse_config
 from lorasearch_tui.search import SearchOptions, SearchRunner, TrialFinished
 
 STANDIN = str(REPO / "tests" / "helpers" / "standin_worker.py")
 SPACE = {"learning_rate": {"type": "loguniform", "low": 0.01, "high": 0.1}}
-
-
-class ListSink:
-    def __init__(self) -> None:
-        self.events: list = []
-
-    def emit(self, event) -> None:
-        self.events.append(event)
 
 
 @pytest.fixture

@@ -80,3 +80,13 @@ def wait_for(predicate, timeout: float = 120.0, what: str = "") -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.1)
+
+
+class ListSink:
+    """A sink that keeps every event the engine emits, for tests to read."""
+
+    def __init__(self) -> None:
+        self.events: list = []
+
+    def emit(self, event) -> None:
+        self.events.append(event)
