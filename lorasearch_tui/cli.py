@@ -159,9 +159,12 @@ def train(
         raise typer.Exit(ExitCode.INTERRUPTED)
 
 
-DEFAULT_SPACE = {
-    "learning_rate": {"type": "loguniform", "low": 1e-5, "high": 5e-4},
-    "num_train_epochs": {"type": "int", "low": 2, "high": 5},
+# The search without --config: the specification's default space over the default parameters.
+DEFAULT_SEARCH = {
+    "search_space": {
+        "learning_rate": {"type": "loguniform", "low": 1e-5, "high": 5e-4},
+        "num_train_epochs": {"type": "int", "low": 2, "high": 5},
+    }
 }
 
 
@@ -266,7 +269,7 @@ def search(
         resume,
         storage,
         given,
-        default_space=DEFAULT_SPACE,
+        default_space=DEFAULT_SEARCH,
         use_tui=_use_tui(no_tui),
     )
 
@@ -431,6 +434,7 @@ def _run_search(
                 os._exit(ExitCode.INTERRUPTED)
 
             app = SearchApp(engine, controls, sink=sink)
+            _on_terminal_gone(hung_up)  # in case no SIGHUP comes (a shell that does not pass it on)
             with _signals_interrupt(controls.interrupt, hung_up):
                 app.run()
             finished = app.state.finished
@@ -479,6 +483,32 @@ def _signals_interrupt(interrupt: Callable[[], None], hung_up: Callable[..., Non
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def _on_terminal_gone(gone: Callable[[int], None]) -> None:
+    """Call `gone` from a watching thread when the terminal hangs up.
+
+    A hung-up terminal does not always bring a SIGHUP: the kernel sends it to the session
+    leader only, and a shell that ignores it passes nothing on. The terminal UI would then
+    spin with its screen writer dead. Polling the terminal for POLLHUP catches that case too.
+    """
+    import select
+
+    try:
+        fd = sys.__stdin__.fileno()
+    except (AttributeError, ValueError, OSError):
+        return
+    poller = select.poll()
+    poller.register(fd, 0)  # POLLHUP and POLLERR are reported whatever the mask
+
+    def watch() -> None:
+        while True:
+            for _, event in poller.poll(1000):
+                if event & (select.POLLHUP | select.POLLERR | select.POLLNVAL):
+                    gone(0)
+                    return
+
+    threading.Thread(target=watch, name="terminal-watch", daemon=True).start()
 
 
 @contextmanager

@@ -132,7 +132,11 @@ class Terminal:
     with the terminal as its controlling one. `hang_up()` closes the terminal as sshd does when
     the connection drops: SIGHUP, and every later write to the terminal fails."""
 
-    def __init__(self, cwd: Path, *args: str) -> None:
+    def __init__(self, cwd: Path, *args: str, behind_a_shell: bool = False) -> None:
+        """Args:
+        behind_a_shell: run it under a shell that ignores SIGHUP and passes none on, so the
+            hang-up brings lorasearch no signal at all, only a dead terminal.
+        """
         import fcntl
         import pty
         import struct
@@ -143,7 +147,10 @@ class Terminal:
         self.pid, self.fd = pty.fork()
         if self.pid == 0:  # the child: become lorasearch
             os.chdir(cwd)
-            os.execve(sys.executable, [sys.executable, "-m", "lorasearch_tui", *args], env)
+            command = [sys.executable, "-m", "lorasearch_tui", *args]
+            if behind_a_shell:
+                command = ["/bin/bash", "-c", 'trap "" HUP; "$@"; exit $?', "bash", *command]
+            os.execve(command[0], command, env)
         fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
         self.screen = bytearray()
         self._reading = True
@@ -172,17 +179,28 @@ class Terminal:
             if pid:
                 return os.waitstatus_to_exitcode(status)
             time.sleep(0.1)
-        os.kill(self.pid, signal.SIGKILL)
+        os.killpg(self.pid, signal.SIGKILL)  # the session's group: lorasearch and its shell
         raise AssertionError(f"lorasearch did not end within {timeout} s of the hang-up")
 
 
-@pytest.mark.parametrize("front_end", ["headless", "tui"])
+@pytest.mark.parametrize("front_end", ["headless", "tui", "tui-no-sighup"])
 def test_an_ssh_drop_records_the_trial_and_exits_130(tmp_path, front_end):
     config = config_file(tmp_path, LR_SPACE, max_steps=400, eval_steps=100)
     flags = ["--no-tui"] if front_end == "headless" else []
-    terminal = Terminal(tmp_path, "search", *flags, "-c", str(config), "--study-name", "h", "--n-trials", "2")
+    terminal = Terminal(
+        tmp_path,
+        "search",
+        *flags,
+        "-c",
+        str(config),
+        "--study-name",
+        "h",
+        "--n-trials",
+        "2",
+        behind_a_shell=front_end == "tui-no-sighup",
+    )
     wait_for(lambda: steps_logged(tmp_path, "h", 0) >= 2, timeout=180, what="trial 0 to train")
-    if front_end == "tui":
+    if front_end != "headless":
         assert b"trials 0/2" in terminal.screen  # the terminal UI was on the screen
     terminal.hang_up()
     assert terminal.wait(timeout=120) == 130
