@@ -3,6 +3,8 @@ each key does, the trial detail, the read-only watch mode; snapshots of the main
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from helpers.fake_engine import FakeEngine
 
@@ -13,9 +15,11 @@ from lorasearch_tui.tui.screens import ConfirmQuitScreen, HelpScreen, TrialDetai
 from lorasearch_tui.tui.widgets import ConfigTree, GpuPanel, LogPane, LossChart, StudyHeader, TrialTable
 
 
-def make_app(gpu: bool = False, watch: bool = False) -> tuple[SearchApp, SearchControls, FakeEngine]:
+def make_app(
+    gpu: bool = False, watch: bool = False, at_once: bool = False
+) -> tuple[SearchApp, SearchControls, FakeEngine]:
     controls = SearchControls()
-    engine = FakeEngine(controls, gpu=gpu)
+    engine = FakeEngine(controls, gpu=gpu, at_once=at_once)
     return SearchApp(engine, None if watch else controls, clock=lambda: 100.0), controls, engine
 
 
@@ -161,12 +165,12 @@ async def test_watch_mode_offers_no_key_that_changes_the_study():
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
 def test_snapshot_main_screen(snap_compare, size):
-    app, _, _ = make_app(gpu=size == (160, 48))
+    app, _, _ = make_app(gpu=size == (160, 48), at_once=True)
     assert snap_compare(app, terminal_size=size, run_before=settle)
 
 
 def test_snapshot_trial_detail(snap_compare):
-    app, _, _ = make_app()
+    app, _, _ = make_app(at_once=True)
 
     async def open_detail(pilot):
         await settle(pilot)
@@ -317,3 +321,72 @@ async def test_the_header_says_when_the_fault_hook_is_set():
             if app.state.started is not None:
                 break
         assert "FAULT INJECTION" in text_of(app.query_one(StudyHeader))
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)])
+async def test_the_help_screen_lists_every_key_and_fits(size):
+    app, controls, _ = make_app()
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        box = app.screen.query_one("#help")
+        text = app.screen.query_one("#help Static")
+        width, height = size
+        assert text.region.width > 40 and text.region.height >= 12, text.region  # it once was 0 x 0
+        assert box.region.right <= width and box.region.bottom <= height
+        assert text.region.right <= box.region.right  # no line cut by the box
+        shown = [
+            line.split()[0] for line in str(text.render()).splitlines() if line and not line[0].isspace()
+        ]
+        keys = {b.key_display or b.key.split(",")[0] for b in app.BINDINGS}
+        keys = {"?" if k == "question_mark" else k for k in keys} | {"o", "Enter", "Esc"}
+        assert keys <= set(shown), keys - set(shown)
+
+
+async def test_a_column_grows_to_the_values_a_running_row_later_holds():
+    """A row is first drawn RUNNING with blanks; its cells later hold "1500/1500" and
+    "23.40 GiB", which must show whole (they were cut to the blank's width)."""
+    from helpers.fake_engine import script
+
+    from lorasearch_tui.search import StepLogged, TrialFinished, TrialStarted
+
+    started, drawn = script()[0], threading.Event()
+
+    def engine(sink) -> None:
+        sink.emit(started)
+        sink.emit(TrialStarted(0, {"learning_rate": 0.01, "lora_r": 8}))
+        sink.emit(StepLogged(0, 1, 1500, 2.0, 0.01))
+        drawn.wait(30)  # the RUNNING row is on screen before the trial ends
+        sink.emit(
+            TrialFinished(
+                0,
+                "COMPLETE",
+                1.25,
+                {"learning_rate": 0.01, "lora_r": 8},
+                4000.0,
+                1500,
+                None,
+                None,
+                int(23.4 * 2**30),
+                0,
+                1.25,
+            )
+        )
+
+    app = SearchApp(engine, SearchControls(), clock=lambda: 100.0)
+    async with app.run_test(size=(160, 48)) as pilot:
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if app.query_one(TrialTable).row_count:
+                break
+        drawn.set()
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if app.state.trials[0].state == "COMPLETE":
+                break
+        await pilot.pause(0.2)
+        table = app.query_one(TrialTable)
+        assert table_rows(app)[0][-4:] == ["1h06m", "1500/1500", "-", "23.40 GiB"]
+        assert table.columns["steps"].content_width >= len("1500/1500")
+        assert table.columns["peak mem"].content_width >= len("23.40 GiB")

@@ -68,17 +68,22 @@ class TrialDetailScreen(ModalScreen[None]):
         )
 
 
+# At most 64 columns a line, so the box fits an 80x24 terminal with its border and padding.
 HELP = """\
-a  abort the running trial (recorded FAIL, "aborted by user"; the search goes on)
-s  stop after the running trial
-p  pause: no new trial starts        r  resume
-e  write the result files now
-o  sort the trial table by the next column
-Enter  open the selected trial       Esc  close
-q  quit (asks first; the running trial is recorded so --resume runs it again)
-?  this help
+a      abort the running trial (FAIL "aborted by user"),
+       the search goes on
+s      stop after the running trial
+p      pause: no new trial starts
+r      resume after a pause
+e      write the result files now
+o      sort the trial table by the next column
+       (or click a column's header)
+Enter  open the selected trial's detail
+Esc    close a detail or this help
+q      quit (asks first; --resume runs the trial again)
+?      this help
 
-In `lorasearch watch`, only the keys that change nothing are active.
+lorasearch watch keeps only the keys that change nothing.
 """
 
 

@@ -124,14 +124,25 @@ def script(gpu: bool = False) -> list:
 class FakeEngine:
     """Emits the script, then waits until the controls end the search, as the real one would."""
 
-    def __init__(self, controls: SearchControls, gpu: bool = False) -> None:
+    def __init__(self, controls: SearchControls, gpu: bool = False, at_once: bool = False) -> None:
+        """Args:
+        at_once: queue the whole script before waking the app, so it is drained in one go:
+            a snapshot then cannot depend on how the app's refreshes fell between events.
+        """
         self.controls = controls
         self.gpu = gpu
+        self.at_once = at_once
         self.done = threading.Event()
 
     def __call__(self, sink) -> SearchFinished:
-        for event in script(self.gpu):
-            sink.emit(event)
+        events = script(self.gpu)
+        if self.at_once:
+            for event in events[:-1]:
+                sink.queue.put(event)
+            sink.emit(events[-1])
+        else:
+            for event in events:
+                sink.emit(event)
         while not (self.controls.interrupted.is_set() or self.controls.stop_requested.is_set()):
             if self.controls.take_abort():
                 sink.emit(

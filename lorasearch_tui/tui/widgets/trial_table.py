@@ -57,9 +57,8 @@ class TrialTable(DataTable):
         if self.columns:
             return
         self._param_names = list(param_names)
-        widths = {"state": 8, "value": 7, "time": 6, "steps": 7}
         for name in (*_FIXED_COLUMNS, *self._param_names, *_TAIL_COLUMNS):
-            self.add_column(name, key=name, width=widths.get(name))
+            self.add_column(name, key=name)
 
     def show(self, state: SearchState) -> None:
         changed = False
@@ -72,8 +71,10 @@ class TrialTable(DataTable):
             changed = True
             key = str(number)
             if key in self.rows:
+                # A row is first drawn RUNNING with blanks; a column must grow to the widest
+                # value it later holds ("1500/1500" steps, "23.40 GiB"), not keep that width.
                 for column, value in zip(self.columns, cells, strict=True):
-                    self.update_cell(key, column, value)
+                    self.update_cell(key, column, value, update_width=True)
             else:
                 self.add_row(*cells, key=key)
         if changed and self._sort_index:
