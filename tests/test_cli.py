@@ -13,7 +13,11 @@ from pathlib import Path
 import pytest
 from conftest import REPO, write_json
 
-SHIPPED = [REPO / "configs" / "demo.json", *sorted((REPO / "configs" / "examples").glob("*.json"))]
+SHIPPED = [
+    REPO / "configs" / "demo.json",
+    REPO / "configs" / "demo_train.json",
+    *sorted((REPO / "configs" / "examples").glob("*.json")),
+]
 
 
 def lorasearch(*args: str, cwd: Path = REPO, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -90,13 +94,17 @@ def test_validate_bad_data_and_missing_model_are_one_line(tmp_path):
 
 def test_train_runs_the_demo_config_end_to_end(tmp_path):
     out = tmp_path / "run"
-    proc = lorasearch("train", "--config", str(REPO / "configs" / "demo.json"), "--output-dir", str(out))
+    proc = lorasearch(
+        "train", "--config", str(REPO / "configs" / "demo_train.json"), "--output-dir", str(out)
+    )
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["eval_loss"] < metrics["initial_eval_loss"]
     assert "eval loss" in proc.stdout and "tokens/s" in proc.stdout
     assert "\x1b[" not in proc.stdout  # no ANSI codes when the output is not a terminal
-    again = lorasearch("train", "--config", str(REPO / "configs" / "demo.json"), "--output-dir", str(out))
+    again = lorasearch(
+        "train", "--config", str(REPO / "configs" / "demo_train.json"), "--output-dir", str(out)
+    )
     assert "already holds an adapter" in one_line_error(again)
 
 
@@ -116,7 +124,7 @@ def test_train_refuses_a_search_space_and_bad_data_without_writing(tmp_path):
 
 def test_train_ctrl_c_saves_what_was_trained_and_exits_130(tmp_path):
     out, log = tmp_path / "run", tmp_path / "stdout.txt"
-    demo = json.loads((REPO / "configs/demo.json").read_text())
+    demo = json.loads((REPO / "configs/demo_train.json").read_text())
     config = write_json(tmp_path / "c.json", {**demo, "num_train_epochs": 50})
     with log.open("w") as stdout:
         proc = subprocess.Popen(
@@ -162,3 +170,27 @@ def test_help_and_validate_never_import_the_training_stack(tmp_path):
     )
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_configs_demo_json_is_the_search_lorasearch_demo_runs():
+    """A user's first `lorasearch search -c configs/demo.json` gets the demo's search."""
+    from lorasearch_tui.cli import DEMO_SEARCH
+    from lorasearch_tui.config import load_config, parse_config
+
+    shipped = load_config(REPO / "configs" / "demo.json")
+    assert shipped.space and shipped.to_dict() == parse_config(DEMO_SEARCH, "demo").to_dict()
+
+
+@pytest.mark.parametrize("config", [None, "configs/demo.json"], ids=["no-config", "demo.json"])
+def test_search_starts_without_a_config_and_with_the_demo_config(tmp_path, config):
+    """`--timeout 0` ends the search before its first trial: what is checked is everything up
+    to it (the default space was once passed as fixed values and refused)."""
+    flags = ["-c", str(REPO / config)] if config else []
+    proc = lorasearch("search", "--no-tui", *flags, "--study-name", "s", "--timeout", "0", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    if config is None:
+        assert "search learning_rate: loguniform(1e-05, 0.0005)" in proc.stdout
+        assert "search num_train_epochs: int(2, 5)" in proc.stdout
+    else:
+        assert "search lora_r: categorical[4, 8, 16]" in proc.stdout
+    assert "Search timeout" in proc.stdout

@@ -175,6 +175,8 @@ class SearchConsole:
             )
         if self._finished:
             self._progress.console.print(table)
+        else:
+            self._print(Text(f"Search {e.reason}", style="bold"))
         c = e.counts
         self._print(
             f"{c.get('complete', 0)} complete, {c.get('pruned', 0)} pruned, "

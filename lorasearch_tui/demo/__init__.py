@@ -1,6 +1,6 @@
 """The embedded default: a tiny Gemma 3 VLM and a synthetic OCR set, built once into a cache.
 
-Configs name them as `demo:model` and `demo:ocr` (`configs/demo.json` does), so the same
+Configs name them as `demo:model` and `demo:ocr` (the configs in `configs/` do), so the same
 config works on every machine whatever the cache folder is. The cache folder is
 `$LORASEARCH_CACHE_DIR`, else `~/.cache/lorasearch`.
 """

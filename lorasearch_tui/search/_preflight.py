@@ -33,8 +33,8 @@ def preflight(config: SearchConfig, mode: str, pruner: str, study_name: str, new
     """
     if not config.space:
         raise UserError(
-            f"{config.source}: search_space: nothing to search; add a search_space "
-            f"(or run lorasearch train for one fixed config)"
+            f"{config.source}: search_space: nothing to search; add a search_space (configs/demo.json "
+            f"has one), or run lorasearch train for one fixed config"
         )
     make_sampler(mode, config.space, config.params.seed, 0)  # grid refuses floats and huge grids
     make_pruner(pruner, config.params.eval_steps)
