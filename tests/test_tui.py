@@ -390,3 +390,42 @@ async def test_a_column_grows_to_the_values_a_running_row_later_holds():
         assert table_rows(app)[0][-4:] == ["1h06m", "1500/1500", "-", "23.40 GiB"]
         assert table.columns["steps"].content_width >= len("1500/1500")
         assert table.columns["peak mem"].content_width >= len("23.40 GiB")
+
+
+async def test_watch_of_a_study_nobody_runs_says_so(tmp_path):
+    """Its search process is gone: no time left is made up (it once showed "left ~7m46s")."""
+    import socket
+    import subprocess
+
+    import optuna
+
+    from lorasearch_tui.config import parse_config
+    from lorasearch_tui.search._study import CONFIG_ATTR, OWNER_ATTR, SETTINGS_ATTR
+    from lorasearch_tui.search._watch import StudyWatcher
+    from lorasearch_tui.tui.messages import TuiSink
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    url = f"sqlite:///{tmp_path}/w.db"
+    study = optuna.create_study(study_name="w", storage=url)
+    space = {"learning_rate": {"type": "loguniform", "low": 0.01, "high": 0.1}}
+    study.set_user_attr(CONFIG_ATTR, parse_config({"search_space": space}, "t").to_dict())
+    study.set_user_attr(SETTINGS_ATTR, {"mode": "random", "pruner": "median", "n_trials": 8})
+    study.set_user_attr(OWNER_ATTR, {"host": socket.gethostname(), "pid": gone.pid})
+    distributions = {"learning_rate": optuna.distributions.FloatDistribution(0.01, 0.1, log=True)}
+    for value in (1.0, 2.0):
+        trial = study.ask(distributions)
+        trial.set_user_attr("duration_s", 233.0)
+        study.tell(trial, value)
+    sink, stop = TuiSink(), threading.Event()
+    watcher = StudyWatcher("w", url, sink)
+    app = SearchApp(lambda _sink: watcher.run(stop, interval=0.3), None, sink=sink, stop_event=stop)
+    async with app.run_test(size=(120, 36)) as pilot:
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if app.state.nobody_runs_it:
+                break
+        header = text_of(app.query_one(StudyHeader))
+        assert "NOT RUNNING" in header and "left ~" not in header, header
+        assert app.state.eta_s() is None
+        await pilot.press("q")

@@ -26,6 +26,7 @@ from ._events import (
 )
 
 HISTORY = 120  # hardware samples kept (two minutes at one a second)
+NOT_RUNNING = "not running"  # the worker state `lorasearch watch` gives a study nobody runs
 
 
 @dataclass
@@ -123,8 +124,16 @@ class SearchState:
     def best_trial(self) -> TrialView | None:
         return self.trials.get(self.best_number) if self.best_number is not None else None
 
+    @property
+    def nobody_runs_it(self) -> bool:
+        """A watched study whose search process is gone (`lorasearch watch` found it dead)."""
+        return self.worker is not None and self.worker.state == NOT_RUNNING
+
     def eta_s(self) -> float | None:
-        """Time left: the mean duration of finished trials times the trials still to run."""
+        """Time left: the mean duration of finished trials times the trials still to run;
+        None when it is unknown or nothing runs any more."""
+        if self.finished is not None or self.nobody_runs_it:
+            return None
         durations = [t.duration_s for t in self.trials.values() if t.duration_s is not None]
         if not durations or not self.total:
             return None

@@ -20,8 +20,17 @@ import psutil
 
 from ..config import describe, parse_config
 from ..errors import RunFailure, UserError
-from ._events import EvalLogged, SearchStarted, Sink, StepLogged, TrialFinished, TrialStarted
+from ._events import (
+    EvalLogged,
+    SearchStarted,
+    Sink,
+    StepLogged,
+    TrialFinished,
+    TrialStarted,
+    WorkerStateChanged,
+)
 from ._hardware import _Nvml, sample_hardware
+from ._state import NOT_RUNNING
 from ._storage import first_line, mask_password, open_storage
 from ._study import (
     CONFIG_ATTR,
@@ -62,6 +71,7 @@ class StudyWatcher:
         self._announced = False
         self._running: dict[int, Any] = {}
         self._last_fingerprint: tuple[int, ...] | None = None
+        self._runner_alive: bool | None = None
         self._sqlite = storage.removeprefix("sqlite:///") if storage.startswith("sqlite:///") else None
 
     def poll(self) -> None:
@@ -75,6 +85,7 @@ class StudyWatcher:
         if self._announced and fingerprint is not None and fingerprint == self._last_fingerprint:
             for number in self._running:
                 self._read_metrics_of(number)
+            self._say_whether_it_runs()
             return
         self._last_fingerprint = fingerprint
         trials = study.get_trials(deepcopy=False)
@@ -97,6 +108,24 @@ class StudyWatcher:
         self._running = {t.number: t for t in trials if t.state.name == "RUNNING"}
         for trial in self._running.values():
             self._read_metrics(trial)
+        self._say_whether_it_runs()
+
+    def _say_whether_it_runs(self) -> None:
+        """Emit the runner's state when it changes: running, or not running (its process is
+        gone). A runner on another host cannot be checked from here and is left unsaid."""
+        owner = self._study.user_attrs.get(OWNER_ATTR) or {}
+        if owner.get("host") != socket.gethostname() or "pid" not in owner:
+            return
+        alive = _alive(owner["pid"])
+        if alive == self._runner_alive:
+            return
+        self._runner_alive = alive
+        if alive:
+            self._sink.emit(WorkerStateChanged("running", self._worker_pid(), f"search pid {owner['pid']}"))
+        else:
+            self._sink.emit(
+                WorkerStateChanged(NOT_RUNNING, None, f"last run by pid {owner['pid']} on {owner['host']}")
+            )
 
     def run(self, stop: threading.Event, interval: float = 1.0) -> None:
         """Poll every `interval` seconds until `stop` is set; sample this host's hardware too
@@ -206,3 +235,10 @@ class StudyWatcher:
             best_number=best.number if best else None,
             best_value=best.value if best else None,
         )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False

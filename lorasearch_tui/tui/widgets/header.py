@@ -41,7 +41,11 @@ class StudyHeader(Static):
             line1.append(f" (#{state.best_number})")
         else:
             line1.append("-")
-        line1.append(f"  elapsed {format_duration(elapsed)}  left ~{format_duration(state.eta_s())}")
+        if state.nobody_runs_it:
+            line1.append(f"  elapsed {format_duration(elapsed)}  ")
+            line1.append("NOT RUNNING", style="bold reverse")
+        else:
+            line1.append(f"  elapsed {format_duration(elapsed)}  left ~{format_duration(state.eta_s())}")
         if mode_note:
             line1.append("  ")
             line1.append(mode_note, style="reverse")
