@@ -138,3 +138,41 @@ def test_a_silent_worker_is_stalled_and_its_group_killed(run_search):
     reason = study.trials[0].user_attrs["fail_reason"]
     assert reason.startswith("worker stalled (no sign of life for 1 s while training)")
     assert finished.reason == "completed"
+
+
+def test_write_now_acts_during_a_trial(tmp_path, monkeypatch):
+    """The `e` key's request is served within a poll while a trial runs, not at its end."""
+    import threading
+    import time
+
+    from lorasearch_tui.search import SearchControls, TrialStarted
+
+    monkeypatch.chdir(tmp_path)
+    config = parse_config({"base_output_dir": str(tmp_path / "out"), "search_space": SPACE}, "test")
+    sink, controls = ListSink(), SearchControls()
+    runner = SearchRunner(
+        config,
+        SearchOptions(
+            "w", n_trials=1, hardware_interval=None, worker_command=(sys.executable, STANDIN, "silent")
+        ),
+        sink,
+        controls,
+    )
+    thread = threading.Thread(target=runner.run)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not any(isinstance(e, TrialStarted) for e in sink.events) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)  # the trial is running: the stand-in said `started` and went silent
+        best = tmp_path / "optuna_studies" / "w_best_params.json"
+        assert not best.exists()
+        asked = time.monotonic()
+        controls.write_results_now()
+        while not best.exists() and time.monotonic() - asked < 5:
+            time.sleep(0.005)
+        took = time.monotonic() - asked
+        assert best.exists() and took < 0.5, took  # 50-80 ms here; the margin is for CI load
+    finally:
+        controls.interrupt()
+        thread.join(60)

@@ -291,13 +291,18 @@ class SearchRunner:
                 return "completed"
             if options.timeout is not None and time.monotonic() - started >= options.timeout:
                 return "timeout"
-            if controls.take_write():
-                write_best_files(study, config)
+            self._write_if_asked()
             if controls.paused.is_set():
                 time.sleep(_POLL_S)
                 continue
             trial = study.ask(distributions)
             self._run_trial(study, trial, config)
+
+    def _write_if_asked(self) -> None:
+        """Write the result files now if a front end asked (the `e` key)."""
+        if self.controls.take_write():
+            assert self._prepared is not None and self._config is not None
+            write_best_files(self._prepared[0], self._config)
 
     def _run_trial(self, study: Any, trial: Any, config: SearchConfig) -> None:
         values = dict(trial.params)
@@ -349,6 +354,7 @@ class SearchRunner:
                 if controls.take_abort():
                     worker.kill()
                     return _Outcome("FAIL", fail_reason="aborted by user", replace_worker=True)
+                self._write_if_asked()  # within a poll (50 ms), not at the trial's end
                 why = clock.expired()
                 if why is not None:
                     worker.kill()
