@@ -8,6 +8,8 @@ not a terminal (a file, nohup, a pipe), so the log then holds only the plain lin
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
@@ -48,10 +50,19 @@ def state_label(event: TrialFinished) -> str:
 
 
 class SearchConsole:
-    """Renders search events to a Rich console; safe to call from the engine's threads."""
+    """Renders search events to a Rich console; safe to call from the engine's threads.
 
-    def __init__(self, console: Console) -> None:
+    Every eval gets a line (step, eval loss, the pruner's decision). Where the output is not a
+    terminal (a nohup log), the live bar is hidden, so a progress line is also printed when
+    nothing was for `PROGRESS_EVERY_S`: `tail -f` of the log always shows life.
+    """
+
+    PROGRESS_EVERY_S = 30.0
+
+    def __init__(self, console: Console, clock: Callable[[], float] = time.monotonic) -> None:
         self._console = console
+        self._clock = clock
+        self._last_line = clock()
         self._lock = threading.Lock()
         self._progress = Progress(
             TextColumn("{task.description}"),
@@ -84,6 +95,7 @@ class SearchConsole:
 
     def _print(self, text: str | Text) -> None:
         self._progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        self._last_line = self._clock()
 
     def _on_SearchStarted(self, e: SearchStarted) -> None:
         self._started = e
@@ -126,10 +138,21 @@ class SearchConsole:
             self._progress.update(
                 self._task, completed=e.step, total=e.max_steps or None, status=f"loss {e.loss:.4f}"
             )
+        quiet = self._clock() - self._last_line
+        if not self._console.is_terminal and quiet >= self.PROGRESS_EVERY_S:
+            of = f"/{e.max_steps}" if e.max_steps else ""
+            self._print(Text(f"trial {e.number:>3}  step {e.step}{of}  loss {e.loss:.4f}", style="dim"))
 
     def _on_EvalLogged(self, e: EvalLogged) -> None:
         if self._task is not None and e.step > 0:
             self._progress.update(self._task, status=f"eval {e.value:.4f}" + (" pruned" if e.pruned else ""))
+        if e.step == 0:
+            decision = "(the untrained adapter)"
+        else:
+            decision = "pruned here" if e.pruned else "goes on"
+        self._print(
+            Text(f"trial {e.number:>3}  step {e.step}  eval_loss {e.value:.4f}  {decision}", style="dim")
+        )
 
     def _on_TrialFinished(self, e: TrialFinished) -> None:
         if self._task is not None:
