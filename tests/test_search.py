@@ -369,11 +369,3 @@ def test_demo_command_searches_the_embedded_assets(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "search learning_rate: loguniform" in proc.stdout and "2 complete" in proc.stdout
     assert len(list((tmp_path / "optuna_studies").glob("demo_*_best_config.json"))) == 1
-
-
-def test_hardware_sample_without_a_gpu_shows_host_memory_and_says_so():
-    from lorasearch_tui.search._hardware import NO_GPU_NOTE, _Nvml, sample_hardware
-
-    sample = sample_hardware(_Nvml(), os.getpid())
-    assert sample.gpus == () and sample.note == NO_GPU_NOTE
-    assert 0 < sample.host_used_bytes <= sample.host_total_bytes and sample.worker_rss_bytes > 0

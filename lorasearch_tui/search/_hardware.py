@@ -7,6 +7,7 @@ the parent, which never imports torch.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -16,24 +17,59 @@ import psutil
 from ._events import HardwareSampled
 
 NO_GPU_NOTE = "no NVIDIA GPU found: showing host memory"
+CUDA_VISIBLE = "CUDA_VISIBLE_DEVICES"
+
+
+def visible_devices(spec: str | None, uuids: list[str]) -> list[int]:
+    """The NVML indices of the GPUs a CUDA process sees, in its order.
+
+    Args:
+        spec: its `CUDA_VISIBLE_DEVICES` (None: unset, every GPU). Entries are indices or UUIDs
+            (`GPU-...`/`MIG-...`, or a prefix that matches one GPU only); as CUDA does, the
+            list ends at the first entry that names no GPU, so `""` and `-1` mean none.
+        uuids: the UUID of each GPU, by NVML index. Indices are taken in NVML's (PCI bus)
+            order, which is CUDA's with `CUDA_DEVICE_ORDER=PCI_BUS_ID`; UUIDs are exact.
+    """
+    if spec is None:
+        return list(range(len(uuids)))
+    chosen: list[int] = []
+    for entry in (e.strip() for e in spec.split(",")):
+        if entry.startswith(("GPU-", "MIG-")):
+            matches = [i for i, uuid in enumerate(uuids) if uuid.startswith(entry)]
+            if len(matches) != 1:
+                break
+            index = matches[0]
+        elif entry.isdigit() and int(entry) < len(uuids):
+            index = int(entry)
+        else:
+            break
+        if index not in chosen:
+            chosen.append(index)
+    return chosen
 
 
 class _Nvml:
     def __init__(self) -> None:
         self.ok = False
+        self.uuids: list[str] = []
         try:
             import pynvml
 
             pynvml.nvmlInit()
             self._nvml = pynvml
             self.count = pynvml.nvmlDeviceGetCount()
+            self.uuids = [
+                str(_safe(pynvml.nvmlDeviceGetUUID, pynvml.nvmlDeviceGetHandleByIndex(i)) or "")
+                for i in range(self.count)
+            ]
             self.ok = self.count > 0
         except Exception:  # no library, no driver, no GPU: all mean "host memory only"
             self.count = 0
 
-    def sample(self, worker_pid: int | None) -> tuple[dict[str, Any], ...]:
+    def sample(self, worker_pid: int | None, visible: str | None = None) -> tuple[dict[str, Any], ...]:
+        """The GPUs the worker sees (`visible`: its CUDA_VISIBLE_DEVICES), in its order."""
         nvml, gpus = self._nvml, []
-        for index in range(self.count):
+        for index in visible_devices(visible, self.uuids):
             handle = nvml.nvmlDeviceGetHandleByIndex(index)
             memory = nvml.nvmlDeviceGetMemoryInfo(handle)
             rates = _safe(nvml.nvmlDeviceGetUtilizationRates, handle)
@@ -61,15 +97,18 @@ def _safe(read: Callable[..., Any], *args: Any) -> Any:
 
 
 def sample_hardware(nvml: _Nvml, worker_pid: int | None) -> HardwareSampled:
-    """One sample now."""
+    """One sample now, of the GPUs the worker sees (by its own CUDA_VISIBLE_DEVICES)."""
     memory = psutil.virtual_memory()
     rss = None
+    visible = os.environ.get(CUDA_VISIBLE)  # what a worker started from here inherits
     if worker_pid is not None:
         try:
-            rss = psutil.Process(worker_pid).memory_info().rss
+            worker = psutil.Process(worker_pid)
+            rss = worker.memory_info().rss
+            visible = worker.environ().get(CUDA_VISIBLE)
         except psutil.Error:
-            rss = None
-    gpus = nvml.sample(worker_pid) if nvml.ok else ()
+            pass
+    gpus = nvml.sample(worker_pid, visible) if nvml.ok else ()
     return HardwareSampled(
         gpus=gpus,
         host_used_bytes=int(memory.total - memory.available),
