@@ -124,6 +124,17 @@ def test_a_worker_that_dies_while_its_child_keeps_the_pipe_is_noticed(tmp_path):
     assert not workers_left(tmp_path)  # the child was killed with the worker's process group
 
 
+def test_the_worker_dies_with_its_parent_even_by_kill_9(tmp_path):
+    config = config_file(tmp_path, LR_SPACE, max_steps=400, eval_steps=100)
+    proc, log = start_search(tmp_path, "-c", str(config), "--study-name", "k", "--n-trials", "1")
+    wait_for(lambda: steps_logged(tmp_path, "k", 0) >= 2 or proc.poll() is not None, what="trial 0 to train")
+    worker = worker_of(proc)
+    proc.kill()  # SIGKILL: no handler runs, the pipe's EOF and PR_SET_PDEATHSIG must do it
+    proc.wait(timeout=30)
+    worker.wait(timeout=30)
+    assert not workers_left(tmp_path)
+
+
 # -- the SSH connection drops ----------------------------------------------------------------
 
 

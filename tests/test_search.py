@@ -319,7 +319,7 @@ def test_kill_9_then_resume_reruns_the_interrupted_params(tmp_path):
     assert trials[1].state.name == "FAIL" and trials[1].user_attrs["fail_reason"].startswith("interrupted")
     rerun = trials[2]
     assert rerun.user_attrs["rerun_of"] == 1 and rerun.params == interrupted_params
-    assert "again, interrupted as trial 1" in resumed.stdout or "trial   2  COMPLETE" in resumed.stdout
+    assert "trial   2  runs the params of trial 1 again" in resumed.stdout
 
 
 def test_the_parent_never_imports_torch(tmp_path):

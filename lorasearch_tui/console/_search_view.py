@@ -132,6 +132,10 @@ class SearchConsole:
         self._task = self._progress.add_task(
             f"trial {e.number}{again}", total=None, status=format_params(e.params)
         )
+        if e.rerun_of is not None:  # the bar is hidden in a log: say it there too
+            self._print(
+                Text(f"trial {e.number:>3}  runs the params of trial {e.rerun_of} again", style="dim")
+            )
 
     def _on_StepLogged(self, e: StepLogged) -> None:
         if self._task is not None:
