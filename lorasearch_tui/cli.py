@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from rich.console import Console
 
 from . import __version__
 from .errors import ExitCode, RunFailure, UserError, printable
+from .interrupts import interrupt_on_signals, on_terminal_gone, stop_on_sigint
 
 app = typer.Typer(
     name="lorasearch",
@@ -152,7 +152,7 @@ def train(
                 f"--output-dir: {output_dir} already holds an adapter; "
                 f"choose another folder or pass --overwrite"
             )
-        with TrainProgress(console) as progress, _stop_on_sigint(progress.request_stop, console):
+        with TrainProgress(console) as progress, stop_on_sigint(progress.request_stop, console):
             result = train_job(loaded.params, output_dir, merge=merge, observer=progress)
     print_run_result(result, output_dir, merge, console)
     if result.stopped_at is not None:
@@ -434,14 +434,14 @@ def _run_search(
                 os._exit(ExitCode.INTERRUPTED)
 
             app = SearchApp(engine, controls, sink=sink)
-            _on_terminal_gone(hung_up)  # in case no SIGHUP comes (a shell that does not pass it on)
-            with _signals_interrupt(controls.interrupt, hung_up):
+            on_terminal_gone(hung_up)  # in case no SIGHUP comes (a shell that does not pass it on)
+            with interrupt_on_signals(controls.interrupt, hung_up):
                 app.run()
             finished = app.state.finished
             code = app.return_code or 0
         else:
             hangups: list[int] = []
-            with SearchConsole(console) as headless, _signals_interrupt(controls.interrupt, hangups.append):
+            with SearchConsole(console) as headless, interrupt_on_signals(controls.interrupt, hangups.append):
                 finished = SearchRunner(loaded, options, headless, controls).run()
             if hangups:  # nobody is left to read what would follow, and writing it would fail
                 os._exit(ExitCode.INTERRUPTED)
@@ -461,71 +461,6 @@ def _say(console: Console, text: str) -> None:
         console.print(text, markup=False, highlight=False)
     except OSError:
         pass
-
-
-@contextmanager
-def _signals_interrupt(interrupt: Callable[[], None], hung_up: Callable[..., None]) -> Iterator[None]:
-    """Ctrl+C, SIGTERM and SIGHUP stop the search cleanly: the trial is recorded, the files are
-    written, exit code 130. SIGHUP (the SSH connection dropped) also calls `hung_up`: the
-    terminal is gone, so the front end must not wait on it."""
-    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    previous = {sig: signal.getsignal(sig) for sig in signals}
-
-    def handler(signum: int, frame: Any) -> None:
-        interrupt()
-        if signum == signal.SIGHUP:
-            hung_up(signum)
-
-    for sig in signals:
-        signal.signal(sig, handler)
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
-def _on_terminal_gone(gone: Callable[[int], None]) -> None:
-    """Call `gone` from a watching thread when the terminal hangs up.
-
-    A hung-up terminal does not always bring a SIGHUP: the kernel sends it to the session
-    leader only, and a shell that ignores it passes nothing on. The terminal UI would then
-    spin with its screen writer dead. Polling the terminal for POLLHUP catches that case too.
-    """
-    import select
-
-    try:
-        fd = sys.__stdin__.fileno()
-    except (AttributeError, ValueError, OSError):
-        return
-    poller = select.poll()
-    poller.register(fd, 0)  # POLLHUP and POLLERR are reported whatever the mask
-
-    def watch() -> None:
-        while True:
-            for _, event in poller.poll(1000):
-                if event & (select.POLLHUP | select.POLLERR | select.POLLNVAL):
-                    gone(0)
-                    return
-
-    threading.Thread(target=watch, name="terminal-watch", daemon=True).start()
-
-
-@contextmanager
-def _stop_on_sigint(request_stop: Callable[[], None], console: Console) -> Iterator[None]:
-    """First Ctrl+C: stop after this step and save; a second one: stop at once."""
-    previous: Any = signal.getsignal(signal.SIGINT)
-
-    def handler(signum: int, frame: Any) -> None:
-        request_stop()
-        console.print("stopping after this step; Ctrl+C again to quit without saving", markup=False)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def main() -> None:

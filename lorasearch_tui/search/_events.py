@@ -7,6 +7,7 @@ engine's own thread: a sink must not block for long (the TUI posts a message and
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -121,3 +122,25 @@ class NullSink:
 
     def emit(self, event: Event) -> None:
         pass
+
+
+class GuardedSink:
+    """A front end that fails (a terminal gone with the SSH connection: every write is EIO)
+    must not stop the search from recording its trials: its errors are logged once, then
+    dropped."""
+
+    def __init__(self, sink: Sink | None) -> None:
+        self._sink = sink
+        self._failed = False
+
+    def emit(self, event: Event) -> None:
+        if self._sink is None:
+            return
+        try:
+            self._sink.emit(event)
+        except Exception as exc:
+            if not self._failed:
+                self._failed = True
+                logging.getLogger("lorasearch.search").warning(
+                    "the front end failed (%s); the search goes on without it", exc
+                )

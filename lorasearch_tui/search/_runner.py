@@ -18,21 +18,21 @@ trials again once the cause is fixed.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ..config import SearchConfig, describe
-from ..errors import DiskFull, RunFailure, is_disk_full
+from ..errors import DiskFull, RunFailure
 from ..worker import Decision, ProtocolError, Run
+from ._budget import FailureBudget
 from ._controls import POLL_S as _POLL_S
 from ._controls import SearchControls
 from ._events import (
     EvalLogged,
+    GuardedSink,
     SearchFinished,
     SearchStarted,
     Sink,
@@ -42,6 +42,7 @@ from ._events import (
     WorkerStateChanged,
 )
 from ._hardware import HardwareMonitor
+from ._live_trial import LiveTrial, Outcome
 from ._preflight import check_folders, fault_injection, preflight
 from ._recover import recover
 from ._results import trial_dir, write_best_files
@@ -49,7 +50,6 @@ from ._samplers import make_pruner, make_sampler, to_distributions
 from ._storage import StorageUnavailable, mask_password
 from ._study import (
     FAULT_ATTR,
-    RERUN_ATTR,
     SearchSettings,
     best_trial,
     check_study_name,
@@ -59,7 +59,7 @@ from ._study import (
     trial_counts,
 )
 from ._trial_clock import DEFAULT_STALL_S, TrialClock
-from ._trial_record import LIVE_METRICS, OOM_CONSTRAINT, TrialRecord
+from ._trial_record import OOM_CONSTRAINT
 from ._worker_proc import WORKER_COMMAND, WorkerDied, WorkerProcess
 
 DEFAULT_MAX_FAILURES = 3
@@ -87,68 +87,6 @@ class SearchOptions:
     worker_command: tuple[str, ...] = WORKER_COMMAND  # tests give a stand-in worker
 
 
-class _GuardedSink:
-    """A front end that fails (a terminal gone with the SSH connection: every write is EIO)
-    must not stop the search from recording its trials: its errors are logged once, then
-    dropped."""
-
-    def __init__(self, sink: Sink | None) -> None:
-        self._sink = sink
-        self._failed = False
-
-    def emit(self, event: Any) -> None:
-        if self._sink is None:
-            return
-        try:
-            self._sink.emit(event)
-        except Exception as exc:
-            if not self._failed:
-                self._failed = True
-                _log.warning("the front end failed (%s); the search goes on without it", exc)
-
-
-@dataclass
-class _Outcome:
-    state: str  # COMPLETE, PRUNED, FAIL
-    value: float | None = None
-    fail_reason: str | None = None
-    pruned_at: int | None = None
-    result: Any = None  # the worker's `Result`
-    oom: bool = False
-    peak_memory: int | None = None
-    interrupted: bool = False
-    replace_worker: bool = False
-    budget: bool = False  # counts toward the failure budget (the environment, not the params)
-    disk_full: bool = False
-
-
-@dataclass
-class _LiveTrial:
-    """What the parent learns of a running trial as it goes."""
-
-    number: int
-    params: dict[str, Any]
-    config: dict[str, Any]
-    folder: Path
-    rerun_of: int | None
-    started: float = field(default_factory=time.monotonic)
-    started_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    max_steps: int = 0
-    train: list[dict[str, float]] = field(default_factory=list)
-    evals: list[dict[str, float]] = field(default_factory=list)
-
-    def log(self, entry: dict[str, Any]) -> None:
-        """Append one step or eval to the trial's live metrics file (read by `lorasearch watch`)."""
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            with (self.folder / LIVE_METRICS).open("a", encoding="utf-8") as out:
-                out.write(json.dumps(entry) + "\n")
-        except OSError as exc:
-            if is_disk_full(exc):
-                raise DiskFull(self.folder / LIVE_METRICS) from None
-            raise
-
-
 class SearchRunner:
     """Runs one search to its end (target reached, timeout, stop, interrupt, failure)."""
 
@@ -161,12 +99,12 @@ class SearchRunner:
     ) -> None:
         self._config = config
         self._options = options
-        self._sink = _GuardedSink(sink)
+        self._sink = GuardedSink(sink)
         self.controls = controls or SearchControls()
         self._worker: WorkerProcess | None = None
         self._prepared: tuple[Any, str, SearchSettings, int, dict[str, int]] | None = None
         self._faults: str | None = None
-        self._streak: list[tuple[int, str]] = []  # same-reason failures in a row
+        self._budget = FailureBudget(options.max_failures_in_a_row)
 
     def prepare(self) -> None:
         """Check everything and open the study, without training; `run()` calls it if needed.
@@ -306,7 +244,7 @@ class SearchRunner:
 
     def _run_trial(self, study: Any, trial: Any, config: SearchConfig) -> None:
         values = dict(trial.params)
-        live = _LiveTrial(
+        live = LiveTrial(
             number=trial.number,
             params=values,
             config={},
@@ -318,7 +256,7 @@ class SearchRunner:
         try:
             params = config.with_values(values)
         except ValueError as exc:  # a combination the config's own rules refuse
-            outcome = _Outcome("FAIL", fail_reason=f"invalid parameters: {exc}", budget=True)
+            outcome = Outcome("FAIL", fail_reason=f"invalid parameters: {exc}", budget=True)
         else:
             live.config = params.model_dump()
             try:
@@ -329,15 +267,15 @@ class SearchRunner:
                     study,
                     trial,
                     live,
-                    _Outcome("FAIL", fail_reason="interrupted (disk full)", interrupted=True),
+                    Outcome("FAIL", fail_reason="interrupted (disk full)", interrupted=True),
                 )
                 raise
         self._record(study, trial, live, outcome)
         if outcome.disk_full:
             raise DiskFull(live.folder, f" (trial {live.number}: {outcome.fail_reason})")
-        self._spend_budget(study, live.number, outcome)
+        self._budget.spend(study, live.number, outcome)
 
-    def _execute(self, trial: Any, live: _LiveTrial, limit_s: float | None) -> _Outcome:
+    def _execute(self, trial: Any, live: LiveTrial, limit_s: float | None) -> Outcome:
         worker, controls = self._worker, self.controls
         assert worker is not None
         try:
@@ -350,16 +288,16 @@ class SearchRunner:
             while True:
                 if controls.interrupted.is_set():
                     worker.kill()
-                    return _Outcome("FAIL", fail_reason="interrupted", interrupted=True)
+                    return Outcome("FAIL", fail_reason="interrupted", interrupted=True)
                 if controls.take_abort():
                     worker.kill()
-                    return _Outcome("FAIL", fail_reason="aborted by user", replace_worker=True)
+                    return Outcome("FAIL", fail_reason="aborted by user", replace_worker=True)
                 self._write_if_asked()  # within a poll (50 ms), not at the trial's end
                 why = clock.expired()
                 if why is not None:
                     worker.kill()
                     stalled = why.startswith("worker stalled")
-                    return _Outcome("FAIL", fail_reason=why, replace_worker=True, budget=stalled)
+                    return Outcome("FAIL", fail_reason=why, replace_worker=True, budget=stalled)
                 message = worker.recv(_POLL_S)
                 if message is not None:
                     clock.heard(message.event)
@@ -367,14 +305,14 @@ class SearchRunner:
                     if outcome is not None:
                         return outcome
         except WorkerDied as exc:
-            return _Outcome("FAIL", fail_reason=str(exc), replace_worker=True, budget=True)
+            return Outcome("FAIL", fail_reason=str(exc), replace_worker=True, budget=True)
         except ProtocolError as exc:
             worker.kill()
-            return _Outcome(
+            return Outcome(
                 "FAIL", fail_reason=f"worker protocol error: {exc}", replace_worker=True, budget=True
             )
 
-    def _handle(self, trial: Any, live: _LiveTrial, message: Any, clock: TrialClock) -> _Outcome | None:
+    def _handle(self, trial: Any, live: LiveTrial, message: Any, clock: TrialClock) -> Outcome | None:
         worker = self._worker
         assert worker is not None
         event = message.event
@@ -420,11 +358,11 @@ class SearchRunner:
         elif event == "finished":
             result = message.result
             if message.pruned_at is not None:
-                return _Outcome("PRUNED", pruned_at=message.pruned_at, result=result)
-            return _Outcome("COMPLETE", value=result.eval_loss, result=result)
+                return Outcome("PRUNED", pruned_at=message.pruned_at, result=result)
+            return Outcome("COMPLETE", value=result.eval_loss, result=result)
         elif event == "failed":
             kind = message.kind
-            return _Outcome(
+            return Outcome(
                 "PRUNED" if kind == "oom" else "FAIL",
                 fail_reason=message.reason,
                 oom=kind == "oom",
@@ -436,39 +374,14 @@ class SearchRunner:
             )
         return None
 
-    def _record(self, study: Any, trial: Any, live: _LiveTrial, outcome: _Outcome) -> None:
+    def _record(self, study: Any, trial: Any, live: LiveTrial, outcome: Outcome) -> None:
         """Tell the study, then write the trial's file and the best files.
 
         If the storage cannot be told (it stayed busy past the patience), the file is still
         written, so that `--resume` can tell the study what it says; if the file cannot be
         written (a full disk), the study has the trial and `--resume` writes the file again.
         """
-        duration = time.monotonic() - live.started
-        result = outcome.result
-        steps = result.steps if result is not None else (live.train[-1]["step"] if live.train else 0)
-        record = TrialRecord(
-            number=live.number,
-            state=outcome.state,
-            params=live.params,
-            config=live.config,
-            trial_dir=str(live.folder),
-            value=outcome.value,
-            fail_reason=outcome.fail_reason,
-            pruned_at=outcome.pruned_at,
-            rerun_of=live.rerun_of,
-            train_loss=live.train,
-            eval=live.evals,
-            steps=steps,
-            max_steps=live.max_steps,
-            runtime_s=round(result.runtime_s, 3) if result is not None else round(duration, 3),
-            duration_s=round(duration, 3),
-            tokens_per_s=result.tokens_per_s if result is not None else None,
-            peak_memory_bytes=result.peak_memory_bytes if result is not None else outcome.peak_memory,
-            memory_kind=result.memory_kind if result is not None else None,
-            started_at=live.started_at,
-            oom=outcome.oom,
-            interrupted=outcome.interrupted,
-        )
+        record = live.record(outcome)
         try:
             record.tell(study, trial)
         except RunFailure:
@@ -487,8 +400,8 @@ class SearchRunner:
                 state=record.state,
                 value=record.value,
                 params=record.params,
-                duration_s=duration,
-                steps=steps,
+                duration_s=record.duration_s or 0.0,
+                steps=record.steps,
                 pruned_at=record.pruned_at,
                 fail_reason=record.fail_reason,
                 peak_memory_bytes=record.peak_memory_bytes,
@@ -498,23 +411,3 @@ class SearchRunner:
         )
         record.write()
         write_best_files(study, self._config)
-
-    def _spend_budget(self, study: Any, number: int, outcome: _Outcome) -> None:
-        """Stop the search when too many trials in a row fail for the same reason.
-
-        Raises:
-            RunFailure: the budget is spent; those trials are listed in the study so that
-                `--resume` runs their parameters again once the cause is fixed.
-        """
-        reason = outcome.fail_reason or ""
-        if not outcome.budget:
-            self._streak = []
-            return
-        if self._streak and self._streak[-1][1] != reason:
-            self._streak = []
-        self._streak.append((number, reason))
-        limit = self._options.max_failures_in_a_row
-        if limit and len(self._streak) >= limit:
-            numbers = sorted(set(study.user_attrs.get(RERUN_ATTR, [])) | {n for n, _ in self._streak})
-            study.set_user_attr(RERUN_ATTR, numbers)
-            raise RunFailure(f"{len(self._streak)} trials in a row failed: {reason}; nothing more will run")

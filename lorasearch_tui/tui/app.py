@@ -191,7 +191,8 @@ class SearchApp(App[int]):
         started = self.state.started
         if started is not None and "base_output_dir" in started.fixed:
             folder = Path(started.fixed["base_output_dir"]) / started.study_name
-            self.query_one(LogPane).follow_file(folder / "worker.log", "worker: ")
+            for log in self.query(LogPane):  # none while the app is being taken down
+                log.follow_file(folder / "worker.log", "worker: ")
 
     def _refresh_header(self) -> None:
         note = ""
@@ -205,7 +206,8 @@ class SearchApp(App[int]):
             note = "PAUSED (r resumes)"
         elif self.state.finished is not None:
             note = f"search {self.state.finished.reason}: q quits"
-        self.query_one(StudyHeader).show(self.state, self._clock() - self._began, note)
+        for header in self.query(StudyHeader):  # none while the app is being taken down
+            header.show(self.state, self._clock() - self._began, note)
 
     def _engine_done(self) -> bool:
         workers = [w for w in self.workers if w.group == "engine"]

@@ -1,0 +1,42 @@
+"""The failure budget: when trials keep failing the same way, stop instead of burning the study.
+
+A worker that cannot start, a model that does not load, the same exception every time: each
+trial fails in seconds, and a study of a hundred trials would be spent in minutes with
+nothing learned. Only failures about the environment count (see `Outcome.budget`): a diverged,
+timed-out, aborted or out-of-memory trial says something about its parameters instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import RunFailure
+from ._live_trial import Outcome
+from ._study import RERUN_ATTR
+
+
+class FailureBudget:
+    """Counts same-reason failures in a row; `limit` 0 never stops."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._streak: list[tuple[int, str]] = []
+
+    def spend(self, study: Any, number: int, outcome: Outcome) -> None:
+        """Count trial `number`'s outcome.
+
+        Raises:
+            RunFailure: the budget is spent; those trials are listed in the study
+                (`lorasearch_rerun`) so that `--resume` runs their parameters again first.
+        """
+        reason = outcome.fail_reason or ""
+        if not outcome.budget:
+            self._streak = []
+            return
+        if self._streak and self._streak[-1][1] != reason:
+            self._streak = []
+        self._streak.append((number, reason))
+        if self._limit and len(self._streak) >= self._limit:
+            numbers = sorted(set(study.user_attrs.get(RERUN_ATTR, [])) | {n for n, _ in self._streak})
+            study.set_user_attr(RERUN_ATTR, numbers)
+            raise RunFailure(f"{len(self._streak)} trials in a row failed: {reason}; nothing more will run")

@@ -1,0 +1,86 @@
+"""A trial as the parent sees it while it runs, how it ended, and the record made of both."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..errors import DiskFull, is_disk_full
+from ._trial_record import LIVE_METRICS, TrialRecord
+
+
+@dataclass
+class Outcome:
+    """How a trial ended, as the search loop found out."""
+
+    state: str  # COMPLETE, PRUNED, FAIL
+    value: float | None = None
+    fail_reason: str | None = None
+    pruned_at: int | None = None
+    result: Any = None  # the worker's `Result`
+    oom: bool = False
+    peak_memory: int | None = None
+    interrupted: bool = False
+    replace_worker: bool = False
+    budget: bool = False  # counts toward the failure budget (the environment, not the params)
+    disk_full: bool = False
+
+
+@dataclass
+class LiveTrial:
+    """What the parent learns of a running trial as it goes."""
+
+    number: int
+    params: dict[str, Any]
+    config: dict[str, Any]
+    folder: Path
+    rerun_of: int | None
+    started: float = field(default_factory=time.monotonic)
+    started_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    max_steps: int = 0
+    train: list[dict[str, float]] = field(default_factory=list)
+    evals: list[dict[str, float]] = field(default_factory=list)
+
+    def log(self, entry: dict[str, Any]) -> None:
+        """Append one step or eval to the trial's live metrics file (read by `lorasearch watch`)."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with (self.folder / LIVE_METRICS).open("a", encoding="utf-8") as out:
+                out.write(json.dumps(entry) + "\n")
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise DiskFull(self.folder / LIVE_METRICS) from None
+            raise
+
+    def record(self, outcome: Outcome) -> TrialRecord:
+        """The trial's record: what was seen as it ran, and how it ended."""
+        duration = time.monotonic() - self.started
+        result = outcome.result
+        steps = result.steps if result is not None else (self.train[-1]["step"] if self.train else 0)
+        return TrialRecord(
+            number=self.number,
+            state=outcome.state,
+            params=self.params,
+            config=self.config,
+            trial_dir=str(self.folder),
+            value=outcome.value,
+            fail_reason=outcome.fail_reason,
+            pruned_at=outcome.pruned_at,
+            rerun_of=self.rerun_of,
+            train_loss=self.train,
+            eval=self.evals,
+            steps=steps,
+            max_steps=self.max_steps,
+            runtime_s=round(result.runtime_s, 3) if result is not None else round(duration, 3),
+            duration_s=round(duration, 3),
+            tokens_per_s=result.tokens_per_s if result is not None else None,
+            peak_memory_bytes=result.peak_memory_bytes if result is not None else outcome.peak_memory,
+            memory_kind=result.memory_kind if result is not None else None,
+            started_at=self.started_at,
+            oom=outcome.oom,
+            interrupted=outcome.interrupted,
+        )
