@@ -142,3 +142,20 @@ def test_a_diverged_trial_frees_its_trainer_before_freeing_memory(tmp_path, monk
     failed = [m for m in parent.messages if m.event == "failed"]
     assert failed and failed[0].kind == "diverged"
     assert failed[0].reason == "diverged: train loss became nan at step 2"
+
+
+def test_five_trials_in_one_real_worker_never_find_the_base_changed(tmp_path):
+    """The worker compares the base with its signature after every trial and ends if it
+    changed; five trials in one process, one model load, no warning, the same pid."""
+    params = TrainParams(**{**FAST, "eval_steps": 2}, max_steps=2)
+    worker = WorkerProcess(tmp_path / "w.log")
+    worker.start(ready_timeout=300)
+    pid = worker.pid
+    try:
+        for trial in range(5):
+            run_trial(worker, trial, params.model_copy(update={"lora_r": 4 + trial}), tmp_path / f"t{trial}")
+            assert worker.alive() and worker.pid == pid
+    finally:
+        worker.stop()
+    log = (tmp_path / "w.log").read_text()
+    assert log.count("Loading ") == 1 and "the base model changed" not in log
