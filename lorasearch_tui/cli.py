@@ -152,7 +152,10 @@ def train(
                 f"--output-dir: {output_dir} already holds an adapter; "
                 f"choose another folder or pass --overwrite"
             )
-        with TrainProgress(console) as progress, stop_on_sigint(progress.request_stop, console):
+        with (
+            TrainProgress(console) as progress,
+            stop_on_sigint(progress.request_stop, lambda text: _say(console, text)),
+        ):
             result = train_job(loaded.params, output_dir, merge=merge, observer=progress)
     print_run_result(result, output_dir, merge, console)
     if result.stopped_at is not None:

@@ -14,8 +14,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from rich.console import Console
-
 
 @contextmanager
 def interrupt_on_signals(interrupt: Callable[[], None], hung_up: Callable[..., None]) -> Iterator[None]:
@@ -66,13 +64,13 @@ def on_terminal_gone(gone: Callable[[int], None]) -> None:
 
 
 @contextmanager
-def stop_on_sigint(request_stop: Callable[[], None], console: Console) -> Iterator[None]:
+def stop_on_sigint(request_stop: Callable[[], None], say: Callable[[str], None]) -> Iterator[None]:
     """First Ctrl+C: stop after this step and save; a second one: stop at once."""
     previous: Any = signal.getsignal(signal.SIGINT)
 
     def handler(signum: int, frame: Any) -> None:
         request_stop()
-        console.print("stopping after this step; Ctrl+C again to quit without saving", markup=False)
+        say("stopping after this step; Ctrl+C again to quit without saving")
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
     signal.signal(signal.SIGINT, handler)

@@ -15,7 +15,7 @@ import time
 import optuna
 import pytest
 from conftest import write_json
-from helpers.searching import ListSink
+from helpers.searching import ListSink, search
 
 from lorasearch_tui.config import parse_config
 from lorasearch_tui.errors import UserError
@@ -55,25 +55,8 @@ def test_a_password_is_masked_however_it_is_written(url, shown):
 
 def test_the_storage_url_can_come_from_the_environment_and_its_password_is_never_shown(tmp_path):
     config = write_json(tmp_path / "c.json", {"search_space": SPACE})
-    env = {**os.environ, "LORASEARCH_STORAGE": "postgresql://user:s3cret@127.0.0.1:1/optuna"}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "lorasearch_tui",
-            "search",
-            "--no-tui",
-            "-c",
-            str(config),
-            "--study-name",
-            "s",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    env = {"LORASEARCH_STORAGE": "postgresql://user:s3cret@127.0.0.1:1/optuna"}
+    proc = search(tmp_path, "-c", str(config), "--study-name", "s", env=env, timeout=120)
     assert proc.returncode == 2, proc.stderr
     assert "s3cret" not in proc.stdout + proc.stderr and "s3cret" not in " ".join(proc.args)
     assert proc.stderr.startswith("error: --storage: cannot open postgresql://user:***@127.0.0.1:1/optuna")
