@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import write_json
+from helpers.searching import LR_SPACE, config_file, search
 from PIL import Image
 
 MAX_SECONDS = 20.0  # most take 1-2 s; the margin is for a loaded CI machine
@@ -247,3 +248,10 @@ def test_the_largest_seed_resumes():
     config = parse_config({"seed": 2**32 - 1, "search_space": SPACE}, "test")
     for mode in ("bayesian", "random"):
         make_sampler(mode, config.space, config.params.seed, 5)
+
+
+def test_grid_refuses_a_float_range_by_name_and_writes_nothing(tmp_path):
+    proc = search(tmp_path, "-c", str(config_file(tmp_path, LR_SPACE)), "--search-mode", "grid")
+    assert proc.returncode == 2
+    assert "search_space.learning_rate: grid mode needs int or categorical entries" in proc.stderr
+    assert not (tmp_path / "optuna_studies").exists() and not (tmp_path / "models").exists()

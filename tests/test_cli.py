@@ -92,20 +92,49 @@ def test_validate_bad_data_and_missing_model_are_one_line(tmp_path):
     assert "model_name: 'google/gemma-3-12b-it' is not a local folder" in line and "never downloads" in line
 
 
-def test_train_runs_the_demo_config_end_to_end(tmp_path):
+@pytest.mark.slow
+def test_train_runs_the_demo_config_end_to_end_and_merges(tmp_path, demo_model):
     out = tmp_path / "run"
     proc = lorasearch(
-        "train", "--config", str(REPO / "configs" / "demo_train.json"), "--output-dir", str(out)
+        "train", "--config", str(REPO / "configs" / "demo_train.json"), "--output-dir", str(out), "--merge"
     )
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["eval_loss"] < metrics["initial_eval_loss"]
     assert "eval loss" in proc.stdout and "tokens/s" in proc.stdout
+    assert f"merged 16-bit model saved to {out / 'merged'}" in proc.stdout
+    assert_merged(out, demo_model)
     assert "\x1b[" not in proc.stdout  # no ANSI codes when the output is not a terminal
     again = lorasearch(
         "train", "--config", str(REPO / "configs" / "demo_train.json"), "--output-dir", str(out)
     )
     assert "already holds an adapter" in one_line_error(again)
+
+
+def assert_merged(out: Path, base_folder: Path) -> None:
+    """Every adapted weight of `out/merged` is the base weight plus the adapter's scaled B @ A,
+    in 16-bit, with no LoRA weights left: a merge that did nothing (or saved the base) fails."""
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoModelForImageTextToText
+
+    merged_model = AutoModelForImageTextToText.from_pretrained(out / "merged")
+    assert not any("lora" in n for n, _ in merged_model.named_parameters())
+    assert next(merged_model.parameters()).dtype == torch.bfloat16
+    assert (out / "merged" / "processor_config.json").is_file()
+    merged = dict(merged_model.named_modules())
+    base = dict(AutoModelForImageTextToText.from_pretrained(base_folder, dtype=torch.float32).named_modules())
+    adapter = load_file(out / "adapter_model.safetensors")
+    settings = json.loads((out / "adapter_config.json").read_text())
+    scale = settings["lora_alpha"] / settings["r"]
+    assert settings["target_modules"]
+    for name in settings["target_modules"]:
+        a = adapter[f"base_model.model.{name}.lora_A.weight"].float()
+        b = adapter[f"base_model.model.{name}.lora_B.weight"].float()
+        delta = scale * b @ a
+        moved = merged[name].weight.detach().float() - base[name].weight.detach().float()
+        # 1-2% off here, from rounding to bfloat16; a merge that did nothing is 100% off.
+        assert delta.norm() > 0.1 and (moved - delta).norm() < 0.1 * delta.norm(), name
 
 
 def test_train_refuses_a_search_space_and_bad_data_without_writing(tmp_path):
@@ -122,6 +151,7 @@ def test_train_refuses_a_search_space_and_bad_data_without_writing(tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_train_ctrl_c_saves_what_was_trained_and_exits_130(tmp_path):
     out, log = tmp_path / "run", tmp_path / "stdout.txt"
     demo = json.loads((REPO / "configs/demo_train.json").read_text())

@@ -119,7 +119,7 @@ def test_a_worker_that_dies_while_its_child_keeps_the_pipe_is_noticed(tmp_path):
     assert proc.returncode == 0, proc.stderr
     trials = study_of(tmp_path, "o").trials
     assert [t.state.name for t in trials] == ["FAIL", "COMPLETE"]
-    assert trials[0].user_attrs["fail_reason"] == "worker died (exit code 137)"
+    assert trials[0].user_attrs["fail_reason"] == "worker died (signal 9: SIGKILL)"
     assert trials[0].user_attrs["duration_s"] < 60  # the child sleeps 600 s with the pipe open
     assert not workers_left(tmp_path)  # the child was killed with the worker's process group
 
@@ -229,8 +229,12 @@ def test_an_sqlite_lock_held_across_the_end_of_a_trial_loses_nothing(tmp_path):
     config = config_file(tmp_path, LR_SPACE, max_steps=12, eval_steps=4)
     proc, log = start_search(tmp_path, "-c", str(config), "--study-name", "l", "--n-trials", "2")
     wait_for(lambda: steps_logged(tmp_path, "l", 0) >= 1 or proc.poll() is not None, what="trial 0 to train")
+    # The worker is held while the lock is taken, so that trial 0 ends under it on any host.
+    worker = worker_of(proc)
+    worker.suspend()
     # Longer than SQLite's default busy timeout of 5 s, which made Optuna give up.
     locker = hold_lock(tmp_path / "optuna_studies" / "l.db", 12)
+    worker.resume()
     assert locker.wait(timeout=60) == 0
     assert proc.wait(timeout=300) == 0, log.read_text()
     trials = study_of(tmp_path, "l").trials
@@ -243,12 +247,17 @@ def test_a_storage_locked_past_the_patience_keeps_the_trial_in_its_file(tmp_path
     env = {"LORASEARCH_STORAGE_PATIENCE": "2"}
     proc, log = start_search(tmp_path, "-c", str(config), "--study-name", "p", "--n-trials", "2", env=env)
     wait_for(lambda: steps_logged(tmp_path, "p", 0) >= 1 or proc.poll() is not None, what="trial 0 to train")
+    worker = worker_of(proc)
+    worker.suspend()  # trial 0 ends under the lock on any host (not told before it)
     locker = hold_lock(tmp_path / "optuna_studies" / "p.db", 300)
+    worker.resume()
     try:
         assert proc.wait(timeout=120) == 1, log.read_text()
         last = log.read_text().strip().splitlines()[-1]
         assert last.startswith("error: storage sqlite:///optuna_studies/p.db: ")
         assert "database is locked, still after 2 s of retrying" in last and "--resume" in last
+        # trial 0's eval at step 4 could not be reported: not pruned, trained on, ended
+        assert "trial 0, step 4: not pruned, the storage did not answer" in log.read_text()
         saved = trial_results(tmp_path, "p", 0)
         assert saved["state"] == "COMPLETE" and saved["value"] is not None
     finally:

@@ -25,8 +25,6 @@ from helpers.searching import (
     wait_for,
 )
 
-from lorasearch_tui.search import mask_password
-
 pytestmark = pytest.mark.slow
 
 
@@ -124,8 +122,10 @@ def test_resume_with_a_different_config_names_the_keys(finished_search, tmp_path
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_resume_continues_to_a_larger_target_with_the_stored_config(finished_search):
-    cwd, _ = finished_search
+def test_resume_continues_to_a_larger_target_with_the_stored_config(finished_search, tmp_path):
+    import shutil
+
+    cwd = shutil.copytree(finished_search[0], tmp_path / "copy")  # the others read the original
     proc = search(cwd, "--study-name", "base", "--resume", "--n-trials", "4")
     assert proc.returncode == 0, proc.stderr
     assert "Resuming study base (3 trials done)" in proc.stdout
@@ -185,25 +185,25 @@ def test_grid_runs_exactly_its_combinations_whatever_n_trials_says(tmp_path):
     )
 
 
-def test_grid_refuses_a_float_range_by_name_and_writes_nothing(tmp_path):
-    proc = search(tmp_path, "-c", str(config_file(tmp_path, LR_SPACE)), "--search-mode", "grid")
-    assert proc.returncode == 2
-    assert "search_space.learning_rate: grid mode needs int or categorical entries" in proc.stderr
-    assert not (tmp_path / "optuna_studies").exists() and not (tmp_path / "models").exists()
-
-
 DIVERGING = {"learning_rate": {"type": "categorical", "choices": [0.04, 0.05, 5.0, 50.0]}}
 
 
 def test_high_learning_rates_are_pruned_early(tmp_path):
-    config = config_file(tmp_path, DIVERGING, max_steps=8)
+    """Seed 5 orders the grid 0.04, 0.05, 5.0, 50.0: the two sane rates complete first (the
+    median pruner judges no trial before two have), then both hopeless ones are judged."""
+    import torch
+
+    config = config_file(tmp_path, DIVERGING, max_steps=8, seed=5)
     proc = search(tmp_path, "-c", str(config), "--study-name", "p", "--search-mode", "grid")
     assert proc.returncode == 0, proc.stderr
     trials = study_of(tmp_path, "p").trials
-    pruned = [t for t in trials if t.state.name == "PRUNED"]
-    assert pruned, [(t.params, t.state.name) for t in trials]
-    for trial in pruned:
-        assert trial.params["learning_rate"] >= 5.0
+    assert [t.params["learning_rate"] for t in trials] == [0.04, 0.05, 5.0, 50.0]
+    assert [t.state.name for t in trials[:2]] == ["COMPLETE", "COMPLETE"]
+    for trial in trials[2:]:
+        if torch.cuda.is_available() and trial.state.name == "FAIL":  # bf16 may overflow first
+            assert trial.user_attrs["fail_reason"].startswith("diverged"), trial.user_attrs
+            continue
+        assert trial.state.name == "PRUNED", [(t.params, t.state.name) for t in trials]
         record = trial_results(tmp_path, "p", trial.number)
         assert record["state"] == "PRUNED" and record["pruned_at"] < 8
         assert record["steps"] == record["pruned_at"] == record["eval"][-1]["step"]
@@ -212,16 +212,21 @@ def test_high_learning_rates_are_pruned_early(tmp_path):
 
 
 def test_pruner_none_prunes_nothing(tmp_path):
+    import torch
+
     config = config_file(tmp_path, DIVERGING, max_steps=8)
     proc = search(
         tmp_path, "-c", str(config), "--study-name", "n", "--search-mode", "grid", "--pruner", "none"
     )
     assert proc.returncode == 0, proc.stderr
-    assert [t.state.name for t in study_of(tmp_path, "n").trials] == ["COMPLETE"] * 4
+    states = [t.state.name for t in study_of(tmp_path, "n").trials]
+    if torch.cuda.is_available():  # in bf16 a rate of 5 or 50 may overflow: FAIL, never pruned
+        states = ["COMPLETE" if s == "FAIL" else s for s in states]
+    assert states == ["COMPLETE"] * 4
 
 
-def test_injected_exception_and_oom_fail_one_trial_each_and_the_search_goes_on(tmp_path):
-    env = {"LORASEARCH_INJECT_FAULT": "exception@1:3,oom@2:2"}
+def test_injected_exception_oom_and_nan_fail_one_trial_each_and_the_search_goes_on(tmp_path):
+    env = {"LORASEARCH_INJECT_FAULT": "exception@1:3,oom@2:2,diverge@4:2"}
     proc = search(
         tmp_path,
         "-c",
@@ -229,14 +234,17 @@ def test_injected_exception_and_oom_fail_one_trial_each_and_the_search_goes_on(t
         "--study-name",
         "f",
         "--n-trials",
-        "4",
+        "5",
         "--search-mode",
         "random",
         env=env,
     )
     assert proc.returncode == 0, proc.stderr
     trials = study_of(tmp_path, "f").trials
-    assert [t.state.name for t in trials] == ["COMPLETE", "FAIL", "PRUNED", "COMPLETE"]
+    assert [t.state.name for t in trials] == ["COMPLETE", "FAIL", "PRUNED", "COMPLETE", "FAIL"]
+    # A NaN loss is a failure, never a value; the worker is kept (its base is unchanged).
+    assert trials[4].user_attrs["fail_reason"] == "diverged: train loss became nan at step 2"
+    assert trials[4].value is None and trial_results(tmp_path, "f", 4)["value"] is None
     assert (
         trials[1].user_attrs["fail_reason"]
         == "RuntimeError: injected fault at step 3 (LORASEARCH_INJECT_FAULT)"
@@ -250,12 +258,12 @@ def test_injected_exception_and_oom_fail_one_trial_each_and_the_search_goes_on(t
     assert oom.constraints == {"out_of_memory": 1.0} and _get_infeasible_trial_score(oom) > 0
     assert trial_results(tmp_path, "f", 2)["fail_reason"].startswith("out of memory")
     assert "OOM" in proc.stdout and "injected fault" in proc.stdout
-    assert proc.stdout.count("worker replaced") == 2
+    assert proc.stdout.count("worker replaced") == 2  # after the exception and the OOM
     best = json.loads((tmp_path / "optuna_studies/f_best_params.json").read_text())
-    assert best["best_trial"] in (0, 3) and best["n_failed"] == 1 and best["n_pruned"] == 1
+    assert best["best_trial"] in (0, 3) and best["n_failed"] == 2 and best["n_pruned"] == 1
     # The test hook is loud: on the console and in the study, so fake failures never pass as real.
-    assert "FAULT INJECTION (LORASEARCH_INJECT_FAULT=exception@1:3,oom@2:2)" in proc.stdout
-    assert study_of(tmp_path, "f").user_attrs["lorasearch_fault_injection"] == "exception@1:3,oom@2:2"
+    assert f"FAULT INJECTION (LORASEARCH_INJECT_FAULT={env['LORASEARCH_INJECT_FAULT']})" in proc.stdout
+    assert study_of(tmp_path, "f").user_attrs["lorasearch_fault_injection"] == env["LORASEARCH_INJECT_FAULT"]
 
 
 def test_a_crashed_worker_fails_its_trial_and_is_replaced(tmp_path):
@@ -274,7 +282,7 @@ def test_a_crashed_worker_fails_its_trial_and_is_replaced(tmp_path):
     assert proc.returncode == 0, proc.stderr
     trials = study_of(tmp_path, "c").trials
     assert [t.state.name for t in trials] == ["FAIL", "COMPLETE"]
-    assert trials[0].user_attrs["fail_reason"] == "worker died (exit code 137)"
+    assert trials[0].user_attrs["fail_reason"] == "worker died (signal 9: SIGKILL)"
 
 
 @pytest.mark.parametrize(
@@ -296,13 +304,21 @@ def test_interrupt_records_the_trial_writes_files_and_exits_130(tmp_path, sig):
 def test_kill_9_then_resume_reruns_the_interrupted_params(tmp_path):
     config = config_file(tmp_path, LR_SPACE, max_steps=30, eval_steps=5)
     proc, log = start_search(
-        tmp_path, "-c", str(config), "--study-name", "k", "--n-trials", "3", "--search-mode", "random"
+        tmp_path,
+        "-c",
+        str(config),
+        "--study-name",
+        "k",
+        "--n-trials",
+        "3",
+        "--search-mode",
+        "random",
+        env={"LORASEARCH_INJECT_FAULT": "hang@1:3"},  # trial 1 is still running, however fast the host
     )
     wait_for(
         lambda: "trial   0  COMPLETE" in log.read_text() or proc.poll() is not None, what="trial 0 to end"
     )
     wait_for(lambda: steps_logged(tmp_path, "k", 1) >= 2, what="trial 1 to train")
-    time.sleep(1)
     everything = [proc.pid, *(c.pid for c in psutil.Process(proc.pid).children(recursive=True))]
     for pid in everything:
         os.kill(pid, signal.SIGKILL)
@@ -335,27 +351,6 @@ print("STATE", finished.counts["complete"], "TORCH", "torch" in sys.modules)
 """
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert "STATE 1 TORCH False" in proc.stdout, proc.stdout + proc.stderr
-
-
-def test_storage_passwords_are_masked():
-    assert (
-        mask_password("postgresql://user:s3cret@db.example/optuna")
-        == "postgresql://user:***@db.example/optuna"
-    )
-    assert mask_password("sqlite:///optuna_studies/x.db") == "sqlite:///optuna_studies/x.db"
-
-
-def test_an_unreachable_storage_is_a_one_line_error_without_the_password(tmp_path):
-    proc = search(
-        tmp_path,
-        "-c",
-        str(config_file(tmp_path, LR_SPACE)),
-        "--storage",
-        "postgresql://user:s3cret@127.0.0.1:1/optuna",
-    )
-    assert proc.returncode == 2
-    assert "s3cret" not in proc.stderr + proc.stdout and "user:***@" in proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1
 
 
 def test_demo_command_searches_the_embedded_assets(tmp_path):

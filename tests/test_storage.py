@@ -15,7 +15,7 @@ import time
 import optuna
 import pytest
 from conftest import write_json
-from helpers.searching import ListSink, search
+from helpers.searching import LR_SPACE, ListSink, config_file, search
 
 from lorasearch_tui.config import parse_config
 from lorasearch_tui.errors import UserError
@@ -205,3 +205,16 @@ def test_watch_of_a_study_writes_nothing_to_its_storage(running_study, tmp_path)
         watcher.poll()
     assert (digest(db), db.stat().st_mtime_ns) == before
     assert not (tmp_path / "w.db-journal").exists()
+
+
+def test_an_unreachable_storage_is_a_one_line_error_without_the_password(tmp_path):
+    proc = search(
+        tmp_path,
+        "-c",
+        str(config_file(tmp_path, LR_SPACE)),
+        "--storage",
+        "postgresql://user:s3cret@127.0.0.1:1/optuna",
+    )
+    assert proc.returncode == 2
+    assert "s3cret" not in proc.stderr + proc.stdout and "user:***@" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

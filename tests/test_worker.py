@@ -54,10 +54,14 @@ def test_a_reused_worker_gives_the_same_eval_loss_as_a_fresh_one(tmp_path):
         alone = run_trial(fresh, 0, params, tmp_path / "f0")
     finally:
         fresh.stop()
-    assert again["result"]["eval_loss"] == pytest.approx(first["result"]["eval_loss"], abs=1e-5)
-    assert alone["result"]["eval_loss"] == pytest.approx(first["result"]["eval_loss"], abs=1e-5)
+    import torch
+
+    # Bit-for-bit on a CPU; CUDA's bf16 and 4-bit kernels are not deterministic: 1% there.
+    same = {"rel": 1e-2} if torch.cuda.is_available() else {"abs": 1e-5}
+    assert again["result"]["eval_loss"] == pytest.approx(first["result"]["eval_loss"], **same)
+    assert alone["result"]["eval_loss"] == pytest.approx(first["result"]["eval_loss"], **same)
     assert len(again["losses"]) == 6
-    assert again["losses"] == pytest.approx(alone["losses"], abs=1e-5)
+    assert again["losses"] == pytest.approx(alone["losses"], **same)
     assert (tmp_path / "t0" / "adapter" / "adapter_config.json").is_file()
     # One model load served all three trials.
     assert (tmp_path / "reused.log").read_text().count("Loading ") == 1

@@ -176,3 +176,42 @@ def test_write_now_acts_during_a_trial(tmp_path, monkeypatch):
     finally:
         controls.interrupt()
         thread.join(60)
+
+
+def test_abort_ends_a_busy_trial_within_a_poll(tmp_path, monkeypatch):
+    """The `a` key's request: the trial is killed and recorded FAIL "aborted by user" within
+    100 ms (the README's promise), and the search goes on with a fresh worker."""
+    import threading
+    import time
+
+    from lorasearch_tui.search import SearchControls, TrialStarted
+
+    monkeypatch.chdir(tmp_path)
+    config = parse_config({"base_output_dir": str(tmp_path / "out"), "search_space": SPACE}, "test")
+    sink, controls = ListSink(), SearchControls()
+    options = SearchOptions(
+        "a", n_trials=2, hardware_interval=None, worker_command=(sys.executable, STANDIN, "silent")
+    )
+    runner = SearchRunner(config, options, sink, controls)
+    thread = threading.Thread(target=runner.run)
+    thread.start()
+    took = []
+    try:
+        for number in (0, 1):
+            wait = time.monotonic() + 60
+            while sum(isinstance(e, TrialStarted) for e in sink.events) <= number:
+                assert time.monotonic() < wait, "the trial did not start"
+                time.sleep(0.005)
+            time.sleep(0.3)  # busy: the stand-in said `started` and went silent
+            asked = time.monotonic()
+            controls.abort_trial()
+            while sum(isinstance(e, TrialFinished) for e in sink.events) <= number:
+                assert time.monotonic() - asked < 5, "the abort was not served"
+                time.sleep(0.002)
+            took.append(time.monotonic() - asked)
+    finally:
+        controls.interrupt()
+        thread.join(60)
+    assert max(took) < 0.3, took  # 40-50 ms here; the margin is for CI load
+    trials = optuna.load_study(study_name="a", storage=f"sqlite:///{tmp_path}/optuna_studies/a.db").trials
+    assert [t.user_attrs.get("fail_reason") for t in trials] == ["aborted by user"] * 2

@@ -200,12 +200,13 @@ class SearchApp(App[int]):
             note = "WATCHING (read-only)"
         elif self.controls is not None and self.controls.interrupted.is_set():
             note = "QUITTING: recording the running trial"
+        elif self.state.finished is not None:
+            # Before STOPPING: the engine says it has finished a moment before its thread ends.
+            note = f"search {self.state.finished.reason}: q quits"
         elif self.controls is not None and self.controls.stop_requested.is_set() and not self._engine_done():
             note = "STOPPING after this trial"
         elif self.controls is not None and self.controls.paused.is_set():
             note = "PAUSED (r resumes)"
-        elif self.state.finished is not None:
-            note = f"search {self.state.finished.reason}: q quits"
         for header in self.query(StudyHeader):  # none while the app is being taken down
             header.show(self.state, self._clock() - self._began, note)
 

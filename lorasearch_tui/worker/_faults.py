@@ -6,10 +6,13 @@ trial 1 raises an exception at its step 3, trial 2 runs out of memory at step 2.
 
 - `exception`: a RuntimeError, as a bug in a data collator would raise;
 - `oom`: a `torch.OutOfMemoryError`, the error CUDA raises;
-- `crash`: the worker process dies on the spot (exit code 137, as after `kill -9`);
+- `crash`: the worker process is killed on the spot (SIGKILL, as by `kill -9` or the kernel's
+  out-of-memory killer);
 - `diverge`: the train loss becomes NaN (the run stops as a diverged one does);
-- `orphan`: the worker starts a child that keeps the pipe open and sleeps, then dies; the
-  parent must notice the death although the pipe stays open, and kill the child.
+- `orphan`: the worker starts a child that keeps the pipe open and sleeps, then is killed;
+  the parent must notice the death although the pipe stays open, and kill the child;
+- `hang`: the worker stops at that step and says nothing more, as in a stuck CUDA call or a
+  deadlocked data loader (the trial stays RUNNING until a limit, a key or a signal ends it).
 
 The worker acts on it; the search checks it (a malformed value stops it with exit code 2)
 and says it loudly: on the console, in the terminal UI's header and in the study's user
@@ -19,11 +22,12 @@ attribute `lorasearch_fault_injection`, so that fake failures never pass for rea
 from __future__ import annotations
 
 import os
+import signal
 import time
 from dataclasses import dataclass
 
 ENV_VAR = "LORASEARCH_INJECT_FAULT"
-KINDS = ("exception", "oom", "crash", "diverge", "orphan")
+KINDS = ("exception", "oom", "crash", "diverge", "orphan", "hang")
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,10 @@ def trigger(faults: list[Fault], trial: int, step: int) -> None:
     for fault in faults:
         if fault.trial == trial and fault.step == step:
             if fault.kind == "crash":
-                os._exit(137)
+                os.kill(os.getpid(), signal.SIGKILL)
+            if fault.kind == "hang":
+                while True:
+                    time.sleep(3600)
             if fault.kind == "diverge":
                 from ..training import TrainingDiverged
 
@@ -63,7 +70,7 @@ def trigger(faults: list[Fault], trial: int, step: int) -> None:
                 if os.fork() == 0:  # the child inherits the pipe's ends and keeps them open
                     time.sleep(600)
                     os._exit(0)
-                os._exit(137)
+                os.kill(os.getpid(), signal.SIGKILL)
             if fault.kind == "oom":
                 import torch
 

@@ -7,6 +7,7 @@ nothing heavy: a trial takes milliseconds, which keeps the engine's logic tests 
 
 Behaviours:
 - `good`: a trial of 4 steps with evals at 2 and 4, eval loss 1/(1 + learning_rate), COMPLETE;
+- `slow`: as `good`, with 0.5 s per step (a trial of about 2 s, for keys pressed during one);
 - `garbage`: answers a trial with a line that is not JSON;
 - `missing`: answers with a `step` message that lacks its fields;
 - `nan`: finishes with a NaN eval loss (JSON's non-standard `NaN`);
@@ -60,6 +61,8 @@ def run_trial(trial: int, params: dict, behaviour: str, send, receive) -> None:
     value = 1.0 / (1.0 + params["learning_rate"])
     send({"event": "started", "trial": trial, "max_steps": 4})
     for step in range(1, 5):
+        if behaviour == "slow":
+            time.sleep(0.5)
         send({"event": "step", "trial": trial, "step": step, "loss": value + 1 / step, "learning_rate": 0.1})
         if step % 2 == 0:
             send({"event": "eval", "trial": trial, "step": step, "eval_loss": value + 0.1 / step})

@@ -1,0 +1,187 @@
+"""What each key promises, checked against the real engine inside the terminal UI.
+
+The app runs the real `SearchRunner` (Optuna study, SQLite storage, result files, a real worker
+process on the real pipe); only the training is left out: the worker is the stand-in of
+tests/helpers/standin_worker.py, so a test takes seconds. What the panes show for given events
+is in test_tui.py; the same keys over real training are in test_tui.py's slow tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import threading
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from conftest import REPO
+from test_tui import text_of, wait_until
+
+from lorasearch_tui.config import parse_config
+from lorasearch_tui.errors import ExitCode
+from lorasearch_tui.search import SearchControls, SearchOptions, SearchRunner
+from lorasearch_tui.search._watch import StudyWatcher
+from lorasearch_tui.tui import SearchApp
+from lorasearch_tui.tui.messages import TuiSink
+from lorasearch_tui.tui.screens import ConfirmQuitScreen
+from lorasearch_tui.tui.widgets import StudyHeader
+
+STANDIN = str(REPO / "tests" / "helpers" / "standin_worker.py")
+SPACE = {"learning_rate": {"type": "loguniform", "low": 0.01, "high": 0.1}}
+
+
+def search_config(folder: Path):
+    values = {"max_steps": 4, "eval_steps": 2, "base_output_dir": str(folder / "out"), "search_space": SPACE}
+    return parse_config(values, "test")
+
+
+def engine_app(folder: Path, behaviour: str, n_trials: int, name: str = "k", **options):
+    """The app over a real search in `folder` whose worker is the stand-in."""
+    config = search_config(folder)
+    controls, sink = SearchControls(), TuiSink()
+    runner = SearchRunner(
+        config,
+        SearchOptions(
+            name,
+            n_trials=n_trials,
+            mode="random",
+            pruner="none",
+            hardware_interval=None,
+            worker_command=(sys.executable, STANDIN, behaviour),
+            **options,
+        ),
+        sink,
+        controls,
+    )
+    runner.prepare()
+    return SearchApp(lambda _sink: runner.run(), controls, sink=sink), controls
+
+
+def study(folder: Path, name: str = "k") -> optuna.Study:
+    return optuna.load_study(study_name=name, storage=f"sqlite:///{folder}/optuna_studies/{name}.db")
+
+
+async def timed(pilot, key: str, predicate, timeout: float = 5.0) -> float:
+    """Seconds from pressing `key` until `predicate` holds, polled every 5 ms."""
+    began = time.monotonic()
+    await pilot.press(key)
+    while not predicate():
+        assert time.monotonic() - began < timeout, "timed out"
+        await pilot.pause(0.005)
+    return time.monotonic() - began
+
+
+async def test_abort_fails_the_running_trial_at_once_and_quit_records_the_next(tmp_path, monkeypatch):
+    """`a`: FAIL "aborted by user" while the worker is busy, and the search goes on; `q` asks,
+    `n` keeps going, `q` `y` records the running trial FAIL "interrupted" (in the study and its
+    file, to run again on --resume) and exits 130."""
+    monkeypatch.chdir(tmp_path)
+    app, controls = engine_app(tmp_path, "silent", n_trials=3)  # a trial that never ends by itself
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_until(pilot, lambda: 0 in app.state.trials, timeout=60)
+        await pilot.pause(0.3)
+        took = await timed(pilot, "a", lambda: app.state.trials[0].state == "FAIL")
+        # 200-230 ms here, of which the engine takes 40-50 (test_worker_protocol.py measures it
+        # alone) and the Pilot's key press and redraw the rest; the margin is for CI load.
+        assert took < 1.0, took
+        assert app.state.trials[0].fail_reason == "aborted by user"
+        await wait_until(pilot, lambda: 1 in app.state.trials, timeout=60)
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmQuitScreen)
+        await pilot.press("n")
+        await pilot.pause(0.3)
+        assert not isinstance(app.screen, ConfirmQuitScreen) and not controls.interrupted.is_set()
+        assert app.state.trials[1].state == "RUNNING"
+        await pilot.press("q", "y")
+        for _ in range(200):
+            if app.return_code is not None:
+                break
+            await pilot.pause(0.05)
+    assert app.return_code == ExitCode.INTERRUPTED
+    trials = study(tmp_path).trials
+    assert [(t.state.name, t.user_attrs.get("fail_reason")) for t in trials] == [
+        ("FAIL", "aborted by user"),
+        ("FAIL", "interrupted"),
+    ]
+    assert (tmp_path / "out/k/trial_1/trial_results.json").is_file()
+    # --resume runs the quit trial's params again first; the aborted one is a result, not rerun.
+    resume = SearchOptions(
+        "k",
+        n_trials=3,
+        mode="random",
+        pruner="none",
+        hardware_interval=None,
+        resume=True,
+        worker_command=(sys.executable, STANDIN, "good"),
+    )
+    assert SearchRunner(search_config(tmp_path), resume, TuiSink()).run().reason == "completed"
+    trials = study(tmp_path).trials
+    assert trials[2].user_attrs.get("rerun_of") == 1 and trials[2].params == trials[1].params
+    assert [t.state.name for t in trials[2:]] == ["COMPLETE", "COMPLETE"]
+
+
+async def test_pause_write_resume_and_stop_act_on_the_real_search(tmp_path, monkeypatch):
+    """`p`: the running trial ends and no new one starts; `r`: the next starts; `e` during a
+    trial writes the result files at once; `s`: the search ends after the running trial."""
+    monkeypatch.chdir(tmp_path)
+    app, controls = engine_app(tmp_path, "slow", n_trials=5)  # trials of about 2 s
+    best = tmp_path / "optuna_studies" / "k_best_params.json"
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_until(pilot, lambda: 0 in app.state.trials, timeout=60)
+        await pilot.press("p")
+        assert "PAUSED" in text_of(app.query_one(StudyHeader))
+        await wait_until(pilot, lambda: app.state.trials[0].state == "COMPLETE", timeout=30)
+        await pilot.pause(1.5)
+        assert 1 not in app.state.trials and len(study(tmp_path).trials) == 1
+        best.unlink()  # written at the end of trial 0; `e` must bring it back
+        await pilot.press("r")
+        await wait_until(pilot, lambda: 1 in app.state.trials and app.state.trials[1].steps >= 1)
+        took = await timed(pilot, "e", best.exists)
+        assert took < 1.0, took  # 15-60 ms here
+        assert app.state.trials[1].state == "RUNNING"  # written during the trial, not at its end
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.state.finished is not None, timeout=30)
+        assert app.state.finished.reason == "stopped"
+        assert "search stopped" in text_of(app.query_one(StudyHeader))
+        await pilot.press("q")  # the search has ended: no question asked
+    assert app.return_code == ExitCode.OK
+    assert [t.state.name for t in study(tmp_path).trials] == ["COMPLETE", "COMPLETE"]
+
+
+def _fingerprint(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture
+def finished_study(tmp_path, monkeypatch) -> Path:
+    """A study of two complete trials, searched by the real engine with the stand-in worker."""
+    monkeypatch.chdir(tmp_path)
+    config = parse_config({"base_output_dir": str(tmp_path / "out"), "search_space": SPACE}, "test")
+    options = SearchOptions(
+        "w", n_trials=2, hardware_interval=None, worker_command=(sys.executable, STANDIN, "good")
+    )
+    assert SearchRunner(config, options, TuiSink()).run().reason == "completed"
+    return tmp_path
+
+
+async def test_watch_offers_no_key_that_changes_the_study_and_writes_nothing(finished_study):
+    before = _fingerprint(finished_study)
+    sink, stop = TuiSink(), threading.Event()
+    watcher = StudyWatcher("w", f"sqlite:///{finished_study}/optuna_studies/w.db", sink)
+    app = SearchApp(lambda _sink: watcher.run(stop, interval=0.2), None, sink=sink, stop_event=stop)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_until(pilot, lambda: len(app.state.trials) == 2, timeout=30)
+        for action in ("abort", "stop", "pause", "resume", "write"):
+            assert app.check_action(action, ()) is False
+        await pilot.press("a", "s", "p", "r", "e")
+        await pilot.pause(1.0)  # several polls of the watcher
+        assert "WATCHING" in text_of(app.query_one(StudyHeader))
+        await pilot.press("q")
+    assert app.return_code == ExitCode.OK
+    assert _fingerprint(finished_study) == before  # not a byte changed, no file added
