@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import random
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +14,14 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session", autouse=True)
-def demo_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def demo_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Every test sees a private demo cache, built once for the session (~10 s)."""
     cache = tmp_path_factory.mktemp("lorasearch-cache")
-    os.environ["LORASEARCH_CACHE_DIR"] = str(cache)
-    from lorasearch_tui.demo import ensure_demo_assets
+    with pytest.MonkeyPatch.context() as patch:  # for this session only, undone at its end
+        patch.setenv("LORASEARCH_CACHE_DIR", str(cache))
+        from lorasearch_tui.demo import ensure_demo_assets
 
-    return ensure_demo_assets()
+        yield ensure_demo_assets()
 
 
 @pytest.fixture(scope="session")

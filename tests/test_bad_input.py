@@ -242,12 +242,20 @@ def test_a_malformed_fault_hook_is_refused(tmp_path):
 
 def test_the_largest_seed_resumes():
     """2**32 - 1 is a valid seed; a resumed study adds its trial count to it (modulo 2**32)."""
+    import optuna
+
     from lorasearch_tui.config import parse_config
-    from lorasearch_tui.search._samplers import make_sampler
+    from lorasearch_tui.search._samplers import make_sampler, to_distributions
+
+    def first_draws(sampler) -> list[float]:
+        study = optuna.create_study(sampler=sampler)
+        return [study.ask(to_distributions(config.space)).params["learning_rate"] for _ in range(3)]
 
     config = parse_config({"seed": 2**32 - 1, "search_space": SPACE}, "test")
     for mode in ("bayesian", "random"):
-        make_sampler(mode, config.space, config.params.seed, 5)
+        resumed = first_draws(make_sampler(mode, config.space, config.params.seed, 5))
+        assert resumed == first_draws(make_sampler(mode, config.space, 4, 0))  # (2**32 - 1 + 5) % 2**32
+        assert resumed != first_draws(make_sampler(mode, config.space, config.params.seed, 0))
 
 
 def test_grid_refuses_a_float_range_by_name_and_writes_nothing(tmp_path):

@@ -364,3 +364,41 @@ def test_demo_command_searches_the_embedded_assets(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "search learning_rate: loguniform" in proc.stdout and "2 complete" in proc.stdout
     assert len(list((tmp_path / "optuna_studies").glob("demo_*_best_config.json"))) == 1
+
+
+def test_the_override_flags_and_a_storage_url_are_what_the_search_uses(tmp_path, demo_model, demo_data):
+    """`--model-name`, `--input-data`, `--instruction` and `--base-output-dir` win over the
+    config; `--storage` is where the study lives; the worker's log is in the study's folder."""
+    import optuna
+
+    runs, db = tmp_path / "runs", tmp_path / "elsewhere" / "o.db"
+    config = config_file(tmp_path, LR_SPACE, model_name="/nowhere", input_data="/nowhere.jsonl")
+    proc = search(
+        tmp_path,
+        "-c",
+        str(config),
+        "--study-name",
+        "o",
+        "--n-trials",
+        "1",
+        "--storage",
+        f"sqlite:///{db}",
+        "--model-name",
+        str(demo_model),
+        "--input-data",
+        str(demo_data),
+        "--instruction",
+        "Read the line",
+        "--base-output-dir",
+        str(runs),
+    )
+    assert proc.returncode == 0, proc.stderr
+    study = optuna.load_study(study_name="o", storage=f"sqlite:///{db}")
+    assert [t.state.name for t in study.trials] == ["COMPLETE"]
+    stored = study.user_attrs["lorasearch_config"]
+    assert stored["model_name"] == str(demo_model) and stored["input_data"] == str(demo_data)
+    assert stored["instruction"] == "Read the line" and stored["base_output_dir"] == str(runs)
+    record = json.loads((runs / "o" / "trial_0" / "trial_results.json").read_text())
+    assert record["config"]["instruction"] == "Read the line"
+    assert "Loading " in (runs / "o" / "worker.log").read_text()
+    assert not (tmp_path / "optuna_studies" / "o.db").exists()

@@ -9,6 +9,7 @@ import threading
 
 import pytest
 from helpers.fake_engine import FakeEngine
+from helpers.pilot import text_of, wait_until
 
 from lorasearch_tui.errors import ExitCode
 from lorasearch_tui.search import SearchControls
@@ -34,10 +35,6 @@ async def settle(pilot) -> None:
             break
     # The chart redraws at most once a second; let its last redraw happen.
     await pilot.pause(LossChart.MIN_INTERVAL_S + 0.3)
-
-
-def text_of(widget) -> str:
-    return str(widget.render())
 
 
 def table_rows(app: SearchApp) -> list[list[str]]:
@@ -149,15 +146,6 @@ FAST_SEARCH = {
     "eval_steps": 5,
     "search_space": {"learning_rate": {"type": "loguniform", "low": 0.01, "high": 0.1}},
 }
-
-
-async def wait_until(pilot, predicate, timeout: float = 120.0) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        await pilot.pause(0.1)
 
 
 @pytest.mark.slow

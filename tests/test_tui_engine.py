@@ -17,7 +17,7 @@ from pathlib import Path
 import optuna
 import pytest
 from conftest import REPO
-from test_tui import text_of, wait_until
+from helpers.pilot import text_of, wait_until
 
 from lorasearch_tui.config import parse_config
 from lorasearch_tui.errors import ExitCode
@@ -185,3 +185,61 @@ async def test_watch_offers_no_key_that_changes_the_study_and_writes_nothing(fin
         await pilot.press("q")
     assert app.return_code == ExitCode.OK
     assert _fingerprint(finished_study) == before  # not a byte changed, no file added
+
+
+@pytest.mark.parametrize("no_color", [True, False], ids=["NO_COLOR", "colour"])
+def test_lorasearch_watch_in_a_terminal_writes_nothing_and_honours_no_color(finished_study, no_color):
+    """The command as a user runs it, in a real terminal: keys that would steer a search do
+    nothing, not a byte of the study's files changes; with NO_COLOR set, no hue is sent."""
+    from helpers.searching import wait_for
+    from helpers.terminal import Terminal
+
+    before = _fingerprint(finished_study)
+    terminal = Terminal(finished_study, "watch", "w", env={"NO_COLOR": "1" if no_color else None})
+    try:
+        wait_for(lambda: b"WATCHING" in terminal.screen, timeout=60, what="the watch screen")
+        time.sleep(2.5)  # a poll of the storage
+        terminal.type("aspre")
+        time.sleep(1.0)
+        terminal.type("q")
+        assert terminal.wait(timeout=30) == 0
+    finally:
+        terminal.hang_up()
+    hues = [c for c in _colours(bytes(terminal.screen)) if not _grey(c)]
+    assert (not hues) if no_color else hues, hues[:3]  # NO_COLOR: Textual draws in greys
+    assert _fingerprint(finished_study) == before
+
+
+def _colours(screen: bytes) -> list[tuple[int, ...]]:
+    """Every colour in the SGR sequences sent: (n,) for the 256-colour palette, (r, g, b)."""
+    import re
+
+    found = []
+    for params in re.findall(rb"\x1b\[([0-9;]*)m", screen):
+        codes = [int(p) for p in params.split(b";") if p]
+        i = 0
+        while i < len(codes):
+            if codes[i] in (38, 48) and i + 1 < len(codes):
+                if codes[i + 1] == 5:
+                    found.append((codes[i + 2],))
+                    i += 3
+                    continue
+                if codes[i + 1] == 2:
+                    found.append(tuple(codes[i + 2 : i + 5]))
+                    i += 5
+                    continue
+            if 30 <= codes[i] <= 37 or 40 <= codes[i] <= 47 or 90 <= codes[i] <= 107:
+                found.append((1000 + codes[i],))  # a basic colour: black and white only are grey
+            i += 1
+    return found
+
+
+def _grey(colour: tuple[int, ...]) -> bool:
+    if len(colour) == 3:
+        return colour[0] == colour[1] == colour[2]
+    (n,) = colour
+    return (
+        n in (0, 7, 8, 15, 16, 231)
+        or 232 <= n <= 255
+        or n in (1030, 1037, 1040, 1047, 1090, 1097, 1100, 1107)
+    )

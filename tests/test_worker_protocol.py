@@ -69,7 +69,7 @@ def test_the_standin_worker_completes_trials(run_search, tmp_path):
     assert finished.reason == "completed"
     assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
     record = results_file(tmp_path, 0)
-    assert record["value"] == pytest.approx(1 / (1 + record["params"]["learning_rate"]))
+    assert record["value"] == pytest.approx(1 / (1 + record["params"]["learning_rate"]) + 0.1 / 4)
     assert [e["step"] for e in record["eval"]] == [2, 4]
 
 

@@ -342,7 +342,10 @@ class SearchRunner:
             if step > 0:  # step 0 is the untrained adapter: the same for every trial
                 try:
                     trial.report(value, step)
-                    prune = bool(trial.should_prune())
+                    # The last eval is the result: a trial trained to its end is COMPLETE with
+                    # it (pruning it there would save nothing and throw its value away).
+                    last = live.max_steps is not None and step >= live.max_steps
+                    prune = not last and bool(trial.should_prune())
                 except StorageUnavailable as exc:
                     # The trial trains on unpruned: its result is kept in its file at the end
                     # even if the storage is still gone then (see _record).

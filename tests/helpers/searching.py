@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import optuna
-from conftest import write_json
+from conftest import REPO, write_json
 
 # Tiny trials: 6 optimizer steps of 4 sequences, an eval every 2 steps (~1 s each on a CPU).
 FAST = {
@@ -90,3 +90,33 @@ class ListSink:
 
     def emit(self, event) -> None:
         self.events.append(event)
+
+
+STANDIN = str(REPO / "tests" / "helpers" / "standin_worker.py")
+
+
+def run_standin(
+    folder: Path,
+    behaviour: str = "good",
+    name: str = "s",
+    space: dict | None = None,
+    sink=None,
+    fixed: dict | None = None,
+    **options,
+):
+    """A real search in `folder` (the current directory) whose worker is the stand-in:
+    returns what `run()` returned, the study and the sink (a ListSink unless one is given)."""
+    from lorasearch_tui.config import parse_config
+    from lorasearch_tui.search import SearchOptions, SearchRunner
+
+    values = {"max_steps": 4, "eval_steps": 2, "base_output_dir": str(folder / "out"), **(fixed or {})}
+    config = parse_config({**values, "search_space": space or LR_SPACE}, "test")
+    sink = sink if sink is not None else ListSink()
+    settings = {"mode": "random", "pruner": "none", "hardware_interval": None, **options}
+    runner = SearchRunner(
+        config,
+        SearchOptions(name, worker_command=(sys.executable, STANDIN, behaviour), **settings),
+        sink,
+    )
+    finished = runner.run()
+    return finished, study_of(folder, name), sink

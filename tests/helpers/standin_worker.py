@@ -6,7 +6,9 @@ message classes, so that it can send what a broken or foreign worker would. It i
 nothing heavy: a trial takes milliseconds, which keeps the engine's logic tests fast.
 
 Behaviours:
-- `good`: a trial of 4 steps with evals at 2 and 4, eval loss 1/(1 + learning_rate), COMPLETE;
+- `good`: a trial of `max_steps` steps (4 when the config has none) with an eval every
+  `eval_steps` (2 when there is none or it is longer) and at the end; the eval loss is
+  1/(1 + learning_rate) + 0.1/step, so a higher learning rate is better; COMPLETE;
 - `slow`: as `good`, with 0.5 s per step (a trial of about 2 s, for keys pressed during one);
 - `garbage`: answers a trial with a line that is not JSON;
 - `missing`: answers with a `step` message that lacks its fields;
@@ -59,26 +61,30 @@ def main() -> None:
 
 def run_trial(trial: int, params: dict, behaviour: str, send, receive) -> None:
     value = 1.0 / (1.0 + params["learning_rate"])
-    send({"event": "started", "trial": trial, "max_steps": 4})
-    for step in range(1, 5):
+    max_steps = params["max_steps"] if params.get("max_steps", -1) > 0 else 4
+    eval_steps = min(params.get("eval_steps") or 2, max_steps)
+    send({"event": "started", "trial": trial, "max_steps": max_steps})
+    for step in range(1, max_steps + 1):
         if behaviour == "slow":
             time.sleep(0.5)
         send({"event": "step", "trial": trial, "step": step, "loss": value + 1 / step, "learning_rate": 0.1})
-        if step % 2 == 0:
+        if step % eval_steps == 0 or step == max_steps:
             send({"event": "eval", "trial": trial, "step": step, "eval_loss": value + 0.1 / step})
             decision = receive()
             if decision is None:
                 sys.exit(1)
             if decision["prune"]:
-                finish(trial, value, step, send, pruned_at=step)
+                finish(trial, value + 0.1 / step, step, send, pruned_at=step, max_steps=max_steps)
                 return
-    final = "NaN" if behaviour == "nan" else repr(value)
-    finish(trial, final, 4, send)
+    final = "NaN" if behaviour == "nan" else repr(value + 0.1 / max_steps)
+    finish(trial, final, max_steps, send, max_steps=max_steps)
 
 
-def finish(trial: int, value: object, steps: int, send, pruned_at: int | None = None) -> None:
+def finish(
+    trial: int, value: object, steps: int, send, pruned_at: int | None = None, max_steps: int = 4
+) -> None:
     result = (
-        f'{{"eval_loss": {value}, "steps": {steps}, "max_steps": 4, "runtime_s": 0.01, '
+        f'{{"eval_loss": {value}, "steps": {steps}, "max_steps": {max_steps}, "runtime_s": 0.01, '
         f'"tokens_per_s": 100.0, "peak_memory_bytes": 1000, "memory_kind": "rss"}}'
     )
     pruned = "null" if pruned_at is None else str(pruned_at)
