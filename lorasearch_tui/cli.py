@@ -230,6 +230,38 @@ def search(
     pruner: Annotated[
         str | None, typer.Option("--pruner", help="median, hyperband or none. [default: median]")
     ] = None,
+    gpus: Annotated[
+        str | None,
+        typer.Option(
+            "--gpus",
+            help="GPUs to train on, one trial each at once: all, none, or numbers like 0,1,3 (as "
+            "nvidia-smi numbers them, or their place in CUDA_VISIBLE_DEVICES). [default: all, or "
+            "the CPU where there is no GPU]",
+            show_default=False,
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Trials at once on the CPU (each gets an equal share of the cores). [default: 1]",
+            show_default=False,
+        ),
+    ] = None,
+    trials_per_gpu: Annotated[
+        int,
+        typer.Option("--trials-per-gpu", min=1, help="Trials at once on each GPU (a large GPU fits two)."),
+    ] = 1,
+    lost_after: Annotated[
+        float,
+        typer.Option(
+            "--lost-after",
+            min=1,
+            help="A running trial whose runner (this search or another one sharing the study) has "
+            "not renewed its lease for this many seconds is recorded lost, and its params run again.",
+        ),
+    ] = 180.0,
     no_tui: NoTuiOption = False,
     model_name: Annotated[str | None, typer.Option("--model-name", help="Override model_name.")] = None,
     input_data: Annotated[str | None, typer.Option("--input-data", help="Override input_data.")] = None,
@@ -268,6 +300,10 @@ def search(
             trial_timeout=trial_timeout,
             stall_limit=stall_limit,
             max_failures_in_a_row=max_failures_in_a_row,
+            gpus=gpus,
+            workers=workers,
+            trials_per_gpu=trials_per_gpu,
+            lost_after=lost_after,
         ),
         resume,
         storage,
@@ -362,6 +398,10 @@ class SearchSettingsGiven:
     trial_timeout: float | None = None
     stall_limit: float = 300.0
     max_failures_in_a_row: int = 3
+    gpus: str | None = None
+    workers: int | None = None
+    trials_per_gpu: int = 1
+    lost_after: float = 180.0
 
 
 def _run_search(
@@ -411,6 +451,10 @@ def _run_search(
             trial_timeout=flags.trial_timeout,
             stall_s=flags.stall_limit,
             max_failures_in_a_row=flags.max_failures_in_a_row,
+            gpus=flags.gpus,
+            workers=flags.workers,
+            trials_per_gpu=flags.trials_per_gpu,
+            lost_after_s=flags.lost_after,
         )
         controls = SearchControls()
         if use_tui:

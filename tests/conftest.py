@@ -77,3 +77,25 @@ FAST = {
     "learning_rate": 0.02,
     "eval_steps": 5,
 }
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real PostgreSQL server for the session: `pgserver` (from the registry) brings the
+    server's binaries and starts one on a Unix socket in about a second, with no network and
+    without root (run as root, it runs the server as a user of its own)."""
+    import pgserver
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def postgres_url(postgres: Any) -> str:
+    """A fresh, empty database on the session's server, as a storage URL."""
+    import uuid
+
+    name = f"t{uuid.uuid4().hex[:12]}"
+    postgres.psql(f"CREATE DATABASE {name};")
+    return postgres.get_uri(name)

@@ -346,11 +346,13 @@ async def test_watch_of_a_study_nobody_runs_says_so(tmp_path):
     """Its search process is gone: no time left is made up (it once showed "left ~7m46s")."""
     import socket
     import subprocess
+    import time
 
     import optuna
 
     from lorasearch_tui.config import parse_config
-    from lorasearch_tui.search._study import CONFIG_ATTR, OWNER_ATTR, SETTINGS_ATTR
+    from lorasearch_tui.search._lease import RUNNER_PREFIX
+    from lorasearch_tui.search._study import CONFIG_ATTR, SETTINGS_ATTR
     from lorasearch_tui.search._watch import StudyWatcher
     from lorasearch_tui.tui.messages import TuiSink
 
@@ -361,7 +363,8 @@ async def test_watch_of_a_study_nobody_runs_says_so(tmp_path):
     space = {"learning_rate": {"type": "loguniform", "low": 0.01, "high": 0.1}}
     study.set_user_attr(CONFIG_ATTR, parse_config({"search_space": space}, "t").to_dict())
     study.set_user_attr(SETTINGS_ATTR, {"mode": "random", "pruner": "median", "n_trials": 8})
-    study.set_user_attr(OWNER_ATTR, {"host": socket.gethostname(), "pid": gone.pid})
+    mark = {"host": socket.gethostname(), "pid": gone.pid, "renewed": time.time() - 600, "grace": 180}
+    study.set_user_attr(f"{RUNNER_PREFIX}{socket.gethostname()} {gone.pid}", mark)  # ran out
     distributions = {"learning_rate": optuna.distributions.FloatDistribution(0.01, 0.1, log=True)}
     for value in (1.0, 2.0):
         trial = study.ask(distributions)

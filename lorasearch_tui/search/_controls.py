@@ -17,7 +17,8 @@ class SearchControls:
         self.interrupted = threading.Event()
         self.stop_requested = threading.Event()
         self.paused = threading.Event()
-        self._abort = threading.Event()
+        self._lock = threading.Lock()
+        self._aborts: list[int | None] = []
         self._write = threading.Event()
 
     def interrupt(self) -> None:
@@ -25,11 +26,14 @@ class SearchControls:
         self.interrupted.set()
 
     def stop_after_trial(self) -> None:
+        """Start no new trial; the running ones finish."""
         self.stop_requested.set()
 
-    def abort_trial(self) -> None:
-        """End the running trial (FAIL, `aborted by user`); the search goes on."""
-        self._abort.set()
+    def abort_trial(self, number: int | None = None) -> None:
+        """End trial `number` (FAIL, `aborted by user`), or the one started last when None;
+        the search goes on."""
+        with self._lock:
+            self._aborts.append(number)
 
     def pause(self) -> None:
         self.paused.set()
@@ -40,10 +44,11 @@ class SearchControls:
     def write_results_now(self) -> None:
         self._write.set()
 
-    def take_abort(self) -> bool:
-        aborted = self._abort.is_set()
-        self._abort.clear()
-        return aborted
+    def take_aborts(self) -> list[int | None]:
+        """The abort requests since the last call (trial numbers; None: the last started)."""
+        with self._lock:
+            aborts, self._aborts = self._aborts, []
+        return aborts
 
     def take_write(self) -> bool:
         write = self._write.is_set()

@@ -1,9 +1,11 @@
-"""What `--resume` does before its first new trial: finish what a dead process left behind.
+"""Finishing what a dead runner left behind: at `--resume`, and whenever a runner of a shared
+study finds a trial whose lease has run out (see `_lease.py`).
 
-- A RUNNING trial whose `trial_results.json` holds its result is told from that file: the
-  process that trained it wrote the file but could not tell the storage (it stayed locked
+- A lost RUNNING trial whose `trial_results.json` holds its result is told from that file:
+  the process that trained it wrote the file but could not tell the storage (it stayed locked
   longer than the patience, or the process died in between). Nothing trained is lost.
-- Any other RUNNING trial is recorded FAIL `interrupted (the search process died)`.
+- Any other lost RUNNING trial is recorded FAIL `runner lost (host H, pid P)`. A RUNNING trial
+  whose runner lives (on any host) is left alone.
 - A finished trial whose `trial_results.json` is missing (the disk was full) gets it again,
   written from the study and the trial's `metrics.jsonl`.
 - The parameters of interrupted trials, and of the trials a spent failure budget stopped
@@ -13,6 +15,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +25,19 @@ from ._study import RERUN_ATTR, must_rerun
 from ._trial_record import INTERRUPTED, TRIAL_RESULTS, TrialRecord
 
 _log = logging.getLogger("lorasearch.search")
-LOST = "interrupted (the search process died)"
 
 
-def recover(study: Any, config: SearchConfig) -> list[int]:
-    """Finish left-over RUNNING trials, rewrite missing result files, queue reruns.
+def recover(
+    study: Any,
+    config: SearchConfig,
+    lost: Callable[[Any], str | None],
+    mine: frozenset[int] = frozenset(),
+) -> list[int]:
+    """Record the trials whose runner is gone, rewrite missing result files, queue reruns.
+
+    Args:
+        lost: why a RUNNING trial's runner is gone, or None while it lives (see `_lease`).
+        mine: the trials this runner is running (never judged).
 
     Returns:
         The numbers of the trials whose parameters were queued to run again.
@@ -34,8 +45,11 @@ def recover(study: Any, config: SearchConfig) -> list[int]:
     import optuna
     from optuna.trial import TrialState
 
-    for frozen in study.get_trials(deepcopy=False):
-        if frozen.state != TrialState.RUNNING:
+    for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if frozen.number in mine:
+            continue
+        why = lost(frozen)
+        if why is None:
             continue
         folder = Path(
             frozen.user_attrs.get("trial_dir") or trial_dir(config, study.study_name, frozen.number)
@@ -48,13 +62,17 @@ def recover(study: Any, config: SearchConfig) -> list[int]:
                 params=dict(frozen.params),
                 config=_config_of(config, frozen.params),
                 trial_dir=str(folder),
-                fail_reason=LOST,
+                fail_reason=why,
                 rerun_of=frozen.user_attrs.get("rerun_of"),
                 interrupted=True,
             )
+            _log.warning("trial %d: %s; its parameters run again", frozen.number, why)
         else:
             _log.info("trial %d: recorded from %s", frozen.number, folder / TRIAL_RESULTS)
-        record.tell(study, optuna.trial.Trial(study, frozen._trial_id))
+        try:
+            record.tell(study, optuna.trial.Trial(study, frozen._trial_id))
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue  # another runner recorded it a moment ago
         record.write()
 
     for frozen in study.get_trials(deepcopy=False):
@@ -82,4 +100,4 @@ def _config_of(config: SearchConfig, params: dict[str, Any]) -> dict[str, Any]:
         return {}
 
 
-__all__ = ["INTERRUPTED", "LOST", "recover"]
+__all__ = ["INTERRUPTED", "recover"]

@@ -1,6 +1,8 @@
-"""The search loop: ask Optuna for a trial, have the worker train it, tell Optuna how it went.
+"""The search loop: ask Optuna for trials, have the workers train them, tell Optuna how they went.
 
-The parent (this module) owns the study and is its only writer; it never imports torch.
+One worker per GPU (or `--workers N` on the CPU) trains a trial each, all at once; the loop
+serves them in turn without blocking (see `_slot.py`). The parent (this module) is the only
+writer of the study in this process; it never imports torch.
 Every eval is reported (`trial.report`) and the pruner asked at once; the worker waits for
 that answer before it trains on. Nothing made up ever reaches the study:
 
@@ -19,35 +21,38 @@ trials again once the cause is fixed.
 from __future__ import annotations
 
 import logging
+import os
+import select
 import time
+import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ..config import SearchConfig, describe
 from ..errors import DiskFull, RunFailure
-from ..worker import Decision, ProtocolError, Run
 from ._budget import FailureBudget
 from ._controls import POLL_S as _POLL_S
 from ._controls import SearchControls
 from ._events import (
-    EvalLogged,
     GuardedSink,
     SearchFinished,
     SearchStarted,
     Sink,
-    StepLogged,
     TrialFinished,
     TrialStarted,
     WorkerStateChanged,
 )
 from ._hardware import HardwareMonitor
+from ._lease import DEFAULT_GRACE_S, Leases, live_runners
 from ._live_trial import LiveTrial, Outcome
+from ._placement import Placement, plan_workers
 from ._preflight import check_folders, fault_injection, preflight
 from ._recover import recover
 from ._results import trial_dir, write_best_files
 from ._samplers import make_pruner, make_sampler, to_distributions
-from ._storage import StorageUnavailable, mask_password
+from ._slot import WorkerSlot
+from ._storage import mask_password
 from ._study import (
     FAULT_ATTR,
     SearchSettings,
@@ -56,11 +61,13 @@ from ._study import (
     default_storage,
     done_count,
     open_study,
+    record_surplus,
+    surplus_reason,
     trial_counts,
 )
-from ._trial_clock import DEFAULT_STALL_S, TrialClock
+from ._trial_clock import DEFAULT_STALL_S
 from ._trial_record import OOM_CONSTRAINT
-from ._worker_proc import WORKER_COMMAND, WorkerDied, WorkerProcess
+from ._worker_proc import WORKER_COMMAND, WorkerProcess
 
 DEFAULT_MAX_FAILURES = 3
 _log = logging.getLogger("lorasearch.search")
@@ -85,6 +92,10 @@ class SearchOptions:
     stall_s: float = DEFAULT_STALL_S
     max_failures_in_a_row: int = DEFAULT_MAX_FAILURES
     worker_command: tuple[str, ...] = WORKER_COMMAND  # tests give a stand-in worker
+    gpus: str | None = None  # `all`, `none` or `0,1,3`; None: all GPUs, else the CPU
+    workers: int | None = None  # workers on the CPU (None: 1)
+    trials_per_gpu: int = 1
+    lost_after_s: float = DEFAULT_GRACE_S  # a trial whose lease is this old is its runner's no more
 
 
 class SearchRunner:
@@ -101,10 +112,13 @@ class SearchRunner:
         self._options = options
         self._sink = GuardedSink(sink)
         self.controls = controls or SearchControls()
-        self._worker: WorkerProcess | None = None
+        self._placements: list[Placement] = []
+        self._slots: list[WorkerSlot] = []
         self._prepared: tuple[Any, str, SearchSettings, int, dict[str, int]] | None = None
         self._faults: str | None = None
         self._budget = FailureBudget(options.max_failures_in_a_row)
+        self._leases: Leases | None = None
+        self._mode = options.mode
 
     def prepare(self) -> None:
         """Check everything and open the study, without training; `run()` calls it if needed.
@@ -120,6 +134,7 @@ class SearchRunner:
             return
         options, config = self._options, self._config
         name = check_study_name(options.study_name)
+        self._placements = plan_workers(options.gpus, options.workers, options.trials_per_gpu)
         self._faults = fault_injection()
         storage = options.storage or default_storage(name)
         if not options.resume:
@@ -146,12 +161,19 @@ class SearchRunner:
             cancel=self.controls.interrupted,
         )
         self._config = config
+        self._mode = settings.mode
         if self._faults:
             study.set_user_attr(FAULT_ATTR, self._faults)
-        study.sampler = make_sampler(settings.mode, config.space, config.params.seed, len(study.trials))
+        self._leases = Leases(study, options.lost_after_s)
+        # A runner that joins others must not draw what they draw: its seed moves with it.
+        # Not a grid's: every runner must order the grid alike, so that a point has one number.
+        others = [r for r in live_runners(study.user_attrs, time.time()) if r.get("pid") != os.getpid()]
+        joins = others and settings.mode != "grid"
+        seed = config.params.seed + (zlib.crc32(self._leases.runner.key.encode()) if joins else 0)
+        study.sampler = make_sampler(settings.mode, config.space, seed, len(study.trials))
         study.pruner = make_pruner(settings.pruner, config.params.eval_steps)
-        if options.resume:
-            recover(study, config)
+        recover(study, config, self._leases.lost)
+        self._leases.renew([])
         before = trial_counts(study)
         target = config.grid_size() if settings.mode == "grid" else settings.n_trials
         self._prepared = (study, storage, settings, target or 0, before)
@@ -181,23 +203,36 @@ class SearchRunner:
             )
         )
         study_dir = Path(config.params.base_output_dir) / study.study_name
-        self._worker = WorkerProcess(study_dir / "worker.log", options.worker_command)
+        self._slots = [
+            WorkerSlot(
+                index,
+                placement,
+                WorkerProcess(study_dir / worker_log_name(index), options.worker_command, placement.env),
+                self._sink,
+                options.stall_s,
+            )
+            for index, placement in enumerate(self._placements)
+        ]
         monitor = None
         if options.hardware_interval:
-            monitor = HardwareMonitor(
-                self._sink.emit, lambda: self._worker.pid if self._worker else None, options.hardware_interval
-            )
+            monitor = HardwareMonitor(self._sink.emit, self._sampled_pid, options.hardware_interval)
             monitor.start()
         reason, message = "completed", None
         try:
             reason = self._loop(study, config, target)
         except RunFailure as exc:
             reason, message = "failed", str(exc)
+            self._end_running(study, Outcome("FAIL", fail_reason="interrupted", interrupted=True))
         finally:
             if monitor:
                 monitor.stop()
-            self._worker.stop()
+            for slot in self._slots:
+                slot.worker.stop()
             self._sink.emit(WorkerStateChanged("exited"))
+            try:
+                self._leases.end()
+            except RunFailure:
+                pass  # the storage is gone: the mark runs out by itself
         counts, best = {}, None
         try:
             write_best_files(study, config)
@@ -216,25 +251,78 @@ class SearchRunner:
         self._sink.emit(finished)
         return finished
 
+    def _sampled_pid(self) -> int | None:
+        """The worker the hardware pane follows: the one running the trial started last."""
+        slot = self._slot_running(None)
+        worker = slot.worker if slot is not None else (self._slots[0].worker if self._slots else None)
+        return worker.pid if worker is not None else None
+
     def _loop(self, study: Any, config: SearchConfig, target: int) -> str:
+        """Start trials on idle workers while the study needs more, serve the running ones;
+        how the search ended."""
         options, controls = self._options, self.controls
         started = time.monotonic()
         distributions = to_distributions(config.space)
+        ending: str | None = None
+        next_count = 0.0  # when to read the study's counts again while waiting on others
         while True:
             if controls.interrupted.is_set():
+                self._end_running(study, Outcome("FAIL", fail_reason="interrupted", interrupted=True))
                 return "interrupted"
-            if controls.stop_requested.is_set():
-                return "stopped"
-            if done_count(trial_counts(study)) >= target:
-                return "completed"
-            if options.timeout is not None and time.monotonic() - started >= options.timeout:
-                return "timeout"
-            self._write_if_asked()
-            if controls.paused.is_set():
-                time.sleep(_POLL_S)
-                continue
-            trial = study.ask(distributions)
-            self._run_trial(study, trial, config)
+            for number in controls.take_aborts():
+                slot = self._slot_running(number)
+                if slot is not None:
+                    slot.worker.kill()
+                    self._finish(
+                        study, slot, Outcome("FAIL", fail_reason="aborted by user", replace_worker=True)
+                    )
+            self._write_if_asked()  # within a poll (50 ms), not at a trial's end
+            for slot in self._slots:
+                if slot.busy:
+                    self._serve(study, slot)
+            if self._leases.due():
+                busy = [s for s in self._slots if s.busy]
+                self._leases.renew([(s.trial, s.placement.label) for s in busy])
+                mine = frozenset(s.live.number for s in busy if s.live is not None)
+                recover(study, config, self._leases.lost, mine)
+            if ending is None:
+                if controls.stop_requested.is_set():
+                    ending = "stopped"
+                elif options.timeout is not None and time.monotonic() - started >= options.timeout:
+                    ending = "timeout"
+            busy = [s for s in self._slots if s.busy]
+            idle = [s for s in self._slots if not s.busy]
+            if ending is not None and not busy:
+                return ending
+            if ending is None and idle and not controls.paused.is_set() and time.monotonic() >= next_count:
+                counts = trial_counts(study)
+                done = done_count(counts)
+                if done >= target and not busy:
+                    return "completed"
+                need = target - done - counts["running"]
+                for slot in idle[: max(0, need)]:
+                    self._start(study, slot, study.ask(distributions), config, target)
+                if need <= 0 and not busy:
+                    next_count = time.monotonic() + 1.0  # trials of other runners finish it
+            self._wait()
+
+    def _slot_running(self, number: int | None) -> WorkerSlot | None:
+        """The slot running trial `number`, or the trial started last when None."""
+        busy = [s for s in self._slots if s.busy]
+        if number is None:
+            return max(busy, key=lambda s: s.live.started, default=None)  # type: ignore[union-attr]
+        return next((s for s in busy if s.live is not None and s.live.number == number), None)
+
+    def _wait(self) -> None:
+        """Until a worker has something to say, for at most a poll."""
+        busy = [s for s in self._slots if s.busy]
+        if any(s.wants_reading() for s in busy):
+            return
+        fds = [fd for s in busy if (fd := s.worker.fileno()) is not None]
+        if fds:
+            select.select(fds, [], [], _POLL_S)
+        else:
+            time.sleep(_POLL_S)
 
     def _write_if_asked(self) -> None:
         """Write the result files now if a front end asked (the `e` key)."""
@@ -242,7 +330,12 @@ class SearchRunner:
             assert self._prepared is not None and self._config is not None
             write_best_files(self._prepared[0], self._config)
 
-    def _run_trial(self, study: Any, trial: Any, config: SearchConfig) -> None:
+    def _start(self, study: Any, slot: WorkerSlot, trial: Any, config: SearchConfig, target: int) -> None:
+        self._leases.take(trial, slot.placement.label)
+        why = surplus_reason(study, trial, target, self._mode == "grid")
+        if why is not None:  # another runner took the last trial (or this grid point) meanwhile
+            record_surplus(study, trial, why)
+            return
         values = dict(trial.params)
         live = LiveTrial(
             number=trial.number,
@@ -256,134 +349,59 @@ class SearchRunner:
         try:
             params = config.with_values(values)
         except ValueError as exc:  # a combination the config's own rules refuse
-            outcome = Outcome("FAIL", fail_reason=f"invalid parameters: {exc}", budget=True)
-        else:
-            live.config = params.model_dump()
-            try:
-                outcome = self._execute(trial, live, config.trial_timeout)
-            except DiskFull:
-                self._worker.kill()
-                self._record(
-                    study,
-                    trial,
-                    live,
-                    Outcome("FAIL", fail_reason="interrupted (disk full)", interrupted=True),
-                )
-                raise
-        self._record(study, trial, live, outcome)
+            slot.hold(trial, live)
+            self._finish(study, slot, Outcome("FAIL", fail_reason=f"invalid parameters: {exc}", budget=True))
+            return
+        live.config = params.model_dump()
+        failed = slot.begin(trial, live, config.trial_timeout)
+        if failed is not None:
+            self._finish(study, slot, failed)
+
+    def _serve(self, study: Any, slot: WorkerSlot) -> None:
+        try:
+            outcome = slot.serve()
+        except DiskFull:
+            slot.worker.kill()
+            self._finish(
+                study, slot, Outcome("FAIL", fail_reason="interrupted (disk full)", interrupted=True)
+            )
+            raise
+        if outcome is not None:
+            self._finish(study, slot, outcome)
+
+    def _finish(self, study: Any, slot: WorkerSlot, outcome: Outcome) -> None:
+        """Record the slot's trial and free the slot; the failure budget and a full disk may
+        end the search from here."""
+        trial, live = slot.trial, slot.live
+        assert live is not None
+        try:
+            self._record(study, trial, live, outcome, slot)
+        finally:
+            slot.done()
         if outcome.disk_full:
             raise DiskFull(live.folder, f" (trial {live.number}: {outcome.fail_reason})")
         self._budget.spend(study, live.number, outcome)
 
-    def _execute(self, trial: Any, live: LiveTrial, limit_s: float | None) -> Outcome:
-        worker, controls = self._worker, self.controls
-        assert worker is not None
-        try:
-            if not worker.alive():
-                worker.start()
-                self._sink.emit(WorkerStateChanged("starting", worker.pid))
-            clock = TrialClock(worker.ready, self._options.stall_s, limit_s)
-            worker.send(Run(trial=live.number, params=live.config, trial_dir=str(live.folder)))
-            self._sink.emit(WorkerStateChanged("training", worker.pid, f"trial {live.number}"))
-            while True:
-                if controls.interrupted.is_set():
-                    worker.kill()
-                    return Outcome("FAIL", fail_reason="interrupted", interrupted=True)
-                if controls.take_abort():
-                    worker.kill()
-                    return Outcome("FAIL", fail_reason="aborted by user", replace_worker=True)
-                self._write_if_asked()  # within a poll (50 ms), not at the trial's end
-                why = clock.expired()
-                if why is not None:
-                    worker.kill()
-                    stalled = why.startswith("worker stalled")
-                    return Outcome("FAIL", fail_reason=why, replace_worker=True, budget=stalled)
-                message = worker.recv(_POLL_S)
-                if message is not None:
-                    clock.heard(message.event)
-                    outcome = self._handle(trial, live, message, clock)
-                    if outcome is not None:
-                        return outcome
-        except WorkerDied as exc:
-            return Outcome("FAIL", fail_reason=str(exc), replace_worker=True, budget=True)
-        except ProtocolError as exc:
-            worker.kill()
-            return Outcome(
-                "FAIL", fail_reason=f"worker protocol error: {exc}", replace_worker=True, budget=True
-            )
-
-    def _handle(self, trial: Any, live: LiveTrial, message: Any, clock: TrialClock) -> Outcome | None:
-        worker = self._worker
-        assert worker is not None
-        event = message.event
-        if hasattr(message, "trial") and message.trial != live.number:
-            raise ProtocolError(f"a '{event}' message for trial {message.trial} during trial {live.number}")
-        if event == "ready":
-            self._sink.emit(WorkerStateChanged("ready", worker.pid))
-        elif event == "loading":
-            self._sink.emit(WorkerStateChanged("loading model", worker.pid, message.model))
-        elif event == "loaded":
-            self._sink.emit(WorkerStateChanged("training", worker.pid, f"trial {live.number}"))
-        elif event == "started":
-            live.max_steps = message.max_steps
-            live.log({"event": "started", "max_steps": live.max_steps})
-        elif event == "step":
-            entry = {"step": message.step, "loss": message.loss, "learning_rate": message.learning_rate}
-            live.train.append(entry)
-            live.log({"event": "step", **entry})
-            self._sink.emit(
-                StepLogged(live.number, message.step, live.max_steps, message.loss, message.learning_rate)
-            )
-        elif event == "eval":
-            step, value = message.step, message.eval_loss
-            live.evals.append({"step": step, "eval_loss": value})
-            live.log({"event": "eval", "step": step, "eval_loss": value})
-            prune = False
-            if step > 0:  # step 0 is the untrained adapter: the same for every trial
+    def _end_running(self, study: Any, outcome: Outcome) -> None:
+        """Stop every running trial now and record it with `outcome` (interrupted: it runs
+        again on resume). Used on Ctrl+C, and when the search ends on a failure."""
+        for slot in self._slots:
+            if slot.busy:
+                slot.worker.kill()
                 try:
-                    trial.report(value, step)
-                    # The last eval is the result: a trial trained to its end is COMPLETE with
-                    # it (pruning it there would save nothing and throw its value away).
-                    last = live.max_steps is not None and step >= live.max_steps
-                    prune = not last and bool(trial.should_prune())
-                except StorageUnavailable as exc:
-                    # The trial trains on unpruned: its result is kept in its file at the end
-                    # even if the storage is still gone then (see _record).
-                    _log.warning(
-                        "trial %d, step %d: not pruned, the storage did not answer: %s",
-                        live.number,
-                        step,
-                        exc,
-                    )
-            worker.send(Decision(trial=live.number, step=step, prune=prune))
-            clock.answered()
-            self._sink.emit(EvalLogged(live.number, step, value, prune))
-        elif event == "finished":
-            result = message.result
-            if message.pruned_at is not None:
-                return Outcome("PRUNED", pruned_at=message.pruned_at, result=result)
-            return Outcome("COMPLETE", value=result.eval_loss, result=result)
-        elif event == "failed":
-            kind = message.kind
-            return Outcome(
-                "PRUNED" if kind == "oom" else "FAIL",
-                fail_reason=message.reason,
-                oom=kind == "oom",
-                peak_memory=message.peak_memory,
-                replace_worker=kind in ("oom", "exception", "disk_full"),
-                budget=kind in ("exception", "config"),
-                interrupted=kind == "disk_full",
-                disk_full=kind == "disk_full",
-            )
-        return None
+                    self._finish(study, slot, outcome)
+                except RunFailure:  # the storage is gone: the trial's file has it
+                    pass
 
-    def _record(self, study: Any, trial: Any, live: LiveTrial, outcome: Outcome) -> None:
+    def _record(self, study: Any, trial: Any, live: LiveTrial, outcome: Outcome, slot: WorkerSlot) -> None:
         """Tell the study, then write the trial's file and the best files.
 
         If the storage cannot be told (it stayed busy past the patience), the file is still
         written, so that `--resume` can tell the study what it says; if the file cannot be
         written (a full disk), the study has the trial and `--resume` writes the file again.
         """
+        import optuna
+
         record = live.record(outcome)
         try:
             record.tell(study, trial)
@@ -393,8 +411,17 @@ class SearchRunner:
             except (OSError, RunFailure):
                 pass  # the storage's failure is the one to report
             raise
-        if outcome.replace_worker and self._worker is not None:
-            self._worker.kill()
+        except optuna.exceptions.UpdateFinishedTrialError:
+            # Another runner found this trial's lease run out (this process was stopped, or cut
+            # off from the storage, for longer than the grace period) and recorded it lost; its
+            # parameters run again there. What was trained here stays in the trial's file.
+            _log.warning(
+                "trial %d: another runner recorded it lost meanwhile; its result here is in %s",
+                live.number,
+                live.folder,
+            )
+        if outcome.replace_worker:
+            slot.worker.kill()
             self._sink.emit(WorkerStateChanged("replaced", None, outcome.fail_reason or ""))
         best = best_trial(study)
         self._sink.emit(
@@ -414,3 +441,8 @@ class SearchRunner:
         )
         record.write()
         write_best_files(study, self._config)
+
+
+def worker_log_name(index: int) -> str:
+    """`worker.log` for the first worker, `worker-1.log` and on for the others."""
+    return "worker.log" if index == 0 else f"worker-{index}.log"

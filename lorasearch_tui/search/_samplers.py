@@ -76,7 +76,9 @@ def make_sampler(mode: str, space: dict[str, _Dist], seed: int, trials_so_far: i
     # trials already run; modulo numpy's seed range, so seed 2**32 - 1 resumes too.
     moved = (seed + trials_so_far) % SEED_SPACE
     if mode == "bayesian":
-        return optuna.samplers.TPESampler(seed=moved)
+        # constant_liar: trials running in parallel (other workers, other hosts) count as bad
+        # results meanwhile, so that the sampler does not propose their neighbourhood again.
+        return optuna.samplers.TPESampler(seed=moved, constant_liar=True)
     if mode == "random":
         return optuna.samplers.RandomSampler(seed=moved)
     if mode == "grid":

@@ -76,6 +76,23 @@ def sqlite_path(url: str) -> Path | None:
     return Path(url.removeprefix("sqlite:///").split("?", 1)[0])
 
 
+def journal_path(url: str) -> Path | None:
+    """The file of a `journal://` URL (`journal:///shared/s.log`: absolute; `journal://s.log`:
+    relative to the current folder), None for other storages."""
+    if not url.startswith("journal://"):
+        return None
+    return Path(url.removeprefix("journal://"))
+
+
+def _require(module: str, what: str, extra: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise UserError(
+            f"--storage: a {what} storage needs the {module} driver; pip install 'lorasearch-tui[{extra}]'"
+        )
+
+
 def open_storage(url: str, read_only: bool = False, cancel: threading.Event | None = None) -> Any:
     """An Optuna storage for `url` whose every call rides out locks and dropped connections.
 
@@ -100,14 +117,34 @@ def open_storage(url: str, read_only: bool = False, cancel: threading.Event | No
                 raise UserError(f"--storage: no database file {path}")
             url = f"sqlite:///file:{path.resolve()}?mode=ro&uri=true"
     kwargs = {"skip_table_creation": True, "skip_compatibility_check": True} if read_only else {}
+    journal = journal_path(url)
+    if journal is not None:
+        path = journal
+        if read_only and not journal.is_file():
+            raise UserError(f"--storage: no journal file {journal}")
+        if not read_only:
+            journal.parent.mkdir(parents=True, exist_ok=True)
+    elif url.split(":", 1)[0] in ("postgresql", "postgres"):
+        url = "postgresql+psycopg" + url[url.index(":") :]  # psycopg 3, the [postgres] extra
+        _require("psycopg", "PostgreSQL", "postgres")
+    elif url.split(":", 1)[0] == "mysql":
+        url = "mysql+pymysql" + url[url.index(":") :]
+        _require("pymysql", "MySQL", "mysql")
 
     def connect() -> Any:
+        if journal is not None:
+            from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+            return JournalStorage(JournalFileBackend(str(journal)))
         return optuna.storages._CachedStorage(
             optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
         )
 
+    # A SQLite file may be locked at this moment (a backup, a sqlite3 shell): wait as for any
+    # call. A database server that refuses or cannot be found at the start is a wrong URL or a
+    # server not started: said at once, not after minutes of retrying.
     try:
-        inner = _retry(connect, label, path, patience, "open", cancel)
+        inner = _retry(connect, label, path, patience, "open", cancel) if path is not None else connect()
     except (RunFailure, UserError):
         raise
     except Exception as exc:  # a bad URL, a missing driver, a refused connection, a foreign file
@@ -134,6 +171,10 @@ def _kind(exc: BaseException) -> str:
         exc = exc.__cause__ or exc
     if is_disk_full(exc):
         return "full"
+    if isinstance(exc, OSError) and not isinstance(
+        exc, FileNotFoundError | PermissionError | IsADirectoryError
+    ):
+        return "retry"  # a shared file system's hiccup (a journal file over NFS)
     if isinstance(exc, sa.DBAPIError | sa.DisconnectionError | sa.TimeoutError):
         text = str(getattr(exc, "orig", exc)).lower()
         if "disk is full" in text or "no space left" in text:
@@ -216,6 +257,12 @@ def _retrying_storage_class() -> type:
 
         def __getattr__(self, name: str) -> Any:  # anything not a storage call: the inner one's
             return getattr(self.__dict__["_inner"], name)
+
+        def get_heartbeat_interval(self) -> int | None:
+            # None: no Optuna heartbeat (the leases of `_lease.py` do that job, on every storage;
+            # a journal storage has no heartbeat at all).
+            inner = self._inner
+            return inner.get_heartbeat_interval() if isinstance(inner, BaseHeartbeat) else None
 
         def set_trial_state_values(self, trial_id: int, state: Any, values: Any = None) -> bool:
             attempts = 0

@@ -7,10 +7,9 @@ turned into FAIL (`interrupted`) on resume and their parameters are queued to ru
 
 from __future__ import annotations
 
-import os
 import re
-import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,13 +17,13 @@ from typing import Any
 
 from ..config import SearchConfig, parse_config
 from ..errors import UserError, printable
-from ._storage import mask_password, open_storage, sqlite_path
+from ._storage import journal_path, mask_password, open_storage, sqlite_path
 from ._trial_record import INTERRUPTED
 
 RESULTS_DIR = Path("optuna_studies")
 CONFIG_ATTR = "lorasearch_config"
 SETTINGS_ATTR = "lorasearch_settings"
-OWNER_ATTR = "lorasearch_owner"
+SURPLUS_ATTR = "lorasearch_surplus"  # a trial created but not run: the study had enough
 RERUN_ATTR = "lorasearch_rerun"  # trials stopped by the failure budget, to run again on resume
 FAULT_ATTR = "lorasearch_fault_injection"
 
@@ -96,7 +95,7 @@ def open_study(
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     label = mask_password(url)
-    db_file = sqlite_path(url)
+    db_file = sqlite_path(url) or journal_path(url)
     checked = False
     if db_file is not None and not db_file.is_file():
         if resume:
@@ -124,7 +123,6 @@ def open_study(
             ) from None
         study.set_user_attr(CONFIG_ATTR, config.to_dict())
         study.set_user_attr(SETTINGS_ATTR, settings.to_dict())
-        _claim(study)
         return study, config, settings
 
     study = optuna.load_study(study_name=name, storage=storage)
@@ -158,37 +156,9 @@ def open_study(
         trial_timeout=config.trial_timeout,
     )
     check(config, settings)
-    _claim(study)
     study.set_user_attr(SETTINGS_ATTR, settings.to_dict())
     study.set_user_attr(CONFIG_ATTR, config.to_dict())
     return study, config, settings
-
-
-def _claim(study: Any) -> None:
-    """Refuse a study another live process is running; then record this process as its owner."""
-    owner = study.user_attrs.get(OWNER_ATTR)
-    if owner and owner.get("host") == socket.gethostname() and owner.get("pid") != os.getpid():
-        if _pid_alive(owner["pid"]):
-            raise UserError(
-                f"study '{study.study_name}' is being run by process {owner['pid']}; "
-                f"watch it with lorasearch watch, or stop that process first"
-            )
-    study.set_user_attr(OWNER_ATTR, {"host": socket.gethostname(), "pid": os.getpid()})
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie still answers signal 0; it is dead for our purpose.
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 def must_rerun(trial: Any, rerun_list: set[int]) -> bool:
@@ -210,10 +180,70 @@ def trial_counts(study: Any) -> dict[str, int]:
         elif trial.state == TrialState.PRUNED:
             counts["pruned"] += 1
         elif trial.state == TrialState.FAIL:
+            if trial.user_attrs.get(SURPLUS_ATTR):
+                continue  # never run: it is no trial of the study's
             counts["interrupted" if must_rerun(trial, rerun_list) else "failed"] += 1
         elif trial.state == TrialState.RUNNING:
             counts["running"] += 1
     return counts
+
+
+def surplus_reason(study: Any, trial: Any, target: int, grid: bool) -> str | None:
+    """Why a trial just asked for must not run, or None.
+
+    Runners that share a study each ask for a trial when they see the study short of its
+    target; two may see the same shortfall at once, or (grid) draw the same point. The
+    running trials are ranked by number, so every runner reaches the same verdict: the later
+    ones give way.
+    """
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    counts = trial_counts(study)
+    running = sorted(t.number for t in trials if t.state == TrialState.RUNNING)
+    if trial.number in running and running.index(trial.number) >= target - done_count(counts):
+        return "not run: the study had enough trials running (another runner took the last one)"
+    if grid:
+        point = study._storage.get_trial_system_attrs(trial._trial_id).get("grid_id")
+        rerun_list = set(study.user_attrs.get(RERUN_ATTR, []))
+        # Optuna creates a trial, then its sampler writes the trial's grid point: an earlier
+        # trial of another runner may not have its point yet. Wait for it (milliseconds).
+        for _ in range(100):
+            pending = [
+                t
+                for t in trials
+                if t.number < trial.number
+                and t.state == TrialState.RUNNING
+                and "grid_id" not in t.system_attrs
+                and "fixed_params" not in t.system_attrs
+            ]
+            if not pending:
+                break
+            time.sleep(0.05)
+            trials = study.get_trials(deepcopy=False)
+        for other in trials:
+            if other.number >= trial.number or other.system_attrs.get("grid_id") != point:
+                continue
+            if other.state == TrialState.FAIL and (
+                other.user_attrs.get(SURPLUS_ATTR) or must_rerun(other, rerun_list)
+            ):
+                continue  # a trial that did not run, or one whose point runs again
+            if other.state != TrialState.WAITING:
+                return f"not run: trial {other.number} runs the same grid point"
+    return None
+
+
+def record_surplus(study: Any, trial: Any, why: str) -> None:
+    """A trial that will not run: FAIL, marked so that it counts nowhere. A rerun's parameters
+    are queued again (someone must still run them)."""
+    from optuna.trial import TrialState
+
+    trial.set_user_attr(SURPLUS_ATTR, True)
+    trial.set_user_attr("fail_reason", why)
+    study.tell(trial, state=TrialState.FAIL)
+    rerun_of = trial.user_attrs.get("rerun_of")
+    if rerun_of is not None:
+        study.enqueue_trial(dict(trial.params), user_attrs={"rerun_of": rerun_of}, skip_if_exists=False)
 
 
 def done_count(counts: dict[str, int]) -> int:

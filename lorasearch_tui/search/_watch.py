@@ -11,8 +11,8 @@ storage is opened read-only (SQLite refuses every write) and no table is ever cr
 from __future__ import annotations
 
 import os
-import socket
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +30,12 @@ from ._events import (
     WorkerStateChanged,
 )
 from ._hardware import _Nvml, sample_hardware
+from ._lease import RUNNER_PREFIX, Runner, live_runners
 from ._state import NOT_RUNNING
-from ._storage import first_line, mask_password, open_storage
+from ._storage import first_line, journal_path, mask_password, open_storage, sqlite_path
 from ._study import (
     CONFIG_ATTR,
     FAULT_ATTR,
-    OWNER_ATTR,
     SETTINGS_ATTR,
     best_trial,
     check_study_name,
@@ -72,7 +72,9 @@ class StudyWatcher:
         self._running: dict[int, Any] = {}
         self._last_fingerprint: tuple[int, ...] | None = None
         self._runner_alive: bool | None = None
-        self._sqlite = storage.removeprefix("sqlite:///") if storage.startswith("sqlite:///") else None
+        # the file(s) whose change means new data: a SQLite database, or a journal file
+        files = sqlite_path(storage) or journal_path(storage)
+        self._sqlite = str(files) if files is not None else None
 
     def poll(self) -> None:
         """Emit the events for everything that changed since the last poll.
@@ -111,21 +113,22 @@ class StudyWatcher:
         self._say_whether_it_runs()
 
     def _say_whether_it_runs(self) -> None:
-        """Emit the runner's state when it changes: running, or not running (its process is
-        gone). A runner on another host cannot be checked from here and is left unsaid."""
-        owner = self._study.user_attrs.get(OWNER_ATTR) or {}
-        if owner.get("host") != socket.gethostname() or "pid" not in owner:
-            return
-        alive = _alive(owner["pid"])
+        """Emit whether any runner still runs the study (on any host): running, or not running
+        (every runner's mark in the study has ended or run out, see `_lease.py`)."""
+        attrs = self._study.user_attrs
+        runners = live_runners(attrs, time.time())
+        alive = bool(runners)
         if alive == self._runner_alive:
             return
         self._runner_alive = alive
         if alive:
-            self._sink.emit(WorkerStateChanged("running", self._worker_pid(), f"search pid {owner['pid']}"))
+            where = ", ".join(f"pid {r.get('pid')} on {r.get('host')}" for r in runners)
+            self._sink.emit(WorkerStateChanged("running", self._worker_pid(), f"search {where}"))
         else:
-            self._sink.emit(
-                WorkerStateChanged(NOT_RUNNING, None, f"last run by pid {owner['pid']} on {owner['host']}")
-            )
+            marks = [m for k, m in attrs.items() if k.startswith(RUNNER_PREFIX) and isinstance(m, dict)]
+            last = max(marks, key=lambda m: float(m.get("renewed", 0.0)), default=None)
+            said = f"last run by pid {last.get('pid')} on {last.get('host')}" if last else "no runner"
+            self._sink.emit(WorkerStateChanged(NOT_RUNNING, None, said))
 
     def run(self, stop: threading.Event, interval: float = 1.0) -> None:
         """Poll every `interval` seconds until `stop` is set; sample this host's hardware too
@@ -137,7 +140,8 @@ class StudyWatcher:
             stop.wait(interval)
 
     def _fingerprint(self) -> tuple[int, ...] | None:
-        """Size and mtime of a SQLite storage and its journal files; None for other storages."""
+        """Size and mtime of a SQLite storage (and its journals) or of a journal file; None for
+        a database server."""
         if self._sqlite is None:
             return None
         stats = []
@@ -150,15 +154,18 @@ class StudyWatcher:
         return tuple(stats)
 
     def _worker_pid(self) -> int | None:
-        """The search's worker process, when the search runs on this host."""
-        owner = self._study.user_attrs.get(OWNER_ATTR) or {}
-        if owner.get("host") != socket.gethostname():
-            return None
-        try:
-            children = psutil.Process(owner["pid"]).children()
-        except (psutil.Error, KeyError):
-            return None
-        return children[0].pid if children else None
+        """A worker of a search that runs the study on this host (for the hardware pane)."""
+        me = Runner.this_process()
+        for mark in live_runners(self._study.user_attrs, time.time()):
+            if mark.get("host") != me.host or mark.get("pidns", "") != me.pidns:
+                continue
+            try:
+                children = psutil.Process(int(mark["pid"])).children()
+            except (psutil.Error, KeyError, ValueError):
+                continue
+            if children:
+                return children[0].pid
+        return None
 
     def _read_metrics_of(self, number: int) -> None:
         trial = self._running.get(number)
@@ -235,10 +242,3 @@ class StudyWatcher:
             best_number=best.number if best else None,
             best_value=best.value if best else None,
         )
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False

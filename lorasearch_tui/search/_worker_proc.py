@@ -31,13 +31,17 @@ class WorkerDied(RuntimeError):
 class WorkerProcess:
     """One worker process; `start()` again after `kill()` gives a fresh one."""
 
-    def __init__(self, log_path: Path, command: tuple[str, ...] = WORKER_COMMAND) -> None:
+    def __init__(
+        self, log_path: Path, command: tuple[str, ...] = WORKER_COMMAND, env: dict[str, str] | None = None
+    ) -> None:
         """Args:
         command: the program to run with the two pipe fds as its last arguments (tests give a
             stand-in that speaks the protocol).
+        env: variables set for the worker over this process's own (its GPU, its threads).
         """
         self.log_path = log_path
         self._command = command
+        self._env = env or {}
         self._proc: subprocess.Popen[bytes] | None = None
         self._channel: Channel | None = None
         self.ready = False  # it sent `ready`: it started, imports done
@@ -63,6 +67,7 @@ class WorkerProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                env={**os.environ, **self._env} if self._env else None,
             )
         os.close(to_worker_r)
         os.close(to_parent_w)
@@ -76,6 +81,14 @@ class WorkerProcess:
             if message is None or message.event != "ready":
                 self.kill()
                 raise WorkerDied(f"the worker did not start (see {self.log_path})")
+
+    def fileno(self) -> int | None:
+        """The pipe end its messages arrive on (to wait on several workers at once)."""
+        return self._channel.fileno() if self._channel is not None else None
+
+    def has_message(self) -> bool:
+        """A message is already read and waiting (`select` would not say so)."""
+        return self._channel is not None and self._channel.has_line()
 
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None

@@ -230,7 +230,7 @@ class SearchApp(App[int]):
 
     def action_abort(self) -> None:
         running = self.state.running
-        self.controls.abort_trial()
+        self.controls.abort_trial(running)
         self.notify(f"aborting trial {running}" if running is not None else "no trial is running", timeout=3)
 
     def action_stop(self) -> None:

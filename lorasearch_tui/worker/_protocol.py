@@ -58,6 +58,14 @@ class Channel:
         line, self._buffer = self._buffer.split(b"\n", 1)
         return self._decode(line)
 
+    def fileno(self) -> int:
+        """The end to wait on (with `select`) for the next message."""
+        return self._read_fd
+
+    def has_line(self) -> bool:
+        """A whole message is already read and waiting: `recv` returns it without reading."""
+        return b"\n" in self._buffer
+
     def peer_closed(self) -> bool:
         """True when the other side closed its end and nothing is left to read (never blocks)."""
         if b"\n" in self._buffer:

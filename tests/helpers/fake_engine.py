@@ -144,7 +144,7 @@ class FakeEngine:
             for event in events:
                 sink.emit(event)
         while not (self.controls.interrupted.is_set() or self.controls.stop_requested.is_set()):
-            if self.controls.take_abort():
+            if self.controls.take_aborts():
                 sink.emit(
                     TrialFinished(
                         3,

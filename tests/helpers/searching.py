@@ -102,6 +102,7 @@ def run_standin(
     space: dict | None = None,
     sink=None,
     fixed: dict | None = None,
+    controls=None,
     **options,
 ):
     """A real search in `folder` (the current directory) whose worker is the stand-in:
@@ -117,6 +118,7 @@ def run_standin(
         config,
         SearchOptions(name, worker_command=(sys.executable, STANDIN, behaviour), **settings),
         sink,
+        controls,
     )
     finished = runner.run()
     return finished, study_of(folder, name), sink

@@ -32,6 +32,9 @@ def main() -> None:
         print("ModuleNotFoundError: No module named 'torch'", file=sys.stderr, flush=True)
         sys.exit(1)
     reader = os.fdopen(read_fd, "rb")
+    # What the parent set for this worker, for the tests to read in its log.
+    pinned = {k: os.environ.get(k) for k in ("CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS")}
+    print("standin env " + " ".join(f"{k}={v}" for k, v in pinned.items()), file=sys.stderr, flush=True)
 
     def send(data: dict | bytes) -> None:
         line = data if isinstance(data, bytes) else json.dumps(data).encode() + b"\n"

@@ -1,0 +1,174 @@
+"""One trial worker and the trial it runs: what the search loop drives, one per GPU (or CPU
+worker), several at once.
+
+A slot is served without blocking: `serve()` reads whatever its worker has sent, answers the
+pruner's decisions, checks the trial's clocks, and says how the trial ended once it has. The
+search loop serves every busy slot in turn and waits on all their pipes at once, so one slow
+or silent worker never holds up another, and a key still acts within a poll.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from ..worker import Decision, ProtocolError, Run
+from ._events import EvalLogged, Sink, StepLogged, WorkerStateChanged
+from ._live_trial import LiveTrial, Outcome
+from ._placement import Placement
+from ._storage import StorageUnavailable
+from ._trial_clock import TrialClock
+from ._worker_proc import WorkerDied, WorkerProcess
+
+_log = logging.getLogger("lorasearch.search")
+
+
+@dataclass
+class _Running:
+    trial: Any  # Optuna's Trial
+    live: LiveTrial
+    clock: TrialClock
+
+
+class WorkerSlot:
+    """A worker process and the trial it is running, if any."""
+
+    def __init__(
+        self, index: int, placement: Placement, worker: WorkerProcess, sink: Sink, stall_s: float
+    ) -> None:
+        self.index = index
+        self.placement = placement
+        self.worker = worker
+        self._sink = sink
+        self._stall_s = stall_s
+        self._running: _Running | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self._running is not None
+
+    @property
+    def trial(self) -> Any:
+        return self._running.trial if self._running else None
+
+    @property
+    def live(self) -> LiveTrial | None:
+        return self._running.live if self._running else None
+
+    def hold(self, trial: Any, live: LiveTrial) -> None:
+        """Take a trial that ends before it reaches the worker (its params were refused)."""
+        self._running = _Running(trial, live, TrialClock(True, self._stall_s))
+
+    def begin(self, trial: Any, live: LiveTrial, limit_s: float | None) -> Outcome | None:
+        """Hand the trial to the worker (started first if need be); an Outcome if that failed."""
+        worker = self.worker
+        try:
+            if not worker.alive():
+                worker.start()
+                self._sink.emit(WorkerStateChanged("starting", worker.pid, self.placement.label))
+            clock = TrialClock(worker.ready, self._stall_s, limit_s)
+            self._running = _Running(trial, live, clock)
+            worker.send(Run(trial=live.number, params=live.config, trial_dir=str(live.folder)))
+            self._sink.emit(WorkerStateChanged("training", worker.pid, f"trial {live.number}"))
+        except WorkerDied as exc:
+            self._running = _Running(trial, live, TrialClock(False, self._stall_s, limit_s))
+            return Outcome("FAIL", fail_reason=str(exc), replace_worker=True, budget=True)
+        return None
+
+    def done(self) -> None:
+        """The trial has been recorded: the slot takes the next one."""
+        self._running = None
+
+    def wants_reading(self) -> bool:
+        return self._running is not None and self.worker.has_message()
+
+    def serve(self) -> Outcome | None:
+        """Read what the worker sent (without waiting), check the clocks; how the trial ended,
+        or None while it runs."""
+        running = self._running
+        assert running is not None
+        worker = self.worker
+        try:
+            why = running.clock.expired()
+            if why is not None:
+                worker.kill()
+                stalled = why.startswith("worker stalled")
+                return Outcome("FAIL", fail_reason=why, replace_worker=True, budget=stalled)
+            while (message := worker.recv(0)) is not None:
+                running.clock.heard(message.event)
+                outcome = self._handle(running, message)
+                if outcome is not None:
+                    return outcome
+        except WorkerDied as exc:
+            return Outcome("FAIL", fail_reason=str(exc), replace_worker=True, budget=True)
+        except ProtocolError as exc:
+            worker.kill()
+            return Outcome(
+                "FAIL", fail_reason=f"worker protocol error: {exc}", replace_worker=True, budget=True
+            )
+        return None
+
+    def _handle(self, running: _Running, message: Any) -> Outcome | None:
+        trial, live, clock, worker = running.trial, running.live, running.clock, self.worker
+        event = message.event
+        if hasattr(message, "trial") and message.trial != live.number:
+            raise ProtocolError(f"a '{event}' message for trial {message.trial} during trial {live.number}")
+        if event == "ready":
+            self._sink.emit(WorkerStateChanged("ready", worker.pid))
+        elif event == "loading":
+            self._sink.emit(WorkerStateChanged("loading model", worker.pid, message.model))
+        elif event == "loaded":
+            self._sink.emit(WorkerStateChanged("training", worker.pid, f"trial {live.number}"))
+        elif event == "started":
+            live.max_steps = message.max_steps
+            live.log({"event": "started", "max_steps": live.max_steps})
+        elif event == "step":
+            entry = {"step": message.step, "loss": message.loss, "learning_rate": message.learning_rate}
+            live.train.append(entry)
+            live.log({"event": "step", **entry})
+            self._sink.emit(
+                StepLogged(live.number, message.step, live.max_steps, message.loss, message.learning_rate)
+            )
+        elif event == "eval":
+            step, value = message.step, message.eval_loss
+            live.evals.append({"step": step, "eval_loss": value})
+            live.log({"event": "eval", "step": step, "eval_loss": value})
+            prune = False
+            if step > 0:  # step 0 is the untrained adapter: the same for every trial
+                try:
+                    trial.report(value, step)
+                    # The last eval is the result: a trial trained to its end is COMPLETE with
+                    # it (pruning it there would save nothing and throw its value away).
+                    last = live.max_steps is not None and step >= live.max_steps
+                    prune = not last and bool(trial.should_prune())
+                except StorageUnavailable as exc:
+                    # The trial trains on unpruned: its result is kept in its file at the end
+                    # even if the storage is still gone then (see the runner's _record).
+                    _log.warning(
+                        "trial %d, step %d: not pruned, the storage did not answer: %s",
+                        live.number,
+                        step,
+                        exc,
+                    )
+            worker.send(Decision(trial=live.number, step=step, prune=prune))
+            clock.answered()
+            self._sink.emit(EvalLogged(live.number, step, value, prune))
+        elif event == "finished":
+            result = message.result
+            if message.pruned_at is not None:
+                return Outcome("PRUNED", pruned_at=message.pruned_at, result=result)
+            return Outcome("COMPLETE", value=result.eval_loss, result=result)
+        elif event == "failed":
+            kind = message.kind
+            return Outcome(
+                "PRUNED" if kind == "oom" else "FAIL",
+                fail_reason=message.reason,
+                oom=kind == "oom",
+                peak_memory=message.peak_memory,
+                replace_worker=kind in ("oom", "exception", "disk_full"),
+                budget=kind in ("exception", "config"),
+                interrupted=kind == "disk_full",
+                disk_full=kind == "disk_full",
+            )
+        return None
