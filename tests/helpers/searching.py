@@ -114,6 +114,8 @@ def run_standin(
     config = parse_config({**values, "search_space": space or LR_SPACE}, "test")
     sink = sink if sink is not None else ListSink()
     settings = {"mode": "random", "pruner": "none", "hardware_interval": None, **options}
+    if "n_trials" in options:  # as `--n-trials` given on the command line (it wins on a resume)
+        settings["given"] = frozenset({"n_trials", *settings.get("given", ())})
     runner = SearchRunner(
         config,
         SearchOptions(name, worker_command=(sys.executable, STANDIN, behaviour), **settings),
