@@ -93,7 +93,9 @@ class SearchState:
             trial.peak_memory_bytes = event.peak_memory_bytes
             self.best_number, self.best_value = event.best_number, event.best_value
             if self.running == event.number:
-                self.running = None
+                # the chart and the keys follow the trial started last of those still running
+                others = [n for n, t in self.trials.items() if t.state == "RUNNING" and n != event.number]
+                self.running = max(others) if others else None
         elif isinstance(event, WorkerStateChanged):
             self.worker = event
         elif isinstance(event, HardwareSampled):
