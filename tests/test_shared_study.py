@@ -9,16 +9,14 @@ lease, not a pid check, is what tells the survivor.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import optuna
 import psutil
 import pytest
-from helpers.searching import config_file, wait_for
+from helpers.searching import config_file, start_search, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -36,17 +34,9 @@ def storage_url(request, tmp_path) -> str:
 
 
 def runner(cwd: Path, host: str, *args: str) -> tuple[subprocess.Popen[str], Path]:
+    """`lorasearch search` in `cwd` as a runner on host `host`."""
     cwd.mkdir(parents=True, exist_ok=True)
-    log = cwd / "search.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lorasearch_tui", "search", "--no-tui", *args],
-        cwd=cwd,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "LORASEARCH_HOST_NAME": host},
-    )
-    return proc, log
+    return start_search(cwd, *args, env={"LORASEARCH_HOST_NAME": host})
 
 
 def load(url: str, name: str = "g") -> optuna.Study:

@@ -14,7 +14,7 @@ from pathlib import Path
 import optuna
 import pytest
 from conftest import REPO
-from helpers.searching import ListSink
+from helpers.searching import ListSink, run_standin
 
 from lorasearch_tui.config import parse_config
 from lorasearch_tui.search import SearchOptions, SearchRunner, TrialFinished
@@ -29,31 +29,7 @@ def run_search(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
     def run(behaviour: str, n_trials: int = 2, name: str = "s", **options):
-        config = parse_config(
-            {
-                "max_steps": 4,
-                "eval_steps": 2,
-                "base_output_dir": str(tmp_path / "out"),
-                "search_space": SPACE,
-            },
-            "test",
-        )
-        sink = ListSink()
-        runner = SearchRunner(
-            config,
-            SearchOptions(
-                name,
-                n_trials=n_trials,
-                mode="random",
-                pruner="none",
-                hardware_interval=None,
-                worker_command=(sys.executable, STANDIN, behaviour),
-                **options,
-            ),
-            sink,
-        )
-        finished = runner.run()
-        study = optuna.load_study(study_name=name, storage=f"sqlite:///{tmp_path}/optuna_studies/{name}.db")
+        finished, study, sink = run_standin(tmp_path, behaviour, name=name, n_trials=n_trials, **options)
         return finished, study, sink.events
 
     return run

@@ -6,7 +6,7 @@ study finds a trial whose lease has run out (see `_lease.py`).
   longer than the patience, or the process died in between). Nothing trained is lost.
 - Any other lost RUNNING trial is recorded FAIL `runner lost (host H, pid P)`. A RUNNING trial
   whose runner lives (on any host) is left alone.
-- A finished trial whose `trial_results.json` is missing (the disk was full) gets it again,
+- A finished trial of this host whose `trial_results.json` is missing (the disk was full) gets it again,
   written from the study and the trial's `metrics.jsonl`.
 - The parameters of interrupted trials, and of the trials a spent failure budget stopped
   (the study's `lorasearch_rerun`), are queued to run again first, once each.
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import SearchConfig
+from ._lease import LEASE_ATTR
 from ._results import trial_dir
 from ._study import RERUN_ATTR, must_rerun
 from ._trial_record import INTERRUPTED, TRIAL_RESULTS, TrialRecord
@@ -32,12 +33,15 @@ def recover(
     config: SearchConfig,
     lost: Callable[[Any], str | None],
     mine: frozenset[int] = frozenset(),
+    host: str | None = None,
 ) -> list[int]:
     """Record the trials whose runner is gone, rewrite missing result files, queue reruns.
 
     Args:
         lost: why a RUNNING trial's runner is gone, or None while it lives (see `_lease`).
         mine: the trials this runner is running (never judged).
+        host: this runner's host, to write the missing `trial_results.json` of the finished
+            trials run here (after a full disk); None skips that (the search loop's calls).
 
     Returns:
         The numbers of the trials whose parameters were queued to run again.
@@ -73,10 +77,14 @@ def recover(
             record.tell(study, optuna.trial.Trial(study, frozen._trial_id))
         except optuna.exceptions.UpdateFinishedTrialError:
             continue  # another runner recorded it a moment ago
-        record.write()
+        if folder.parent.is_dir():  # not when the trial ran on another host's disk
+            record.write()
 
-    for frozen in study.get_trials(deepcopy=False):
+    for frozen in study.get_trials(deepcopy=False) if host is not None else ():
         folder = frozen.user_attrs.get("trial_dir")
+        lease = frozen.user_attrs.get(LEASE_ATTR)
+        if isinstance(lease, dict) and lease.get("host") != host:
+            continue  # another host's trial: its folder is on that host's disk, not ours
         if frozen.state.is_finished() and folder and not (Path(folder) / TRIAL_RESULTS).exists():
             TrialRecord.from_study(frozen, _config_of(config, frozen.params)).write()
             _log.info("trial %d: wrote %s again from the study", frozen.number, Path(folder) / TRIAL_RESULTS)

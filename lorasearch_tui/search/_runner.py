@@ -172,7 +172,7 @@ class SearchRunner:
         seed = config.params.seed + (zlib.crc32(self._leases.runner.key.encode()) if joins else 0)
         study.sampler = make_sampler(settings.mode, config.space, seed, len(study.trials))
         study.pruner = make_pruner(settings.pruner, config.params.eval_steps)
-        recover(study, config, self._leases.lost)
+        recover(study, config, self._leases.lost, host=self._leases.runner.host)
         self._leases.renew([])
         before = trial_counts(study)
         target = config.grid_size() if settings.mode == "grid" else settings.n_trials
