@@ -314,6 +314,8 @@ def test_kill_9_then_resume_reruns_the_interrupted_params(tmp_path):
         "3",
         "--search-mode",
         "random",
+        "--pruner",
+        "none",  # what is checked is the rerun, not the pruner's verdicts
         env={"LORASEARCH_INJECT_FAULT": "hang@1:3"},  # trial 1 is still running, however fast the host
     )
     wait_for(

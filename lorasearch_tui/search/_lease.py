@@ -140,12 +140,7 @@ def lost_reason(trial: Any, me: Runner, now: float) -> str | None:
         # creating the trial and taking the lease: lost once it is older than the grace period.
         started = trial.datetime_start.timestamp() if trial.datetime_start else 0.0
         return "runner lost (no lease)" if now - started > DEFAULT_GRACE_S else None
-    owner = Runner(
-        str(lease.get("host")),
-        int(lease.get("pid", 0)),
-        float(lease.get("since", 0.0)),
-        str(lease.get("pidns", "")),
-    )
+    owner = _owner(lease)
     why = f"runner lost (host {owner.host}, pid {owner.pid})"
     if me.same_machine(owner) and (owner.pid == me.pid or owner.is_gone()):
         return why  # this very process is not asked about its own trials: one of its pid is a leftover
@@ -155,11 +150,26 @@ def lost_reason(trial: Any, me: Runner, now: float) -> str | None:
 
 
 def live_runners(study_attrs: dict[str, Any], now: float) -> list[dict[str, Any]]:
-    """The runners whose mark in the study is fresh and not ended."""
+    """The runners whose mark in the study is fresh and not ended, and, on this machine, whose
+    process is still there (a `kill -9` ends no mark)."""
+    me = Runner.this_process()
     runners = []
     for key, mark in study_attrs.items():
         if not key.startswith(RUNNER_PREFIX) or not isinstance(mark, dict) or "ended" in mark:
             continue
-        if now - float(mark.get("renewed", 0.0)) <= float(mark.get("grace", DEFAULT_GRACE_S)):
-            runners.append(mark)
+        if now - float(mark.get("renewed", 0.0)) > float(mark.get("grace", DEFAULT_GRACE_S)):
+            continue
+        owner = _owner(mark)
+        if me.same_machine(owner) and owner.pid != me.pid and owner.is_gone():
+            continue
+        runners.append(mark)
     return runners
+
+
+def _owner(lease: dict[str, Any]) -> Runner:
+    return Runner(
+        str(lease.get("host")),
+        int(lease.get("pid", 0)),
+        float(lease.get("since", 0.0)),
+        str(lease.get("pidns", "")),
+    )
