@@ -87,3 +87,25 @@ def test_without_an_nvidia_gpu_the_sample_shows_host_memory_and_says_so(monkeypa
     sample = sample_hardware(_Nvml(), os.getpid())
     assert sample.gpus == () and sample.note == NO_GPU_NOTE
     assert 0 < sample.host_used_bytes <= sample.host_total_bytes and sample.worker_rss_bytes > 0
+
+
+def test_with_several_workers_the_sample_covers_each_ones_gpus(monkeypatch):
+    """One worker per GPU (`--gpus`): the pane shows every GPU a worker uses, in the workers'
+    order, with the workers' memory on each."""
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", "import time; time.sleep(30)"],
+            env={**os.environ, "CUDA_VISIBLE_DEVICES": spec},
+        )
+        for spec in ("GPU-2d2d-4444", "GPU-0a0a-1111")
+    ]
+    try:
+        monkeypatch.setitem(sys.modules, "pynvml", fake_nvml(workers[0].pid))
+        sample = sample_hardware(_Nvml(), [w.pid for w in workers])
+    finally:
+        for worker in workers:
+            worker.kill()
+            worker.wait()
+    assert [g["index"] for g in sample.gpus] == [3, 0]
+    assert sample.gpus[0]["worker_bytes"] == 2 * 2**30 and sample.gpus[1]["worker_bytes"] == 0
+    assert sample.worker_rss_bytes > 0

@@ -167,3 +167,18 @@ def test_cpu_workers_share_the_cores():
 def test_placement_errors_are_one_clear_line(gpus, workers, per_gpu, uuids, says):
     with pytest.raises(UserError, match="^" + says.replace("(", r"\(").replace(")", r"\)")):
         plan_workers(gpus, workers, per_gpu, uuids=uuids, visible=None)
+
+
+def test_the_headless_log_says_where_each_trial_starts(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from lorasearch_tui.console import SearchConsole
+
+    out = io.StringIO()
+    console = SearchConsole(Console(file=out, width=120))
+    with console:
+        run_standin(tmp_path, "good", n_trials=2, workers=2, sink=console)
+    log = out.getvalue()
+    assert "trial   0  starts on CPU 0  " in log and "trial   1  starts on CPU 1  " in log

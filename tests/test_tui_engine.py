@@ -243,3 +243,37 @@ def _grey(colour: tuple[int, ...]) -> bool:
         or 232 <= n <= 255
         or n in (1030, 1037, 1040, 1047, 1090, 1097, 1100, 1107)
     )
+
+
+async def test_two_trials_at_once_each_on_its_worker_and_n_picks_which_one_a_aborts(tmp_path, monkeypatch):
+    """`--workers 2`: both trials RUNNING in the table with their worker, the header counts
+    them; `n` moves the chart to the other one, and `a` aborts that one only."""
+    from helpers.pilot import text_of
+
+    from lorasearch_tui.tui.widgets import LossChart, TrialTable
+
+    monkeypatch.chdir(tmp_path)
+    app, controls = engine_app(tmp_path, "slow", n_trials=2, workers=2)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_until(pilot, lambda: len(app.state.running_numbers) == 2, timeout=60)
+        await pilot.pause(0.3)
+        table = app.query_one(TrialTable)
+        assert "worker" in [str(c.label) for c in table.columns.values()]
+        rows = {
+            r[0]: r for r in ([str(getattr(c, "plain", c)) for c in table.get_row(k)] for k in table.rows)
+        }
+        assert rows["0"][1:3] == ["RUNNING", "CPU 0"] and rows["1"][1:3] == ["RUNNING", "CPU 1"]
+        assert "2 running" in text_of(app.query_one(StudyHeader))
+        assert app.state.running == 1  # the chart follows the trial started last
+        await pilot.press("n")
+        assert app.state.running == 0
+        await pilot.pause(LossChart.MIN_INTERVAL_S + 0.2)
+        assert app.query_one(LossChart)._drawn[0] == 0
+        await pilot.press("a")
+        await wait_until(pilot, lambda: app.state.finished is not None, timeout=60)
+        await pilot.press("q")
+    trials = study(tmp_path).trials
+    assert [(t.state.name, t.user_attrs.get("fail_reason")) for t in trials] == [
+        ("FAIL", "aborted by user"),
+        ("COMPLETE", None),
+    ]

@@ -136,6 +136,10 @@ class SearchConsole:
             self._print(
                 Text(f"trial {e.number:>3}  runs the params of trial {e.rerun_of} again", style="dim")
             )
+        if self._started is not None and len(self._started.workers) > 1:  # which trials run at once
+            self._print(
+                Text(f"trial {e.number:>3}  starts on {e.worker}  {format_params(e.params)}", style="dim")
+            )
 
     def _on_StepLogged(self, e: StepLogged) -> None:
         if self._task is not None:

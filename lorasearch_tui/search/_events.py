@@ -26,6 +26,7 @@ class SearchStarted:
     resumed: bool
     trials_done: int
     fault_injection: str | None = None  # LORASEARCH_INJECT_FAULT when set: fake failures ahead
+    workers: tuple[str, ...] = ()  # where this runner's workers train: ("GPU 0", "GPU 1") or ("CPU",)
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class TrialStarted:
     number: int
     params: dict[str, Any]
     rerun_of: int | None = None
+    worker: str = ""  # where it trains: "GPU 1", "CPU 0"; "host-b GPU 1" when not on this host
 
 
 @dataclass(frozen=True)

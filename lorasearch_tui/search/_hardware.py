@@ -66,10 +66,16 @@ class _Nvml:
         except Exception:  # no library, no driver, no GPU: all mean "host memory only"
             self.count = 0
 
-    def sample(self, worker_pid: int | None, visible: str | None = None) -> tuple[dict[str, Any], ...]:
-        """The GPUs the worker sees (`visible`: its CUDA_VISIBLE_DEVICES), in its order."""
+    def sample(
+        self, worker_pid: int | None | list[int], visible: str | None | list[str | None] = None
+    ) -> tuple[dict[str, Any], ...]:
+        """The GPUs the workers see (`visible`: each one's CUDA_VISIBLE_DEVICES), in their order."""
         nvml, gpus = self._nvml, []
-        for index in visible_devices(visible, self.uuids):
+        pids = set(_as_list(worker_pid))
+        indices: list[int] = []
+        for spec in visible if isinstance(visible, list) else [visible]:
+            indices += [i for i in visible_devices(spec, self.uuids) if i not in indices]
+        for index in indices:
             handle = nvml.nvmlDeviceGetHandleByIndex(index)
             memory = nvml.nvmlDeviceGetMemoryInfo(handle)
             rates = _safe(nvml.nvmlDeviceGetUtilizationRates, handle)
@@ -84,7 +90,7 @@ class _Nvml:
                 "power_w": power_mw / 1000 if power_mw is not None else None,
             }
             procs = _safe(nvml.nvmlDeviceGetComputeRunningProcesses, handle) or []
-            gpu["worker_bytes"] = sum(int(p.usedGpuMemory or 0) for p in procs if p.pid == worker_pid)
+            gpu["worker_bytes"] = sum(int(p.usedGpuMemory or 0) for p in procs if p.pid in pids)
             gpus.append(gpu)
         return tuple(gpus)
 
@@ -96,18 +102,27 @@ def _safe(read: Callable[..., Any], *args: Any) -> Any:
         return None
 
 
-def sample_hardware(nvml: _Nvml, worker_pid: int | None) -> HardwareSampled:
-    """One sample now, of the GPUs the worker sees (by its own CUDA_VISIBLE_DEVICES)."""
+def _as_list(pids: int | None | list[int]) -> list[int]:
+    if pids is None:
+        return []
+    return [pids] if isinstance(pids, int) else [p for p in pids if p is not None]
+
+
+def sample_hardware(nvml: _Nvml, worker_pid: int | None | list[int]) -> HardwareSampled:
+    """One sample now, of the GPUs the workers see (each by its own CUDA_VISIBLE_DEVICES); the
+    workers' memory is their sum."""
     memory = psutil.virtual_memory()
     rss = None
-    visible = os.environ.get(CUDA_VISIBLE)  # what a worker started from here inherits
-    if worker_pid is not None:
+    visible: list[str | None] = []
+    for pid in _as_list(worker_pid):
         try:
-            worker = psutil.Process(worker_pid)
-            rss = worker.memory_info().rss
-            visible = worker.environ().get(CUDA_VISIBLE)
+            worker = psutil.Process(pid)
+            rss = (rss or 0) + worker.memory_info().rss
+            visible.append(worker.environ().get(CUDA_VISIBLE))
         except psutil.Error:
             pass
+    if not visible:
+        visible = [os.environ.get(CUDA_VISIBLE)]  # what a worker started from here inherits
     gpus = nvml.sample(worker_pid, visible) if nvml.ok else ()
     return HardwareSampled(
         gpus=gpus,
@@ -124,7 +139,7 @@ class HardwareMonitor:
     def __init__(
         self,
         emit: Callable[[HardwareSampled], None],
-        worker_pid: Callable[[], int | None],
+        worker_pid: Callable[[], int | None | list[int]],
         interval: float = 1.0,
     ) -> None:
         self._emit = emit

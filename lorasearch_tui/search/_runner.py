@@ -200,6 +200,7 @@ class SearchRunner:
                 resumed=options.resume,
                 trials_done=done_count(before),
                 fault_injection=self._faults,
+                workers=tuple(p.label for p in self._placements),
             )
         )
         study_dir = Path(config.params.base_output_dir) / study.study_name
@@ -251,11 +252,9 @@ class SearchRunner:
         self._sink.emit(finished)
         return finished
 
-    def _sampled_pid(self) -> int | None:
-        """The worker the hardware pane follows: the one running the trial started last."""
-        slot = self._slot_running(None)
-        worker = slot.worker if slot is not None else (self._slots[0].worker if self._slots else None)
-        return worker.pid if worker is not None else None
+    def _sampled_pid(self) -> list[int]:
+        """The workers the hardware pane samples: every one that is running."""
+        return [pid for slot in self._slots if (pid := slot.worker.pid) is not None]
 
     def _loop(self, study: Any, config: SearchConfig, target: int) -> str:
         """Start trials on idle workers while the study needs more, serve the running ones;
@@ -345,7 +344,7 @@ class SearchRunner:
             rerun_of=trial.user_attrs.get("rerun_of"),
         )
         trial.set_user_attr("trial_dir", str(live.folder))  # where a watcher finds live metrics
-        self._sink.emit(TrialStarted(trial.number, values, live.rerun_of))
+        self._sink.emit(TrialStarted(trial.number, values, live.rerun_of, slot.placement.label))
         try:
             params = config.with_values(values)
         except ValueError as exc:  # a combination the config's own rules refuse

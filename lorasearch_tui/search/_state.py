@@ -44,6 +44,7 @@ class TrialView:
     fail_reason: str | None = None
     peak_memory_bytes: int | None = None
     rerun_of: int | None = None
+    worker: str = ""
     started: float = 0.0  # the state's clock when the trial started
     train: list[tuple[int, float]] = field(default_factory=list)
     evals: list[tuple[int, float]] = field(default_factory=list)
@@ -76,7 +77,11 @@ class SearchState:
             self.started = event
         elif isinstance(event, TrialStarted):
             self.trials[event.number] = TrialView(
-                event.number, dict(event.params), rerun_of=event.rerun_of, started=self.clock()
+                event.number,
+                dict(event.params),
+                rerun_of=event.rerun_of,
+                worker=event.worker,
+                started=self.clock(),
             )
             self.running = event.number
         elif isinstance(event, StepLogged):
@@ -123,6 +128,18 @@ class SearchState:
     def total(self) -> int:
         return self.started.n_trials if self.started else 0
 
+    @property
+    def running_numbers(self) -> list[int]:
+        return sorted(n for n, t in self.trials.items() if t.state == "RUNNING")
+
+    def follow_next_running(self) -> int | None:
+        """Make the next running trial (by number, wrapping) the one the chart and `a` follow."""
+        numbers = self.running_numbers
+        if numbers:
+            later = [n for n in numbers if self.running is None or n > self.running]
+            self.running = later[0] if later else numbers[0]
+        return self.running
+
     def best_trial(self) -> TrialView | None:
         return self.trials.get(self.best_number) if self.best_number is not None else None
 
@@ -140,7 +157,8 @@ class SearchState:
         if not durations or not self.total:
             return None
         remaining = max(self.total - self.done, 0)
-        running = self.trials.get(self.running) if self.running is not None else None
         mean = sum(durations) / len(durations)
-        elapsed_running = self.clock() - running.started if running else 0.0
-        return max(remaining * mean - elapsed_running, 0.0)
+        now = self.clock()
+        elapsed_running = sum(now - self.trials[n].started for n in self.running_numbers)
+        at_once = max(len(self.started.workers) if self.started else 1, len(self.running_numbers), 1)
+        return max((remaining * mean - elapsed_running) / at_once, 0.0)

@@ -30,7 +30,7 @@ from ._events import (
     WorkerStateChanged,
 )
 from ._hardware import _Nvml, sample_hardware
-from ._lease import RUNNER_PREFIX, Runner, live_runners
+from ._lease import LEASE_ATTR, RUNNER_PREFIX, Runner, live_runners
 from ._state import NOT_RUNNING
 from ._storage import first_line, journal_path, mask_password, open_storage, sqlite_path
 from ._study import (
@@ -101,7 +101,9 @@ class StudyWatcher:
                 continue
             if previous is None:
                 self._sink.emit(
-                    TrialStarted(trial.number, dict(trial.params), trial.user_attrs.get("rerun_of"))
+                    TrialStarted(
+                        trial.number, dict(trial.params), trial.user_attrs.get("rerun_of"), _where(trial)
+                    )
                 )
             self._read_metrics(trial)
             if state != "RUNNING":
@@ -191,6 +193,8 @@ class StudyWatcher:
                 resumed=False,
                 trials_done=0,
                 fault_injection=study.user_attrs.get(FAULT_ATTR),
+                # the places its trials ran so far (several: the table gets a worker column)
+                workers=tuple(sorted({w for t in study.get_trials(deepcopy=False) if (w := _where(t))})),
             )
         )
         self._announced = True
@@ -242,3 +246,12 @@ class StudyWatcher:
             best_number=best.number if best else None,
             best_value=best.value if best else None,
         )
+
+
+def _where(trial: Any) -> str:
+    """Where a trial trains, from its lease: `host-b GPU 1` (the host always: a watcher may
+    follow several hosts)."""
+    lease = trial.user_attrs.get(LEASE_ATTR)
+    if not isinstance(lease, dict):
+        return ""
+    return " ".join(str(part) for part in (lease.get("host"), lease.get("worker")) if part)

@@ -49,6 +49,7 @@ class SearchApp(App[int]):
     TITLE = "lorasearch"
     BINDINGS = [
         Binding("a", "abort", "Abort trial", id="abort"),
+        Binding("n", "next_running", "Next running", id="next_running", show=False),  # in the help
         Binding("s", "stop", "Stop after", id="stop"),
         Binding("p", "pause", "Pause", id="pause"),
         Binding("r", "resume", "Resume", id="resume"),
@@ -157,7 +158,8 @@ class SearchApp(App[int]):
         # cost a table and a chart (watching stays well under 5% of a core).
         if kinds - {HardwareSampled}:
             if self.state.started is not None:
-                self.query_one(TrialTable).setup(list(self.state.started.space))
+                started = self.state.started
+                self.query_one(TrialTable).setup(list(started.space), workers=len(started.workers) > 1)
             self.query_one(ConfigTree).show(self.state)
             self.query_one(TrialTable).show(self.state)
             self.query_one(LossChart).show(self.state)
@@ -232,6 +234,12 @@ class SearchApp(App[int]):
         running = self.state.running
         self.controls.abort_trial(running)
         self.notify(f"aborting trial {running}" if running is not None else "no trial is running", timeout=3)
+
+    def action_next_running(self) -> None:
+        """The chart (and `a`) follow the next running trial."""
+        number = self.state.follow_next_running()
+        self.query_one(LossChart).show(self.state)
+        self.notify(f"following trial {number}" if number is not None else "no trial is running", timeout=2)
 
     def action_stop(self) -> None:
         self.controls.stop_after_trial()

@@ -70,9 +70,10 @@ class TrialDetailScreen(ModalScreen[None]):
 
 # At most 64 columns a line, so the box fits an 80x24 terminal with its border and padding.
 HELP = """\
-a      abort the running trial (FAIL "aborted by user"),
-       the search goes on
-s      stop after the running trial
+a      abort the trial the chart shows (FAIL "aborted
+       by user"), the search goes on
+n      chart the next running trial (trials at once)
+s      stop after the running trials
 p      pause: no new trial starts
 r      resume after a pause
 e      write the result files now

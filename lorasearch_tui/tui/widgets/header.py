@@ -35,6 +35,9 @@ class StudyHeader(Static):
             line1.append("FAULT INJECTION", style="bold reverse red")
             line1.append("  ")
         line1.append(f"trials {state.done}/{state.total}", style="bold")
+        running = len(state.running_numbers)
+        if running > 1:
+            line1.append(f"  {running} running", style="bold cyan")
         line1.append("  best ")
         if state.best_value is not None:
             line1.append(f"{state.best_value:.4f}", style="bold green")

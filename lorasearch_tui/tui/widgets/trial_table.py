@@ -48,16 +48,20 @@ class TrialTable(DataTable):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self._param_names: list[str] = []
+        self._workers = False
         self._sort_index = 0
         self._sort_reverse = False
         self._shown: dict[int, tuple[str, ...]] = {}  # cells last drawn, per trial
 
-    def setup(self, param_names: list[str]) -> None:
-        """Columns for these searched parameters (once, when the search starts)."""
+    def setup(self, param_names: list[str], workers: bool = False) -> None:
+        """Columns for these searched parameters (once, when the search starts); with
+        `workers`, a column saying where each trial trains (several trials at once)."""
         if self.columns:
             return
         self._param_names = list(param_names)
-        for name in (*_FIXED_COLUMNS, *self._param_names, *_TAIL_COLUMNS):
+        self._workers = workers
+        fixed = (*_FIXED_COLUMNS, "worker") if workers else _FIXED_COLUMNS
+        for name in (*fixed, *self._param_names, *_TAIL_COLUMNS):
             self.add_column(name, key=name)
 
     def show(self, state: SearchState) -> None:
@@ -87,6 +91,7 @@ class TrialTable(DataTable):
         return [
             str(trial.number),
             Text(label, style=STATE_STYLE.get(label, "")),
+            *([printable(trial.worker) or "-"] if self._workers else []),
             *(_fmt(trial.params.get(name)) for name in self._param_names),
             f"{trial.value:.4f}" if trial.value is not None else "-",
             Text("★", style="bold green") if trial.number == best else "",
