@@ -119,6 +119,7 @@ class SearchRunner:
         self._budget = FailureBudget(options.max_failures_in_a_row)
         self._leases: Leases | None = None
         self._mode = options.mode
+        self._next_count = 0.0
 
     def prepare(self) -> None:
         """Check everything and open the study, without training; `run()` calls it if needed.
@@ -263,7 +264,7 @@ class SearchRunner:
         started = time.monotonic()
         distributions = to_distributions(config.space)
         ending: str | None = None
-        next_count = 0.0  # when to read the study's counts again while waiting on others
+        self._next_count = 0.0  # when to read the study's counts again (a trial's end: at once)
         while True:
             if controls.interrupted.is_set():
                 self._end_running(study, Outcome("FAIL", fail_reason="interrupted", interrupted=True))
@@ -293,7 +294,8 @@ class SearchRunner:
             idle = [s for s in self._slots if not s.busy]
             if ending is not None and not busy:
                 return ending
-            if ending is None and idle and not controls.paused.is_set() and time.monotonic() >= next_count:
+            may_start = ending is None and idle and not controls.paused.is_set()
+            if may_start and time.monotonic() >= self._next_count:
                 counts = trial_counts(study)
                 done = done_count(counts)
                 if done >= target and not busy:
@@ -301,8 +303,8 @@ class SearchRunner:
                 need = target - done - counts["running"]
                 for slot in idle[: max(0, need)]:
                     self._start(study, slot, study.ask(distributions), config, target)
-                if need <= 0 and not busy:
-                    next_count = time.monotonic() + 1.0  # trials of other runners finish it
+                if need <= 0:  # the running trials (here or elsewhere) finish it: no storage read a poll
+                    self._next_count = time.monotonic() + 1.0
             self._wait()
 
     def _slot_running(self, number: int | None) -> WorkerSlot | None:
@@ -377,6 +379,7 @@ class SearchRunner:
             self._record(study, trial, live, outcome, slot)
         finally:
             slot.done()
+            self._next_count = 0.0  # a slot is free: ask the study now whether it needs more
         if outcome.disk_full:
             raise DiskFull(live.folder, f" (trial {live.number}: {outcome.fail_reason})")
         self._budget.spend(study, live.number, outcome)
