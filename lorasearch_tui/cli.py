@@ -421,7 +421,8 @@ def _run_search(
 
     from .config import load_config, parse_config
     from .console import SearchConsole
-    from .search import SearchControls, SearchOptions, SearchRunner, best_files
+    from .events import SearchControls
+    from .search import SearchOptions, SearchRunner, best_files
 
     console = _console_setup()
     with user_errors():

@@ -8,7 +8,7 @@ import io
 from rich.console import Console
 
 from lorasearch_tui.console import SearchConsole
-from lorasearch_tui.search import EvalLogged, SearchStarted, StepLogged, TrialStarted
+from lorasearch_tui.events import EvalLogged, SearchStarted, StepLogged, TrialStarted
 
 
 def log_of(events_and_pauses) -> str:

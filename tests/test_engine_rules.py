@@ -18,6 +18,7 @@ from helpers.searching import run_standin
 from rich.console import Console
 
 from lorasearch_tui.console import SearchConsole
+from lorasearch_tui.events import EvalLogged, StepLogged, decode
 
 
 @pytest.fixture(autouse=True)
@@ -94,16 +95,21 @@ def test_a_grid_runs_each_point_once_whatever_the_seed(tmp_path):
 
 
 def test_metrics_jsonl_holds_each_step_and_eval_as_they_came(tmp_path):
-    _, study, _ = run_standin(tmp_path, n_trials=1, fixed={"max_steps": 6, "eval_steps": 3})
+    _, study, sink = run_standin(tmp_path, n_trials=1, fixed={"max_steps": 6, "eval_steps": 3})
     folder = tmp_path / "out/s/trial_0"
-    lines = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
-    steps = [e for e in lines if e["event"] == "step"]
-    evals = [e for e in lines if e["event"] == "eval"]
-    assert [e["step"] for e in steps] == [1, 2, 3, 4, 5, 6]
-    assert [e["step"] for e in evals] == [3, 6]
+    lines = (folder / "metrics.jsonl").read_bytes().splitlines()
+    events = [decode(line) for line in lines]  # every line is an event: none is skipped
+    steps = [e for e in events if isinstance(e, StepLogged)]
+    evals = [e for e in events if isinstance(e, EvalLogged)]
+    assert len(steps) + len(evals) == len(lines)
+    assert [e.step for e in steps] == [1, 2, 3, 4, 5, 6] and {e.max_steps for e in steps} == {6}
+    assert [e.step for e in evals] == [3, 6] and {e.number for e in events} == {0}
     lr = study.trials[0].params["learning_rate"]
-    assert steps[0]["loss"] == pytest.approx(1 / (1 + lr) + 1)
-    assert evals[1]["eval_loss"] == pytest.approx(1 / (1 + lr) + 0.1 / 6)
+    assert steps[0].loss == pytest.approx(1 / (1 + lr) + 1)
+    assert evals[1].value == pytest.approx(1 / (1 + lr) + 0.1 / 6)
+    # one format: the file holds exactly the step and eval events the front ends were sent,
+    # the pruner's decisions included
+    assert events == [e for e in sink.events if isinstance(e, StepLogged | EvalLogged)]
     # the same curves, whole, in the trial's result file
     record = json.loads((folder / "trial_results.json").read_text())
     assert [e["step"] for e in record["eval"]] == [3, 6] and len(record["train_loss"]) == 6

@@ -6,10 +6,14 @@ one test's imports cannot hide another's.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+REPO = Path(__file__).resolve().parents[1]
 
 ENGINE = [
     "lorasearch_tui",
@@ -23,7 +27,7 @@ ENGINE = [
     "lorasearch_tui.validate",
     "lorasearch_tui.search",
     "lorasearch_tui.search._watch",
-    "lorasearch_tui.search._state",
+    "lorasearch_tui.events",
     "lorasearch_tui.worker",
 ]
 UI = ("textual", "rich", "typer")
@@ -46,3 +50,40 @@ def test_engine_modules_import_no_ui_and_no_training_stack(module):
 def test_the_cli_starts_without_the_training_stack():
     loaded = imported_after("lorasearch_tui.cli")
     assert not loaded & set(HEAVY)
+
+
+def lint_imports(root: Path) -> subprocess.CompletedProcess:
+    """import-linter's contracts of `pyproject.toml`, over the package found under `root`."""
+    code = "import sys; from importlinter.cli import lint_imports; sys.exit(lint_imports())"
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root), "HOME": str(root)}
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_the_import_contracts_hold():
+    run = lint_imports(REPO)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "3 kept, 0 broken" in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "line", "broken"),
+    [
+        ("events/_records.py", "import rich", "The engine never imports"),
+        ("tui/widgets/header.py", "from ...search import SearchRunner", "Front ends see the engine"),
+        ("console/_search_view.py", "from ..worker import Run", "Front ends see the engine"),
+        ("events/_sink.py", "from ..search import _runner", "The events stand alone"),
+    ],
+)
+def test_the_contracts_catch_an_import_across_the_line(tmp_path, module, line, broken):
+    """The contracts are not vacuous: one forbidden import added to a copy breaks them."""
+    shutil.copytree(
+        REPO / "lorasearch_tui", tmp_path / "lorasearch_tui", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
+    target = tmp_path / "lorasearch_tui" / module
+    target.write_text(target.read_text() + f"\n{line}  # noqa\n")
+    run = lint_imports(tmp_path)
+    assert run.returncode != 0 and " 0 broken" not in run.stdout, run.stdout + run.stderr
+    assert broken in run.stdout.split("Broken contracts")[1]

@@ -14,7 +14,7 @@ import pytest
 from helpers.searching import ListSink, run_standin
 
 from lorasearch_tui.errors import UserError
-from lorasearch_tui.search import SearchControls, TrialStarted
+from lorasearch_tui.events import SearchControls, TrialStarted
 from lorasearch_tui.search._placement import plan_workers
 
 

@@ -348,7 +348,8 @@ def test_the_parent_never_imports_torch(tmp_path):
 import os, sys
 os.chdir({str(tmp_path)!r})
 from lorasearch_tui.config import load_config
-from lorasearch_tui.search import NullSink, SearchOptions, SearchRunner
+from lorasearch_tui.search import SearchOptions, SearchRunner
+from lorasearch_tui.events import NullSink
 config = load_config({str(path)!r})
 finished = SearchRunner(config, SearchOptions("nt", n_trials=1), NullSink()).run()
 print("STATE", finished.counts["complete"], "TORCH", "torch" in sys.modules)

@@ -19,13 +19,8 @@ from helpers.searching import LR_SPACE, ListSink, config_file, search
 
 from lorasearch_tui.config import parse_config
 from lorasearch_tui.errors import UserError
-from lorasearch_tui.search import (
-    EvalLogged,
-    SearchOptions,
-    SearchRunner,
-    StepLogged,
-    mask_password,
-)
+from lorasearch_tui.events import EvalLogged, StepLogged
+from lorasearch_tui.search import SearchOptions, SearchRunner, mask_password
 from lorasearch_tui.search._storage import StorageUnavailable, open_storage
 from lorasearch_tui.search._study import CONFIG_ATTR, SETTINGS_ATTR
 from lorasearch_tui.search._watch import StudyWatcher
@@ -170,13 +165,29 @@ def running_study(tmp_path):
 def test_watch_skips_a_broken_metrics_line_and_reads_on(running_study):
     url, folder = running_study
     lines = [
-        json.dumps({"event": "started", "max_steps": 10}),
-        json.dumps({"event": "step", "step": 1, "loss": 2.0, "learning_rate": 0.01}),
+        json.dumps(
+            {"event": "step", "number": 0, "step": 1, "max_steps": 10, "loss": 2.0, "learning_rate": 0.01}
+        ),
         "{half a line",
-        '{"event": "step", "step": 2, "loss": NaN, "learning_rate": 0.01}',
-        json.dumps({"event": "step", "step": "three"}),
-        json.dumps({"event": "step", "step": 3, "loss": 1.5, "learning_rate": 0.01}),
-        json.dumps({"event": "eval", "step": 3, "eval_loss": 1.4}),
+        '{"event": "step", "number": 0, "step": 2, "max_steps": 10, "loss": NaN, "learning_rate": 0.01}',
+        json.dumps(
+            {
+                "event": "step",
+                "number": 0,
+                "step": "three",
+                "max_steps": 10,
+                "loss": 1.0,
+                "learning_rate": 0.1,
+            }
+        ),
+        json.dumps(
+            {"event": "step", "number": 7, "step": 2, "max_steps": 10, "loss": 1.0, "learning_rate": 0.1}
+        ),
+        json.dumps({"event": "eval", "step": 3, "eval_loss": 1.4}),  # the format before one event format
+        json.dumps(
+            {"event": "step", "number": 0, "step": 3, "max_steps": 10, "loss": 1.5, "learning_rate": 0.01}
+        ),
+        json.dumps({"event": "eval", "number": 0, "step": 3, "value": 1.4, "pruned": False}),
     ]
     (folder / "metrics.jsonl").write_text("\n".join(lines) + "\n")
     sink = ListSink()

@@ -12,7 +12,7 @@ from helpers.fake_engine import FakeEngine
 from helpers.pilot import text_of, wait_until
 
 from lorasearch_tui.errors import ExitCode
-from lorasearch_tui.search import SearchControls
+from lorasearch_tui.events import SearchControls
 from lorasearch_tui.tui import SearchApp
 from lorasearch_tui.tui.screens import HelpScreen, TrialDetailScreen
 from lorasearch_tui.tui.widgets import ConfigTree, GpuPanel, LogPane, LossChart, StudyHeader, TrialTable
@@ -299,7 +299,7 @@ async def test_a_column_grows_to_the_values_a_running_row_later_holds():
     "23.40 GiB", which must show whole (they were cut to the blank's width)."""
     from helpers.fake_engine import script
 
-    from lorasearch_tui.search import StepLogged, TrialFinished, TrialStarted
+    from lorasearch_tui.events import StepLogged, TrialFinished, TrialStarted
 
     started, drawn = script()[0], threading.Event()
 

@@ -115,7 +115,7 @@ class _Parent:
                 return
             self.messages.append(message)
             if message.event == "eval":
-                self._channel.send(Decision(trial=message.trial, step=message.step, prune=False))
+                self._channel.send(Decision(trial=message.number, step=message.step, prune=False))
 
 
 def test_a_diverged_trial_frees_its_trainer_before_freeing_memory(tmp_path, monkeypatch):

@@ -17,7 +17,8 @@ from conftest import REPO
 from helpers.searching import ListSink, run_standin
 
 from lorasearch_tui.config import parse_config
-from lorasearch_tui.search import SearchOptions, SearchRunner, TrialFinished
+from lorasearch_tui.events import TrialFinished
+from lorasearch_tui.search import SearchOptions, SearchRunner
 
 STANDIN = str(REPO / "tests" / "helpers" / "standin_worker.py")
 SPACE = {"learning_rate": {"type": "loguniform", "low": 0.01, "high": 0.1}}
@@ -121,7 +122,7 @@ def test_write_now_acts_during_a_trial(tmp_path, monkeypatch):
     import threading
     import time
 
-    from lorasearch_tui.search import SearchControls, TrialStarted
+    from lorasearch_tui.events import SearchControls, TrialStarted
 
     monkeypatch.chdir(tmp_path)
     config = parse_config({"base_output_dir": str(tmp_path / "out"), "search_space": SPACE}, "test")
@@ -160,7 +161,7 @@ def test_abort_ends_a_busy_trial_within_a_poll(tmp_path, monkeypatch):
     import threading
     import time
 
-    from lorasearch_tui.search import SearchControls, TrialStarted
+    from lorasearch_tui.events import SearchControls, TrialStarted
 
     monkeypatch.chdir(tmp_path)
     config = parse_config({"base_output_dir": str(tmp_path / "out"), "search_space": SPACE}, "test")

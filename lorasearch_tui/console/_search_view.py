@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..errors import printable
-from ..search import (
+from ..events import (
     FAULT_ENV_VAR,
     EvalLogged,
     Event,
@@ -44,9 +44,7 @@ def format_params(params: dict[str, Any]) -> str:
 
 def state_label(event: TrialFinished) -> str:
     """What a person should read as the trial's state: OOM is shown as such, not as pruned."""
-    if event.fail_reason and event.fail_reason.startswith("out of memory"):
-        return "OOM"
-    return event.state
+    return event.label
 
 
 class SearchConsole:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import (
@@ -15,7 +16,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from ..training import RunResult
+if TYPE_CHECKING:  # a front end never imports the training stack's package, only reads its result
+    from ..training import RunResult
 
 
 class TrainProgress:

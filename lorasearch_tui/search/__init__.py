@@ -1,22 +1,9 @@
-"""The search engine: Optuna over a reused trial worker, with pruning, failures and resume.
+"""The search engine: Optuna over reused trial workers, with pruning, failures, leases and resume.
 
-Front ends give it a `Sink` for its events and a `SearchControls` for their requests.
+Front ends give it a `Sink` for its events and a `SearchControls` for their requests; both,
+and the events, live in `lorasearch_tui.events`, the only part of the engine front ends import.
 """
 
-from ._controls import SearchControls
-from ._events import (
-    EvalLogged,
-    Event,
-    HardwareSampled,
-    NullSink,
-    SearchFinished,
-    SearchStarted,
-    Sink,
-    StepLogged,
-    TrialFinished,
-    TrialStarted,
-    WorkerStateChanged,
-)
 from ._preflight import FAULT_ENV_VAR
 from ._results import best_files, trial_dir
 from ._runner import DEFAULT_MAX_FAILURES, SearchOptions, SearchRunner
@@ -37,23 +24,11 @@ __all__ = [
     "PRUNERS",
     "RESULTS_DIR",
     "TRIAL_RESULTS",
-    "EvalLogged",
-    "Event",
-    "HardwareSampled",
-    "NullSink",
-    "SearchControls",
-    "SearchFinished",
     "SearchOptions",
     "SearchRunner",
-    "SearchStarted",
-    "Sink",
-    "StepLogged",
-    "TrialFinished",
     "TrialRecord",
-    "TrialStarted",
     "WorkerDied",
     "WorkerProcess",
-    "WorkerStateChanged",
     "best_files",
     "check_study_name",
     "default_storage",

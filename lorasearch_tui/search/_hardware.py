@@ -14,7 +14,7 @@ from typing import Any
 
 import psutil
 
-from ._events import HardwareSampled
+from ..events import HardwareSampled
 
 NO_GPU_NOTE = "no NVIDIA GPU found: showing host memory"
 CUDA_VISIBLE = "CUDA_VISIBLE_DEVICES"

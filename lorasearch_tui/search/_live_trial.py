@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -10,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DiskFull, is_disk_full
+from ..events import EvalLogged, StepLogged, encode
 from ._trial_record import LIVE_METRICS, TrialRecord
 
 
@@ -45,12 +45,13 @@ class LiveTrial:
     train: list[dict[str, float]] = field(default_factory=list)
     evals: list[dict[str, float]] = field(default_factory=list)
 
-    def log(self, entry: dict[str, Any]) -> None:
-        """Append one step or eval to the trial's live metrics file (read by `lorasearch watch`)."""
+    def log(self, event: StepLogged | EvalLogged) -> None:
+        """Append a step or an eval to the trial's live metrics file (read by `lorasearch watch`
+        and by `--resume` when it rewrites a lost `trial_results.json`)."""
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            with (self.folder / LIVE_METRICS).open("a", encoding="utf-8") as out:
-                out.write(json.dumps(entry) + "\n")
+            with (self.folder / LIVE_METRICS).open("ab") as out:
+                out.write(encode(event))
         except OSError as exc:
             if is_disk_full(exc):
                 raise DiskFull(self.folder / LIVE_METRICS) from None

@@ -31,11 +31,10 @@ from typing import Any
 
 from ..config import SearchConfig, describe
 from ..errors import DiskFull, RunFailure
-from ._budget import FailureBudget
-from ._controls import POLL_S as _POLL_S
-from ._controls import SearchControls
-from ._events import (
+from ..events import POLL_S as _POLL_S
+from ..events import (
     GuardedSink,
+    SearchControls,
     SearchFinished,
     SearchStarted,
     Sink,
@@ -43,6 +42,7 @@ from ._events import (
     TrialStarted,
     WorkerStateChanged,
 )
+from ._budget import FailureBudget
 from ._hardware import HardwareMonitor
 from ._lease import DEFAULT_GRACE_S, Leases, live_runners
 from ._live_trial import LiveTrial, Outcome
@@ -189,6 +189,8 @@ class SearchRunner:
         assert self._prepared is not None and self._config is not None
         study, storage, settings, target, before = self._prepared
         options, config = self._options, self._config
+        study_dir = (Path(config.params.base_output_dir) / study.study_name).resolve()
+        logs = [study_dir / worker_log_name(index) for index in range(len(self._placements))]
         self._sink.emit(
             SearchStarted(
                 study_name=study.study_name,
@@ -202,14 +204,14 @@ class SearchRunner:
                 trials_done=done_count(before),
                 fault_injection=self._faults,
                 workers=tuple(p.label for p in self._placements),
+                worker_logs=tuple(str(log) for log in logs),
             )
         )
-        study_dir = Path(config.params.base_output_dir) / study.study_name
         self._slots = [
             WorkerSlot(
                 index,
                 placement,
-                WorkerProcess(study_dir / worker_log_name(index), options.worker_command, placement.env),
+                WorkerProcess(logs[index], options.worker_command, placement.env),
                 self._sink,
                 options.stall_s,
             )
@@ -346,7 +348,9 @@ class SearchRunner:
             rerun_of=trial.user_attrs.get("rerun_of"),
         )
         trial.set_user_attr("trial_dir", str(live.folder))  # where a watcher finds live metrics
-        self._sink.emit(TrialStarted(trial.number, values, live.rerun_of, slot.placement.label))
+        self._sink.emit(
+            TrialStarted(trial.number, values, live.rerun_of, slot.placement.label, str(live.folder))
+        )
         try:
             params = config.with_values(values)
         except ValueError as exc:  # a combination the config's own rules refuse
@@ -439,6 +443,10 @@ class SearchRunner:
                 peak_memory_bytes=record.peak_memory_bytes,
                 best_number=best.number if best else None,
                 best_value=best.value if best else None,
+                oom=record.oom,
+                interrupted=record.interrupted,
+                trial_dir=record.trial_dir,
+                worker=slot.placement.label,
             )
         )
         record.write()

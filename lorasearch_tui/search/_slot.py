@@ -10,11 +10,11 @@ or silent worker never holds up another, and a key still acts within a poll.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from ..events import Sink, WorkerStateChanged
 from ..worker import Decision, ProtocolError, Run
-from ._events import EvalLogged, Sink, StepLogged, WorkerStateChanged
 from ._live_trial import LiveTrial, Outcome
 from ._placement import Placement
 from ._storage import StorageUnavailable
@@ -112,8 +112,9 @@ class WorkerSlot:
     def _handle(self, running: _Running, message: Any) -> Outcome | None:
         trial, live, clock, worker = running.trial, running.live, running.clock, self.worker
         event = message.event
-        if hasattr(message, "trial") and message.trial != live.number:
-            raise ProtocolError(f"a '{event}' message for trial {message.trial} during trial {live.number}")
+        number = getattr(message, "trial", getattr(message, "number", live.number))
+        if number != live.number:
+            raise ProtocolError(f"a '{event}' message for trial {number} during trial {live.number}")
         if event == "ready":
             self._sink.emit(WorkerStateChanged("ready", worker.pid))
         elif event == "loading":
@@ -122,18 +123,15 @@ class WorkerSlot:
             self._sink.emit(WorkerStateChanged("training", worker.pid, f"trial {live.number}"))
         elif event == "started":
             live.max_steps = message.max_steps
-            live.log({"event": "started", "max_steps": live.max_steps})
         elif event == "step":
-            entry = {"step": message.step, "loss": message.loss, "learning_rate": message.learning_rate}
-            live.train.append(entry)
-            live.log({"event": "step", **entry})
-            self._sink.emit(
-                StepLogged(live.number, message.step, live.max_steps, message.loss, message.learning_rate)
+            live.train.append(
+                {"step": message.step, "loss": message.loss, "learning_rate": message.learning_rate}
             )
+            live.log(message)
+            self._sink.emit(message)
         elif event == "eval":
-            step, value = message.step, message.eval_loss
+            step, value = message.step, message.value
             live.evals.append({"step": step, "eval_loss": value})
-            live.log({"event": "eval", "step": step, "eval_loss": value})
             prune = False
             if step > 0:  # step 0 is the untrained adapter: the same for every trial
                 try:
@@ -153,7 +151,9 @@ class WorkerSlot:
                     )
             worker.send(Decision(trial=live.number, step=step, prune=prune))
             clock.answered()
-            self._sink.emit(EvalLogged(live.number, step, value, prune))
+            decided = replace(message, pruned=prune)
+            live.log(decided)
+            self._sink.emit(decided)
         elif event == "finished":
             result = message.result
             if message.pruned_at is not None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import write_json
+from ..events import EvalLogged, StepLogged, decode_lines
 
 METRIC = "eval_loss"
 TRIAL_RESULTS = "trial_results.json"
@@ -163,35 +164,15 @@ class TrialRecord:
         )
 
 
-def metrics_entries(data: bytes) -> list[dict[str, Any]]:
-    """The well-formed entries of some `metrics.jsonl` lines; a broken line is skipped.
-
-    The file is written by the search while a watcher reads it, and survives crashes and full
-    disks: a half-written or foreign line must not stop anyone reading the rest.
-    """
-    entries = []
-    for line in data.split(b"\n"):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line, parse_constant=_refuse)
-        except (ValueError, RecursionError):
-            continue
-        if _well_formed(entry):
-            entries.append(entry)
-    return entries
-
-
 def read_metrics(path: Path) -> tuple[int, list[dict[str, float]], list[dict[str, float]]]:
     """max_steps, train steps and evals of a `metrics.jsonl` (empty when it cannot be read)."""
     max_steps, train, evals = 0, [], []
-    for entry in metrics_entries(read_regular_file(path) or b""):
-        if entry["event"] == "started":
-            max_steps = entry["max_steps"]
-        elif entry["event"] == "step":
-            train.append({k: entry[k] for k in ("step", "loss", "learning_rate")})
-        else:
-            evals.append({k: entry[k] for k in ("step", "eval_loss")})
+    for event in decode_lines(read_regular_file(path) or b""):
+        if isinstance(event, StepLogged):
+            max_steps = event.max_steps
+            train.append({"step": event.step, "loss": event.loss, "learning_rate": event.learning_rate})
+        elif isinstance(event, EvalLogged):
+            evals.append({"step": event.step, "eval_loss": event.value})
     return max_steps, train, evals
 
 
@@ -218,25 +199,6 @@ def read_regular_file(path: Path, offset: int = 0) -> bytes | None:
         return None
     finally:
         os.close(fd)
-
-
-_FIELDS = {
-    "started": {"max_steps": int},
-    "step": {"step": int, "loss": float, "learning_rate": float},
-    "eval": {"step": int, "eval_loss": float},
-}
-
-
-def _well_formed(entry: Any) -> bool:
-    if not isinstance(entry, dict) or entry.get("event") not in _FIELDS:
-        return False
-    for key, kind in _FIELDS[entry["event"]].items():
-        value = entry.get(key)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return False
-        if kind is int and not isinstance(value, int):
-            return False
-    return True
 
 
 def _finite(value: Any) -> bool:

@@ -2,10 +2,11 @@
 
 `lorasearch watch` attaches to a study being searched elsewhere (headless under nohup, or on
 another host that shares the storage). Each poll reads the trials from the storage and the
-running trial's `metrics.jsonl`, and emits the same events the live engine emits, so the
-terminal UI needs no second way of showing a search. It never writes anything: a SQLite
+running trial's `metrics.jsonl` (the engine's own step and eval events, in the one event
+format), and emits the same events the live engine emits, so the terminal UI needs no second
+way of showing a search. It never writes anything: a SQLite
 storage is opened read-only (SQLite refuses every write) and no table is ever created, a
-`metrics.jsonl` line it cannot read is skipped, and only regular files are opened.
+`metrics.jsonl` line it cannot decode is skipped, and only regular files are opened.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import psutil
 
 from ..config import describe, parse_config
 from ..errors import RunFailure, UserError
-from ._events import (
+from ..events import (
+    NOT_RUNNING,
     EvalLogged,
     SearchStarted,
     Sink,
@@ -28,10 +30,10 @@ from ._events import (
     TrialFinished,
     TrialStarted,
     WorkerStateChanged,
+    decode_lines,
 )
 from ._hardware import _Nvml, sample_hardware
 from ._lease import LEASE_ATTR, RUNNER_PREFIX, Runner, live_runners
-from ._state import NOT_RUNNING
 from ._storage import first_line, journal_path, mask_password, open_storage, sqlite_path
 from ._study import (
     CONFIG_ATTR,
@@ -41,7 +43,7 @@ from ._study import (
     check_study_name,
     study_exists,
 )
-from ._trial_record import INTERRUPTED, LIVE_METRICS, metrics_entries, read_regular_file
+from ._trial_record import INTERRUPTED, LIVE_METRICS, read_regular_file
 
 
 class StudyWatcher:
@@ -67,7 +69,6 @@ class StudyWatcher:
         self._sink = sink
         self._seen: dict[int, str] = {}  # trial number -> state last emitted
         self._offsets: dict[int, int] = {}  # trial number -> bytes of metrics.jsonl read
-        self._max_steps: dict[int, int] = {}
         self._announced = False
         self._running: dict[int, Any] = {}
         self._last_fingerprint: tuple[int, ...] | None = None
@@ -102,7 +103,11 @@ class StudyWatcher:
             if previous is None:
                 self._sink.emit(
                     TrialStarted(
-                        trial.number, dict(trial.params), trial.user_attrs.get("rerun_of"), _where(trial)
+                        trial.number,
+                        dict(trial.params),
+                        trial.user_attrs.get("rerun_of"),
+                        _where(trial),
+                        trial.user_attrs.get("trial_dir", ""),
                     )
                 )
             self._read_metrics(trial)
@@ -195,6 +200,13 @@ class StudyWatcher:
                 fault_injection=study.user_attrs.get(FAULT_ATTR),
                 # the places its trials ran so far (several: the table gets a worker column)
                 workers=tuple(sorted({w for t in study.get_trials(deepcopy=False) if (w := _where(t))})),
+                # this host's copy of the workers' logs, when the search runs here
+                worker_logs=tuple(
+                    str(log.resolve())
+                    for log in sorted(
+                        (Path(config.params.base_output_dir) / study.study_name).glob("worker*.log")
+                    )
+                ),
             )
         )
         self._announced = True
@@ -208,31 +220,18 @@ class StudyWatcher:
             return
         complete = data[: data.rfind(b"\n") + 1]  # a line being written waits for the next poll
         self._offsets[trial.number] = self._offsets.get(trial.number, 0) + len(complete)
-        for entry in metrics_entries(complete):
-            if entry["event"] == "started":
-                self._max_steps[trial.number] = entry["max_steps"]
-            elif entry["event"] == "step":
-                self._sink.emit(
-                    StepLogged(
-                        trial.number,
-                        entry["step"],
-                        self._max_steps.get(trial.number, 0),
-                        entry["loss"],
-                        entry["learning_rate"],
-                    )
-                )
-            elif entry["event"] == "eval":
-                pruned = trial.user_attrs.get("pruned_at") == entry["step"]
-                self._sink.emit(EvalLogged(trial.number, entry["step"], entry["eval_loss"], pruned))
+        for event in decode_lines(complete):
+            # the engine wrote them, the pruner's decision included: passed on as they are
+            if isinstance(event, StepLogged | EvalLogged) and event.number == trial.number:
+                self._sink.emit(event)
 
     def _finished(self, trial: Any, best: Any) -> TrialFinished:
         attrs = trial.user_attrs
         duration = attrs.get("duration_s")
         if duration is None and trial.datetime_start and trial.datetime_complete:
             duration = (trial.datetime_complete - trial.datetime_start).total_seconds()
-        reason = attrs.get("fail_reason")
-        if attrs.get(INTERRUPTED) and not reason:
-            reason = "interrupted"
+        interrupted = bool(attrs.get(INTERRUPTED))
+        reason = attrs.get("fail_reason") or ("interrupted" if interrupted else None)
         return TrialFinished(
             number=trial.number,
             state=trial.state.name,
@@ -245,6 +244,10 @@ class StudyWatcher:
             peak_memory_bytes=attrs.get("peak_memory_bytes"),
             best_number=best.number if best else None,
             best_value=best.value if best else None,
+            oom=bool(attrs.get("oom")),
+            interrupted=interrupted,
+            trial_dir=attrs.get("trial_dir", ""),
+            worker=_where(trial),
         )
 
 

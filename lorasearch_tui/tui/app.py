@@ -23,16 +23,16 @@ from textual.widgets import DataTable, Footer
 from textual.worker import Worker, WorkerState
 
 from ..errors import ExitCode, UserError, printable
-from ..search import (
+from ..events import (
     HardwareSampled,
     SearchControls,
     SearchFinished,
     SearchStarted,
+    SearchState,
     Sink,
     TrialFinished,
     TrialStarted,
 )
-from ..search._state import SearchState
 from .messages import EventsArrived, LogLine, TuiSink
 from .screens import ConfirmQuitScreen, HelpScreen, TrialDetailScreen
 from .widgets import ConfigTree, GpuPanel, LogPane, LossChart, StudyHeader, TrialTable
@@ -191,10 +191,11 @@ class SearchApp(App[int]):
     def _tick(self) -> None:
         self._refresh_header()
         started = self.state.started
-        if started is not None and "base_output_dir" in started.fixed:
-            folder = Path(started.fixed["base_output_dir"]) / started.study_name
-            for log in self.query(LogPane):  # none while the app is being taken down
-                log.follow_file(folder / "worker.log", "worker: ")
+        if started is not None:
+            logs = started.worker_logs
+            for pane in self.query(LogPane):  # none while the app is being taken down
+                for index, log in enumerate(logs):
+                    pane.follow_file(Path(log), "worker: " if len(logs) == 1 else f"worker {index}: ")
 
     def _refresh_header(self) -> None:
         note = ""
@@ -285,14 +286,12 @@ class SearchApp(App[int]):
         if trial is None or started is None:
             return
         config = {**started.fixed, **trial.params}
-        folder = (
-            Path(started.fixed.get("base_output_dir", ".")) / started.study_name / f"trial_{trial.number}"
-        )
-        self.push_screen(TrialDetailScreen(trial, config, folder.resolve(), self.state.best_trial()))
+        folder = Path(trial.trial_dir) if trial.trial_dir else None
+        self.push_screen(TrialDetailScreen(trial, config, folder, self.state.best_trial()))
 
 
 def _trial_line(event: TrialFinished) -> str:
-    state = "OOM" if event.fail_reason and event.fail_reason.startswith("out of memory") else event.state
+    state = event.label
     value = f" {event.value:.4f}" if event.value is not None else ""
     why = f" ({printable(event.fail_reason)})" if event.fail_reason else ""
     pruned = f" at step {event.pruned_at}" if event.pruned_at is not None else ""

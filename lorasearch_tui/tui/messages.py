@@ -11,7 +11,7 @@ import queue
 
 from textual.message import Message
 
-from ..search import Event
+from ..events import Event
 
 
 class EventsArrived(Message):

@@ -14,7 +14,7 @@ from textual.widgets import Button, Label, Static
 from textual_plotext import PlotextPlot
 
 from ..errors import printable
-from ..search._state import TrialView
+from ..events import TrialView
 from .widgets.loss_chart import plot_trial
 
 
@@ -28,7 +28,7 @@ class TrialDetailScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,enter,q", "dismiss", "Close", id="detail.close")]
 
     def __init__(
-        self, trial: TrialView, config: dict[str, Any], folder: Path, best: TrialView | None
+        self, trial: TrialView, config: dict[str, Any], folder: Path | None, best: TrialView | None
     ) -> None:
         super().__init__()
         self._trial, self._config, self._folder, self._best = trial, config, folder, best
@@ -46,7 +46,7 @@ class TrialDetailScreen(ModalScreen[None]):
             text.append(f"\nreason: {printable(t.fail_reason)}", style="red")
         if t.rerun_of is not None:
             text.append(f"\nruns again the parameters of interrupted trial {t.rerun_of}")
-        text.append(f"\nfolder: {self._folder}")
+        text.append(f"\nfolder: {self._folder or 'not known yet'}")
         text.append("\n\nparameters\n", style="bold")
         for name, value in t.params.items():
             text.append(f"  {name} = {_fmt(value)}\n")

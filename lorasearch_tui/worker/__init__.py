@@ -5,7 +5,6 @@ from ._faults import parse_faults
 from ._messages import (
     Alive,
     Decision,
-    Eval,
     Exit,
     Failed,
     Finished,
@@ -16,7 +15,6 @@ from ._messages import (
     Result,
     Run,
     Started,
-    Step,
     decode_command,
     decode_message,
 )
@@ -27,7 +25,6 @@ __all__ = [
     "Alive",
     "Channel",
     "Decision",
-    "Eval",
     "Exit",
     "Failed",
     "Finished",
@@ -38,7 +35,6 @@ __all__ = [
     "Result",
     "Run",
     "Started",
-    "Step",
     "decode_command",
     "decode_message",
     "parse_faults",

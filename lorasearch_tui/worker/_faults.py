@@ -26,7 +26,8 @@ import signal
 import time
 from dataclasses import dataclass
 
-ENV_VAR = "LORASEARCH_INJECT_FAULT"
+from ..events import FAULT_ENV_VAR as ENV_VAR  # named with the events: front ends show it
+
 KINDS = ("exception", "oom", "crash", "diverge", "orphan", "hang")
 
 

@@ -24,12 +24,12 @@ from typing import Any
 from ..config import TrainParams
 from ..data import LoadedData, load_data
 from ..errors import UserError, is_disk_full
+from ..events import EvalLogged, StepLogged
 from ..training import TrainingDiverged
 from ._faults import ENV_VAR, Fault, parse_faults, trigger
 from ._messages import (
     Alive,
     Decision,
-    Eval,
     Exit,
     Failed,
     Finished,
@@ -39,7 +39,6 @@ from ._messages import (
     Result,
     Run,
     Started,
-    Step,
 )
 from ._protocol import Channel
 
@@ -56,20 +55,22 @@ class _TrialObserver:
         self._faults = faults
         self._last_sent = time.monotonic()
         self.pruned_at: int | None = None
+        self._max_steps = 0
 
     def _send(self, message: Any) -> None:
         self._channel.send(message)
         self._last_sent = time.monotonic()
 
     def on_start(self, max_steps: int) -> None:
+        self._max_steps = max_steps
         self._send(Started(trial=self._number, max_steps=max_steps))
 
     def on_step(self, step: int, loss: float, learning_rate: float) -> None:
         trigger(self._faults, self._number, step)
-        self._send(Step(trial=self._number, step=step, loss=loss, learning_rate=learning_rate))
+        self._send(StepLogged(self._number, step, self._max_steps, loss, learning_rate))
 
     def on_eval(self, step: int, eval_loss: float) -> None:
-        self._send(Eval(trial=self._number, step=step, eval_loss=eval_loss))
+        self._send(EvalLogged(self._number, step, eval_loss))
         while True:
             message = self._channel.recv()  # EOFError (parent gone) ends the worker
             if isinstance(message, Decision) and message.step == step:

@@ -8,7 +8,8 @@ trial with what was wrong and replaces the worker. The worker validates the pare
 the same way.
 
 Worker -> parent: `ready`, `loading`, `loaded`, `started`, `alive` (a sign of life while a
-long step or eval runs), `step`, `eval`, `finished`, `failed`.
+long step or eval runs), `step` and `eval` (the events `StepLogged` and `EvalLogged` of
+`lorasearch_tui.events`, unchanged), `finished`, `failed`.
 Parent -> worker: `run`, `decision` (after each eval: prune or go on), `exit`.
 """
 
@@ -17,6 +18,9 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from ..events import EvalLogged, StepLogged
+from ..events import encode as encode_event
 
 MAX_LINE = 16 * 2**20  # bytes; a message is a few hundred, a run command a few thousand
 
@@ -60,19 +64,6 @@ class Alive(_TrialMessage):
     event: Literal["alive"] = "alive"
 
 
-class Step(_TrialMessage):
-    event: Literal["step"] = "step"
-    step: int = Field(ge=0)
-    loss: float
-    learning_rate: float
-
-
-class Eval(_TrialMessage):
-    event: Literal["eval"] = "eval"
-    step: int = Field(ge=0)
-    eval_loss: float
-
-
 class Result(_Message):
     """What a finished run measured (its curves came as `step` and `eval` messages)."""
 
@@ -102,8 +93,10 @@ class Failed(_TrialMessage):
     traceback: str = ""
 
 
+# A trial's steps and evals travel as the engine's own events (one format from the worker to
+# `metrics.jsonl` and every view); the rest is the pipe's own business.
 WorkerMessage = Annotated[
-    Ready | Loading | Loaded | Started | Alive | Step | Eval | Finished | Failed,
+    Ready | Loading | Loaded | Started | Alive | StepLogged | EvalLogged | Finished | Failed,
     Field(discriminator="event"),
 ]
 
@@ -133,8 +126,10 @@ _WORKER_MESSAGE: TypeAdapter[Any] = TypeAdapter(WorkerMessage)
 _COMMAND: TypeAdapter[Any] = TypeAdapter(Command)
 
 
-def encode(message: _Message) -> bytes:
+def encode(message: _Message | StepLogged | EvalLogged) -> bytes:
     """One line of JSON (strict: a NaN cannot be written, the schema already refused it)."""
+    if isinstance(message, StepLogged | EvalLogged):
+        return encode_event(message)
     return message.model_dump_json().encode() + b"\n"
 
 
@@ -150,7 +145,7 @@ def decode_command(line: bytes) -> Any:
 
 def _decode(adapter: TypeAdapter[Any], line: bytes) -> Any:
     try:
-        return adapter.validate_json(line)
+        return adapter.validate_json(line, strict=True)
     except ValidationError as exc:
         error = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in error["loc"]) or "message"

@@ -13,6 +13,7 @@ import select
 from collections.abc import Callable
 from typing import Any
 
+from ..events import EvalLogged, StepLogged
 from ._messages import MAX_LINE, ProtocolError, _Message, encode
 
 
@@ -29,7 +30,7 @@ class Channel:
         self._decode = decode
         self._buffer = b""
 
-    def send(self, message: _Message) -> None:
+    def send(self, message: _Message | StepLogged | EvalLogged) -> None:
         """Write one message; raises BrokenPipeError when the other side is gone."""
         data = encode(message)
         while data:

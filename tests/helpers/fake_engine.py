@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from lorasearch_tui.search import (
+from lorasearch_tui.events import (
     EvalLogged,
     HardwareSampled,
     SearchControls,
@@ -28,8 +28,12 @@ FIXED = {
 }
 
 
+def _folder(number: int) -> str:
+    return f"{FIXED['base_output_dir']}/demo_study/trial_{number}"
+
+
 def _trial(number, params, evals, state, value, best, **extra):
-    events = [TrialStarted(number, params)]
+    events = [TrialStarted(number, params, trial_dir=_folder(number))]
     for step in range(1, extra.get("steps", 30) + 1):
         events.append(StepLogged(number, step, 30, 6.0 - step * 0.03 - number * 0.01, 1e-3))
         if step % 10 == 0 and step // 10 <= len(evals):
@@ -47,6 +51,8 @@ def _trial(number, params, evals, state, value, best, **extra):
             extra.get("peak", int(0.6 * GIB)),
             best,
             5.1 if best is not None else None,
+            oom=extra.get("oom", False),
+            trial_dir=_folder(number),
         )
     )
     return events
@@ -113,9 +119,10 @@ def script(gpu: bool = False) -> list:
         steps=3,
         duration=2.0,
         fail_reason="out of memory (peak 79.10 GiB)",
+        oom=True,
         peak=int(79.1 * GIB),
     )
-    events += [TrialStarted(3, {"learning_rate": 0.05, "lora_r": 8})]
+    events += [TrialStarted(3, {"learning_rate": 0.05, "lora_r": 8}, trial_dir=_folder(3))]
     events += [StepLogged(3, s, 30, 6.2 - 0.04 * s, 1e-3) for s in range(1, 13)]
     events += [EvalLogged(3, 10, 5.7, False), WorkerStateChanged("training", 4242, "trial 3"), hardware]
     return events
@@ -158,6 +165,7 @@ class FakeEngine:
                         None,
                         0,
                         5.1,
+                        trial_dir=_folder(3),
                     )
                 )
             self.controls.interrupted.wait(0.02)

@@ -12,6 +12,8 @@ from pathlib import Path
 import optuna
 from conftest import REPO, write_json
 
+from lorasearch_tui.events import StepLogged, decode_lines
+
 # Tiny trials: 6 optimizer steps of 4 sequences, an eval every 2 steps (~1 s each on a CPU).
 FAST = {
     "max_seq_length": 256,
@@ -71,7 +73,8 @@ def _no_constant(name: str) -> None:
 
 def steps_logged(cwd: Path, name: str, number: int) -> int:
     live = cwd / "models/hyperparam_search" / name / f"trial_{number}" / "metrics.jsonl"
-    return live.read_text().count('"event": "step"') if live.exists() else 0
+    events = decode_lines(live.read_bytes()) if live.exists() else []
+    return sum(isinstance(event, StepLogged) for event in events)
 
 
 def wait_for(predicate, timeout: float = 120.0, what: str = "") -> None:

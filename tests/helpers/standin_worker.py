@@ -52,9 +52,10 @@ def main() -> None:
         if behaviour == "garbage":
             send(b"this is not a message\n")
         elif behaviour == "missing":
-            send({"event": "step", "trial": trial})
+            send({"event": "step", "number": trial})
         elif behaviour == "other-trial":
-            send({"event": "step", "trial": trial + 7, "step": 1, "loss": 1.0, "learning_rate": 0.1})
+            step = {"number": trial + 7, "step": 1, "max_steps": 4, "loss": 1.0, "learning_rate": 0.1}
+            send({"event": "step", **step})
         elif behaviour == "silent":
             send({"event": "started", "trial": trial, "max_steps": 4})
             time.sleep(600)
@@ -70,9 +71,19 @@ def run_trial(trial: int, params: dict, behaviour: str, send, receive) -> None:
     for step in range(1, max_steps + 1):
         if behaviour == "slow":
             time.sleep(0.5)
-        send({"event": "step", "trial": trial, "step": step, "loss": value + 1 / step, "learning_rate": 0.1})
+        loss = value + 1 / step
+        send(
+            {
+                "event": "step",
+                "number": trial,
+                "step": step,
+                "max_steps": max_steps,
+                "loss": loss,
+                "learning_rate": 0.1,
+            }
+        )
         if step % eval_steps == 0 or step == max_steps:
-            send({"event": "eval", "trial": trial, "step": step, "eval_loss": value + 0.1 / step})
+            send({"event": "eval", "number": trial, "step": step, "value": value + 0.1 / step})
             decision = receive()
             if decision is None:
                 sys.exit(1)

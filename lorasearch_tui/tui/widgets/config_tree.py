@@ -7,7 +7,7 @@ from typing import Any
 from textual.widgets import Tree
 
 from ...errors import printable
-from ...search._state import SearchState
+from ...events import SearchState
 
 
 def _fmt(value: Any) -> str:

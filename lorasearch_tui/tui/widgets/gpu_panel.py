@@ -8,8 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
 
-from ...search import HardwareSampled
-from ...search._state import SearchState
+from ...events import HardwareSampled, SearchState
 
 _BAR = 14  # fits "[bar] 61.0/80.0 GiB" in the pane's 36 columns
 

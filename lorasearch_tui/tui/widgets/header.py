@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from ...errors import printable
-from ...search._state import SearchState
+from ...events import SearchState
 
 
 def format_duration(seconds: float | None) -> str:

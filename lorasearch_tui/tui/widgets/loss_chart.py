@@ -7,7 +7,7 @@ import time
 
 from textual_plotext import PlotextPlot
 
-from ...search._state import SearchState, TrialView
+from ...events import SearchState, TrialView
 
 
 def plot_trial(plot: PlotextPlot, trial: TrialView | None, best: TrialView | None, title: str) -> None:

@@ -9,7 +9,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable
 
 from ...errors import printable
-from ...search._state import SearchState, TrialView
+from ...events import SearchState, TrialView
 from .header import format_duration
 
 STATE_STYLE = {

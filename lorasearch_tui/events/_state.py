@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._events import (
+from ._records import (
     EvalLogged,
     Event,
     HardwareSampled,
@@ -45,6 +45,9 @@ class TrialView:
     peak_memory_bytes: int | None = None
     rerun_of: int | None = None
     worker: str = ""
+    trial_dir: str = ""
+    oom: bool = False
+    interrupted: bool = False
     started: float = 0.0  # the state's clock when the trial started
     train: list[tuple[int, float]] = field(default_factory=list)
     evals: list[tuple[int, float]] = field(default_factory=list)
@@ -52,9 +55,7 @@ class TrialView:
     @property
     def label(self) -> str:
         """The state a person reads: OOM apart from pruning."""
-        if self.fail_reason and self.fail_reason.startswith("out of memory"):
-            return "OOM"
-        return self.state
+        return "OOM" if self.oom else self.state
 
 
 @dataclass
@@ -81,6 +82,7 @@ class SearchState:
                 dict(event.params),
                 rerun_of=event.rerun_of,
                 worker=event.worker,
+                trial_dir=event.trial_dir,
                 started=self.clock(),
             )
             self.running = event.number
@@ -96,6 +98,9 @@ class SearchState:
             trial.state, trial.value, trial.duration_s = event.state, event.value, event.duration_s
             trial.steps, trial.pruned_at, trial.fail_reason = event.steps, event.pruned_at, event.fail_reason
             trial.peak_memory_bytes = event.peak_memory_bytes
+            trial.oom, trial.interrupted = event.oom, event.interrupted
+            trial.trial_dir = event.trial_dir or trial.trial_dir
+            trial.worker = event.worker or trial.worker
             self.best_number, self.best_value = event.best_number, event.best_value
             if self.running == event.number:
                 # the chart and the keys follow the trial started last of those still running
@@ -119,9 +124,7 @@ class SearchState:
     def done(self) -> int:
         """Trials that count toward the target (all finished ones but the interrupted)."""
         before = self.started.trials_done if self.started and self.started.resumed else 0
-        counted = sum(
-            1 for t in self.trials.values() if t.state != "RUNNING" and t.fail_reason != "interrupted"
-        )
+        counted = sum(1 for t in self.trials.values() if t.state != "RUNNING" and not t.interrupted)
         return before + counted
 
     @property

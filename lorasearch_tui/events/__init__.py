@@ -1,0 +1,52 @@
+"""The one face of the engine that front ends see: its events, its state, its controls.
+
+The engine emits the events to a `Sink`, `SearchState` folds them into what a view shows, and
+`SearchControls` carries a front end's requests back. The terminal UI and the headless console
+import only this package from the engine side (an import-linter contract in `pyproject.toml`,
+run by the tests, holds them to it); the worker pipe, `metrics.jsonl` and `lorasearch watch`
+share its one encoder and decoder.
+"""
+
+from ._codec import EventError, decode, decode_lines, encode
+from ._controls import POLL_S, SearchControls
+from ._records import (
+    EVENT_TYPES,
+    FAULT_ENV_VAR,
+    EvalLogged,
+    Event,
+    HardwareSampled,
+    SearchFinished,
+    SearchStarted,
+    StepLogged,
+    TrialFinished,
+    TrialStarted,
+    WorkerStateChanged,
+)
+from ._sink import GuardedSink, NullSink, Sink
+from ._state import NOT_RUNNING, SearchState, TrialView
+
+__all__ = [
+    "EVENT_TYPES",
+    "FAULT_ENV_VAR",
+    "NOT_RUNNING",
+    "POLL_S",
+    "EvalLogged",
+    "Event",
+    "EventError",
+    "GuardedSink",
+    "HardwareSampled",
+    "NullSink",
+    "SearchControls",
+    "SearchFinished",
+    "SearchStarted",
+    "SearchState",
+    "Sink",
+    "StepLogged",
+    "TrialFinished",
+    "TrialStarted",
+    "TrialView",
+    "WorkerStateChanged",
+    "decode",
+    "decode_lines",
+    "encode",
+]

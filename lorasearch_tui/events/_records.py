@@ -1,0 +1,154 @@
+"""The events of a search: typed, frozen records, one per thing that happened.
+
+One format for one fact. The worker sends its steps and evals up the pipe as `StepLogged` and
+`EvalLogged`; the engine writes the same records (with the pruner's decision) to the trial's
+`metrics.jsonl`; `lorasearch watch` reads them back and emits them unchanged; the front ends
+render them. Each record is a pydantic dataclass: built positionally like any dataclass, checked
+on construction (a NaN loss or a negative step is refused, not shown), and tagged by `event`
+so that one decoder (`_codec.py`) reads any of them from a line of JSON.
+
+The engine sets the facts a view needs (`oom`, `interrupted`, the trial's folder, where it
+trains), so no front end parses a reason or rebuilds a path.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import ConfigDict, Field
+from pydantic.dataclasses import dataclass
+
+FAULT_ENV_VAR = "LORASEARCH_INJECT_FAULT"  # the fault hook (worker/_faults.py); views name it
+
+_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
+_Count = Annotated[int, Field(ge=0)]
+
+
+def _record(cls: type) -> type:
+    return dataclass(frozen=True, config=_STRICT)(cls)
+
+
+@_record
+class SearchStarted:
+    """A search began (or resumed, or a watcher attached): what it searches and how."""
+
+    study_name: str
+    storage: str  # password masked
+    mode: str
+    pruner: str
+    n_trials: int  # the study's target size (grid: its combinations)
+    space: dict[str, str]  # name -> "loguniform(1e-05, 0.0005)"
+    fixed: dict[str, Any]
+    resumed: bool
+    trials_done: int
+    fault_injection: str | None = None  # LORASEARCH_INJECT_FAULT when set: fake failures ahead
+    workers: tuple[str, ...] = ()  # where this runner's workers train: ("GPU 0", "GPU 1") or ("CPU",)
+    worker_logs: tuple[str, ...] = ()  # the workers' log files, for a log pane to follow
+    event: Literal["search_started"] = "search_started"
+
+
+@_record
+class WorkerStateChanged:
+    """A trial worker process changed state: starting, loading, ready, training, exited."""
+
+    state: str
+    pid: int | None = None
+    detail: str = ""
+    event: Literal["worker_state"] = "worker_state"
+
+
+@_record
+class TrialStarted:
+    number: _Count
+    params: dict[str, Any]
+    rerun_of: int | None = None
+    worker: str = ""  # where it trains: "GPU 1", "CPU 0"; "host-b GPU 1" when not on this host
+    trial_dir: str = ""  # its folder: metrics, adapter, results
+    event: Literal["trial_started"] = "trial_started"
+
+
+@_record
+class StepLogged:
+    """A training step: sent by the worker, written to `metrics.jsonl`, shown as a curve."""
+
+    number: _Count
+    step: _Count
+    max_steps: _Count
+    loss: float
+    learning_rate: float
+    event: Literal["step"] = "step"
+
+
+@_record
+class EvalLogged:
+    """An evaluation. The worker sends it with `pruned` False; the engine, once the pruner has
+    answered, emits and writes it with the decision."""
+
+    number: _Count
+    step: _Count
+    value: float  # the eval loss
+    pruned: bool = False  # the pruner stopped the trial at this eval
+    event: Literal["eval"] = "eval"
+
+
+@_record
+class TrialFinished:
+    """A trial ended: COMPLETE, PRUNED or FAIL, with the real reason for anything but COMPLETE."""
+
+    number: _Count
+    state: Literal["COMPLETE", "PRUNED", "FAIL"]
+    value: float | None
+    params: dict[str, Any]
+    duration_s: float
+    steps: int
+    pruned_at: int | None
+    fail_reason: str | None
+    peak_memory_bytes: int | None
+    best_number: int | None
+    best_value: float | None
+    oom: bool = False  # out of memory (recorded PRUNED with a violated constraint)
+    interrupted: bool = False  # cut short (quit, Ctrl+C, lost runner, full disk): it runs again
+    trial_dir: str = ""
+    worker: str = ""
+    event: Literal["trial_finished"] = "trial_finished"
+
+    @property
+    def label(self) -> str:
+        """The state a person reads: OOM apart from pruning."""
+        return "OOM" if self.oom else self.state
+
+
+@_record
+class HardwareSampled:
+    """Memory of the GPUs (or of the host when there is none) and of the worker processes."""
+
+    gpus: tuple[dict[str, Any], ...]
+    host_used_bytes: int
+    host_total_bytes: int
+    worker_rss_bytes: int | None
+    note: str = ""
+    event: Literal["hardware"] = "hardware"
+
+
+@_record
+class SearchFinished:
+    reason: str  # completed, timeout, stopped, interrupted, failed
+    counts: dict[str, int] = Field(default_factory=dict)
+    best_number: int | None = None
+    best_value: float | None = None
+    best_params: dict[str, Any] = Field(default_factory=dict)
+    message: str | None = None  # why a failed search stopped, in one line
+    event: Literal["search_finished"] = "search_finished"
+
+
+Event = (
+    SearchStarted
+    | WorkerStateChanged
+    | TrialStarted
+    | StepLogged
+    | EvalLogged
+    | TrialFinished
+    | HardwareSampled
+    | SearchFinished
+)
+EVENT_TYPES: tuple[type, ...] = Event.__args__  # type: ignore[attr-defined]
