@@ -21,6 +21,7 @@ import pytest
 from conftest import REPO
 from helpers.searching import run_standin, wait_for
 
+from lorasearch_tui.events import StudyProgress
 from lorasearch_tui.search._lease import LEASE_ATTR, Runner, lost_reason
 
 RUNNER = str(REPO / "tests" / "helpers" / "standin_runner.py")
@@ -106,9 +107,12 @@ def test_a_trial_another_host_keeps_alive_is_left_alone_until_its_lease_runs_out
     watcher = threading.Thread(target=watch)
     watcher.start()
     began = time.monotonic()
-    finished, study, _ = run_standin(tmp_path, "slow", n_trials=3, resume=True, lost_after_s=4)
+    finished, study, sink = run_standin(tmp_path, "slow", n_trials=3, resume=True, lost_after_s=4)
     watcher.join()
     assert seen["state"] == "RUNNING"  # alive: left alone
+    # the header's figures are the study's: the other host's live trial runs beside this one's
+    progress = [e for e in sink.events if isinstance(e, StudyProgress)]
+    assert max(p.running for p in progress) == 2 and progress[-1] == StudyProgress(3, 0, 3)
     trials = study.trials
     assert trials[foreign.number].state.name == "FAIL"
     assert trials[foreign.number].user_attrs["fail_reason"] == "runner lost (host elsewhere, pid 4242)"

@@ -12,7 +12,7 @@ from helpers.fake_engine import FakeEngine
 from helpers.pilot import text_of, wait_until
 
 from lorasearch_tui.errors import ExitCode
-from lorasearch_tui.events import SearchControls
+from lorasearch_tui.events import SearchControls, StudyProgress, WorkerStateChanged
 from lorasearch_tui.tui import SearchApp
 from lorasearch_tui.tui.screens import HelpScreen, TrialDetailScreen
 from lorasearch_tui.tui.widgets import ConfigTree, GpuPanel, LogPane, LossChart, StudyHeader, TrialTable
@@ -63,6 +63,35 @@ async def test_each_pane_shows_what_the_events_say():
         assert chart._drawn[0] == 3 and chart._drawn[1] == 12  # trial 3, 12 train points
         log = "\n".join(line.text for line in app.query_one(LogPane).lines)
         assert "trial 2 OOM (out of memory (peak 79.10 GiB))" in log and "trial 1 PRUNED at step 20" in log
+
+
+async def test_the_header_counts_the_whole_study_and_every_worker():
+    """Other hosts' trials in the done/target and running figures (from the study's counts),
+    and one line for several workers instead of whichever spoke last."""
+    app, _, _ = make_app()
+    async with app.run_test(size=(160, 36)) as pilot:
+        await settle(pilot)
+        app.sink.emit(StudyProgress(done=5, running=3, target=8))
+        for label, state in (("GPU 0", "training"), ("GPU 1", "training"), ("GPU 2", "loading model")):
+            app.sink.emit(WorkerStateChanged(state, 100, "", label))
+        await pilot.pause(0.3)
+        header = text_of(app.query_one(StudyHeader))
+        assert "trials 5/8  3 running (1 here)" in header
+        assert "3 workers: 2 training, 1 loading model" in header
+
+
+async def test_the_panes_share_a_large_terminal_by_what_they_hold():
+    """160x48: the table pane is as tall as the study's trials need (not half the screen of
+    empty rows), the chart gets the rest, and config values are not cut."""
+    app, _, _ = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        table, chart = app.query_one(TrialTable), app.query_one(LossChart)
+        assert table.outer_size.height == 8 + 3  # the target's 8 rows, the header row, the border
+        assert chart.outer_size.height > 2 * table.outer_size.height
+        tree = app.query_one(ConfigTree)
+        longest = max(len(str(n.label)) for n in tree.root.children[0].children)
+        assert tree.scrollable_content_region.width >= longest + 4  # + the tree's guides
 
 
 async def test_gpu_pane_reads_nvml_samples():

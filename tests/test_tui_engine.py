@@ -264,7 +264,8 @@ async def test_two_trials_at_once_each_on_its_worker_and_n_picks_which_one_a_abo
             r[0]: r for r in ([str(getattr(c, "plain", c)) for c in table.get_row(k)] for k in table.rows)
         }
         assert rows["0"][1:3] == ["RUNNING", "CPU 0"] and rows["1"][1:3] == ["RUNNING", "CPU 1"]
-        assert "2 running" in text_of(app.query_one(StudyHeader))
+        header = text_of(app.query_one(StudyHeader))
+        assert "trials 0/2  2 running  best" in header and "2 workers: 2 training" in header
         assert app.state.running == 1  # the chart follows the trial started last
         await pilot.press("n")
         assert app.state.running == 0

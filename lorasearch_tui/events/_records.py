@@ -49,12 +49,27 @@ class SearchStarted:
 
 @_record
 class WorkerStateChanged:
-    """A trial worker process changed state: starting, loading, ready, training, exited."""
+    """A trial worker process changed state: starting, loading, ready, training, exited.
+
+    `worker` names it ("GPU 1", "CPU 0") when the runner has several; a watcher's "running" /
+    "not running" is about the search process as a whole and names none."""
 
     state: str
     pid: int | None = None
     detail: str = ""
+    worker: str = ""
     event: Literal["worker_state"] = "worker_state"
+
+
+@_record
+class StudyProgress:
+    """The study's own counts, all runners on all hosts included: what the header's
+    done/target and running figures show (a runner alone knows only its own trials)."""
+
+    done: _Count  # finished trials that count toward the target
+    running: _Count
+    target: _Count
+    event: Literal["study_progress"] = "study_progress"
 
 
 @_record
@@ -149,6 +164,7 @@ Event = (
     | EvalLogged
     | TrialFinished
     | HardwareSampled
+    | StudyProgress
     | SearchFinished
 )
 EVENT_TYPES: tuple[type, ...] = Event.__args__  # type: ignore[attr-defined]

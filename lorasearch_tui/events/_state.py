@@ -20,6 +20,7 @@ from ._records import (
     SearchFinished,
     SearchStarted,
     StepLogged,
+    StudyProgress,
     TrialFinished,
     TrialStarted,
     WorkerStateChanged,
@@ -67,7 +68,9 @@ class SearchState:
     running: int | None = None
     best_number: int | None = None
     best_value: float | None = None
-    worker: WorkerStateChanged | None = None
+    worker: WorkerStateChanged | None = None  # the latest state of any worker (or of the runner, watched)
+    workers: dict[str, WorkerStateChanged] = field(default_factory=dict)  # by worker, when named
+    progress: StudyProgress | None = None  # the study's counts, every host's trials included
     hardware: deque[HardwareSampled] = field(default_factory=lambda: deque(maxlen=HISTORY))
     finished: SearchFinished | None = None
     clock: Callable[[], float] = time.monotonic
@@ -108,6 +111,10 @@ class SearchState:
                 self.running = max(others) if others else None
         elif isinstance(event, WorkerStateChanged):
             self.worker = event
+            if event.worker:
+                self.workers[event.worker] = event
+        elif isinstance(event, StudyProgress):
+            self.progress = event
         elif isinstance(event, HardwareSampled):
             self.hardware.append(event)
         elif isinstance(event, SearchFinished):
@@ -122,14 +129,23 @@ class SearchState:
 
     @property
     def done(self) -> int:
-        """Trials that count toward the target (all finished ones but the interrupted)."""
+        """Trials that count toward the target (all finished ones but the interrupted): the
+        study's count when the engine sent one (other hosts' trials in it), else this view's."""
         before = self.started.trials_done if self.started and self.started.resumed else 0
         counted = sum(1 for t in self.trials.values() if t.state != "RUNNING" and not t.interrupted)
-        return before + counted
+        # the study's count lags a trial this view just saw end by a poll: the larger is right
+        return max(before + counted, self.progress.done if self.progress else 0)
 
     @property
     def total(self) -> int:
+        if self.progress is not None:
+            return self.progress.target
         return self.started.n_trials if self.started else 0
+
+    @property
+    def study_running(self) -> int:
+        """Trials running in the study, on every host (this view's at least)."""
+        return max(len(self.running_numbers), self.progress.running if self.progress else 0)
 
     @property
     def running_numbers(self) -> list[int]:
@@ -163,5 +179,5 @@ class SearchState:
         mean = sum(durations) / len(durations)
         now = self.clock()
         elapsed_running = sum(now - self.trials[n].started for n in self.running_numbers)
-        at_once = max(len(self.started.workers) if self.started else 1, len(self.running_numbers), 1)
+        at_once = max(len(self.started.workers) if self.started else 1, self.study_running, 1)
         return max((remaining * mean - elapsed_running) / at_once, 0.0)

@@ -38,6 +38,7 @@ from ..events import (
     SearchFinished,
     SearchStarted,
     Sink,
+    StudyProgress,
     TrialFinished,
     TrialStarted,
     WorkerStateChanged,
@@ -120,6 +121,7 @@ class SearchRunner:
         self._leases: Leases | None = None
         self._mode = options.mode
         self._next_count = 0.0
+        self._progress: StudyProgress | None = None
 
     def prepare(self) -> None:
         """Check everything and open the study, without training; `run()` calls it if needed.
@@ -287,6 +289,7 @@ class SearchRunner:
                 self._leases.renew([(s.trial, s.placement.label) for s in busy])
                 mine = frozenset(s.live.number for s in busy if s.live is not None)
                 recover(study, config, self._leases.lost, mine)
+                self._tell_progress(trial_counts(study), target)  # other hosts' trials too
             if ending is None:
                 if controls.stop_requested.is_set():
                     ending = "stopped"
@@ -299,6 +302,7 @@ class SearchRunner:
             may_start = ending is None and idle and not controls.paused.is_set()
             if may_start and time.monotonic() >= self._next_count:
                 counts = trial_counts(study)
+                self._tell_progress(counts, target)
                 done = done_count(counts)
                 if done >= target and not busy:
                     return "completed"
@@ -308,6 +312,13 @@ class SearchRunner:
                 if need <= 0:  # the running trials (here or elsewhere) finish it: no storage read a poll
                     self._next_count = time.monotonic() + 1.0
             self._wait()
+
+    def _tell_progress(self, counts: dict[str, int], target: int) -> None:
+        """Emit the study's counts when they changed (the header's figures for all hosts)."""
+        progress = StudyProgress(done_count(counts), counts["running"], target)
+        if progress != self._progress:
+            self._progress = progress
+            self._sink.emit(progress)
 
     def _slot_running(self, number: int | None) -> WorkerSlot | None:
         """The slot running trial `number`, or the trial started last when None."""
@@ -427,8 +438,7 @@ class SearchRunner:
                 live.folder,
             )
         if outcome.replace_worker:
-            slot.worker.kill()
-            self._sink.emit(WorkerStateChanged("replaced", None, outcome.fail_reason or ""))
+            slot.replaced(outcome.fail_reason or "")
         best = best_trial(study)
         self._sink.emit(
             TrialFinished(

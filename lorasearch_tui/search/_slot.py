@@ -66,15 +66,23 @@ class WorkerSlot:
         try:
             if not worker.alive():
                 worker.start()
-                self._sink.emit(WorkerStateChanged("starting", worker.pid, self.placement.label))
+                self._emit_state("starting")
             clock = TrialClock(worker.ready, self._stall_s, limit_s)
             self._running = _Running(trial, live, clock)
             worker.send(Run(trial=live.number, params=live.config, trial_dir=str(live.folder)))
-            self._sink.emit(WorkerStateChanged("training", worker.pid, f"trial {live.number}"))
+            self._emit_state("training", f"trial {live.number}")
         except WorkerDied as exc:
             self._running = _Running(trial, live, TrialClock(False, self._stall_s, limit_s))
             return Outcome("FAIL", fail_reason=str(exc), replace_worker=True, budget=True)
         return None
+
+    def _emit_state(self, state: str, detail: str = "") -> None:
+        self._sink.emit(WorkerStateChanged(state, self.worker.pid, detail, self.placement.label))
+
+    def replaced(self, why: str) -> None:
+        """The worker was killed after its trial (it goes on with a fresh one)."""
+        self.worker.kill()
+        self._sink.emit(WorkerStateChanged("replaced", None, why, self.placement.label))
 
     def done(self) -> None:
         """The trial has been recorded: the slot takes the next one."""
@@ -116,11 +124,11 @@ class WorkerSlot:
         if number != live.number:
             raise ProtocolError(f"a '{event}' message for trial {number} during trial {live.number}")
         if event == "ready":
-            self._sink.emit(WorkerStateChanged("ready", worker.pid))
+            pass  # a fresh worker's hello: it has its trial already, so it stays "training"
         elif event == "loading":
-            self._sink.emit(WorkerStateChanged("loading model", worker.pid, message.model))
+            self._emit_state("loading model", message.model)
         elif event == "loaded":
-            self._sink.emit(WorkerStateChanged("training", worker.pid, f"trial {live.number}"))
+            self._emit_state("training", f"trial {live.number}")
         elif event == "started":
             live.max_steps = message.max_steps
         elif event == "step":

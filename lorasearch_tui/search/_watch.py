@@ -27,6 +27,7 @@ from ..events import (
     SearchStarted,
     Sink,
     StepLogged,
+    StudyProgress,
     TrialFinished,
     TrialStarted,
     WorkerStateChanged,
@@ -41,7 +42,9 @@ from ._study import (
     SETTINGS_ATTR,
     best_trial,
     check_study_name,
+    done_count,
     study_exists,
+    trial_counts,
 )
 from ._trial_record import INTERRUPTED, LIVE_METRICS, read_regular_file
 
@@ -73,6 +76,8 @@ class StudyWatcher:
         self._running: dict[int, Any] = {}
         self._last_fingerprint: tuple[int, ...] | None = None
         self._runner_alive: bool | None = None
+        self._progress: StudyProgress | None = None
+        self._target = 0
         # the file(s) whose change means new data: a SQLite database, or a journal file
         files = sqlite_path(storage) or journal_path(storage)
         self._sqlite = str(files) if files is not None else None
@@ -114,6 +119,11 @@ class StudyWatcher:
             if state != "RUNNING":
                 self._sink.emit(self._finished(trial, best))
             self._seen[trial.number] = state
+        counts = trial_counts(study)
+        progress = StudyProgress(done_count(counts), counts["running"], self._target)
+        if progress != self._progress:
+            self._progress = progress
+            self._sink.emit(progress)
         self._running = {t.number: t for t in trials if t.state.name == "RUNNING"}
         for trial in self._running.values():
             self._read_metrics(trial)
@@ -186,6 +196,7 @@ class StudyWatcher:
         config = parse_config(stored, f"study '{study.study_name}'")
         settings = study.user_attrs.get(SETTINGS_ATTR, {})
         target = config.grid_size() if settings.get("mode") == "grid" else settings.get("n_trials", 0)
+        self._target = target or 0
         self._sink.emit(
             SearchStarted(
                 study_name=study.study_name,

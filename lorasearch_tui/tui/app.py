@@ -87,6 +87,7 @@ class SearchApp(App[int]):
         self._exit_code = ExitCode.OK
         self._log_handler: LogHandler | None = None
         self._propagate = True
+        self._top_height = 0
 
     def compose(self) -> ComposeResult:
         yield StudyHeader(id="header")
@@ -157,6 +158,7 @@ class SearchApp(App[int]):
         # Redraw only the panes these events touch: a hardware sample a second must not
         # cost a table and a chart (watching stays well under 5% of a core).
         if kinds - {HardwareSampled}:
+            self._fit_panes()
             if self.state.started is not None:
                 started = self.state.started
                 self.query_one(TrialTable).setup(list(started.space), workers=len(started.workers) > 1)
@@ -168,6 +170,21 @@ class SearchApp(App[int]):
             self.query_one(GpuPanel).show(self.state)
         if kinds & {TrialStarted, TrialFinished, SearchFinished, SearchStarted}:
             self.refresh_bindings()
+
+    def on_resize(self) -> None:
+        self._fit_panes()
+
+    def _fit_panes(self) -> None:
+        """Give the trial table the rows the study needs (its target, or the trials shown when
+        there are more), at most half the panes' height: the loss chart takes the rest, rather
+        than an empty table pane above a cramped chart."""
+        rows = max(len(self.state.trials), min(self.state.total, 30), 4)
+        panes = self.size.height - 6  # the header's 2 lines, the log's 3, the footer's 1
+        height = max(6, min(rows + 3, panes // 2))  # + the table's header row and the border
+        if height != self._top_height:
+            self._top_height = height
+            for top in self.query("#top"):  # none while the app is being taken down
+                top.styles.height = height
 
     def on_log_line(self, message: LogLine) -> None:
         self.query_one(LogPane).write(message.text)

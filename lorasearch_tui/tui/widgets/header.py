@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from rich.text import Text
 from textual.widgets import Static
 
@@ -35,9 +37,11 @@ class StudyHeader(Static):
             line1.append("FAULT INJECTION", style="bold reverse red")
             line1.append("  ")
         line1.append(f"trials {state.done}/{state.total}", style="bold")
-        running = len(state.running_numbers)
-        if running > 1:
+        running, here = state.study_running, len(state.running_numbers)
+        if running > 1 or running != here:
             line1.append(f"  {running} running", style="bold cyan")
+            if here != running:  # other hosts share the study
+                line1.append(f" ({here} here)", style="cyan")
         line1.append("  best ")
         if state.best_value is not None:
             line1.append(f"{state.best_value:.4f}", style="bold green")
@@ -55,7 +59,11 @@ class StudyHeader(Static):
         line2 = Text(no_wrap=True, overflow="ellipsis")
         line2.append(started.study_name, style="bold")
         line2.append(f"  {started.mode}/{started.pruner}")
-        if state.worker is not None:
+        if len(state.workers) > 1:
+            states = Counter(w.state for w in state.workers.values())
+            said = ", ".join(f"{n} {what}" for what, n in states.most_common())
+            line2.append(f"  {len(state.workers)} workers: {said}", style="dim")
+        elif state.worker is not None:
             line2.append(f"  worker {state.worker.state}", style="dim")
         line2.append(f"  {printable(started.storage)}")
         self.update(Text("\n", no_wrap=True).join([line1, line2]))
