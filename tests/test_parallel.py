@@ -182,3 +182,6 @@ def test_the_headless_log_says_where_each_trial_starts(tmp_path):
         run_standin(tmp_path, "good", n_trials=2, workers=2, sink=console)
     log = out.getvalue()
     assert "trial   0  starts on CPU 0  " in log and "trial   1  starts on CPU 1  " in log
+    # after each trial, the study's own figures (what other runners add shows up there)
+    assert "study: 1/2 done, 1 running" in log and "study: 2/2 done, 0 running" in log
+    assert "starting the trial worker (CPU 0)" in log and "starting the trial worker (CPU 1)" in log

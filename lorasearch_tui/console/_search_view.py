@@ -25,6 +25,7 @@ from ..events import (
     SearchFinished,
     SearchStarted,
     StepLogged,
+    StudyProgress,
     TrialFinished,
     TrialStarted,
     WorkerStateChanged,
@@ -74,6 +75,7 @@ class SearchConsole:
         self._task: Any = None
         self._finished: list[TrialFinished] = []
         self._started: SearchStarted | None = None
+        self._study: StudyProgress | None = None
 
     def __enter__(self) -> SearchConsole:
         self._progress.start()
@@ -119,9 +121,11 @@ class SearchConsole:
 
     def _on_WorkerStateChanged(self, e: WorkerStateChanged) -> None:
         if e.state in _WORKER_NOTES:
-            self._print(Text(_WORKER_NOTES[e.state].format(detail=e.detail), style="dim"))
+            where = f" ({e.worker})" if self._started is not None and len(self._started.workers) > 1 else ""
+            self._print(Text(_WORKER_NOTES[e.state].format(detail=e.detail) + where, style="dim"))
         elif e.state == "replaced":
-            self._print(Text("worker replaced by a fresh process after the failure", style="dim"))
+            name = f"worker {e.worker}" if e.worker else "worker"
+            self._print(Text(f"{name} replaced by a fresh process after the failure", style="dim"))
 
     def _on_TrialStarted(self, e: TrialStarted) -> None:
         if self._task is not None:
@@ -181,6 +185,13 @@ class SearchConsole:
             self._print(
                 Text(f"  best so far: trial {e.best_number}, eval_loss {e.best_value:.4f}", style="dim")
             )
+
+    def _on_StudyProgress(self, e: StudyProgress) -> None:
+        """The study's figures each time its count of finished trials grows (other runners'
+        trials included): the engine sends them right after each of this runner's trials."""
+        if self._study is not None and e.done != self._study.done:
+            self._print(Text(f"  study: {e.done}/{e.target} done, {e.running} running", style="dim"))
+        self._study = e
 
     def _on_SearchFinished(self, e: SearchFinished) -> None:
         if self._task is not None:

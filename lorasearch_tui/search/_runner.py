@@ -122,6 +122,7 @@ class SearchRunner:
         self._mode = options.mode
         self._next_count = 0.0
         self._progress: StudyProgress | None = None
+        self._target = 0
 
     def prepare(self) -> None:
         """Check everything and open the study, without training; `run()` calls it if needed.
@@ -267,6 +268,7 @@ class SearchRunner:
         options, controls = self._options, self.controls
         started = time.monotonic()
         distributions = to_distributions(config.space)
+        self._target = target
         ending: str | None = None
         self._next_count = 0.0  # when to read the study's counts again (a trial's end: at once)
         while True:
@@ -395,6 +397,10 @@ class SearchRunner:
         finally:
             slot.done()
             self._next_count = 0.0  # a slot is free: ask the study now whether it needs more
+        try:
+            self._tell_progress(trial_counts(study), self._target)  # the study with this trial in
+        except RunFailure:
+            pass  # only a figure on the screen: the loop's next read of the storage will tell
         if outcome.disk_full:
             raise DiskFull(live.folder, f" (trial {live.number}: {outcome.fail_reason})")
         self._budget.spend(study, live.number, outcome)
