@@ -18,7 +18,11 @@ def write_json(path: Path, data: Any) -> None:
         DiskFull: the disk (or the quota) is full.
         ValueError: `data` holds a non-finite float, which JSON has no word for.
     """
-    text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    write_text(path, json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write `text` beside `path`, then rename it into place (see `write_json`)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         tmp.write_text(text, encoding="utf-8")

@@ -11,8 +11,6 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,14 +18,15 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from . import __version__
-from .errors import ExitCode, RunFailure, UserError, printable
+from . import __version__, cli_results
+from .cli_common import StorageOption, fail, user_errors
+from .errors import ExitCode, UserError
 from .interrupts import interrupt_on_signals, on_terminal_gone, stop_on_sigint
 
 app = typer.Typer(
     name="lorasearch",
     help="Find the best hyperparameters for QLoRA fine-tuning, from the terminal.",
-    no_args_is_help=True,
+    invoke_without_command=True,  # `lorasearch` alone: the home screen in a terminal, else the help
     add_completion=False,
     rich_markup_mode=None,
     # A traceback is for bugs; its local variables could hold a storage URL with a password.
@@ -47,40 +46,6 @@ ConfigOption = Annotated[
 ]
 
 
-StorageOption = Annotated[
-    str | None,
-    typer.Option(
-        "--storage",
-        envvar="LORASEARCH_STORAGE",
-        show_envvar=True,
-        help="Optuna storage URL. Default: sqlite:///optuna_studies/STUDY.db. Set LORASEARCH_STORAGE "
-        "instead to keep a password out of the process list.",
-        show_default=False,
-    ),
-]
-
-
-def fail(message: str, code: ExitCode) -> typer.Exit:
-    """Say `message` on stderr in one line, control characters escaped, and exit with `code`."""
-    sys.stderr.write(f"error: {printable(message)}\n")
-    return typer.Exit(code)
-
-
-@contextmanager
-def user_errors() -> Iterator[None]:
-    """A `UserError` becomes one line on stderr and exit code 2, a `RunFailure` one line and
-    exit code 1, Ctrl+C exit code 130."""
-    try:
-        yield
-    except UserError as exc:
-        raise fail(str(exc), ExitCode.USAGE) from None
-    except RunFailure as exc:
-        raise fail(str(exc), ExitCode.BUG) from None
-    except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
-        raise typer.Exit(ExitCode.INTERRUPTED) from None
-
-
 def _version(value: bool) -> None:
     if value:
         print(f"lorasearch {__version__}")
@@ -89,11 +54,47 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
+    ctx: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
-    """Find the best hyperparameters for QLoRA fine-tuning, from the terminal."""
+    """Find the best hyperparameters for QLoRA fine-tuning, from the terminal.
+
+    Without a command, in a terminal: the home screen (the studies here; watch, resume, start,
+    look at one)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if not _use_tui(False):
+        print(ctx.get_help())
+        raise typer.Exit()
+    _home()
+
+
+def _home() -> None:
+    """The home screen, and what it was asked to do; back to it when that ends."""
+    from .tui import HomeApp
+
+    source = cli_results.HomeStudies()
+    while True:
+        choice = HomeApp(source).run()
+        if choice is None:
+            return
+        url = source.storage_of(choice.study) if choice.study else None
+        try:
+            if choice.action == "watch":
+                _watch(choice.study, url)
+            elif choice.action == "resume":
+                _run_search(
+                    None, {}, choice.study, SearchSettingsGiven(), True, url, set(), DEFAULT_SEARCH, True
+                )
+            else:
+                _run_search(
+                    choice.config, {}, None, SearchSettingsGiven(), False, None, set(), DEFAULT_SEARCH, True
+                )
+        except typer.Exit as stop:  # a search that ended badly said why on stderr
+            if stop.exit_code == ExitCode.INTERRUPTED:
+                raise
 
 
 @app.command()
@@ -364,6 +365,10 @@ def watch(
     storage: StorageOption = None,
 ) -> None:
     """Watch a study another process is running (read-only: it never writes to the storage)."""
+    _watch(study, storage)
+
+
+def _watch(study: str, storage: str | None) -> None:
     import threading
 
     from .search import default_storage
@@ -497,10 +502,27 @@ def _run_search(
     for path in best_files(name):
         if path.exists():
             _say(console, f"wrote {path}")
+    if finished is not None and finished.counts and sum(finished.counts.values()):
+        _write_report(console, name, storage)
     if finished is not None and finished.reason == "failed":
         raise fail(finished.message or "the search failed", ExitCode.BUG)
     if code:
         raise typer.Exit(code)
+
+
+def _write_report(console: Console, name: str, storage: str | None) -> None:
+    """The study's report page, at the end of every search; a search is never failed for it."""
+    import logging
+
+    from .search import report_file
+
+    path = report_file(name)
+    try:
+        cli_results.write_report(cli_results.look(name, storage), path)
+    except Exception as exc:  # noqa: BLE001 - a picture must not turn a finished search into an error
+        logging.getLogger("lorasearch").warning("could not write %s: %s", path, exc)
+        return
+    _say(console, f"wrote {path}")
 
 
 def _say(console: Console, text: str) -> None:
@@ -509,6 +531,9 @@ def _say(console: Console, text: str) -> None:
         console.print(text, markup=False, highlight=False)
     except OSError:
         pass
+
+
+cli_results.register(app)  # studies, show, export, plot, report, dashboard
 
 
 def main() -> None:

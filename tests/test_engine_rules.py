@@ -136,3 +136,21 @@ def test_the_headless_log_of_a_pruning_search(tmp_path):
         line = next(x for x in log.splitlines() if f"trial {trial.number:3d}  step {last}  eval_loss" in x)
         assert line.endswith(decision), line
         assert f"trial {trial.number:3d}  {trial.state.name}" in log
+
+
+def test_the_engine_sends_the_importances_after_each_trial(tmp_path):
+    """What the `i` screen shows: a reason until 3 trials are complete, then PED-ANOVA's
+    importances over all of them, learning_rate first (the stand-in's loss depends on it only)."""
+    from lorasearch_tui.events import ParamImportances
+
+    space = {
+        "learning_rate": {"type": "loguniform", "low": 0.001, "high": 0.5},
+        "lora_r": {"type": "categorical", "choices": [4, 8, 16]},
+    }
+    _, study, sink = run_standin(tmp_path, n_trials=5, space=space)
+    sent = [e for e in sink.events if isinstance(e, ParamImportances)]
+    assert [e.trials for e in sent] == [1, 2, 3, 4, 5]
+    assert [e.reason for e in sent[:2]] == [f"needs 3 complete trials, the study has {n}" for n in (1, 2)]
+    for event in sent[2:]:
+        assert set(event.values) == set(space) and sum(event.values.values()) == pytest.approx(1.0)
+        assert list(event.values)[0] == "learning_rate"

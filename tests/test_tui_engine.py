@@ -33,14 +33,19 @@ STANDIN = str(REPO / "tests" / "helpers" / "standin_worker.py")
 SPACE = {"learning_rate": {"type": "loguniform", "low": 0.01, "high": 0.1}}
 
 
-def search_config(folder: Path):
-    values = {"max_steps": 4, "eval_steps": 2, "base_output_dir": str(folder / "out"), "search_space": SPACE}
+def search_config(folder: Path, max_steps: int = 4):
+    values = {
+        "max_steps": max_steps,
+        "eval_steps": 2,
+        "base_output_dir": str(folder / "out"),
+        "search_space": SPACE,
+    }
     return parse_config(values, "test")
 
 
-def engine_app(folder: Path, behaviour: str, n_trials: int, name: str = "k", **options):
+def engine_app(folder: Path, behaviour: str, n_trials: int, name: str = "k", max_steps: int = 4, **options):
     """The app over a real search in `folder` whose worker is the stand-in."""
-    config = search_config(folder)
+    config = search_config(folder, max_steps)
     controls, sink = SearchControls(), TuiSink()
     runner = SearchRunner(
         config,
@@ -254,7 +259,8 @@ async def test_two_trials_at_once_each_on_its_worker_and_n_picks_which_one_a_abo
     from lorasearch_tui.tui.widgets import LossChart, TrialTable
 
     monkeypatch.chdir(tmp_path)
-    app, controls = engine_app(tmp_path, "slow", n_trials=2, workers=2)
+    # 12 steps of 0.5 s: neither trial ends while the keys are pressed, even on a loaded machine
+    app, controls = engine_app(tmp_path, "slow", n_trials=2, workers=2, max_steps=12)
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_until(pilot, lambda: len(app.state.running_numbers) == 2, timeout=60)
         await pilot.pause(0.3)
@@ -279,3 +285,32 @@ async def test_two_trials_at_once_each_on_its_worker_and_n_picks_which_one_a_abo
         ("FAIL", "aborted by user"),
         ("COMPLETE", None),
     ]
+
+
+async def test_i_shows_the_importances_the_engine_sends_after_each_trial(tmp_path, monkeypatch):
+    """`i` before three trials are complete says why there are none; once they are, bars with
+    learning_rate first (the stand-in's loss depends on it alone), and the open screen follows."""
+    from helpers.pilot import text_of
+
+    from lorasearch_tui.tui.screens import ImportancesScreen
+
+    monkeypatch.chdir(tmp_path)
+    app, controls = engine_app(tmp_path, "slow", n_trials=5)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_until(
+            pilot, lambda: len([t for t in app.state.trials.values() if t.state == "COMPLETE"]) == 1
+        )
+        await pilot.press("i")
+        assert isinstance(app.screen, ImportancesScreen)
+        await pilot.pause(0.2)
+        said = text_of(app.screen.query_one("#importances-text"))
+        assert "none yet: needs 3 complete trials, the study has 1" in said
+        await wait_until(pilot, lambda: app.state.importances is not None and app.state.importances.values)
+        await pilot.pause(0.2)
+        said = text_of(app.screen.query_one("#importances-text"))
+        assert "PED-ANOVA" in said and "from 3 complete trials" in said and "learning_rate" in said
+        await pilot.press("escape")
+        assert not isinstance(app.screen, ImportancesScreen)
+        controls.stop_after_trial()
+        await wait_until(pilot, lambda: app.state.finished is not None)
+        await pilot.press("q")

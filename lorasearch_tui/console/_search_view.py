@@ -120,12 +120,12 @@ class SearchConsole:
             )
 
     def _on_WorkerStateChanged(self, e: WorkerStateChanged) -> None:
+        # which worker, when there are several
+        where = f" ({e.worker})" if self._started is not None and len(self._started.workers) > 1 else ""
         if e.state in _WORKER_NOTES:
-            where = f" ({e.worker})" if self._started is not None and len(self._started.workers) > 1 else ""
             self._print(Text(_WORKER_NOTES[e.state].format(detail=e.detail) + where, style="dim"))
         elif e.state == "replaced":
-            name = f"worker {e.worker}" if e.worker else "worker"
-            self._print(Text(f"{name} replaced by a fresh process after the failure", style="dim"))
+            self._print(Text(f"worker replaced by a fresh process after the failure{where}", style="dim"))
 
     def _on_TrialStarted(self, e: TrialStarted) -> None:
         if self._task is not None:

@@ -146,6 +146,18 @@ class HardwareSampled:
 
 
 @_record
+class ParamImportances:
+    """Which parameters mattered so far (Optuna's importances over the COMPLETE trials), or why
+    there is nothing to say yet; the engine sends them after each trial."""
+
+    values: dict[str, float]  # parameter -> share of the variation it explains, largest first
+    evaluator: str
+    trials: int  # the COMPLETE trials they come from
+    reason: str | None = None  # why there are no values yet
+    event: Literal["importances"] = "importances"
+
+
+@_record
 class SearchFinished:
     reason: str  # completed, timeout, stopped, interrupted, failed
     counts: dict[str, int] = Field(default_factory=dict)
@@ -165,6 +177,7 @@ Event = (
     | TrialFinished
     | HardwareSampled
     | StudyProgress
+    | ParamImportances
     | SearchFinished
 )
 EVENT_TYPES: tuple[type, ...] = Event.__args__  # type: ignore[attr-defined]

@@ -17,6 +17,7 @@ from ._records import (
     EvalLogged,
     Event,
     HardwareSampled,
+    ParamImportances,
     SearchFinished,
     SearchStarted,
     StepLogged,
@@ -71,6 +72,7 @@ class SearchState:
     worker: WorkerStateChanged | None = None  # the latest state of any worker (or of the runner, watched)
     workers: dict[str, WorkerStateChanged] = field(default_factory=dict)  # by worker, when named
     progress: StudyProgress | None = None  # the study's counts, every host's trials included
+    importances: ParamImportances | None = None  # which parameters mattered so far
     hardware: deque[HardwareSampled] = field(default_factory=lambda: deque(maxlen=HISTORY))
     finished: SearchFinished | None = None
     clock: Callable[[], float] = time.monotonic
@@ -115,6 +117,8 @@ class SearchState:
                 self.workers[event.worker] = event
         elif isinstance(event, StudyProgress):
             self.progress = event
+        elif isinstance(event, ParamImportances):
+            self.importances = event
         elif isinstance(event, HardwareSampled):
             self.hardware.append(event)
         elif isinstance(event, SearchFinished):

@@ -32,6 +32,11 @@ def best_files(study_name: str) -> tuple[Path, Path]:
     return RESULTS_DIR / f"{study_name}_best_params.json", RESULTS_DIR / f"{study_name}_best_config.json"
 
 
+def report_file(study_name: str) -> Path:
+    """`optuna_studies/{study}_report.html`, written by the CLI at the end of every search."""
+    return RESULTS_DIR / f"{study_name}_report.html"
+
+
 def write_best_files(study: Any, config: SearchConfig) -> None:
     """Rewrite both best files from the study as it is now."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
@@ -45,6 +50,12 @@ def write_best_files(study: Any, config: SearchConfig) -> None:
             "best_trial": best.number if best else None,
             "best_value": best.value if best else None,
             "best_params": dict(best.params) if best else {},
+            # where its adapter is (on the host that trained it) and the page that shows the study
+            "best_trial_dir": best.user_attrs.get("trial_dir") if best else None,
+            "adapter": str(Path(best.user_attrs["trial_dir"]) / "adapter")
+            if best and best.user_attrs.get("trial_dir")
+            else None,
+            "report": str(report_file(study.study_name)),
             "metric": METRIC,
             "direction": DIRECTION,
             "n_complete": counts["complete"],

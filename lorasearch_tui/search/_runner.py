@@ -45,6 +45,7 @@ from ..events import (
 )
 from ._budget import FailureBudget
 from ._hardware import HardwareMonitor
+from ._importance import importances
 from ._lease import DEFAULT_GRACE_S, Leases, live_runners
 from ._live_trial import LiveTrial, Outcome
 from ._placement import Placement, plan_workers
@@ -123,6 +124,7 @@ class SearchRunner:
         self._next_count = 0.0
         self._progress: StudyProgress | None = None
         self._target = 0
+        self._importances_at = -1  # COMPLETE trials the last importances were computed from
 
     def prepare(self) -> None:
         """Check everything and open the study, without training; `run()` calls it if needed.
@@ -398,9 +400,13 @@ class SearchRunner:
             slot.done()
             self._next_count = 0.0  # a slot is free: ask the study now whether it needs more
         try:
-            self._tell_progress(trial_counts(study), self._target)  # the study with this trial in
+            counts = trial_counts(study)
+            self._tell_progress(counts, self._target)  # the study with this trial in
+            if outcome.state == "COMPLETE" or counts["complete"] != self._importances_at:
+                self._importances_at = counts["complete"]
+                self._sink.emit(importances(study, list(self._config.space)))  # a few ms a trial
         except RunFailure:
-            pass  # only a figure on the screen: the loop's next read of the storage will tell
+            pass  # only figures on the screen: the loop's next read of the storage will tell
         if outcome.disk_full:
             raise DiskFull(live.folder, f" (trial {live.number}: {outcome.fail_reason})")
         self._budget.spend(study, live.number, outcome)

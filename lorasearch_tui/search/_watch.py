@@ -34,6 +34,7 @@ from ..events import (
     decode_lines,
 )
 from ._hardware import _Nvml, sample_hardware
+from ._importance import importances
 from ._lease import LEASE_ATTR, RUNNER_PREFIX, Runner, live_runners
 from ._storage import first_line, journal_path, mask_password, open_storage, sqlite_path
 from ._study import (
@@ -78,6 +79,8 @@ class StudyWatcher:
         self._runner_alive: bool | None = None
         self._progress: StudyProgress | None = None
         self._target = 0
+        self._space: list[str] = []
+        self._importances_at = -1
         # the file(s) whose change means new data: a SQLite database, or a journal file
         files = sqlite_path(storage) or journal_path(storage)
         self._sqlite = str(files) if files is not None else None
@@ -124,6 +127,9 @@ class StudyWatcher:
         if progress != self._progress:
             self._progress = progress
             self._sink.emit(progress)
+        if counts["complete"] != self._importances_at:
+            self._importances_at = counts["complete"]
+            self._sink.emit(importances(study, self._space))
         self._running = {t.number: t for t in trials if t.state.name == "RUNNING"}
         for trial in self._running.values():
             self._read_metrics(trial)
@@ -197,6 +203,7 @@ class StudyWatcher:
         settings = study.user_attrs.get(SETTINGS_ATTR, {})
         target = config.grid_size() if settings.get("mode") == "grid" else settings.get("n_trials", 0)
         self._target = target or 0
+        self._space = list(config.space)
         self._sink.emit(
             SearchStarted(
                 study_name=study.study_name,

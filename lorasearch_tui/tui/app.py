@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerState
 from ..errors import ExitCode, UserError, printable
 from ..events import (
     HardwareSampled,
+    ParamImportances,
     SearchControls,
     SearchFinished,
     SearchStarted,
@@ -34,7 +35,7 @@ from ..events import (
     TrialStarted,
 )
 from .messages import EventsArrived, LogLine, TuiSink
-from .screens import ConfirmQuitScreen, HelpScreen, TrialDetailScreen
+from .screens import ConfirmQuitScreen, HelpScreen, ImportancesScreen, TrialDetailScreen
 from .widgets import ConfigTree, GpuPanel, LogPane, LossChart, StudyHeader, TrialTable
 from .widgets.log_pane import LogHandler
 
@@ -56,6 +57,7 @@ class SearchApp(App[int]):
         Binding("e", "write", "Write files", id="write"),
         Binding("q,ctrl+c", "quit_search", "Quit", id="quit"),
         Binding("question_mark", "help", "Help", id="help", key_display="?"),
+        Binding("i", "importances", "Importances", id="importances"),  # last: a narrow footer cuts it
     ]
 
     def __init__(
@@ -170,6 +172,8 @@ class SearchApp(App[int]):
             self.query_one(GpuPanel).show(self.state)
         if kinds & {TrialStarted, TrialFinished, SearchFinished, SearchStarted}:
             self.refresh_bindings()
+        if ParamImportances in kinds and isinstance(self.screen, ImportancesScreen):
+            self.screen.update_from(self.state)
 
     def on_resize(self) -> None:
         self._fit_panes()
@@ -252,6 +256,10 @@ class SearchApp(App[int]):
         running = self.state.running
         self.controls.abort_trial(running)
         self.notify(f"aborting trial {running}" if running is not None else "no trial is running", timeout=3)
+
+    def action_importances(self) -> None:
+        """Which parameters mattered so far (the engine sends them after each trial)."""
+        self.push_screen(ImportancesScreen(self.state))
 
     def action_next_running(self) -> None:
         """The chart (and `a`) follow the next running trial."""

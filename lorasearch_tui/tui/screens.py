@@ -14,7 +14,7 @@ from textual.widgets import Button, Label, Static
 from textual_plotext import PlotextPlot
 
 from ..errors import printable
-from ..events import TrialView
+from ..events import SearchState, TrialView
 from .widgets.loss_chart import plot_trial
 
 
@@ -68,6 +68,45 @@ class TrialDetailScreen(ModalScreen[None]):
         )
 
 
+def importance_text(state: SearchState, width: int = 30) -> Text:
+    """The parameter importances so far as bars, largest first, or why there are none yet."""
+    imp = state.importances
+    text = Text("Parameter importances\n", style="bold")
+    if imp is None:
+        return text + Text("computed after the first trials end", style="dim")
+    text.append(
+        f"{imp.evaluator}\nfrom {imp.trials} complete trials, updated after each trial\n\n", style="dim"
+    )
+    if not imp.values:
+        return text + Text(f"none yet: {printable(imp.reason or '')}", style="yellow")
+    longest = max(len(printable(name)) for name in imp.values)
+    for name, share in imp.values.items():
+        filled = round(share * width)
+        text.append(f"{printable(name):<{longest}}  ")
+        text.append("█" * filled, style="cyan")
+        text.append("░" * (width - filled), style="dim")
+        text.append(f"  {share:.2f}\n")
+    return text
+
+
+class ImportancesScreen(ModalScreen[None]):
+    """Which parameters mattered so far; redrawn when the engine sends new importances."""
+
+    BINDINGS = [Binding("escape,i,q", "dismiss", "Close", id="importances.close")]
+
+    def __init__(self, state: SearchState) -> None:
+        super().__init__()
+        self._state = state
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="importances"):
+            yield Static(importance_text(self._state), id="importances-text")
+            yield Label("Esc closes", id="detail-hint")
+
+    def update_from(self, state: SearchState) -> None:
+        self.query_one("#importances-text", Static).update(importance_text(state))
+
+
 # At most 64 columns a line, so the box fits an 80x24 terminal with its border and padding.
 HELP = """\
 a      abort the trial the chart shows (FAIL "aborted
@@ -79,6 +118,7 @@ r      resume after a pause
 e      write the result files now
 o      sort the trial table by the next column
        (or click a column's header)
+i      parameter importances so far (updated live)
 Enter  open the selected trial's detail
 Esc    close a detail or this help
 q      quit (asks first; --resume runs the trial again)

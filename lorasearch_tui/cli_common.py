@@ -1,0 +1,45 @@
+"""What the CLI's command modules share: the storage option and the one-line error handling."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+
+from .errors import ExitCode, RunFailure, UserError, printable
+
+StorageOption = Annotated[
+    str | None,
+    typer.Option(
+        "--storage",
+        envvar="LORASEARCH_STORAGE",
+        show_envvar=True,
+        help="Optuna storage URL. Default: sqlite:///optuna_studies/STUDY.db. Set LORASEARCH_STORAGE "
+        "instead to keep a password out of the process list.",
+        show_default=False,
+    ),
+]
+
+
+def fail(message: str, code: ExitCode) -> typer.Exit:
+    """Say `message` on stderr in one line, control characters escaped, and exit with `code`."""
+    sys.stderr.write(f"error: {printable(message)}\n")
+    return typer.Exit(code)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """A `UserError` becomes one line on stderr and exit code 2, a `RunFailure` one line and
+    exit code 1, Ctrl+C exit code 130."""
+    try:
+        yield
+    except UserError as exc:
+        raise fail(str(exc), ExitCode.USAGE) from None
+    except RunFailure as exc:
+        raise fail(str(exc), ExitCode.BUG) from None
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        raise typer.Exit(ExitCode.INTERRUPTED) from None

@@ -1,0 +1,23 @@
+"""Looking at a study: Rich tables for the terminal, CSV/JSON exports, Optuna's plots as HTML
+and PNG, and the one-page HTML report. Called by the CLI's result commands only: the engine
+never imports this package (nor plotly or matplotlib; an import-linter contract says so), and
+plotly and matplotlib are imported inside the functions that draw, so `lorasearch --help`
+stays fast."""
+
+from ._export import export_text
+from ._page import report_html
+from ._plots import FORMATS, write_plots
+from ._tables import SORTS, fail_reasons, importance_bars, sort_rows, studies_table, trials_table
+
+__all__ = [
+    "FORMATS",
+    "SORTS",
+    "export_text",
+    "fail_reasons",
+    "importance_bars",
+    "report_html",
+    "sort_rows",
+    "studies_table",
+    "trials_table",
+    "write_plots",
+]

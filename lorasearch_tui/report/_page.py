@@ -1,0 +1,143 @@
+"""`lorasearch report`: one self-contained HTML page per study, written at the end of every
+search next to the best files. Everything a person asks after a search on one page: the
+figures, the best config and the command that trains it, the trial table, every plot, and the
+best trial's curves. plotly.js is inlined once, so the page opens offline and loads nothing.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..errors import printable
+from ..events import ParamImportances
+from ..results import StudySummary, TrialRow, curves
+from ._plots import looking_copy, plans, plotly_figure
+from ._tables import fmt_bytes, fmt_seconds, fmt_value
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
+h1 { margin-bottom: 0.2em; } .sub { color: #666; margin-top: 0; }
+.figures { display: flex; gap: 2em; flex-wrap: wrap; margin: 1em 0; }
+.figures div { background: #f4f6f8; padding: 0.6em 1em; border-radius: 6px; }
+.figures b { display: block; font-size: 1.4em; }
+table { border-collapse: collapse; font-size: 0.9em; }
+td, th { padding: 0.25em 0.7em; border-bottom: 1px solid #ddd; text-align: right; }
+td.l, th.l { text-align: left; }
+.COMPLETE { color: #1a7f37; } .PRUNED { color: #9a6700; } .FAIL { color: #cf222e; } .OOM { color: #8250df; }
+pre { background: #f4f6f8; padding: 0.8em; overflow-x: auto; }
+.skipped { color: #666; }
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape(printable(str(value)), quote=True)
+
+
+def report_html(
+    study: Any,
+    summary: StudySummary,
+    rows: list[TrialRow],
+    names: list[str],
+    imp: ParamImportances,
+    best_config: Path | None,
+) -> str:
+    import plotly.graph_objects as go
+    from plotly.offline import get_plotlyjs
+
+    best = next((r for r in rows if r.number == summary.best_number), None)
+    parts = [
+        f"<h1>Study {_e(summary.name)}</h1>",
+        f'<p class="sub">{_e(summary.mode)} search, {_e(summary.pruner)} pruner, storage '
+        f"{_e(summary.storage)}; written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC</p>",
+        '<div class="figures">',
+        f"<div>trials done<b>{summary.done}/{summary.target}</b></div>",
+        f"<div>complete / pruned / failed<b>{summary.counts['complete']} / {summary.counts['pruned']} / "
+        f"{summary.counts['failed'] + summary.counts['interrupted']}</b></div>",
+        f"<div>best eval_loss<b>{summary.best_value:.4f} (#{summary.best_number})</b></div>"
+        if summary.best_value is not None
+        else "<div>best eval_loss<b>none yet</b></div>",
+        f"<div>running<b>{'yes: ' + _e(', '.join(summary.runners)) if summary.alive else 'no'}</b></div>",
+        "</div>",
+    ]
+    if best is not None:
+        parts.append("<h2>Best trial</h2>")
+        parts.append("<pre>" + html.escape(json.dumps(best.params, indent=2)) + "</pre>")
+        if best.trial_dir:
+            parts.append(f"<p>adapter: <code>{_e(Path(best.trial_dir) / 'adapter')}</code></p>")
+        if best_config is not None:
+            parts.append(f"<p>train it: <code>lorasearch train --config {_e(best_config)}</code></p>")
+    parts.append("<h2>Parameter importances</h2>")
+    if imp.values:
+        parts.append(f"<p>{_e(imp.evaluator)}, from {imp.trials} complete trials</p><table>")
+        parts += [f'<tr><td class="l">{_e(n)}</td><td>{v:.3f}</td></tr>' for n, v in imp.values.items()]
+        parts.append("</table>")
+    else:
+        parts.append(f'<p class="skipped">none yet: {_e(imp.reason)}</p>')
+    parts.append("<h2>Trials</h2>" + _table(rows, names, summary.best_number))
+
+    figures = []
+    copy = looking_copy(study, rows)
+    parts.append("<h2>Plots</h2>")
+    for plot in plans(rows, names):
+        parts.append(f"<h3>{_e(plot.title)}</h3>")
+        if plot.reason is not None:
+            parts.append(f'<p class="skipped">skipped: {_e(plot.reason)}</p>')
+            continue
+        figures.append(plotly_figure(plot, copy))
+        parts.append(figures[-1].to_html(full_html=False, include_plotlyjs=False))
+    if best is not None:
+        train, evals = curves(best)
+        parts.append(f"<h3>Train and eval loss of the best trial (#{best.number})</h3>")
+        if train or evals:
+            figure = go.Figure()
+            figure.add_scatter(x=[p["step"] for p in train], y=[p["loss"] for p in train], name="train loss")
+            figure.add_scatter(
+                x=[p["step"] for p in evals],
+                y=[p["eval_loss"] for p in evals],
+                name="eval loss",
+                mode="lines+markers",
+            )
+            figure.update_layout(xaxis_title="step", yaxis_title="loss")
+            parts.append(figure.to_html(full_html=False, include_plotlyjs=False))
+        else:
+            parts.append(
+                f'<p class="skipped">skipped: no metrics.jsonl at {_e(best.trial_dir)} on this host</p>'
+            )
+    return (
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
+        f"<title>lorasearch: {_e(summary.name)}</title><style>{_STYLE}</style>"
+        f"<script>{get_plotlyjs()}</script></head><body>\n" + "\n".join(parts) + "\n</body></html>\n"
+    )
+
+
+def _table(rows: list[TrialRow], names: list[str], best_number: int | None) -> str:
+    head = ["#", "state", *names, "value", "time", "steps", "pruned@", "peak mem", "reason"]
+    out = [
+        "<table><tr>"
+        + "".join(f'<th class="{"l" if h in ("state", "reason") else ""}">{_e(h)}</th>' for h in head)
+        + "</tr>"
+    ]
+    for r in rows:
+        cells = [
+            f"{r.number}{' ★' if r.number == best_number else ''}",
+            f'<span class="{r.label}">{r.label}</span>',
+            *[_e(fmt_value(r.params.get(n))) for n in names],
+            f"{r.value:.4f}" if r.value is not None else "-",
+            fmt_seconds(r.duration_s),
+            _e(fmt_value(r.steps)),
+            _e(fmt_value(r.pruned_at)),
+            fmt_bytes(r.peak_memory_bytes),
+            _e(r.fail_reason or ""),
+        ]
+        out.append(
+            "<tr>"
+            + "".join(
+                f'<td class="{"l" if i in (1, len(cells) - 1) else ""}">{c}</td>' for i, c in enumerate(cells)
+            )
+            + "</tr>"
+        )
+    return "\n".join(out) + "</table>"

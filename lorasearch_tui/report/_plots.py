@@ -1,0 +1,142 @@
+"""The pictures of a study: Optuna's plots, as self-contained HTML (plotly, plotly.js inlined:
+they open offline) or PNG (matplotlib, no browser needed).
+
+A plot that needs more trials than the study has is skipped with a one-line reason, never an
+exception. The plots are drawn from an in-memory copy of the study holding only the trials it
+ran (not the ones a runner created and gave up because the target was met), so nothing here
+can write to the user's storage.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from ..results import MIN_TRIALS, TrialRow
+
+FORMATS = ("html", "png", "both")
+
+
+@dataclass(frozen=True)
+class Plot:
+    name: str  # file stem: history, importances, ...
+    title: str
+    reason: str | None  # why it was skipped, or None
+    make: Callable[[Any, str], Any] | None = None  # (study, "plotly"|"matplotlib") -> figure / axes
+
+
+def looking_copy(study: Any, rows: list[TrialRow]) -> Any:
+    """An in-memory study with the trials the study ran (as `rows` lists them)."""
+    import optuna
+
+    keep = {row.number for row in rows}
+    copy = optuna.create_study(study_name=study.study_name, direction="minimize")
+    copy.add_trials([t for t in study.get_trials(deepcopy=True) if t.number in keep])
+    return copy
+
+
+def plans(rows: list[TrialRow], names: list[str]) -> list[Plot]:
+    """Every plot, with the reason when the study cannot have it yet."""
+    complete = sum(r.state == "COMPLETE" for r in rows)
+    curves = sum(bool(r.intermediate) for r in rows)
+
+    def need(n: int, what: str = "complete trials") -> str | None:
+        have = complete if what == "complete trials" else curves
+        return None if have >= n else f"needs {n} {what}, the study has {have}"
+
+    def vis(name: str) -> Callable[[Any, str], Any]:
+        def make(study: Any, kind: str) -> Any:
+            import optuna.visualization as plotly_vis
+            import optuna.visualization.matplotlib as mpl_vis
+
+            module = plotly_vis if kind == "plotly" else mpl_vis
+            kwargs = {}
+            if name == "plot_param_importances":
+                from optuna.importance import PedAnovaImportanceEvaluator
+
+                kwargs["evaluator"] = PedAnovaImportanceEvaluator()
+            drawn = getattr(module, name)(study, **kwargs)
+            if name in ("plot_optimization_history", "plot_intermediate_values"):
+                # the objective has a name here: say it instead of Optuna's "Objective Value"
+                if kind == "plotly":
+                    drawn.update_layout(yaxis_title="eval loss")
+                else:
+                    drawn.set_ylabel("eval loss")
+            return drawn
+
+        return make
+
+    two = None if len(names) >= 2 else f"needs two searched parameters, the study has {len(names)}"
+    return [
+        Plot("history", "Optimization history", need(1), vis("plot_optimization_history")),
+        Plot("importances", "Parameter importances", need(MIN_TRIALS), vis("plot_param_importances")),
+        Plot("parallel", "Parallel coordinates", need(2), vis("plot_parallel_coordinate")),
+        Plot("slice", "Slice", need(1), vis("plot_slice")),
+        Plot("contour", "Contour", two or need(3), vis("plot_contour")),
+        Plot(
+            "intermediate",
+            "Eval loss of every trial (pruned ones too)",
+            need(1, "trials with evals"),
+            vis("plot_intermediate_values"),
+        ),
+        Plot(
+            "timeline",
+            "Timeline",
+            None if rows else "needs one trial, the study has none",
+            vis("plot_timeline"),
+        ),
+    ]
+
+
+def plotly_figure(plot: Plot, study: Any) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Optuna's ExperimentalWarning on some plots
+        return plot.make(study, "plotly")
+
+
+def write_plots(
+    study: Any, rows: list[TrialRow], names: list[str], out: Path, fmt: str
+) -> list[tuple[Plot, list[Path]]]:
+    """Write every plot the study can have into `out`; what was written (or why not) per plot."""
+    copy = looking_copy(study, rows)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for plot in plans(rows, names):
+        paths: list[Path] = []
+        if plot.reason is None:
+            if fmt in ("html", "both"):
+                path = out / f"{plot.name}.html"
+                plotly_figure(plot, copy).write_html(path, include_plotlyjs=True, full_html=True)
+                paths.append(path)
+            if fmt in ("png", "both"):
+                try:
+                    paths.append(_write_png(plot, copy, out / f"{plot.name}.png"))
+                except ImportError as exc:  # matplotlib's contour needs scipy, an optional extra
+                    plot = replace(plot, reason=f"the PNG needs {exc.name or exc} (pip install {exc.name})")
+        written.append((plot, paths))
+    return written
+
+
+def _write_png(plot: Plot, study: Any, path: Path) -> Path:
+    import importlib.util
+
+    if plot.name == "contour" and importlib.util.find_spec("scipy") is None:
+        raise ImportError("scipy", name="scipy")  # Optuna's matplotlib contour fails without it
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display: files only
+    import matplotlib.pyplot as plt
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        drawn = plot.make(study, "matplotlib")
+    first = drawn.flat[0] if hasattr(drawn, "flat") else drawn  # slice and contour: a grid of axes
+    figure = first.figure
+    if hasattr(drawn, "flat") or plot.name in ("parallel", "intermediate", "timeline"):
+        figure.set_size_inches(max(figure.get_size_inches()[0], 10), max(figure.get_size_inches()[1], 6))
+    figure.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    return path

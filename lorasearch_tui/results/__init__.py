@@ -1,0 +1,23 @@
+"""A study as data, for looking at it after (or during) a search: its trials as rows, its
+summary, its parameter importances. Read-only; no UI or plotting library here (the renderers
+live in `lorasearch_tui.report`)."""
+
+from ..search import MIN_TRIALS, importances
+from ._open import open_existing, stored_config
+from ._rows import TrialRow, curves, trial_rows
+from ._studies import StudySummary, list_studies, storages_here, study_target, summarize
+
+__all__ = [
+    "MIN_TRIALS",
+    "StudySummary",
+    "TrialRow",
+    "curves",
+    "importances",
+    "list_studies",
+    "open_existing",
+    "storages_here",
+    "stored_config",
+    "study_target",
+    "summarize",
+    "trial_rows",
+]

@@ -1,0 +1,38 @@
+"""Which parameters mattered: Optuna's importances over the study's finished trials.
+
+Computed by the engine after each trial (the `i` screen of the terminal UI shows them live)
+and by `lorasearch show`/`report` on a finished study.
+
+Optuna 5's default evaluator, PED-ANOVA, needs no extra package and works from a handful of
+trials; below `MIN_TRIALS` COMPLETE trials it says nothing useful, so callers get a reason
+instead of numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..events import ParamImportances
+
+MIN_TRIALS = 3  # COMPLETE trials with every searched parameter
+
+
+def importances(study: Any, params: list[str] | None = None) -> ParamImportances:
+    """The parameter importances of the study so far (or why there are none yet)."""
+    import optuna
+    from optuna.importance import PedAnovaImportanceEvaluator
+
+    complete = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))]
+    name = "PED-ANOVA (optuna.importance.PedAnovaImportanceEvaluator)"
+    if len(complete) < MIN_TRIALS:
+        return ParamImportances(
+            {}, name, len(complete), f"needs {MIN_TRIALS} complete trials, the study has {len(complete)}"
+        )
+    try:
+        values = optuna.importance.get_param_importances(
+            study, evaluator=PedAnovaImportanceEvaluator(), params=params
+        )
+    except (ValueError, RuntimeError) as exc:  # e.g. a parameter no trial varied
+        return ParamImportances({}, name, len(complete), str(exc).splitlines()[0])
+    ordered = dict(sorted(values.items(), key=lambda kv: kv[1], reverse=True))
+    return ParamImportances(ordered, name, len(complete))
