@@ -369,6 +369,11 @@ def test_demo_command_searches_the_embedded_assets(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "search learning_rate: loguniform" in proc.stdout and "2 complete" in proc.stdout
     assert len(list((tmp_path / "optuna_studies").glob("demo_*_best_config.json"))) == 1
+    # the study's report, written at the end of the search and named in its last lines
+    (report,) = (tmp_path / "optuna_studies").glob("demo_*_report.html")
+    assert f"wrote optuna_studies/{report.name}" in proc.stdout
+    page = report.read_text()
+    assert page.count("Plotly.newPlot") >= 3 and "lorasearch train --config optuna_studies/demo_" in page
 
 
 def test_the_override_flags_and_a_storage_url_are_what_the_search_uses(tmp_path, demo_model, demo_data):
