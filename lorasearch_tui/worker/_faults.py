@@ -12,7 +12,10 @@ trial 1 raises an exception at its step 3, trial 2 runs out of memory at step 2.
 - `orphan`: the worker starts a child that keeps the pipe open and sleeps, then is killed;
   the parent must notice the death although the pipe stays open, and kill the child;
 - `hang`: the worker stops at that step and says nothing more, as in a stuck CUDA call or a
-  deadlocked data loader (the trial stays RUNNING until a limit, a key or a signal ends it).
+  deadlocked data loader (the trial stays RUNNING until a limit, a key or a signal ends it);
+- `hog`: the worker asks CUDA for more memory than the GPU has, and the allocator raises its
+  own out-of-memory error (not a made-up one: the GPU check follows it from CUDA to the OOM
+  record); on the CPU it is an error saying so.
 
 The worker acts on it; the search checks it (a malformed value stops it with exit code 2)
 and says it loudly: on the console, in the terminal UI's header and in the study's user
@@ -28,7 +31,7 @@ from dataclasses import dataclass
 
 from ..events import FAULT_ENV_VAR as ENV_VAR  # named with the events: front ends show it
 
-KINDS = ("exception", "oom", "crash", "diverge", "orphan", "hang")
+KINDS = ("exception", "oom", "crash", "diverge", "orphan", "hang", "hog")
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,8 @@ def trigger(faults: list[Fault], trial: int, step: int) -> None:
                     time.sleep(600)
                     os._exit(0)
                 os.kill(os.getpid(), signal.SIGKILL)
+            if fault.kind == "hog":
+                _hog_the_gpu()
             if fault.kind == "oom":
                 import torch
 
@@ -79,3 +84,12 @@ def trigger(faults: list[Fault], trial: int, step: int) -> None:
                     f"CUDA out of memory. Tried to allocate 2.00 GiB (injected by {ENV_VAR})"
                 )
             raise RuntimeError(f"injected fault at step {step} ({ENV_VAR})")
+
+
+def _hog_the_gpu() -> None:
+    import torch
+
+    if not torch.cuda.is_available():
+        raise RuntimeError(f"{ENV_VAR}: 'hog' fills a GPU's memory, and there is no GPU")
+    _, total = torch.cuda.mem_get_info()
+    torch.empty(2 * total, dtype=torch.uint8, device="cuda")  # raises torch.OutOfMemoryError
