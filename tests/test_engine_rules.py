@@ -154,3 +154,22 @@ def test_the_engine_sends_the_importances_after_each_trial(tmp_path):
     for event in sent[2:]:
         assert set(event.values) == set(space) and sum(event.values.values()) == pytest.approx(1.0)
         assert list(event.values)[0] == "learning_rate"
+
+
+def test_bayesian_models_the_space_after_a_start_up_sized_to_the_budget(tmp_path):
+    """TPE's random start-up is a quarter of the budget (3 to 10), not Optuna's fixed 10, so
+    a small search reaches the model; multivariate; what it is stands in the study."""
+    from lorasearch_tui.events import SearchStarted
+    from lorasearch_tui.search._samplers import make_sampler, tpe_startup
+
+    assert [tpe_startup(n) for n in (1, 8, 12, 20, 40, 200)] == [3, 3, 3, 5, 10, 10]
+    sampler = make_sampler("bayesian", {}, 1, 0, n_trials=20)
+    assert sampler._n_startup_trials == 5 and sampler._multivariate and sampler._constant_liar
+    _, study, sink = run_standin(tmp_path, n_trials=8, mode="bayesian")
+    assert study.user_attrs["lorasearch_settings"]["sampler"] == "TPE multivariate, 3 random first"
+    started = next(e for e in sink.events if isinstance(e, SearchStarted))
+    assert started.sampler == "TPE multivariate, 3 random first"
+    # from the 4th trial on, TPE proposes: the learning rates move toward the high end the
+    # stand-in rewards (its loss is 1/(1 + learning_rate)), past the random start-up's median
+    rates = [t.params["learning_rate"] for t in study.trials]
+    assert statistics.median(rates[3:]) > statistics.median(rates[:3])

@@ -106,7 +106,8 @@ class SearchConsole:
         )
         self._print(Text(verb, style="bold"))
         self._print(
-            f"  {e.mode} search, {e.pruner} pruner, {e.n_trials} trials, storage {printable(e.storage)}"
+            f"  {e.mode} search{f' ({e.sampler})' if e.sampler and e.sampler != e.mode else ''}, "
+            f"{e.pruner} pruner, {e.n_trials} trials, storage {printable(e.storage)}"
         )
         for name, dist in e.space.items():
             self._print(f"  search {name}: {printable(dist)}")

@@ -44,6 +44,7 @@ class SearchStarted:
     fault_injection: str | None = None  # LORASEARCH_INJECT_FAULT when set: fake failures ahead
     workers: tuple[str, ...] = ()  # where this runner's workers train: ("GPU 0", "GPU 1") or ("CPU",)
     worker_logs: tuple[str, ...] = ()  # the workers' log files, for a log pane to follow
+    sampler: str = ""  # "TPE multivariate, 3 random first"
     event: Literal["search_started"] = "search_started"
 
 

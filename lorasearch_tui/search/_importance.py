@@ -10,6 +10,7 @@ instead of numbers.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from ..events import ParamImportances
@@ -29,10 +30,17 @@ def importances(study: Any, params: list[str] | None = None) -> ParamImportances
             {}, name, len(complete), f"needs {MIN_TRIALS} complete trials, the study has {len(complete)}"
         )
     try:
-        values = optuna.importance.get_param_importances(
-            study, evaluator=PedAnovaImportanceEvaluator(), params=params
-        )
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always", UserWarning)
+            values = optuna.importance.get_param_importances(
+                study, evaluator=PedAnovaImportanceEvaluator(), params=params
+            )
     except (ValueError, RuntimeError) as exc:  # e.g. a parameter no trial varied
         return ParamImportances({}, name, len(complete), str(exc).splitlines()[0])
+    if any("select the same set of trials" in str(w.message) for w in said):
+        # PED-ANOVA's good and all trials are the same few: it would call every parameter
+        # equally important, which is no answer
+        why = f"{len(complete)} complete trials are too few to tell the parameters apart yet"
+        return ParamImportances({}, name, len(complete), why)
     ordered = dict(sorted(values.items(), key=lambda kv: kv[1], reverse=True))
     return ParamImportances(ordered, name, len(complete))

@@ -52,7 +52,7 @@ from ._placement import Placement, plan_workers
 from ._preflight import check_folders, fault_injection, preflight
 from ._recover import recover
 from ._results import trial_dir, write_best_files
-from ._samplers import make_pruner, make_sampler, to_distributions
+from ._samplers import describe_sampler, make_pruner, make_sampler, to_distributions
 from ._slot import WorkerSlot
 from ._storage import mask_password
 from ._study import (
@@ -176,7 +176,7 @@ class SearchRunner:
         others = [r for r in live_runners(study.user_attrs, time.time()) if r.get("pid") != os.getpid()]
         joins = others and settings.mode != "grid"
         seed = config.params.seed + (zlib.crc32(self._leases.runner.key.encode()) if joins else 0)
-        study.sampler = make_sampler(settings.mode, config.space, seed, len(study.trials))
+        study.sampler = make_sampler(settings.mode, config.space, seed, len(study.trials), settings.n_trials)
         study.pruner = make_pruner(settings.pruner, config.params.eval_steps)
         recover(study, config, self._leases.lost, host=self._leases.runner.host)
         self._leases.renew([])
@@ -210,6 +210,7 @@ class SearchRunner:
                 fault_injection=self._faults,
                 workers=tuple(p.label for p in self._placements),
                 worker_logs=tuple(str(log) for log in logs),
+                sampler=describe_sampler(settings.mode, target),
             )
         )
         self._slots = [

@@ -38,7 +38,11 @@ class SearchSettings:
     trial_timeout: float | None = None  # kept in the stored config; here for the CLI's flag
 
     def to_dict(self) -> dict[str, Any]:
-        return {"mode": self.mode, "pruner": self.pruner, "n_trials": self.n_trials}
+        from ._samplers import describe_sampler
+
+        # the sampler's description too: for a person (or another tool) reading the study
+        sampler = describe_sampler(self.mode, self.n_trials)
+        return {"mode": self.mode, "pruner": self.pruner, "n_trials": self.n_trials, "sampler": sampler}
 
 
 STUDY_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")

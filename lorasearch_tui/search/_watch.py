@@ -36,6 +36,7 @@ from ..events import (
 from ._hardware import _Nvml, sample_hardware
 from ._importance import importances
 from ._lease import LEASE_ATTR, RUNNER_PREFIX, Runner, live_runners
+from ._samplers import describe_sampler
 from ._storage import first_line, journal_path, mask_password, open_storage, sqlite_path
 from ._study import (
     CONFIG_ATTR,
@@ -216,6 +217,7 @@ class StudyWatcher:
                 resumed=False,
                 trials_done=0,
                 fault_injection=study.user_attrs.get(FAULT_ATTR),
+                sampler=settings.get("sampler") or describe_sampler(settings.get("mode", "?"), target or 0),
                 # the places its trials ran so far (several: the table gets a worker column)
                 workers=tuple(sorted({w for t in study.get_trials(deepcopy=False) if (w := _where(t))})),
                 # this host's copy of the workers' logs, when the search runs here

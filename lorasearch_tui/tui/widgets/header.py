@@ -59,6 +59,8 @@ class StudyHeader(Static):
         line2 = Text(no_wrap=True, overflow="ellipsis")
         line2.append(started.study_name, style="bold")
         line2.append(f"  {started.mode}/{started.pruner}")
+        if started.sampler and started.sampler != started.mode:
+            line2.append(f" ({started.sampler})", style="dim")
         if len(state.workers) > 1:
             states = Counter(w.state for w in state.workers.values())
             said = ", ".join(f"{n} {what}" for what, n in states.most_common())
