@@ -115,7 +115,9 @@ def register(app: typer.Typer) -> None:
             looked = look(study, storage)
             folder = out or RESULTS_DIR / f"{study}_plots"
             written = _guard_write(
-                lambda: write_plots(looked["study"], looked["rows"], looked["names"], folder, fmt)
+                lambda: write_plots(
+                    looked["study"], looked["rows"], looked["names"], folder, fmt, looked["summary"].metric
+                )
             )
         for shown, paths in written:
             if shown.reason is not None:
@@ -292,7 +294,9 @@ def _show_rich(looked: dict[str, Any], sort: str) -> None:
     if best is None:
         console.print("no COMPLETE trial yet", markup=False)
     else:
-        console.print(f"Best: trial {best.number}, eval_loss {best.value:.4f}", style="bold", markup=False)
+        console.print(
+            f"Best: trial {best.number}, {summary.metric} {best.value:.4f}", style="bold", markup=False
+        )
         for name, value in best.params.items():
             console.print(f"  {printable(name)} = {printable(str(value))}", markup=False, highlight=False)
         if best.trial_dir:
@@ -357,7 +361,9 @@ class HomeStudies:
         ]
         parts.append(trials_table(rows, looked["names"], summary.best_number, "Trials"))
         if best is not None:
-            parts.append(Text(f"Best: trial {best.number}, eval_loss {best.value:.4f}", style="bold green"))
+            parts.append(
+                Text(f"Best: trial {best.number}, {summary.metric} {best.value:.4f}", style="bold green")
+            )
             parts += [Text(f"  {k} = {v}") for k, v in best.params.items()]
             from .search import best_files
 

@@ -23,8 +23,6 @@ from lorasearch_tui.search._lease import Runner
 from lorasearch_tui.tui import HomeApp, HomeChoice
 from lorasearch_tui.tui.home import ConfigPickerScreen, ResumeScreen, StudyReportScreen
 
-pytestmark = pytest.mark.asyncio
-
 
 @pytest.fixture
 def studies(tmp_path, monkeypatch):

@@ -1,10 +1,15 @@
 """The config file: fixed parameters, the search space, and the one loader that checks both."""
 
 from ._load import ConfigFile, SearchConfig, config_schema, load_config, parse_config
+from ._objective import GENERATED, NATURAL, Normalize, Objective
 from ._params import DEFAULT_INSTRUCTION, PARAM_NAMES, TrainParams
 from ._space import Categorical, IntRange, LogUniform, Uniform, describe, grid_size
 
 __all__ = [
+    "GENERATED",
+    "NATURAL",
+    "Normalize",
+    "Objective",
     "DEFAULT_INSTRUCTION",
     "PARAM_NAMES",
     "Categorical",

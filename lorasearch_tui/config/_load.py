@@ -112,6 +112,10 @@ def parse_config(raw: dict[str, Any], label: str) -> SearchConfig:
 
     space = dict(parsed.search_space)
     for name, dist in space.items():
+        if name == "objective":
+            raise UserError(
+                f"{label}: search_space.objective: what a search measures cannot be searched; set it fixed"
+            )
         if name not in PARAM_NAMES:
             raise UserError(
                 f"{label}: search_space.{name}: not a parameter{_did_you_mean(name, PARAM_NAMES)}"
@@ -175,7 +179,7 @@ def _first_error(exc: ValidationError, raw: dict[str, Any]) -> str:
         return f"{path}: missing; add this key"
     msg = _plain(err["msg"])
     if kind == "literal_error" and loc[0] in PARAM_NAMES:
-        choices = typing.get_args(TrainParams.model_fields[loc[0]].annotation)
+        choices = typing.get_args(_field(loc).annotation) if _field(loc) else ()
         msg += _did_you_mean(str(err["input"]), [str(c) for c in choices])
     if "input" in err and not isinstance(err["input"], dict | list):
         msg += f" (got {err['input']!r})"
@@ -188,10 +192,26 @@ def _plain(msg: str) -> str:
     return msg.replace("Input should be", "must be").replace("List should have", "must have")
 
 
+def _field(loc: list[str]) -> Any:
+    """The pydantic field at a path of nested fixed parameters (`objective.metric`), or None."""
+    model: Any = TrainParams
+    found = None
+    for part in loc:
+        fields = getattr(model, "model_fields", {})
+        if part not in fields:
+            return None
+        found = fields[part]
+        model = found.annotation
+    return found
+
+
 def _valid_keys(loc: list[str], raw: dict[str, Any]) -> list[str]:
     """The keys allowed where an unknown key stood, to suggest the nearest one."""
     if len(loc) == 1:
         return [*PARAM_NAMES, "search_space", "trial_timeout", "$schema"]
+    if loc[0] in PARAM_NAMES:  # a nested block: objective.normalize.x
+        parent = _field(loc[:-1])
+        return list(getattr(parent.annotation, "model_fields", {})) if parent else []
     if loc[0] == "search_space" and len(loc) == 3:
         entry = raw.get("search_space", {}).get(loc[1], {})
         model: type[BaseModel] = {

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..splits import parse_split
+from ._objective import Objective
 
 # Schedulers that need no extra arguments; a test checks each is a transformers SchedulerType.
 SchedulerName = Literal[
@@ -118,6 +119,10 @@ class TrainParams(BaseModel):
     )
     trust_remote_code: bool = Field(
         False, description="Run Python code shipped with the model folder. Only for folders you trust."
+    )
+    objective: Objective = Field(
+        default_factory=Objective,
+        description="What the search optimizes: eval_loss (default), cer, wer, exact_match, token_accuracy.",
     )
 
     @field_validator("train_split")

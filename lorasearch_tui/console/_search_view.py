@@ -51,7 +51,7 @@ def state_label(event: TrialFinished) -> str:
 class SearchConsole:
     """Renders search events to a Rich console; safe to call from the engine's threads.
 
-    Every eval gets a line (step, eval loss, the pruner's decision). Where the output is not a
+    Every eval gets a line (step, the objective's value, the pruner's decision). Where the output is not a
     terminal (a nohup log), the live bar is hidden, so a progress line is also printed when
     nothing was for `PROGRESS_EVERY_S`: `tail -f` of the log always shows life.
     """
@@ -92,6 +92,11 @@ class SearchConsole:
             handler = getattr(self, f"_on_{type(event).__name__}", None)
             if handler is not None:
                 handler(event)
+
+    @property
+    def _metric(self) -> str:
+        """What the values are: eval_loss unless the config's objective names another metric."""
+        return self._started.metric if self._started is not None else "eval_loss"
 
     def _print(self, text: str | Text) -> None:
         self._progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
@@ -162,7 +167,7 @@ class SearchConsole:
         else:
             decision = "pruned here" if e.pruned else "goes on"
         self._print(
-            Text(f"trial {e.number:>3}  step {e.step}  eval_loss {e.value:.4f}  {decision}", style="dim")
+            Text(f"trial {e.number:>3}  step {e.step}  {self._metric} {e.value:.4f}  {decision}", style="dim")
         )
 
     def _on_TrialFinished(self, e: TrialFinished) -> None:
@@ -184,7 +189,7 @@ class SearchConsole:
         self._print(line)
         if e.best_number is not None:
             self._print(
-                Text(f"  best so far: trial {e.best_number}, eval_loss {e.best_value:.4f}", style="dim")
+                Text(f"  best so far: trial {e.best_number}, {self._metric} {e.best_value:.4f}", style="dim")
             )
 
     def _on_StudyProgress(self, e: StudyProgress) -> None:
@@ -200,7 +205,7 @@ class SearchConsole:
             self._task = None
         names = list(self._started.space) if self._started else []
         table = Table(title=f"Search {e.reason}", title_justify="left")
-        for column in ("trial", "state", "eval_loss", *names, "time", "note"):
+        for column in ("trial", "state", self._metric, *names, "time", "note"):
             table.add_column(column, justify="left" if column in ("state", "note") else "right")
         for t in self._finished:
             note = t.fail_reason or (f"pruned at step {t.pruned_at}" if t.pruned_at is not None else "")
@@ -226,7 +231,7 @@ class SearchConsole:
         if e.best_number is not None:
             self._print(
                 Text(
-                    f"best: trial {e.best_number}, eval_loss {e.best_value:.4f}, "
+                    f"best: trial {e.best_number}, {self._metric} {e.best_value:.4f}, "
                     f"{format_params(e.best_params)}",
                     style="bold green",
                 )

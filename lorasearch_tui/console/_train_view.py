@@ -64,9 +64,12 @@ class TrainProgress:
                 self._task, completed=step, status=f"loss {loss:.4f}  lr {learning_rate:.2e}"
             )
 
-    def on_eval(self, step: int, eval_loss: float) -> None:
+    def on_eval(self, step: int, eval_loss: float, value: float) -> None:
         label = "before training" if step == 0 else f"step {step}"
-        self._progress.console.print(f"eval loss {eval_loss:.4f} ({label})", markup=False, highlight=False)
+        other = f", objective {value:.4f}" if value != eval_loss else ""
+        self._progress.console.print(
+            f"eval loss {eval_loss:.4f}{other} ({label})", markup=False, highlight=False
+        )
 
     def should_stop(self) -> bool:
         return self._stop.is_set()
@@ -81,6 +84,12 @@ def print_run_result(result: RunResult, folder: Path, merged: bool, console: Con
         )
     elif result.eval_loss is not None:
         console.print(f"eval loss {result.eval_loss:.4f} after {result.steps} steps", markup=False)
+    if result.metric != "eval_loss" and result.value is not None:
+        before = f"{result.initial_value:.4f} -> " if result.initial_value is not None else ""
+        console.print(
+            f"{result.metric} {before}{result.value:.4f} (generating answers took {result.generate_s:.1f} s)",
+            markup=False,
+        )
     if result.stopped_at is not None:
         console.print(
             f"stopped at step {result.stopped_at} of {result.max_steps} (interrupted)", markup=False

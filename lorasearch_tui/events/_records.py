@@ -45,6 +45,8 @@ class SearchStarted:
     workers: tuple[str, ...] = ()  # where this runner's workers train: ("GPU 0", "GPU 1") or ("CPU",)
     worker_logs: tuple[str, ...] = ()  # the workers' log files, for a log pane to follow
     sampler: str = ""  # "TPE multivariate, 3 random first"
+    metric: str = "eval_loss"  # what `value` means everywhere: eval_loss, cer, wer, ...
+    direction: str = "minimize"
     event: Literal["search_started"] = "search_started"
 
 
@@ -102,8 +104,9 @@ class EvalLogged:
 
     number: _Count
     step: _Count
-    value: float  # the eval loss
+    value: float  # the objective's value (the eval loss unless the config names another metric)
     pruned: bool = False  # the pruner stopped the trial at this eval
+    eval_loss: float | None = None  # the val loss, kept beside another metric (None: it is `value`)
     event: Literal["eval"] = "eval"
 
 

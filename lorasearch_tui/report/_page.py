@@ -57,9 +57,9 @@ def report_html(
         f"<div>trials done<b>{summary.done}/{summary.target}</b></div>",
         f"<div>complete / pruned / failed<b>{summary.counts['complete']} / {summary.counts['pruned']} / "
         f"{summary.counts['failed'] + summary.counts['interrupted']}</b></div>",
-        f"<div>best eval_loss<b>{summary.best_value:.4f} (#{summary.best_number})</b></div>"
+        f"<div>best {_e(summary.metric)}<b>{summary.best_value:.4f} (#{summary.best_number})</b></div>"
         if summary.best_value is not None
-        else "<div>best eval_loss<b>none yet</b></div>",
+        else f"<div>best {_e(summary.metric)}<b>none yet</b></div>",
         f"<div>running<b>{'yes: ' + _e(', '.join(summary.runners)) if summary.alive else 'no'}</b></div>",
         "</div>",
     ]
@@ -82,7 +82,7 @@ def report_html(
     figures = []
     copy = looking_copy(study, rows)
     parts.append("<h2>Plots</h2>")
-    for plot in plans(rows, names):
+    for plot in plans(rows, names, summary.metric):
         parts.append(f"<h3>{_e(plot.title)}</h3>")
         if plot.reason is not None:
             parts.append(f'<p class="skipped">skipped: {_e(plot.reason)}</p>')
@@ -101,6 +101,10 @@ def report_html(
                 name="eval loss",
                 mode="lines+markers",
             )
+            if summary.metric != "eval_loss":  # the objective's own curve, on an axis of its own
+                steps, values = [p["step"] for p in evals], [p["value"] for p in evals]
+                figure.add_scatter(x=steps, y=values, name=summary.metric, mode="lines+markers", yaxis="y2")
+                figure.update_layout(yaxis2={"title": summary.metric, "overlaying": "y", "side": "right"})
             figure.update_layout(xaxis_title="step", yaxis_title="loss")
             parts.append(figure.to_html(full_html=False, include_plotlyjs=False))
         else:

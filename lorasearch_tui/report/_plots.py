@@ -38,7 +38,7 @@ def looking_copy(study: Any, rows: list[TrialRow]) -> Any:
     return copy
 
 
-def plans(rows: list[TrialRow], names: list[str]) -> list[Plot]:
+def plans(rows: list[TrialRow], names: list[str], metric: str = "eval_loss") -> list[Plot]:
     """Every plot, with the reason when the study cannot have it yet."""
     complete = sum(r.state == "COMPLETE" for r in rows)
     curves = sum(bool(r.intermediate) for r in rows)
@@ -62,9 +62,9 @@ def plans(rows: list[TrialRow], names: list[str]) -> list[Plot]:
             if name in ("plot_optimization_history", "plot_intermediate_values"):
                 # the objective has a name here: say it instead of Optuna's "Objective Value"
                 if kind == "plotly":
-                    drawn.update_layout(yaxis_title="eval loss")
+                    drawn.update_layout(yaxis_title=metric)
                 else:
-                    drawn.set_ylabel("eval loss")
+                    drawn.set_ylabel(metric)
             return drawn
 
         return make
@@ -78,7 +78,7 @@ def plans(rows: list[TrialRow], names: list[str]) -> list[Plot]:
         Plot("contour", "Contour", two or need(3), vis("plot_contour")),
         Plot(
             "intermediate",
-            "Eval loss of every trial (pruned ones too)",
+            f"{metric} of every trial at each eval (pruned ones too)",
             need(1, "trials with evals"),
             vis("plot_intermediate_values"),
         ),
@@ -98,13 +98,13 @@ def plotly_figure(plot: Plot, study: Any) -> Any:
 
 
 def write_plots(
-    study: Any, rows: list[TrialRow], names: list[str], out: Path, fmt: str
+    study: Any, rows: list[TrialRow], names: list[str], out: Path, fmt: str, metric: str = "eval_loss"
 ) -> list[tuple[Plot, list[Path]]]:
     """Write every plot the study can have into `out`; what was written (or why not) per plot."""
     copy = looking_copy(study, rows)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for plot in plans(rows, names):
+    for plot in plans(rows, names, metric):
         paths: list[Path] = []
         if plot.reason is None:
             if fmt in ("html", "both"):

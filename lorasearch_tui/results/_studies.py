@@ -35,6 +35,8 @@ class StudySummary:
     best_value: float | None
     last_activity: datetime | None
     runners: tuple[str, ...]  # the live runners: "pid 123 on host-a"
+    metric: str = "eval_loss"  # what the values are
+    direction: str = "minimize"
 
     @property
     def done(self) -> int:
@@ -87,6 +89,10 @@ def summarize(study: Any, storage_label: str) -> StudySummary:
     times = [t for trial in trials for t in (trial.datetime_start, trial.datetime_complete) if t]
     best = best_trial(study)
     runners = live_runners(study.user_attrs, time.time())
+    try:
+        objective = stored_config(study).params.objective
+    except UserError:  # a study lorasearch did not make: its values are what they are
+        objective = None
     return StudySummary(
         name=study.study_name,
         storage=storage_label,
@@ -98,4 +104,6 @@ def summarize(study: Any, storage_label: str) -> StudySummary:
         best_value=best.value if best else None,
         last_activity=max(times, default=None),
         runners=tuple(f"pid {r.get('pid')} on {r.get('host')}" for r in runners),
+        metric=objective.metric if objective else "eval_loss",
+        direction=objective.goal if objective else "minimize",
     )

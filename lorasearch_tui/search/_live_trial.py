@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import DiskFull, is_disk_full
 from ..events import EvalLogged, StepLogged, encode
-from ._trial_record import LIVE_METRICS, TrialRecord
+from ._trial_record import LIVE_METRICS, METRIC, TrialRecord
 
 
 @dataclass
@@ -84,4 +84,6 @@ class LiveTrial:
             started_at=self.started_at,
             oom=outcome.oom,
             interrupted=outcome.interrupted,
+            metric=(self.config.get("objective") or {}).get("metric", METRIC),
+            generate_s=round(result.generate_s, 3) if result is not None and result.generate_s else None,
         )

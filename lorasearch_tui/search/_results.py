@@ -18,9 +18,6 @@ from typing import Any
 from ..atomic import write_json
 from ..config import SearchConfig
 from ._study import RESULTS_DIR, best_trial, trial_counts
-from ._trial_record import METRIC
-
-DIRECTION = "minimize"
 
 
 def trial_dir(config: SearchConfig, study_name: str, number: int) -> Path:
@@ -56,8 +53,8 @@ def write_best_files(study: Any, config: SearchConfig) -> None:
             if best and best.user_attrs.get("trial_dir")
             else None,
             "report": str(report_file(study.study_name)),
-            "metric": METRIC,
-            "direction": DIRECTION,
+            "metric": config.params.objective.metric,
+            "direction": config.params.objective.goal,
             "n_complete": counts["complete"],
             "n_pruned": counts["pruned"],
             "n_failed": counts["failed"] + counts["interrupted"],

@@ -211,6 +211,8 @@ class SearchRunner:
                 workers=tuple(p.label for p in self._placements),
                 worker_logs=tuple(str(log) for log in logs),
                 sampler=describe_sampler(settings.mode, target),
+                metric=config.params.objective.metric,
+                direction=config.params.objective.goal,
             )
         )
         self._slots = [

@@ -139,7 +139,8 @@ class WorkerSlot:
             self._sink.emit(message)
         elif event == "eval":
             step, value = message.step, message.value
-            live.evals.append({"step": step, "eval_loss": value})
+            loss = message.eval_loss if message.eval_loss is not None else value
+            live.evals.append({"step": step, "value": value, "eval_loss": loss})
             prune = False
             if step > 0:  # step 0 is the untrained adapter: the same for every trial
                 try:
@@ -166,7 +167,9 @@ class WorkerSlot:
             result = message.result
             if message.pruned_at is not None:
                 return Outcome("PRUNED", pruned_at=message.pruned_at, result=result)
-            return Outcome("COMPLETE", value=result.eval_loss, result=result)
+            # `value` is the objective's; a worker that sends none measured the eval loss only
+            value = result.value if result.value is not None else result.eval_loss
+            return Outcome("COMPLETE", value=value, result=result)
         elif event == "failed":
             kind = message.kind
             return Outcome(

@@ -119,7 +119,8 @@ def open_study(
         if not checked:
             check(config, settings)
         try:
-            study = optuna.create_study(study_name=name, storage=storage, direction="minimize")
+            goal = config.params.objective.goal  # the metric's direction: lower CER, higher accuracy
+            study = optuna.create_study(study_name=name, storage=storage, direction=goal)
         except optuna.exceptions.DuplicatedStudyError:
             raise UserError(
                 f"study '{name}' was created in {label} by another process a moment ago; "
@@ -256,11 +257,16 @@ def done_count(counts: dict[str, int]) -> int:
 
 
 def best_trial(study: Any) -> Any | None:
-    """The COMPLETE trial with the lowest value (out-of-memory trials are PRUNED, never best)."""
+    """The COMPLETE trial with the best value in the study's direction (out-of-memory trials
+    are PRUNED, never best)."""
+    from optuna.study import StudyDirection
     from optuna.trial import TrialState
 
     complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
-    return min(complete, key=lambda t: t.value) if complete else None
+    if not complete:
+        return None
+    pick = max if study.direction == StudyDirection.MAXIMIZE else min
+    return pick(complete, key=lambda t: t.value)
 
 
 def _differing_keys(stored: dict[str, Any], given: dict[str, Any]) -> list[str]:

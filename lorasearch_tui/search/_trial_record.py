@@ -37,6 +37,7 @@ _ATTRS = (
     "peak_memory_bytes",
     "tokens_per_s",
     "memory_kind",
+    "generate_s",
     "trial_dir",
     "oom",
     INTERRUPTED,
@@ -68,6 +69,8 @@ class TrialRecord:
     started_at: str | None = None
     oom: bool = False
     interrupted: bool = False
+    metric: str = METRIC  # what `value` (and each eval's "value") measures
+    generate_s: float | None = None  # time spent generating answers for the metric
 
     def __post_init__(self) -> None:
         if self.state not in STATES:
@@ -94,7 +97,6 @@ class TrialRecord:
     def to_json(self) -> dict[str, Any]:
         """The content of `trial_results.json`."""
         data = asdict(self)
-        data["metric"] = METRIC
         adapter = self.adapter
         data["adapter"] = str(adapter) if adapter is not None else None
         return data
@@ -161,6 +163,8 @@ class TrialRecord:
             started_at=trial.datetime_start.isoformat(timespec="seconds") if trial.datetime_start else None,
             oom=bool(attrs.get("oom")),
             interrupted=bool(attrs.get(INTERRUPTED)),
+            metric=(config.get("objective") or {}).get("metric", METRIC),
+            generate_s=attrs.get("generate_s"),
         )
 
 
@@ -172,7 +176,8 @@ def read_metrics(path: Path) -> tuple[int, list[dict[str, float]], list[dict[str
             max_steps = event.max_steps
             train.append({"step": event.step, "loss": event.loss, "learning_rate": event.learning_rate})
         elif isinstance(event, EvalLogged):
-            evals.append({"step": event.step, "eval_loss": event.value})
+            loss = event.eval_loss if event.eval_loss is not None else event.value
+            evals.append({"step": event.step, "value": event.value, "eval_loss": loss})
     return max_steps, train, evals
 
 

@@ -218,6 +218,8 @@ class StudyWatcher:
                 trials_done=0,
                 fault_injection=study.user_attrs.get(FAULT_ATTR),
                 sampler=settings.get("sampler") or describe_sampler(settings.get("mode", "?"), target or 0),
+                metric=config.params.objective.metric,
+                direction=config.params.objective.goal,
                 # the places its trials ran so far (several: the table gets a worker column)
                 workers=tuple(sorted({w for t in study.get_trials(deepcopy=False) if (w := _where(t))})),
                 # this host's copy of the workers' logs, when the search runs here

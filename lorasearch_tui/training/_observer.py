@@ -9,6 +9,7 @@ A caller (the `train` command's console, the search's trial worker) passes a
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from ._result import RunHistory
@@ -31,8 +32,9 @@ class TrainingObserver(Protocol):
     def on_step(self, step: int, loss: float, learning_rate: float) -> None:
         """A train loss was logged at optimizer step `step`."""
 
-    def on_eval(self, step: int, eval_loss: float) -> None:
-        """The val split was evaluated after optimizer step `step` (0 = before training)."""
+    def on_eval(self, step: int, eval_loss: float, value: float) -> None:
+        """The val split was evaluated after optimizer step `step` (0 = before training);
+        `value` is the objective's (`eval_loss` itself unless the config names another metric)."""
 
     def should_stop(self) -> bool:
         """Asked after every step and eval; True ends the run there (pruned, aborted)."""
@@ -51,7 +53,7 @@ class NullObserver:
     def on_step(self, step: int, loss: float, learning_rate: float) -> None:
         pass
 
-    def on_eval(self, step: int, eval_loss: float) -> None:
+    def on_eval(self, step: int, eval_loss: float, value: float) -> None:
         pass
 
     def should_stop(self) -> bool:
@@ -61,9 +63,12 @@ class NullObserver:
         pass
 
 
-def make_callback(observer: TrainingObserver, history: RunHistory) -> Any:
+def make_callback(
+    observer: TrainingObserver, history: RunHistory, value_of: Callable[[dict, Any, int], float] | None = None
+) -> Any:
     """A transformers `TrainerCallback` that feeds `observer` and records `history`.
 
+    `value_of(logs, model, step)` gives the objective's value at an eval (None: the eval loss).
     Built in a function so transformers is imported only when a run starts.
     """
     from transformers import TrainerCallback
@@ -74,7 +79,7 @@ def make_callback(observer: TrainingObserver, history: RunHistory) -> Any:
         def on_train_begin(self, args, state, control, **kwargs):
             observer.on_start(state.max_steps)
 
-        def on_log(self, args, state, control, logs=None, **kwargs):
+        def on_log(self, args, state, control, logs=None, model=None, **kwargs):
             logs = logs or {}
             step = state.global_step
             if "loss" in logs:
@@ -88,9 +93,12 @@ def make_callback(observer: TrainingObserver, history: RunHistory) -> Any:
                 value = float(logs["eval_loss"])
                 if not math.isfinite(value):
                     raise TrainingDiverged(step, "eval loss", value)
-                history.evals.append({"step": step, "eval_loss": value})
                 history.eval_seconds += float(logs.get("eval_runtime", 0.0))
-                observer.on_eval(step, value)
+                objective = value if value_of is None else float(value_of(logs, model, step))
+                if not math.isfinite(objective):
+                    raise TrainingDiverged(step, "the objective", objective)
+                history.evals.append({"step": step, "eval_loss": value, "value": objective})
+                observer.on_eval(step, value, objective)
             self._maybe_stop(state, control)
 
         def on_step_end(self, args, state, control, **kwargs):

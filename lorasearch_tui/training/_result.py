@@ -23,6 +23,8 @@ class RunResult:
     `eval_loss` is the loss on the val split of the final adapter (evaluated once more at the
     end when the last step was not an eval step); `initial_eval_loss` is the untrained model's.
     `peak_memory_bytes` is the GPU's peak allocation on CUDA, else the process's peak RSS.
+    `value` is the objective's metric for the final adapter (`eval_loss` unless the config's
+    `objective` names another), `initial_value` the untrained one's.
     """
 
     eval_loss: float | None  # None only when the run was stopped before any eval
@@ -37,6 +39,10 @@ class RunResult:
     tokens_per_s: float
     peak_memory_bytes: int
     memory_kind: str  # "gpu" or "rss"
+    metric: str = "eval_loss"  # the objective's metric
+    value: float | None = None  # its value for the final adapter (the eval loss by default)
+    initial_value: float | None = None  # the untrained adapter's
+    generate_s: float = 0.0  # time spent generating answers for the metric, apart from training
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the metrics file's content)."""

@@ -22,6 +22,7 @@ from ..errors import UserError
 from ._model import LoadedBase, attach_lora, detach_lora
 from ._observer import NullObserver, TrainingObserver, make_callback
 from ._result import RunHistory, RunResult
+from ._scoring import GENERATIONS_FILE, Scorer
 
 _log = logging.getLogger("lorasearch.training")
 
@@ -82,7 +83,21 @@ def run_training(
     import torch
 
     history = RunHistory()
-    callback = make_callback(observer or NullObserver(), history)
+    objective = params.objective
+    scorer = None
+    if objective.generates:
+        log = output_dir.parent / GENERATIONS_FILE  # beside the run: the trial's or the train's folder
+        scorer = Scorer(base, data, objective, params.per_device_train_batch_size, log)
+
+    def value_of(logs: dict, model: Any, step: int) -> float:
+        if objective.metric == "eval_loss":
+            return float(logs["eval_loss"])
+        if objective.metric == "token_accuracy":
+            return float(logs["eval_mean_token_accuracy"])
+        assert scorer is not None
+        return scorer(model, step)
+
+    callback = make_callback(observer or NullObserver(), history, value_of)
     trainer = _trainer(
         base, peft_model, params, data, output_dir, [callback], eval_on_start, save_checkpoints
     )
@@ -96,16 +111,13 @@ def run_training(
         trainer.evaluate()  # the final adapter's loss, logged through the callback
     runtime = time.perf_counter() - started
     tokens = int(trainer.state.num_input_tokens_seen)
-    train_seconds = max(runtime - history.eval_seconds, 1e-9)
+    generate_s = scorer.seconds if scorer is not None else 0.0
+    train_seconds = max(runtime - history.eval_seconds - generate_s, 1e-9)
     peak, kind = _peak_memory(cuda, torch)
-    initial = (
-        history.evals[0]["eval_loss"]
-        if eval_on_start and history.evals and history.evals[0]["step"] == 0
-        else None
-    )
+    first = history.evals[0] if eval_on_start and history.evals and history.evals[0]["step"] == 0 else None
     return RunResult(
         eval_loss=history.evals[-1]["eval_loss"] if history.evals else None,
-        initial_eval_loss=initial,
+        initial_eval_loss=first["eval_loss"] if first else None,
         train_history=history.train,
         eval_history=history.evals,
         steps=steps,
@@ -116,6 +128,10 @@ def run_training(
         tokens_per_s=tokens / train_seconds,
         peak_memory_bytes=peak,
         memory_kind=kind,
+        metric=objective.metric,
+        value=history.evals[-1]["value"] if history.evals else None,
+        initial_value=first["value"] if first else None,
+        generate_s=generate_s,
     )
 
 

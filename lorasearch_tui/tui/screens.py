@@ -39,7 +39,8 @@ class TrialDetailScreen(ModalScreen[None]):
         text.append(f"Trial {t.number}  ", style="bold")
         text.append(t.label, style="bold")
         if t.value is not None:
-            text.append(f"  eval_loss {t.value:.4f}")
+            metric = (self._config.get("objective") or {}).get("metric", "eval_loss")
+            text.append(f"  {metric} {t.value:.4f}")
         if t.pruned_at is not None:
             text.append(f"  pruned at step {t.pruned_at}", style="yellow")
         if t.fail_reason:
@@ -65,6 +66,7 @@ class TrialDetailScreen(ModalScreen[None]):
             self._trial,
             self._best,
             f"trial {self._trial.number}",
+            (self._config.get("objective") or {}).get("metric", "eval_loss"),
         )
 
 

@@ -69,8 +69,8 @@ class _TrialObserver:
         trigger(self._faults, self._number, step)
         self._send(StepLogged(self._number, step, self._max_steps, loss, learning_rate))
 
-    def on_eval(self, step: int, eval_loss: float) -> None:
-        self._send(EvalLogged(self._number, step, eval_loss))
+    def on_eval(self, step: int, eval_loss: float, value: float) -> None:
+        self._send(EvalLogged(self._number, step, value, eval_loss=eval_loss))
         while True:
             message = self._channel.recv()  # EOFError (parent gone) ends the worker
             if isinstance(message, Decision) and message.step == step:
@@ -137,6 +137,8 @@ class Worker:
                     trial=number,
                     result=Result(
                         eval_loss=result.eval_loss,
+                        value=result.value,
+                        generate_s=result.generate_s,
                         steps=result.steps,
                         max_steps=result.max_steps,
                         runtime_s=result.runtime_s,

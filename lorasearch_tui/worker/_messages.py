@@ -68,6 +68,8 @@ class Result(_Message):
     """What a finished run measured (its curves came as `step` and `eval` messages)."""
 
     eval_loss: float | None
+    value: float | None = None  # the objective's value for the final adapter (the trial's result)
+    generate_s: float = Field(0.0, ge=0)  # time spent generating answers for the metric
     steps: int = Field(ge=0)
     max_steps: int = Field(ge=0)
     runtime_s: float = Field(ge=0)

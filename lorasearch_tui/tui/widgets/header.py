@@ -42,7 +42,7 @@ class StudyHeader(Static):
             line1.append(f"  {running} running", style="bold cyan")
             if here != running:  # other hosts share the study
                 line1.append(f" ({here} here)", style="cyan")
-        line1.append("  best ")
+        line1.append("  best " if started.metric == "eval_loss" else f"  best {started.metric} ")
         if state.best_value is not None:
             line1.append(f"{state.best_value:.4f}", style="bold green")
             line1.append(f" (#{state.best_number})")

@@ -10,8 +10,11 @@ from textual_plotext import PlotextPlot
 from ...events import SearchState, TrialView
 
 
-def plot_trial(plot: PlotextPlot, trial: TrialView | None, best: TrialView | None, title: str) -> None:
-    """Draw one trial's curves (and the best trial's eval curve) into a plotext widget."""
+def plot_trial(
+    plot: PlotextPlot, trial: TrialView | None, best: TrialView | None, title: str, metric: str = "eval_loss"
+) -> None:
+    """Draw one trial's curves (and the best trial's eval curve) into a plotext widget; the
+    evals are the objective's `metric` (a CER or an accuracy has its own axis on the right)."""
     plt = plot.plt
     plt.clear_data()
     plt.clear_figure()
@@ -20,10 +23,20 @@ def plot_trial(plot: PlotextPlot, trial: TrialView | None, best: TrialView | Non
     if trial is not None and trial.train:
         plt.plot([s for s, _ in trial.train], [v for _, v in trial.train], label="train", marker="braille")
     if trial is not None and trial.evals:
-        plt.plot([s for s, _ in trial.evals], [v for _, v in trial.evals], label="eval", marker="dot")
+        plt.plot(
+            [s for s, _ in trial.evals],
+            [v for _, v in trial.evals],
+            label=_eval_label(metric),
+            marker="dot",
+            yside=_side(metric),
+        )
     if best is not None and best is not trial and best.evals:
         plt.plot(
-            [s for s, _ in best.evals], [v for _, v in best.evals], label=f"best #{best.number}", marker="dot"
+            [s for s, _ in best.evals],
+            [v for _, v in best.evals],
+            label=f"best #{best.number}",
+            marker="dot",
+            yside=_side(metric),
         )
     plot.refresh()
 
@@ -64,4 +77,13 @@ class LossChart(PlotextPlot):
         self._drawn = key
         self._last_draw = time.monotonic()
         title = f"trial {number}" if number is not None else "no trial yet"
-        plot_trial(self, trial, best, title)
+        plot_trial(self, trial, best, title, state.started.metric if state.started else "eval_loss")
+
+
+def _eval_label(metric: str) -> str:
+    return "eval" if metric == "eval_loss" else metric
+
+
+def _side(metric: str) -> str:
+    """The eval loss shares the train loss's axis; another metric gets the right-hand one."""
+    return "left" if metric == "eval_loss" else "right"

@@ -1,0 +1,130 @@
+"""The objective's value at an eval: the trainer's loss, its token accuracy, or a score of what
+the adapter writes (CER, WER, exact match) on a fixed subset of the val split.
+
+Generation is greedy and batched with left padding, the adapter in eval mode; its time is
+kept apart from training time (`seconds`). Each eval's answers are appended to a
+`generations.jsonl` beside the run (step, record, prediction, reference), so any reported
+score can be checked against `jiwer` by hand. Text is compared after `normalize`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+from ..config import Normalize, Objective
+from ..data import LoadedData
+
+GENERATIONS_FILE = "generations.jsonl"
+
+
+def normalized(text: str, how: Normalize) -> str:
+    if how.nfkc:
+        text = unicodedata.normalize("NFKC", text)
+    if how.collapse_whitespace:
+        text = " ".join(text.split())
+    if how.strip:
+        text = text.strip()
+    if how.lowercase:
+        text = text.lower()
+    return text
+
+
+def score(metric: str, predictions: list[str], references: list[str]) -> float:
+    """Corpus-level CER or WER (edits over reference length, `jiwer`), or the share of exact
+    matches. An empty reference counts as one character (or word) so nothing divides by zero."""
+    if metric == "exact_match":
+        return sum(p == r for p, r in zip(predictions, references, strict=True)) / len(references)
+    import jiwer
+
+    refs = [r if r else "\u2205" for r in references]  # jiwer refuses an empty reference
+    measure = jiwer.cer if metric == "cer" else jiwer.wer
+    return float(measure(refs, predictions))
+
+
+class Scorer:
+    """Generates and scores the first `eval_samples` val records at each eval."""
+
+    def __init__(
+        self, base: Any, data: LoadedData, objective: Objective, batch_size: int, log: Path | None
+    ) -> None:
+        self._base = base
+        self._objective = objective
+        self._examples = list(data.val[: objective.eval_samples])
+        self._references = [normalized(e.answer_text(), objective.normalize) for e in self._examples]
+        self._batch = max(1, batch_size)
+        self._log = log
+        self.seconds = 0.0
+        tokenizer = base.tokenizer
+        longest = max(
+            (len(tokenizer(e.answer_text(), add_special_tokens=False)["input_ids"]) for e in self._examples),
+            default=1,
+        )
+        self._max_new = objective.max_new_tokens or int(longest * 1.25) + 4
+
+    def __call__(self, model: Any, step: int) -> float:
+        import torch
+
+        began = time.perf_counter()
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                answers = [
+                    a
+                    for i in range(0, len(self._examples), self._batch)
+                    for a in self._generate(model, self._examples[i : i + self._batch])
+                ]
+        finally:
+            if was_training:
+                model.train()
+        predictions = [normalized(a, self._objective.normalize) for a in answers]
+        value = score(self._objective.metric, predictions, self._references)
+        self.seconds += time.perf_counter() - began
+        if self._log is not None:
+            with self._log.open("a", encoding="utf-8") as out:
+                for example, prediction, reference in zip(
+                    self._examples, predictions, self._references, strict=True
+                ):
+                    row = {
+                        "step": step,
+                        "record": example.index,
+                        "prediction": prediction,
+                        "reference": reference,
+                    }
+                    out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        return value
+
+    def _generate(self, model: Any, examples: list[Any]) -> list[str]:
+        from PIL import Image
+
+        base = self._base
+        processor, tokenizer = base.processor, base.tokenizer
+        side, tokenizer.padding_side = tokenizer.padding_side, "left"  # generation continues the right end
+        try:
+            texts = [
+                processor.apply_chat_template(e.prompt, add_generation_prompt=True, tokenize=False)
+                for e in examples
+            ]
+            if any(e.images for e in examples):
+                images = [[Image.open(p).convert("RGB") for p in e.images] for e in examples]
+                inputs = processor(text=texts, images=images, return_tensors="pt", padding=True)
+            else:
+                inputs = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        finally:
+            tokenizer.padding_side = side
+        inputs = inputs.to(model.device)
+        if "pixel_values" in inputs and base.device == "cuda":
+            inputs["pixel_values"] = inputs["pixel_values"].to(model.dtype)
+        out = model.generate(
+            **inputs,
+            max_new_tokens=self._max_new,
+            do_sample=False,
+            pad_token_id=tokenizer.pad_token_id
+            if tokenizer.pad_token_id is not None
+            else tokenizer.eos_token_id,
+        )
+        return tokenizer.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
