@@ -371,7 +371,6 @@ def watch(
 def _watch(study: str, storage: str | None) -> None:
     import threading
 
-    from .search import default_storage
     from .search._watch import StudyWatcher
     from .tui import SearchApp
     from .tui.messages import TuiSink
@@ -379,7 +378,7 @@ def _watch(study: str, storage: str | None) -> None:
     _console_setup()
     sink = TuiSink()
     with user_errors():
-        watcher = StudyWatcher(study, storage or default_storage(study), sink)
+        watcher = StudyWatcher(study, storage, sink)
         watcher.poll()  # a study that cannot be read fails here, in one line
     stop = threading.Event()
     SearchApp(lambda _sink: watcher.run(stop, interval=2.0), None, sink=sink, stop_event=stop).run()

@@ -41,41 +41,18 @@ def fmt_seconds(value: float | None) -> str:
 
 def studies_table(studies: list[StudySummary]) -> Table:
     table = Table(title="Studies", title_justify="left")
-    for column in (
-        "study",
-        "mode",
-        "done/target",
-        "complete",
-        "pruned",
-        "failed",
-        "running",
-        "best",
-        "last activity",
-        "runner",
-    ):
-        table.add_column(
-            column, justify="right" if column in ("complete", "pruned", "failed", "running") else "left"
-        )
+    counts = ("complete", "pruned", "failed", "running")
     for s in studies:
-        best = f"{s.best_value:.4f} (#{s.best_number})" if s.best_value is not None else "-"
-        when = s.last_activity.strftime("%Y-%m-%d %H:%M") if s.last_activity else "-"
+        cells = s.cells()
+        if not table.columns:
+            for column in cells:
+                table.add_column(column, justify="right" if column in counts else "left")
         runner = (
-            Text("running: " + ", ".join(s.runners), style="bold cyan")
+            Text(f"running: {cells['runner']}", style="bold cyan")
             if s.alive
             else Text("not running", style="dim")
         )
-        table.add_row(
-            printable(s.name),
-            f"{s.mode}/{s.pruner}",
-            f"{s.done}/{s.target}",
-            str(s.counts["complete"]),
-            str(s.counts["pruned"]),
-            str(s.counts["failed"] + s.counts["interrupted"]),
-            str(s.counts["running"]),
-            best,
-            when,
-            runner,
-        )
+        table.add_row(*[printable(v) for v in list(cells.values())[:-1]], runner)
     return table
 
 

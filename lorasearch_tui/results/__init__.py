@@ -2,8 +2,8 @@
 summary, its parameter importances. Read-only; no UI or plotting library here (the renderers
 live in `lorasearch_tui.report`)."""
 
-from ..search import MIN_TRIALS, importances
-from ._open import open_existing, stored_config
+from ..search import MIN_TRIALS, importances, open_existing
+from ._open import stored_config
 from ._rows import TrialRow, curves, trial_rows
 from ._studies import StudySummary, list_studies, storages_here, study_target, summarize
 

@@ -46,6 +46,22 @@ class StudySummary:
     def alive(self) -> bool:
         return bool(self.runners)
 
+    def cells(self) -> dict[str, str]:
+        """The study as a row of a studies table (`lorasearch studies`, the home screen), by column."""
+        c = self.counts
+        return {
+            "study": self.name,
+            "mode": f"{self.mode}/{self.pruner}",
+            "done/target": f"{self.done}/{self.target}",
+            "complete": str(c["complete"]),
+            "pruned": str(c["pruned"]),
+            "failed": str(c["failed"] + c["interrupted"]),
+            "running": str(c["running"]),
+            "best": f"{self.best_value:.4f} (#{self.best_number})" if self.best_value is not None else "-",
+            "last activity": self.last_activity.strftime("%Y-%m-%d %H:%M") if self.last_activity else "-",
+            "runner": ", ".join(self.runners) if self.alive else "stopped",
+        }
+
 
 def storages_here() -> list[str]:
     """The default storages: every `optuna_studies/*.db` under the current folder."""

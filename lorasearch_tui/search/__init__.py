@@ -20,6 +20,7 @@ from ._study import (
     check_study_name,
     default_storage,
     done_count,
+    open_existing,
     study_exists,
     trial_counts,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "done_count",
     "first_line",
     "live_runners",
+    "open_existing",
     "open_storage",
     "read_metrics",
     "sqlite_path",

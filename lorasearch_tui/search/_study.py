@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ..config import SearchConfig, parse_config
-from ..errors import UserError, printable
-from ._storage import journal_path, mask_password, open_storage, sqlite_path
+from ..errors import RunFailure, UserError, printable
+from ._storage import first_line, journal_path, mask_password, open_storage, sqlite_path
 from ._trial_record import INTERRUPTED
 
 RESULTS_DIR = Path("optuna_studies")
@@ -278,3 +278,32 @@ def _differing_keys(stored: dict[str, Any], given: dict[str, Any]) -> list[str]:
         elif stored.get(key) != given.get(key):
             keys.append(key)
     return keys
+
+
+def open_existing(study_name: str, storage: str | None = None) -> Any:
+    """The Optuna study `study_name` in `storage` (default: its own SQLite file), opened
+    read-only where the storage allows (SQLite refuses every write then)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    check_study_name(study_name)
+    url = storage or default_storage(study_name)
+    label = mask_password(url)
+    file = sqlite_path(url)
+    if storage is None and file is not None and not file.exists():
+        raise UserError(
+            f"no study '{study_name}': {file} does not exist; `lorasearch studies` lists the studies here"
+            " (--storage for another storage)"
+        )
+    opened = open_storage(url, read_only=True)
+    try:
+        exists = study_exists(study_name, opened)
+    except (UserError, RunFailure):
+        raise
+    except Exception as exc:  # a file that is no Optuna storage (no tables, not SQLite)
+        raise UserError(f"--storage: {label} holds no Optuna studies ({first_line(exc)})") from None
+    if not exists:
+        raise UserError(
+            f"no study '{study_name}' in {label}; `lorasearch studies` lists them (--storage for another)"
+        )
+    return optuna.load_study(study_name=study_name, storage=opened)

@@ -20,7 +20,7 @@ from typing import Any
 import psutil
 
 from ..config import describe, parse_config
-from ..errors import RunFailure, UserError
+from ..errors import UserError
 from ..events import (
     NOT_RUNNING,
     EvalLogged,
@@ -37,15 +37,15 @@ from ._hardware import _Nvml, sample_hardware
 from ._importance import importances
 from ._lease import LEASE_ATTR, RUNNER_PREFIX, Runner, live_runners
 from ._samplers import describe_sampler
-from ._storage import first_line, journal_path, mask_password, open_storage, sqlite_path
+from ._storage import journal_path, mask_password, sqlite_path
 from ._study import (
     CONFIG_ATTR,
     FAULT_ATTR,
     SETTINGS_ATTR,
     best_trial,
-    check_study_name,
+    default_storage,
     done_count,
-    study_exists,
+    open_existing,
     trial_counts,
 )
 from ._trial_record import INTERRUPTED, LIVE_METRICS, read_regular_file
@@ -54,23 +54,11 @@ from ._trial_record import INTERRUPTED, LIVE_METRICS, read_regular_file
 class StudyWatcher:
     """Polls one study and turns what changed into events."""
 
-    def __init__(self, study_name: str, storage: str, sink: Sink) -> None:
-        import optuna
-
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        check_study_name(study_name)
-        label = mask_password(storage)
-        opened = open_storage(storage, read_only=True)
-        try:
-            exists = study_exists(study_name, opened)
-        except (UserError, RunFailure):
-            raise
-        except Exception as exc:  # a file that is no Optuna storage (no tables, not SQLite)
-            raise UserError(f"--storage: {label} holds no Optuna studies ({first_line(exc)})") from None
-        if not exists:
-            raise UserError(f"no study '{study_name}' in {label}; check the name and --storage")
-        self._study = optuna.load_study(study_name=study_name, storage=opened)
-        self._storage = label
+    def __init__(self, study_name: str, storage: str | None, sink: Sink) -> None:
+        """`storage` None: the study's own SQLite file (`optuna_studies/STUDY.db`)."""
+        self._study = open_existing(study_name, storage)
+        storage = storage or default_storage(study_name)
+        self._storage = mask_password(storage)
         self._sink = sink
         self._seen: dict[int, str] = {}  # trial number -> state last emitted
         self._offsets: dict[int, int] = {}  # trial number -> bytes of metrics.jsonl read

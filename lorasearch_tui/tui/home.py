@@ -84,19 +84,6 @@ class HomeApp(App[HomeChoice | None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for column in (
-            "study",
-            "mode",
-            "done/target",
-            "complete",
-            "pruned",
-            "failed",
-            "running",
-            "best",
-            "last activity",
-            "runner",
-        ):
-            table.add_column(column, key=column)
         table.focus()
         self.reload()
         self.set_interval(self.REFRESH_S, self.reload)
@@ -117,22 +104,12 @@ class HomeApp(App[HomeChoice | None]):
         selected = table.cursor_row
         table.clear()
         for s in studies:
-            best = f"{s.best_value:.4f} (#{s.best_number})" if s.best_value is not None else "-"
-            when = s.last_activity.strftime("%Y-%m-%d %H:%M") if s.last_activity else "-"
+            cells = s.cells()  # the same row as `lorasearch studies`
+            if not table.columns:
+                for column in cells:
+                    table.add_column(column, key=column)
             runner = Text("RUNNING", style="bold cyan") if s.alive else Text("stopped", style="dim")
-            table.add_row(
-                printable(s.name),
-                f"{s.mode}/{s.pruner}",
-                f"{s.done}/{s.target}",
-                str(s.counts["complete"]),
-                str(s.counts["pruned"]),
-                str(s.counts["failed"] + s.counts["interrupted"]),
-                str(s.counts["running"]),
-                best,
-                when,
-                runner,
-                key=s.name,
-            )
+            table.add_row(*[printable(v) for v in list(cells.values())[:-1]], runner, key=s.name)
         if studies:
             table.move_cursor(row=min(max(selected, 0), len(studies) - 1))
         title = (
