@@ -87,7 +87,7 @@ async def test_the_panes_share_a_large_terminal_by_what_they_hold():
     async with app.run_test(size=(160, 48)) as pilot:
         await settle(pilot)
         table, chart = app.query_one(TrialTable), app.query_one(LossChart)
-        assert table.outer_size.height == 8 + 3  # the target's 8 rows, the header row, the border
+        assert table.outer_size.height == 8 + 4  # the target's 8 rows, header row, border, scroll bar
         assert chart.outer_size.height > 2 * table.outer_size.height
         tree = app.query_one(ConfigTree)
         longest = max(len(str(n.label)) for n in tree.root.children[0].children)

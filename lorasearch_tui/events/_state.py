@@ -115,6 +115,8 @@ class SearchState:
             self.worker = event
             if event.worker:
                 self.workers[event.worker] = event
+            elif event.state == "exited":  # the runner ended them all
+                self.workers = {name: event for name in self.workers}
         elif isinstance(event, StudyProgress):
             self.progress = event
         elif isinstance(event, ParamImportances):

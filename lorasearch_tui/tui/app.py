@@ -184,7 +184,8 @@ class SearchApp(App[int]):
         than an empty table pane above a cramped chart."""
         rows = max(len(self.state.trials), min(self.state.total, 30), 4)
         panes = self.size.height - 6  # the header's 2 lines, the log's 3, the footer's 1
-        height = max(6, min(rows + 3, panes // 2))  # + the table's header row and the border
+        # + the table's header row, the border, and a row for a horizontal scroll bar
+        height = max(6, min(rows + 4, panes // 2))
         if height != self._top_height:
             self._top_height = height
             for top in self.query("#top"):  # none while the app is being taken down
