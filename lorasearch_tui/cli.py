@@ -8,20 +8,19 @@ commands that train, so `lorasearch --help` answers at once.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import threading
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from . import __version__, cli_results
-from .cli_common import StorageOption, fail, user_errors
+from .cli_common import StorageOption, user_errors
+from .cli_search import SearchSettingsGiven, console_setup, run_search, say
 from .errors import ExitCode, UserError
-from .interrupts import interrupt_on_signals, on_terminal_gone, stop_on_sigint
+from .interrupts import stop_on_sigint
 
 app = typer.Typer(
     name="lorasearch",
@@ -85,11 +84,11 @@ def _home() -> None:
             if choice.action == "watch":
                 _watch(choice.study, url)
             elif choice.action == "resume":
-                _run_search(
+                run_search(
                     None, {}, choice.study, SearchSettingsGiven(), True, url, set(), DEFAULT_SEARCH, True
                 )
             else:
-                _run_search(
+                run_search(
                     choice.config, {}, None, SearchSettingsGiven(), False, None, set(), DEFAULT_SEARCH, True
                 )
         except typer.Exit as stop:  # a search that ended badly said why on stderr
@@ -155,7 +154,7 @@ def train(
             )
         with (
             TrainProgress(console) as progress,
-            stop_on_sigint(progress.request_stop, lambda text: _say(console, text)),
+            stop_on_sigint(progress.request_stop, lambda text: say(console, text)),
         ):
             result = train_job(loaded.params, output_dir, merge=merge, observer=progress)
     print_run_result(result, output_dir, merge, console)
@@ -289,7 +288,7 @@ def search(
         ("trial_timeout", trial_timeout),
     )
     given = {k for k, v in flags if v is not None}
-    _run_search(
+    run_search(
         config,
         overrides,
         study_name,
@@ -314,8 +313,6 @@ def search(
     )
 
 
-HANGUP_GRACE_S = 600  # how long a hung-up TUI search waits for its trial to be recorded
-
 DEMO_SEARCH = {
     "max_seq_length": 256,
     "num_train_epochs": 1,
@@ -337,10 +334,10 @@ def demo(
     """Search on the embedded tiny Gemma 3 and synthetic OCR data (built on first use)."""
     from .demo import ensure_demo_assets
 
-    setup = _console_setup()
+    setup = console_setup()
     with user_errors():
         ensure_demo_assets(lambda msg: setup.print(msg, markup=False, highlight=False))
-    _run_search(
+    run_search(
         None,
         {},
         None,
@@ -369,167 +366,18 @@ def watch(
 
 
 def _watch(study: str, storage: str | None) -> None:
-    import threading
 
     from .search._watch import StudyWatcher
     from .tui import SearchApp
     from .tui.messages import TuiSink
 
-    _console_setup()
+    console_setup()
     sink = TuiSink()
     with user_errors():
         watcher = StudyWatcher(study, storage, sink)
         watcher.poll()  # a study that cannot be read fails here, in one line
     stop = threading.Event()
     SearchApp(lambda _sink: watcher.run(stop, interval=2.0), None, sink=sink, stop_event=stop).run()
-
-
-def _console_setup() -> Console:
-    from .console import setup_logging
-
-    setup_logging()
-    return Console()
-
-
-@dataclass(frozen=True)
-class SearchSettingsGiven:
-    """The search flags of `search` (and their values for `demo`)."""
-
-    n_trials: int = 20
-    mode: str = "bayesian"
-    pruner: str = "median"
-    timeout: float | None = None
-    trial_timeout: float | None = None
-    stall_limit: float = 300.0
-    max_failures_in_a_row: int = 3
-    gpus: str | None = None
-    workers: int | None = None
-    trials_per_gpu: int = 1
-    lost_after: float = 180.0
-
-
-def _run_search(
-    config_path: Path | None,
-    overrides: dict[str, Any],
-    study_name: str | None,
-    flags: SearchSettingsGiven,
-    resume: bool,
-    storage: str | None,
-    given: set[str],
-    default_space: dict[str, Any],
-    use_tui: bool,
-    name_prefix: str = "lorasearch",
-) -> None:
-    """The part of `search` and `demo` that is the same: config, signals, console, exit code."""
-    from datetime import datetime
-
-    from .config import load_config, parse_config
-    from .console import SearchConsole
-    from .events import SearchControls
-    from .search import SearchOptions, SearchRunner, best_files
-
-    console = _console_setup()
-    with user_errors():
-        if resume and study_name is None:
-            raise UserError("--resume: name the study to continue with --study-name")
-        if resume and config_path is None:
-            if any(v is not None for v in overrides.values()):
-                raise UserError(
-                    "--resume: a resumed study keeps its stored config; overrides apply to new studies"
-                )
-            loaded = None
-        elif config_path is None:
-            raw = {**default_space, **{k: v for k, v in overrides.items() if v is not None}}
-            loaded = parse_config(raw, "<default search>")
-        else:
-            loaded = load_config(config_path, overrides)
-        name = study_name or f"{name_prefix}_{datetime.now():%Y%m%d_%H%M%S}"
-        options = SearchOptions(
-            study_name=name,
-            n_trials=flags.n_trials,
-            mode=flags.mode,
-            pruner=flags.pruner,
-            timeout=flags.timeout,
-            resume=resume,
-            storage=storage,
-            given=frozenset(given),
-            trial_timeout=flags.trial_timeout,
-            stall_s=flags.stall_limit,
-            max_failures_in_a_row=flags.max_failures_in_a_row,
-            gpus=flags.gpus,
-            workers=flags.workers,
-            trials_per_gpu=flags.trials_per_gpu,
-            lost_after_s=flags.lost_after,
-        )
-        controls = SearchControls()
-        if use_tui:
-            from .tui import SearchApp
-            from .tui.messages import TuiSink
-
-            sink = TuiSink()
-            runner = SearchRunner(loaded, options, sink, controls)
-            runner.prepare()  # a bad config or study ends here, before the screen is drawn
-            engine_done = threading.Event()
-
-            def engine(_sink: Any) -> Any:
-                try:
-                    return runner.run()
-                finally:
-                    engine_done.set()
-
-            def hung_up(signum: int) -> None:
-                # The terminal is gone: Textual can neither draw nor close the screen, and its
-                # main loop may wait forever on a writer that died. The engine runs in its own
-                # thread: let it record the trial and write the files, then end here.
-                controls.interrupt()
-                engine_done.wait(HANGUP_GRACE_S)
-                os._exit(ExitCode.INTERRUPTED)
-
-            app = SearchApp(engine, controls, sink=sink)
-            on_terminal_gone(hung_up)  # in case no SIGHUP comes (a shell that does not pass it on)
-            with interrupt_on_signals(controls.interrupt, hung_up):
-                app.run()
-            finished = app.state.finished
-            code = app.return_code or 0
-        else:
-            hangups: list[int] = []
-            with SearchConsole(console) as headless, interrupt_on_signals(controls.interrupt, hangups.append):
-                finished = SearchRunner(loaded, options, headless, controls).run()
-            if hangups:  # nobody is left to read what would follow, and writing it would fail
-                os._exit(ExitCode.INTERRUPTED)
-            code = ExitCode.INTERRUPTED if finished.reason == "interrupted" else ExitCode.OK
-    for path in best_files(name):
-        if path.exists():
-            _say(console, f"wrote {path}")
-    if finished is not None and finished.counts and sum(finished.counts.values()):
-        _write_report(console, name, storage)
-    if finished is not None and finished.reason == "failed":
-        raise fail(finished.message or "the search failed", ExitCode.BUG)
-    if code:
-        raise typer.Exit(code)
-
-
-def _write_report(console: Console, name: str, storage: str | None) -> None:
-    """The study's report page, at the end of every search; a search is never failed for it."""
-    import logging
-
-    from .search import report_file
-
-    path = report_file(name)
-    try:
-        cli_results.write_report(cli_results.look(name, storage), path)
-    except Exception as exc:  # noqa: BLE001 - a picture must not turn a finished search into an error
-        logging.getLogger("lorasearch").warning("could not write %s: %s", path, exc)
-        return
-    _say(console, f"wrote {path}")
-
-
-def _say(console: Console, text: str) -> None:
-    """A line to the console, or nothing when it is gone (the SSH connection dropped)."""
-    try:
-        console.print(text, markup=False, highlight=False)
-    except OSError:
-        pass
 
 
 cli_results.register(app)  # studies, show, export, plot, report, dashboard

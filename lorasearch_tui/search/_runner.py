@@ -21,11 +21,9 @@ trials again once the cause is fixed.
 from __future__ import annotations
 
 import logging
-import os
 import select
 import time
-import zlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,23 +44,18 @@ from ..events import (
 from ._budget import FailureBudget
 from ._hardware import HardwareMonitor
 from ._importance import importances
-from ._lease import DEFAULT_GRACE_S, Leases, live_runners
+from ._lease import DEFAULT_GRACE_S, Leases
 from ._live_trial import LiveTrial, Outcome
-from ._placement import Placement, plan_workers
-from ._preflight import check_folders, fault_injection, preflight
+from ._placement import Placement
+from ._prepare import Prepared, open_search
 from ._recover import recover
 from ._results import trial_dir, write_best_files
-from ._samplers import describe_sampler, make_pruner, make_sampler, to_distributions
+from ._samplers import describe_sampler, to_distributions
 from ._slot import WorkerSlot
 from ._storage import mask_password
 from ._study import (
-    FAULT_ATTR,
-    SearchSettings,
     best_trial,
-    check_study_name,
-    default_storage,
     done_count,
-    open_study,
     record_surplus,
     surplus_reason,
     trial_counts,
@@ -116,7 +109,7 @@ class SearchRunner:
         self.controls = controls or SearchControls()
         self._placements: list[Placement] = []
         self._slots: list[WorkerSlot] = []
-        self._prepared: tuple[Any, str, SearchSettings, int, dict[str, int]] | None = None
+        self._prepared: Prepared | None = None
         self._faults: str | None = None
         self._budget = FailureBudget(options.max_failures_in_a_row)
         self._leases: Leases | None = None
@@ -138,51 +131,10 @@ class SearchRunner:
         """
         if self._prepared is not None:
             return
-        options, config = self._options, self._config
-        name = check_study_name(options.study_name)
-        self._placements = plan_workers(options.gpus, options.workers, options.trials_per_gpu)
-        self._faults = fault_injection()
-        storage = options.storage or default_storage(name)
-        if not options.resume:
-            assert config is not None
-            if "trial_timeout" in options.given:
-                config = replace(config, trial_timeout=options.trial_timeout)
-            preflight(config, options.mode, options.pruner, name, new=False)
-
-        def check(config: SearchConfig, settings: SearchSettings) -> None:
-            if options.resume:  # the stored config: its data, model and folders must still be there
-                preflight(config, settings.mode, settings.pruner, name, new=False)
-            else:  # known not to exist: its trial folder must not hold an older study's trials
-                check_folders(config, name, new=True)
-
-        settings = SearchSettings(options.mode, options.pruner, options.n_trials, options.trial_timeout)
-        study, config, settings = open_study(
-            name,
-            storage,
-            options.resume,
-            config,
-            settings,
-            set(options.given),
-            check=check,
-            cancel=self.controls.interrupted,
-        )
-        self._config = config
-        self._mode = settings.mode
-        if self._faults:
-            study.set_user_attr(FAULT_ATTR, self._faults)
-        self._leases = Leases(study, options.lost_after_s)
-        # A runner that joins others must not draw what they draw: its seed moves with it.
-        # Not a grid's: every runner must order the grid alike, so that a point has one number.
-        others = [r for r in live_runners(study.user_attrs, time.time()) if r.get("pid") != os.getpid()]
-        joins = others and settings.mode != "grid"
-        seed = config.params.seed + (zlib.crc32(self._leases.runner.key.encode()) if joins else 0)
-        study.sampler = make_sampler(settings.mode, config.space, seed, len(study.trials), settings.n_trials)
-        study.pruner = make_pruner(settings.pruner, config.params.eval_steps)
-        recover(study, config, self._leases.lost, host=self._leases.runner.host)
-        self._leases.renew([])
-        before = trial_counts(study)
-        target = config.grid_size() if settings.mode == "grid" else settings.n_trials
-        self._prepared = (study, storage, settings, target or 0, before)
+        prepared = open_search(self._config, self._options, self.controls.interrupted)
+        self._prepared = prepared
+        self._config, self._mode = prepared.config, prepared.settings.mode
+        self._placements, self._faults, self._leases = prepared.placements, prepared.faults, prepared.leases
 
     def run(self) -> SearchFinished:
         """Run the search to its end and return how it ended (see `prepare` for errors).
@@ -192,7 +144,8 @@ class SearchRunner:
         """
         self.prepare()
         assert self._prepared is not None and self._config is not None
-        study, storage, settings, target, before = self._prepared
+        p = self._prepared
+        study, storage, settings, target, before = p.study, p.storage, p.settings, p.target, p.before
         options, config = self._options, self._config
         study_dir = (Path(config.params.base_output_dir) / study.study_name).resolve()
         logs = [study_dir / worker_log_name(index) for index in range(len(self._placements))]
@@ -349,7 +302,7 @@ class SearchRunner:
         """Write the result files now if a front end asked (the `e` key)."""
         if self.controls.take_write():
             assert self._prepared is not None and self._config is not None
-            write_best_files(self._prepared[0], self._config)
+            write_best_files(self._prepared.study, self._config)
 
     def _start(self, study: Any, slot: WorkerSlot, trial: Any, config: SearchConfig, target: int) -> None:
         self._leases.take(trial, slot.placement.label)

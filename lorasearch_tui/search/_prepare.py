@@ -1,0 +1,96 @@
+"""Opening a search before it trains: every check, the study, its sampler and pruner, the
+workers' places, the leases, and the trials a dead runner left behind.
+
+`SearchRunner.prepare` calls it; a front end calls that first, so that a bad config, data file,
+model or storage ends with its one line before any screen is drawn.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import zlib
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ..config import SearchConfig
+from ._lease import Leases, live_runners
+from ._placement import Placement, plan_workers
+from ._preflight import check_folders, fault_injection, preflight
+from ._recover import recover
+from ._samplers import make_pruner, make_sampler
+from ._study import (
+    FAULT_ATTR,
+    SearchSettings,
+    check_study_name,
+    default_storage,
+    open_study,
+    trial_counts,
+)
+
+
+@dataclass
+class Prepared:
+    """A search ready to run."""
+
+    study: Any
+    storage: str  # the URL (may hold a password: never printed as it is)
+    settings: SearchSettings  # the stored ones on a resume
+    target: int  # the study's size: --n-trials, or a grid's points
+    before: dict[str, int]  # the study's counts when this runner joined
+    config: SearchConfig  # the stored one on a resume
+    placements: list[Placement]
+    faults: str | None  # LORASEARCH_INJECT_FAULT when set
+    leases: Leases
+
+
+def open_search(config: SearchConfig | None, options: Any, cancel: threading.Event) -> Prepared:
+    """Check everything and open the study, without training.
+
+    Raises:
+        UserError: bad config, data, model, storage or resume rules; nothing is written then.
+        RunFailure: the storage stayed busy, or the disk is full.
+    """
+    name = check_study_name(options.study_name)
+    placements = plan_workers(options.gpus, options.workers, options.trials_per_gpu)
+    faults = fault_injection()
+    storage = options.storage or default_storage(name)
+    if not options.resume:
+        assert config is not None
+        if "trial_timeout" in options.given:
+            config = replace(config, trial_timeout=options.trial_timeout)
+        preflight(config, options.mode, options.pruner, name, new=False)
+
+    def check(config: SearchConfig, settings: SearchSettings) -> None:
+        if options.resume:  # the stored config: its data, model and folders must still be there
+            preflight(config, settings.mode, settings.pruner, name, new=False)
+        else:  # known not to exist: its trial folder must not hold an older study's trials
+            check_folders(config, name, new=True)
+
+    settings = SearchSettings(options.mode, options.pruner, options.n_trials, options.trial_timeout)
+    study, config, settings = open_study(
+        name,
+        storage,
+        options.resume,
+        config,
+        settings,
+        set(options.given),
+        check=check,
+        cancel=cancel,
+    )
+    if faults:
+        study.set_user_attr(FAULT_ATTR, faults)
+    leases = Leases(study, options.lost_after_s)
+    # A runner that joins others must not draw what they draw: its seed moves with it.
+    # Not a grid's: every runner must order the grid alike, so that a point has one number.
+    others = [r for r in live_runners(study.user_attrs, time.time()) if r.get("pid") != os.getpid()]
+    joins = others and settings.mode != "grid"
+    seed = config.params.seed + (zlib.crc32(leases.runner.key.encode()) if joins else 0)
+    study.sampler = make_sampler(settings.mode, config.space, seed, len(study.trials), settings.n_trials)
+    study.pruner = make_pruner(settings.pruner, config.params.eval_steps)
+    recover(study, config, leases.lost, host=leases.runner.host)
+    leases.renew([])
+    before = trial_counts(study)
+    target = config.grid_size() if settings.mode == "grid" else settings.n_trials
+    return Prepared(study, storage, settings, target or 0, before, config, placements, faults, leases)
