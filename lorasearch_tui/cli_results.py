@@ -274,44 +274,49 @@ def _console() -> Any:
 
 
 def _show_rich(looked: dict[str, Any], sort: str) -> None:
+    _console().print(study_view(looked, sort))
+
+
+def study_view(looked: dict[str, Any], sort: str = "number") -> Any:
+    """A study in the terminal, as `show` prints it and the home screen's `v` shows it: the
+    figures, the trial table, the best trial and the command that trains it, the importances
+    and why trials did not complete."""
+    from rich.console import Group
+    from rich.text import Text
+
     from .errors import printable
     from .report import fail_reasons, importance_bars, sort_rows, trials_table
     from .search import best_files
 
-    console = _console()
     summary, rows, names = looked["summary"], looked["rows"], looked["names"]
     counts = summary.counts
     state = "RUNNING (" + ", ".join(summary.runners) + ")" if summary.alive else "not running"
-    console.print(
-        f"Study {printable(summary.name)}: {summary.mode}/{summary.pruner}, {summary.done}/{summary.target} "
-        f"done ({counts['complete']} complete, {counts['pruned']} pruned, "
-        f"{counts['failed'] + counts['interrupted']} failed, {counts['running']} running), {state}",
-        markup=False,
-        highlight=False,
-    )
-    console.print(trials_table(sort_rows(rows, sort), names, summary.best_number, f"Trials (by {sort})"))
+    parts: list[Any] = [
+        Text(
+            f"Study {printable(summary.name)}: {summary.mode}/{summary.pruner}, "
+            f"{summary.done}/{summary.target} done ({counts['complete']} complete, "
+            f"{counts['pruned']} pruned, "
+            f"{counts['failed'] + counts['interrupted']} failed, {counts['running']} running), {state}"
+        ),
+        trials_table(sort_rows(rows, sort), names, summary.best_number, f"Trials (by {sort})"),
+    ]
     best = next((r for r in rows if r.number == summary.best_number), None)
     if best is None:
-        console.print("no COMPLETE trial yet", markup=False)
+        parts.append(Text("no COMPLETE trial yet"))
     else:
-        console.print(
-            f"Best: trial {best.number}, {summary.metric} {best.value:.4f}", style="bold", markup=False
-        )
-        for name, value in best.params.items():
-            console.print(f"  {printable(name)} = {printable(str(value))}", markup=False, highlight=False)
+        parts.append(Text(f"Best: trial {best.number}, {summary.metric} {best.value:.4f}", style="bold"))
+        parts += [
+            Text(f"  {printable(name)} = {printable(str(value))}") for name, value in best.params.items()
+        ]
         if best.trial_dir:
-            console.print(f"  adapter: {Path(best.trial_dir) / 'adapter'}", markup=False, highlight=False)
-        console.print(
-            f"  train it: lorasearch train --config {best_files(summary.name)[1]}",
-            markup=False,
-            highlight=False,
-        )
-    console.print(importance_bars(looked["importances"]))
+            parts.append(Text(f"  adapter: {Path(best.trial_dir) / 'adapter'}"))
+        parts.append(Text(f"  train it: lorasearch train --config {best_files(summary.name)[1]}"))
+    parts.append(importance_bars(looked["importances"]))
     reasons = fail_reasons(rows)
     if reasons:
-        console.print("Why trials did not complete", style="bold")
-        for reason, n in reasons:
-            console.print(f"  {n} x {printable(reason)}", markup=False, highlight=False)
+        parts.append(Text("Why trials did not complete", style="bold"))
+        parts += [Text(f"  {n} x {printable(reason)}") for reason, n in reasons]
+    return Group(*parts)
 
 
 class HomeStudies:
@@ -341,35 +346,14 @@ class HomeStudies:
         return self._urls.get(name)
 
     def report(self, name: str) -> Any:
-        from rich.console import Group
         from rich.text import Text
 
         from .errors import RunFailure, UserError
-        from .report import importance_bars, trials_table
 
         try:
-            looked = look(name, self._urls.get(name))
+            return study_view(look(name, self._urls.get(name)))
         except (UserError, RunFailure) as exc:
             return Text(str(exc), style="red")
-        summary, rows = looked["summary"], looked["rows"]
-        best = next((r for r in rows if r.number == summary.best_number), None)
-        parts: list[Any] = [
-            Text(
-                f"Study {name}: {summary.mode}/{summary.pruner}, {summary.done}/{summary.target} done",
-                style="bold",
-            )
-        ]
-        parts.append(trials_table(rows, looked["names"], summary.best_number, "Trials"))
-        if best is not None:
-            parts.append(
-                Text(f"Best: trial {best.number}, {summary.metric} {best.value:.4f}", style="bold green")
-            )
-            parts += [Text(f"  {k} = {v}") for k, v in best.params.items()]
-            from .search import best_files
-
-            parts.append(Text(f"  train it: lorasearch train --config {best_files(name)[1]}"))
-        parts.append(importance_bars(looked["importances"]))
-        return Group(*parts)
 
     def configs(self) -> list[Path]:
         return sorted(Path("configs").glob("*.json"))

@@ -79,7 +79,6 @@ def report_html(
         parts.append(f'<p class="skipped">none yet: {_e(imp.reason)}</p>')
     parts.append("<h2>Trials</h2>" + _table(rows, names, summary.best_number))
 
-    figures = []
     copy = looking_copy(study, rows)
     parts.append("<h2>Plots</h2>")
     for plot in plans(rows, names, summary.metric):
@@ -87,8 +86,7 @@ def report_html(
         if plot.reason is not None:
             parts.append(f'<p class="skipped">skipped: {_e(plot.reason)}</p>')
             continue
-        figures.append(plotly_figure(plot, copy))
-        parts.append(figures[-1].to_html(full_html=False, include_plotlyjs=False))
+        parts.append(plotly_figure(plot, copy).to_html(full_html=False, include_plotlyjs=False))
     if best is not None:
         train, evals = curves(best)
         parts.append(f"<h3>Train and eval loss of the best trial (#{best.number})</h3>")
