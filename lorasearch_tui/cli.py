@@ -192,7 +192,12 @@ def search(
         typer.Option("--n-trials", min=1, help="Trials the study should hold (grid: all). [default: 20]"),
     ] = None,
     search_mode: Annotated[
-        str | None, typer.Option("--search-mode", help="bayesian, random or grid. [default: bayesian]")
+        str | None,
+        typer.Option(
+            "--search-mode",
+            help="bayesian (TPE), random, grid, gp (Gaussian process) or nsga2 (genetic, for several "
+            "objectives). [default: bayesian]",
+        ),
     ] = None,
     timeout: Annotated[
         float | None, typer.Option("--timeout", min=0, help="Start no new trial after this many seconds.")

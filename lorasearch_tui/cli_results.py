@@ -84,7 +84,7 @@ def register(app: typer.Typer) -> None:
 
                 raise UserError(f"--format: '{fmt}' is not csv or json")
             looked = look(study, storage)
-            text = export_text(looked["rows"], looked["names"], fmt)
+            text = export_text(looked["rows"], looked["names"], fmt, looked["summary"].objectives)
             if out is None:
                 sys.stdout.write(text)
                 return
@@ -116,7 +116,13 @@ def register(app: typer.Typer) -> None:
             folder = out or RESULTS_DIR / f"{study}_plots"
             written = _guard_write(
                 lambda: write_plots(
-                    looked["study"], looked["rows"], looked["names"], folder, fmt, looked["summary"].metric
+                    looked["study"],
+                    looked["rows"],
+                    looked["names"],
+                    folder,
+                    fmt,
+                    looked["summary"].metric,
+                    looked["summary"].objectives,
                 )
             )
         for shown, paths in written:
@@ -239,7 +245,7 @@ def _guard_write(action: Any) -> Any:
 
 def _show_json(looked: dict[str, Any]) -> dict[str, Any]:
     from .report import fail_reasons
-    from .search import best_files
+    from .search import best_files, pareto_config_file
 
     summary, rows, names, imp = looked["summary"], looked["rows"], looked["names"], looked["importances"]
     best = next((r for r in rows if r.number == summary.best_number), None)
@@ -260,9 +266,21 @@ def _show_json(looked: dict[str, Any]) -> dict[str, Any]:
             "adapter": str(Path(best.trial_dir) / "adapter") if best.trial_dir else None,
             "train_command": f"lorasearch train --config {best_files(summary.name)[1]}",
         },
+        "objectives": list(summary.objectives) or [summary.metric],
+        "pareto_front": [
+            {
+                "number": r.number,
+                "values": list(r.values or ()),
+                "params": r.params,
+                "adapter": str(Path(r.trial_dir) / "adapter") if r.trial_dir else None,
+                "train_command": f"lorasearch train --config {pareto_config_file(summary.name, r.number)}",
+            }
+            for r in rows
+            if r.pareto
+        ],
         "importances": {"evaluator": imp.evaluator, "values": imp.values, "reason": imp.reason},
         "fail_reasons": dict(fail_reasons(rows)),
-        "trials": [row.flat(names) for row in rows],
+        "trials": [row.flat(names, summary.objectives) for row in rows],
     }
 
 
@@ -286,7 +304,7 @@ def study_view(looked: dict[str, Any], sort: str = "number") -> Any:
 
     from .errors import printable
     from .report import fail_reasons, importance_bars, sort_rows, trials_table
-    from .search import best_files
+    from .search import best_files, pareto_config_file
 
     summary, rows, names = looked["summary"], looked["rows"], looked["names"]
     counts = summary.counts
@@ -298,7 +316,9 @@ def study_view(looked: dict[str, Any], sort: str = "number") -> Any:
             f"{counts['pruned']} pruned, "
             f"{counts['failed'] + counts['interrupted']} failed, {counts['running']} running), {state}"
         ),
-        trials_table(sort_rows(rows, sort), names, summary.best_number, f"Trials (by {sort})"),
+        trials_table(
+            sort_rows(rows, sort), names, summary.best_number, f"Trials (by {sort})", summary.objectives
+        ),
     ]
     best = next((r for r in rows if r.number == summary.best_number), None)
     if best is None:
@@ -311,6 +331,23 @@ def study_view(looked: dict[str, Any], sort: str = "number") -> Any:
         if best.trial_dir:
             parts.append(Text(f"  adapter: {Path(best.trial_dir) / 'adapter'}"))
         parts.append(Text(f"  train it: lorasearch train --config {best_files(summary.name)[1]}"))
+    front = [r for r in rows if r.pareto]
+    if front:
+        parts.append(
+            Text(
+                f"Pareto front ({len(front)} of {counts['complete']} complete trials): "
+                f"{', '.join(summary.objectives)}",
+                style="bold",
+            )
+        )
+        for r in front:
+            values = ", ".join(f"{v:.4g}" for v in r.values or ())
+            parts.append(
+                Text(
+                    f"  trial {r.number}: {values}  train it: lorasearch train --config "
+                    f"{pareto_config_file(summary.name, r.number)}"
+                )
+            )
     parts.append(importance_bars(looked["importances"]))
     reasons = fail_reasons(rows)
     if reasons:

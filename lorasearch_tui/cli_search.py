@@ -66,7 +66,7 @@ def run_search(
     from .config import load_config, parse_config
     from .console import SearchConsole
     from .events import SearchControls
-    from .search import SearchOptions, SearchRunner, best_files
+    from .search import RESULTS_DIR, SearchOptions, SearchRunner, best_files
 
     console = console_setup()
     with user_errors():
@@ -141,6 +141,12 @@ def run_search(
     for path in best_files(name):
         if path.exists():
             say(console, f"wrote {path}")
+    front = sorted(RESULTS_DIR.glob(f"{name}_pareto_trial_*_config.json"))
+    if front:  # several objectives: a trainable config per trial of the Pareto front
+        say(
+            console,
+            f"wrote {len(front)} Pareto config{'s' if len(front) > 1 else ''}: {', '.join(map(str, front))}",
+        )
     if finished is not None and finished.counts and sum(finished.counts.values()):
         _write_report(console, name, storage)
     if finished is not None and finished.reason == "failed":

@@ -1,11 +1,13 @@
 """The config file: fixed parameters, the search space, and the one loader that checks both."""
 
 from ._load import ConfigFile, SearchConfig, config_schema, load_config, parse_config
-from ._objective import GENERATED, NATURAL, Normalize, Objective
+from ._objective import AT_EVAL, COSTS, GENERATED, NATURAL, Normalize, Objective
 from ._params import DEFAULT_INSTRUCTION, PARAM_NAMES, TrainParams
 from ._space import Categorical, IntRange, LogUniform, Uniform, describe, grid_size
 
 __all__ = [
+    "AT_EVAL",
+    "COSTS",
     "GENERATED",
     "NATURAL",
     "Normalize",

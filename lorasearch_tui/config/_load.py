@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import UserError
 from ..jsonfile import loads, read_text
+from ._objective import check_objectives
 from ._params import PARAM_NAMES, TrainParams
 from ._space import (
     DIST_TYPES,
@@ -112,9 +113,9 @@ def parse_config(raw: dict[str, Any], label: str) -> SearchConfig:
 
     space = dict(parsed.search_space)
     for name, dist in space.items():
-        if name == "objective":
+        if name in ("objective", "objectives"):
             raise UserError(
-                f"{label}: search_space.objective: what a search measures cannot be searched; set it fixed"
+                f"{label}: search_space.{name}: what a search measures cannot be searched; set it fixed"
             )
         if name not in PARAM_NAMES:
             raise UserError(
@@ -127,7 +128,12 @@ def parse_config(raw: dict[str, Any], label: str) -> SearchConfig:
         _check_candidates(label, name, dist)
 
     fixed = parsed.model_dump(exclude=set(SEARCH_KEYS))
+    if "objective" not in raw and raw.get("objectives"):
+        del fixed["objective"]  # it is objectives[0]
     params = TrainParams.model_validate(fixed)
+    wrong = check_objectives(params.objective, params.objectives, "objective" in raw)
+    if wrong:
+        raise UserError(f"{label}: {wrong}")
     explicit = frozenset(k for k in raw if k in PARAM_NAMES)
     return SearchConfig(
         params=params, space=space, source=label, explicit=explicit, trial_timeout=parsed.trial_timeout
@@ -197,12 +203,23 @@ def _field(loc: list[str]) -> Any:
     model: Any = TrainParams
     found = None
     for part in loc:
+        if part.isdigit():  # an item of a list (objectives[1]): its model is the list's
+            continue
         fields = getattr(model, "model_fields", {})
         if part not in fields:
             return None
         found = fields[part]
-        model = found.annotation
+        model = _model_in(found.annotation)
     return found
+
+
+def _model_in(annotation: Any) -> Any:
+    """The pydantic model inside `list[M] | None` (or the annotation itself)."""
+    for arg in typing.get_args(annotation):
+        inner = _model_in(arg)
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            return inner
+    return annotation
 
 
 def _valid_keys(loc: list[str], raw: dict[str, Any]) -> list[str]:
@@ -211,7 +228,7 @@ def _valid_keys(loc: list[str], raw: dict[str, Any]) -> list[str]:
         return [*PARAM_NAMES, "search_space", "trial_timeout", "$schema"]
     if loc[0] in PARAM_NAMES:  # a nested block: objective.normalize.x
         parent = _field(loc[:-1])
-        return list(getattr(parent.annotation, "model_fields", {})) if parent else []
+        return list(getattr(_model_in(parent.annotation), "model_fields", {})) if parent else []
     if loc[0] == "search_space" and len(loc) == 3:
         entry = raw.get("search_space", {}).get(loc[1], {})
         model: type[BaseModel] = {

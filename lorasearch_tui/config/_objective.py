@@ -5,6 +5,12 @@ token accuracy on the same split; `cer`, `wer` and `exact_match` are measured on
 adapter writes: at every eval the worker generates (greedy, batched) the answers to the first
 `eval_samples` val records, the same ones for every trial, and scores them against the
 references after `normalize`. The value is reported at each eval, so pruning works on it.
+
+`objectives` (several, a Pareto front) may add what a trial costs, measured once it ends:
+`peak_memory_gb` (the GPU's peak allocation, or the worker's peak RSS on the CPU),
+`train_seconds` (training alone, evals and generation apart) and `tokens_per_second`. The first
+objective is the one each eval reports (the curves, the table's value), so it must be a
+quality metric; the cost metrics cannot be judged at an eval, hence never the only objective.
 """
 
 from __future__ import annotations
@@ -13,7 +19,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Metric = Literal["eval_loss", "cer", "wer", "exact_match", "token_accuracy"]
+Metric = Literal[
+    "eval_loss",
+    "cer",
+    "wer",
+    "exact_match",
+    "token_accuracy",
+    "peak_memory_gb",
+    "train_seconds",
+    "tokens_per_second",
+]
 Direction = Literal["minimize", "maximize"]
 NATURAL: dict[str, str] = {
     "eval_loss": "minimize",
@@ -21,8 +36,13 @@ NATURAL: dict[str, str] = {
     "wer": "minimize",
     "exact_match": "maximize",
     "token_accuracy": "maximize",
+    "peak_memory_gb": "minimize",
+    "train_seconds": "minimize",
+    "tokens_per_second": "maximize",
 }
 GENERATED = ("cer", "wer", "exact_match")  # the metrics that need the adapter to write answers
+AT_EVAL = ("eval_loss", "token_accuracy", *GENERATED)  # measured at every eval: the pruner's
+COSTS = ("peak_memory_gb", "train_seconds", "tokens_per_second")  # measured once a trial ends
 
 
 class Normalize(BaseModel):
@@ -41,7 +61,11 @@ class Objective(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
-    metric: Metric = Field("eval_loss", description="What the search optimizes and the pruner judges.")
+    metric: Metric = Field(
+        "eval_loss",
+        description="What the search optimizes and the pruner judges: eval_loss, cer, wer, exact_match, "
+        "token_accuracy; in objectives also peak_memory_gb, train_seconds, tokens_per_second.",
+    )
     direction: Direction | None = Field(
         None, description="minimize or maximize; default: the metric's natural one."
     )
@@ -65,3 +89,40 @@ class Objective(BaseModel):
     @property
     def generates(self) -> bool:
         return self.metric in GENERATED
+
+
+def check_objectives(
+    objective: Objective, objectives: list[Objective] | None, objective_given: bool
+) -> str | None:
+    """What is wrong with the objective(s), as `path: what to do`, or None.
+
+    The rules: the (first) objective is measured at every eval; at most one metric generates
+    answers, and it comes first (its answers are what the evals score); no metric twice; a
+    single `objective` and `objectives` do not both name the first one differently.
+    """
+    if not objectives:
+        if objective.metric in COSTS:
+            return (
+                f"objective.metric: {objective.metric} is measured once a trial ends, so no eval can "
+                f'judge it; use objectives: [a quality metric, {{"metric": "{objective.metric}"}}]'
+            )
+        return None
+    first = objectives[0]
+    if first.metric not in AT_EVAL:
+        return (
+            f"objectives[0].metric: the first objective is what every eval reports, and "
+            f"{first.metric} is measured once a trial ends; put one of {', '.join(AT_EVAL)} first"
+        )
+    seen: set[str] = set()
+    for i, item in enumerate(objectives):
+        if item.metric in seen:
+            return f"objectives[{i}].metric: {item.metric} is already an objective; name each metric once"
+        seen.add(item.metric)
+        if i and item.generates:
+            return (
+                f"objectives[{i}].metric: {item.metric} scores generated answers, which only the first "
+                f"objective gets; put it first"
+            )
+    if objective_given and objective != first:
+        return "objective: objectives[0] is the objective; drop objective, or make it the same"
+    return None

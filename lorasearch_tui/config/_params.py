@@ -8,9 +8,9 @@ train on, the LoRA adapter, the schedule, the bookkeeping.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, field_validator, model_validator
 
 from ..splits import parse_split
 from ._objective import Objective
@@ -124,6 +124,35 @@ class TrainParams(BaseModel):
         default_factory=Objective,
         description="What the search optimizes: eval_loss (default), cer, wer, exact_match, token_accuracy.",
     )
+    objectives: list[Objective] | None = Field(
+        None,
+        min_length=1,
+        description="Several objectives for a Pareto front (the first one is reported at each eval); "
+        "adds peak_memory_gb, train_seconds, tokens_per_second. Not pruned.",
+    )
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _first_objective_is_the_objective(
+        cls, data: Any, handler: ModelWrapValidatorHandler[TrainParams]
+    ) -> TrainParams:
+        # One place says what every eval reports: `objective`, which is objectives[0] when a
+        # list is given (`parse_config` refuses the two naming different ones). Validated as
+        # given first, so that an error in the list is named by its own path.
+        params = handler(data)
+        if isinstance(data, dict) and params.objectives and "objective" not in data:
+            return handler({**data, "objective": data["objectives"][0]})
+        return params
+
+    @property
+    def goals(self) -> list[Objective]:
+        """Every objective, the first one reported at each eval."""
+        return list(self.objectives) if self.objectives else [self.objective]
+
+    @property
+    def multi(self) -> bool:
+        """Several objectives: a Pareto front, no pruning."""
+        return len(self.goals) > 1
 
     @field_validator("train_split")
     @classmethod

@@ -116,6 +116,8 @@ class SearchConsole:
         )
         for name, dist in e.space.items():
             self._print(f"  search {name}: {printable(dist)}")
+        if e.notice:
+            self._print(Text(f"  {e.notice}", style="yellow"))
         if e.fault_injection:
             self._print(
                 Text(
@@ -179,6 +181,9 @@ class SearchConsole:
         line = Text(f"trial {e.number:>3}  ")
         line.append(f"{label:<8}", style=STATE_STYLE.get(e.state, ""))
         line.append(f"  {e.value:.4f}" if e.value is not None else "        -")
+        if e.values is not None and self._started is not None:
+            more = zip(self._started.objectives[1:], e.values[1:], strict=False)
+            line.append("".join(f"  {metric} {v:.4g}" for metric, v in more))
         line.append(f"  {format_params(e.params)}  {e.duration_s:.1f} s")
         if e.pruned_at is not None:
             line.append(f"  pruned at step {e.pruned_at}", style="yellow")
@@ -186,7 +191,11 @@ class SearchConsole:
             line.append(f"  {printable(e.fail_reason)}", style="red")
         if e.best_number == e.number:
             line.append("  new best", style="bold green")
+        elif e.number in e.pareto:
+            line.append("  on the Pareto front", style="green")
         self._print(line)
+        if e.pareto and len(e.pareto) > 1:
+            self._print(Text(f"  Pareto front: trials {', '.join(map(str, e.pareto))}", style="dim"))
         if e.best_number is not None:
             self._print(
                 Text(f"  best so far: trial {e.best_number}, {self._metric} {e.best_value:.4f}", style="dim")
@@ -204,17 +213,20 @@ class SearchConsole:
             self._progress.remove_task(self._task)
             self._task = None
         names = list(self._started.space) if self._started else []
+        more = list(self._started.objectives[1:]) if self._started else []
         table = Table(title=f"Search {e.reason}", title_justify="left")
-        for column in ("trial", "state", self._metric, *names, "time", "note"):
+        for column in ("trial", "state", self._metric, *more, *names, "time", "note"):
             table.add_column(column, justify="left" if column in ("state", "note") else "right")
+        pareto = set(self._finished[-1].pareto) if self._finished else set()
         for t in self._finished:
             note = t.fail_reason or (f"pruned at step {t.pruned_at}" if t.pruned_at is not None else "")
-            mark = " *" if t.number == e.best_number else ""
+            mark = " *" if t.number == e.best_number else (" ◆" if t.number in pareto else "")
             values = [t.params.get(n) for n in names]
             table.add_row(
                 f"{t.number}{mark}",
                 Text(state_label(t), style=STATE_STYLE.get(t.state, "")),
                 f"{t.value:.4f}" if t.value is not None else "-",
+                *(f"{t.values[i + 1]:.4g}" if t.values else "-" for i in range(len(more))),
                 *(f"{v:.4g}" if isinstance(v, float) else str(v) for v in values),
                 f"{t.duration_s:.0f} s",
                 printable(note),

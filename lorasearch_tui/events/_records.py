@@ -47,7 +47,19 @@ class SearchStarted:
     sampler: str = ""  # "TPE multivariate, 3 random first"
     metric: str = "eval_loss"  # what `value` means everywhere: eval_loss, cer, wer, ...
     direction: str = "minimize"
+    objectives: tuple[str, ...] = ()  # several objectives: every metric, the first being `metric`
+    directions: tuple[str, ...] = ()  # and each one's direction
     event: Literal["search_started"] = "search_started"
+
+    @property
+    def notice(self) -> str | None:
+        """What a person must know before the first trial, or None."""
+        if len(self.objectives) < 2:
+            return None
+        return (
+            f"{len(self.objectives)} objectives ({', '.join(self.objectives)}): Optuna does not prune "
+            f"a study of several objectives, so every trial trains to its end; the result is a Pareto front"
+        )
 
 
 @_record
@@ -129,6 +141,8 @@ class TrialFinished:
     interrupted: bool = False  # cut short (quit, Ctrl+C, lost runner, full disk): it runs again
     trial_dir: str = ""
     worker: str = ""
+    values: tuple[float, ...] | None = None  # several objectives: each one's (the first is `value`)
+    pareto: tuple[int, ...] = ()  # several objectives: the trials on the Pareto front now
     event: Literal["trial_finished"] = "trial_finished"
 
     @property

@@ -39,6 +39,7 @@ class TrialView:
     params: dict[str, Any]
     state: str = "RUNNING"
     value: float | None = None
+    values: tuple[float, ...] | None = None  # several objectives: each one's (the first is `value`)
     duration_s: float | None = None
     steps: int = 0
     max_steps: int = 0
@@ -69,6 +70,7 @@ class SearchState:
     running: int | None = None
     best_number: int | None = None
     best_value: float | None = None
+    pareto: set[int] = field(default_factory=set)  # several objectives: the trials on the front
     worker: WorkerStateChanged | None = None  # the latest state of any worker (or of the runner, watched)
     workers: dict[str, WorkerStateChanged] = field(default_factory=dict)  # by worker, when named
     progress: StudyProgress | None = None  # the study's counts, every host's trials included
@@ -101,6 +103,8 @@ class SearchState:
             trial = self._trial(event.number)
             trial.params = dict(event.params)
             trial.state, trial.value, trial.duration_s = event.state, event.value, event.duration_s
+            trial.values = event.values
+            self.pareto = set(event.pareto)
             trial.steps, trial.pruned_at, trial.fail_reason = event.steps, event.pruned_at, event.fail_reason
             trial.peak_memory_bytes = event.peak_memory_bytes
             trial.oom, trial.interrupted = event.oom, event.interrupted
@@ -164,6 +168,11 @@ class SearchState:
             later = [n for n in numbers if self.running is None or n > self.running]
             self.running = later[0] if later else numbers[0]
         return self.running
+
+    @property
+    def objectives(self) -> tuple[str, ...]:
+        """The metrics of a study of several objectives (empty for one)."""
+        return self.started.objectives if self.started is not None else ()
 
     def best_trial(self) -> TrialView | None:
         return self.trials.get(self.best_number) if self.best_number is not None else None

@@ -9,8 +9,8 @@ import json
 from ..results import TrialRow
 
 
-def export_text(rows: list[TrialRow], names: list[str], fmt: str) -> str:
-    flat = [row.flat(names) for row in rows]
+def export_text(rows: list[TrialRow], names: list[str], fmt: str, objectives: tuple[str, ...] = ()) -> str:
+    flat = [row.flat(names, objectives) for row in rows]
     if fmt == "json":
         return json.dumps(flat, indent=2, allow_nan=False) + "\n"
     out = io.StringIO()

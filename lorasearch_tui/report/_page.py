@@ -77,11 +77,20 @@ def report_html(
         parts.append("</table>")
     else:
         parts.append(f'<p class="skipped">none yet: {_e(imp.reason)}</p>')
+    front = [r for r in rows if r.pareto]
+    if front:
+        parts.append(f"<h2>Pareto front ({len(front)} trials)</h2><table><tr><th>#</th>")
+        parts += [f"<th>{_e(m)}</th>" for m in summary.objectives]
+        parts.append('<th class="l">params</th></tr>')
+        for r in front:
+            cells = "".join(f"<td>{v:.4g}</td>" for v in r.values or ())
+            parts.append(f'<tr><td>{r.number}</td>{cells}<td class="l">{_e(json.dumps(r.params))}</td></tr>')
+        parts.append("</table>")
     parts.append("<h2>Trials</h2>" + _table(rows, names, summary.best_number))
 
     copy = looking_copy(study, rows)
     parts.append("<h2>Plots</h2>")
-    for plot in plans(rows, names, summary.metric):
+    for plot in plans(rows, names, summary.metric, summary.objectives):
         parts.append(f"<h3>{_e(plot.title)}</h3>")
         if plot.reason is not None:
             parts.append(f'<p class="skipped">skipped: {_e(plot.reason)}</p>')

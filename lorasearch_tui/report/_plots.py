@@ -33,13 +33,16 @@ def looking_copy(study: Any, rows: list[TrialRow]) -> Any:
     import optuna
 
     keep = {row.number for row in rows}
-    copy = optuna.create_study(study_name=study.study_name, direction="minimize")
+    copy = optuna.create_study(study_name=study.study_name, directions=study.directions)
     copy.add_trials([t for t in study.get_trials(deepcopy=True) if t.number in keep])
     return copy
 
 
-def plans(rows: list[TrialRow], names: list[str], metric: str = "eval_loss") -> list[Plot]:
-    """Every plot, with the reason when the study cannot have it yet."""
+def plans(
+    rows: list[TrialRow], names: list[str], metric: str = "eval_loss", objectives: tuple[str, ...] = ()
+) -> list[Plot]:
+    """Every plot, with the reason when the study cannot have it yet. With several objectives
+    the plots of one value show the first objective, and the Pareto front comes first."""
     complete = sum(r.state == "COMPLETE" for r in rows)
     curves = sum(bool(r.intermediate) for r in rows)
 
@@ -53,7 +56,15 @@ def plans(rows: list[TrialRow], names: list[str], metric: str = "eval_loss") -> 
             import optuna.visualization.matplotlib as mpl_vis
 
             module = plotly_vis if kind == "plotly" else mpl_vis
-            kwargs = {}
+            kwargs: dict[str, Any] = {}
+            if name == "plot_pareto_front":
+                kwargs["target_names"] = list(objectives)
+                if len(objectives) > 3:  # Optuna draws 2 or 3: the first two then
+                    kwargs["targets"] = lambda t: (t.values[0], t.values[1])
+                    kwargs["target_names"] = list(objectives[:2])
+            elif len(objectives) > 1 and name not in ("plot_intermediate_values", "plot_timeline"):
+                kwargs["target"] = lambda t: t.values[0]
+                kwargs["target_name"] = metric
             if name == "plot_param_importances":
                 from optuna.importance import PedAnovaImportanceEvaluator
 
@@ -70,7 +81,13 @@ def plans(rows: list[TrialRow], names: list[str], metric: str = "eval_loss") -> 
         return make
 
     two = None if len(names) >= 2 else f"needs two searched parameters, the study has {len(names)}"
+    front = (
+        [Plot("pareto", f"Pareto front: {', '.join(objectives)}", need(1), vis("plot_pareto_front"))]
+        if len(objectives) > 1
+        else []
+    )
     return [
+        *front,
         Plot("history", "Optimization history", need(1), vis("plot_optimization_history")),
         Plot("importances", "Parameter importances", need(MIN_TRIALS), vis("plot_param_importances")),
         Plot("parallel", "Parallel coordinates", need(2), vis("plot_parallel_coordinate")),
@@ -79,7 +96,10 @@ def plans(rows: list[TrialRow], names: list[str], metric: str = "eval_loss") -> 
         Plot(
             "intermediate",
             f"{metric} of every trial at each eval (pruned ones too)",
-            need(1, "trials with evals"),
+            "Optuna keeps no values per eval in a study of several objectives (each trial's curves "
+            "are in its metrics.jsonl)"
+            if len(objectives) > 1
+            else need(1, "trials with evals"),
             vis("plot_intermediate_values"),
         ),
         Plot(
@@ -98,13 +118,19 @@ def plotly_figure(plot: Plot, study: Any) -> Any:
 
 
 def write_plots(
-    study: Any, rows: list[TrialRow], names: list[str], out: Path, fmt: str, metric: str = "eval_loss"
+    study: Any,
+    rows: list[TrialRow],
+    names: list[str],
+    out: Path,
+    fmt: str,
+    metric: str = "eval_loss",
+    objectives: tuple[str, ...] = (),
 ) -> list[tuple[Plot, list[Path]]]:
     """Write every plot the study can have into `out`; what was written (or why not) per plot."""
     copy = looking_copy(study, rows)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for plot in plans(rows, names, metric):
+    for plot in plans(rows, names, metric, objectives):
         paths: list[Path] = []
         if plot.reason is None:
             if fmt in ("html", "both"):

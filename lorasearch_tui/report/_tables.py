@@ -69,10 +69,30 @@ def sort_rows(rows: list[TrialRow], by: str) -> list[TrialRow]:
     return sorted(rows, key=lambda r: r.number)
 
 
-def trials_table(rows: list[TrialRow], names: list[str], best_number: int | None, title: str) -> Table:
-    """The same columns as the TUI's trial table, and where each trial trained."""
+def trials_table(
+    rows: list[TrialRow],
+    names: list[str],
+    best_number: int | None,
+    title: str,
+    objectives: tuple[str, ...] = (),
+) -> Table:
+    """The same columns as the TUI's trial table, and where each trial trained; with several
+    objectives, one column per objective after the first, and ◆ for the Pareto front."""
     table = Table(title=title, title_justify="left")
-    columns = ["#", "state", *names, "value", "best", "time", "steps", "pruned@", "peak mem", "tokens/s"]
+    more = list(objectives[1:])
+    columns = [
+        "#",
+        "state",
+        *names,
+        "value",
+        *more,
+        "best",
+        "time",
+        "steps",
+        "pruned@",
+        "peak mem",
+        "tokens/s",
+    ]
     workers = any(r.worker for r in rows)
     if workers:
         columns.append("worker")
@@ -85,7 +105,8 @@ def trials_table(rows: list[TrialRow], names: list[str], best_number: int | None
             Text(r.label, style=STATE_STYLE.get(r.label, "")),
             *[fmt_value(r.params.get(n)) for n in names],
             f"{r.value:.4f}" if r.value is not None else "-",
-            "★" if r.number == best_number else "",
+            *[f"{r.values[i + 1]:.4g}" if r.values else "-" for i in range(len(more))],
+            "★" if r.number == best_number else ("◆" if r.pareto else ""),
             fmt_seconds(r.duration_s),
             steps,
             fmt_value(r.pruned_at),

@@ -13,7 +13,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..search import INTERRUPTED, LEASE_ATTR, LIVE_METRICS, SURPLUS_ATTR, read_metrics
+from ..search import (
+    INTERRUPTED,
+    LEASE_ATTR,
+    LIVE_METRICS,
+    SURPLUS_ATTR,
+    first_value,
+    pareto_trials,
+    read_metrics,
+)
 
 
 @dataclass(frozen=True)
@@ -37,17 +45,26 @@ class TrialRow:
     started: datetime | None = None
     completed: datetime | None = None
     intermediate: dict[int, float] = field(default_factory=dict)  # eval loss by step
+    values: tuple[float, ...] | None = None  # several objectives: each one's (the first is `value`)
+    pareto: bool = False  # several objectives: on the Pareto front
 
     @property
     def label(self) -> str:
         """The state a person reads: OOM apart from pruning."""
         return "OOM" if self.oom else self.state
 
-    def flat(self, names: list[str]) -> dict[str, Any]:
-        """The row for a CSV or JSON export: params as `param_NAME` columns, times as ISO text."""
+    def flat(self, names: list[str], objectives: tuple[str, ...] = ()) -> dict[str, Any]:
+        """The row for a CSV or JSON export: params as `param_NAME` columns, times as ISO text;
+        with several objectives, each one's value as `value_METRIC` and a `pareto` column."""
         data = asdict(self)
         params = data.pop("params")
         data.pop("intermediate")
+        values = data.pop("values")
+        pareto = data.pop("pareto")
+        several = {}
+        if len(objectives) > 1:
+            several = {f"value_{m}": values[i] if values else None for i, m in enumerate(objectives)}
+            several["pareto"] = pareto
         data["state"] = self.label
         for key in ("started", "completed"):
             data[key] = data[key].isoformat(timespec="seconds") if data[key] else None
@@ -55,6 +72,7 @@ class TrialRow:
             "number": data.pop("number"),
             "state": data.pop("state"),
             "value": data.pop("value"),
+            **several,
             **{f"param_{name}": params.get(name) for name in names},
             **data,
         }
@@ -63,6 +81,7 @@ class TrialRow:
 def trial_rows(study: Any) -> list[TrialRow]:
     """Every trial the study ran, in number order."""
     rows = []
+    front = {t.number for t in pareto_trials(study)}
     for trial in study.get_trials(deepcopy=False):
         attrs = trial.user_attrs
         if attrs.get(SURPLUS_ATTR):
@@ -76,7 +95,9 @@ def trial_rows(study: Any) -> list[TrialRow]:
             TrialRow(
                 number=trial.number,
                 state=state,
-                value=trial.value if state == "COMPLETE" else None,
+                value=first_value(trial) if state == "COMPLETE" else None,
+                values=tuple(trial.values) if state == "COMPLETE" and len(trial.values or ()) > 1 else None,
+                pareto=trial.number in front,
                 params=dict(trial.params),
                 fail_reason=attrs.get("fail_reason"),
                 duration_s=duration,

@@ -15,9 +15,11 @@ from ..search import (
     best_trial,
     done_count,
     first_line,
+    first_value,
     live_runners,
     mask_password,
     open_storage,
+    pareto_trials,
     trial_counts,
 )
 from ._open import stored_config
@@ -37,6 +39,8 @@ class StudySummary:
     runners: tuple[str, ...]  # the live runners: "pid 123 on host-a"
     metric: str = "eval_loss"  # what the values are
     direction: str = "minimize"
+    objectives: tuple[str, ...] = ()  # several objectives: every metric, the first being `metric`
+    pareto: tuple[int, ...] = ()  # and the trials on the Pareto front
 
     @property
     def done(self) -> int:
@@ -106,9 +110,10 @@ def summarize(study: Any, storage_label: str) -> StudySummary:
     best = best_trial(study)
     runners = live_runners(study.user_attrs, time.time())
     try:
-        objective = stored_config(study).params.objective
+        goals = stored_config(study).params.goals
     except UserError:  # a study lorasearch did not make: its values are what they are
-        objective = None
+        goals = []
+    objective = goals[0] if goals else None
     return StudySummary(
         name=study.study_name,
         storage=storage_label,
@@ -117,9 +122,11 @@ def summarize(study: Any, storage_label: str) -> StudySummary:
         target=study_target(study),
         counts=trial_counts(study),
         best_number=best.number if best else None,
-        best_value=best.value if best else None,
+        best_value=first_value(best) if best else None,
         last_activity=max(times, default=None),
         runners=tuple(f"pid {r.get('pid')} on {r.get('host')}" for r in runners),
         metric=objective.metric if objective else "eval_loss",
         direction=objective.goal if objective else "minimize",
+        objectives=tuple(g.metric for g in goals) if len(goals) > 1 else (),
+        pareto=tuple(t.number for t in pareto_trials(study)),
     )

@@ -7,7 +7,7 @@ and the events, live in `lorasearch_tui.events`, the only part of the engine fro
 from ._importance import MIN_TRIALS, importances
 from ._lease import LEASE_ATTR, live_runners
 from ._preflight import FAULT_ENV_VAR
-from ._results import best_files, report_file, trial_dir
+from ._results import best_files, pareto_config_file, report_file, trial_dir
 from ._runner import DEFAULT_MAX_FAILURES, SearchOptions, SearchRunner
 from ._samplers import MODES, PRUNERS
 from ._storage import PATIENCE_ENV, first_line, mask_password, open_storage, sqlite_path
@@ -21,11 +21,20 @@ from ._study import (
     default_storage,
     done_count,
     open_existing,
+    pareto_trials,
     study_exists,
     trial_counts,
 )
 from ._trial_clock import DEFAULT_STALL_S
-from ._trial_record import INTERRUPTED, LIVE_METRICS, OOM_CONSTRAINT, TRIAL_RESULTS, TrialRecord, read_metrics
+from ._trial_record import (
+    INTERRUPTED,
+    LIVE_METRICS,
+    OOM_CONSTRAINT,
+    TRIAL_RESULTS,
+    TrialRecord,
+    first_value,
+    read_metrics,
+)
 from ._worker_proc import WorkerDied, WorkerProcess
 
 __all__ = [
@@ -40,6 +49,8 @@ __all__ = [
     "best_trial",
     "done_count",
     "first_line",
+    "first_value",
+    "pareto_trials",
     "live_runners",
     "open_existing",
     "open_storage",
@@ -63,6 +74,7 @@ __all__ = [
     "WorkerDied",
     "WorkerProcess",
     "best_files",
+    "pareto_config_file",
     "check_study_name",
     "default_storage",
     "mask_password",

@@ -32,8 +32,15 @@ def importances(study: Any, params: list[str] | None = None) -> ParamImportances
     try:
         with warnings.catch_warnings(record=True) as said:
             warnings.simplefilter("always", UserWarning)
+            # several objectives: importances for the first one (the one every eval reports);
+            # Optuna takes a target then, and reads it as one to minimize
+            several = len(study.directions) > 1
+            sign = -1.0 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else 1.0
             values = optuna.importance.get_param_importances(
-                study, evaluator=PedAnovaImportanceEvaluator(), params=params
+                study,
+                evaluator=PedAnovaImportanceEvaluator(),
+                params=params,
+                target=(lambda t: sign * t.values[0]) if several else None,
             )
     except (ValueError, RuntimeError) as exc:  # e.g. a parameter no trial varied
         return ParamImportances({}, name, len(complete), str(exc).splitlines()[0])

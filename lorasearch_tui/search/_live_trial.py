@@ -19,6 +19,7 @@ class Outcome:
 
     state: str  # COMPLETE, PRUNED, FAIL
     value: float | None = None
+    values: list[float] | None = None  # several objectives: each one's, the first being `value`
     fail_reason: str | None = None
     pruned_at: int | None = None
     result: Any = None  # the worker's `Result`
@@ -69,6 +70,7 @@ class LiveTrial:
             config=self.config,
             trial_dir=str(self.folder),
             value=outcome.value,
+            values=outcome.values,
             fail_reason=outcome.fail_reason,
             pruned_at=outcome.pruned_at,
             rerun_of=self.rerun_of,

@@ -22,6 +22,7 @@ from ._recover import recover
 from ._samplers import make_pruner, make_sampler
 from ._study import (
     FAULT_ATTR,
+    SETTINGS_ATTR,
     SearchSettings,
     check_study_name,
     default_storage,
@@ -79,6 +80,10 @@ def open_search(config: SearchConfig | None, options: Any, cancel: threading.Eve
         check=check,
         cancel=cancel,
     )
+    if config.params.multi and settings.pruner != "none":
+        # Optuna prunes no study of several objectives: say so where the settings are shown
+        settings = replace(settings, pruner="none")
+        study.set_user_attr(SETTINGS_ATTR, settings.to_dict())
     if faults:
         study.set_user_attr(FAULT_ATTR, faults)
     leases = Leases(study, options.lost_after_s)

@@ -3,6 +3,9 @@
 - `optuna_studies/{study}_best_params.json`: the best trial, its value and parameters, counts;
 - `optuna_studies/{study}_best_config.json`: the fixed config with the best parameters put in
   and no `search_space`, so `lorasearch train --config` runs it as it is;
+- several objectives: `best_trials` in the params file (the Pareto front, each with its values
+  and adapter) and `optuna_studies/{study}_pareto_trial_{N}_config.json` per trial of the front
+  (a trial that leaves the front loses its file); "best" is the best in the first objective;
 - `{base_output_dir}/{study}/trial_{N}/trial_results.json`: one trial, whatever its state
   (`_trial_record.py`);
 - `{base_output_dir}/{study}/trial_{N}/metrics.jsonl`: the trial's steps and evals as they come,
@@ -17,7 +20,8 @@ from typing import Any
 
 from ..atomic import write_json
 from ..config import SearchConfig
-from ._study import RESULTS_DIR, best_trial, trial_counts
+from ._study import RESULTS_DIR, best_trial, pareto_trials, trial_counts
+from ._trial_record import first_value
 
 
 def trial_dir(config: SearchConfig, study_name: str, number: int) -> Path:
@@ -34,32 +38,65 @@ def report_file(study_name: str) -> Path:
     return RESULTS_DIR / f"{study_name}_report.html"
 
 
+def pareto_config_file(study_name: str, number: int) -> Path:
+    return RESULTS_DIR / f"{study_name}_pareto_trial_{number}_config.json"
+
+
 def write_best_files(study: Any, config: SearchConfig) -> None:
-    """Rewrite both best files from the study as it is now."""
+    """Rewrite the best files from the study as it is now."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     params_file, config_file = best_files(study.study_name)
     best = best_trial(study)
     counts = trial_counts(study)
-    write_json(
-        params_file,
-        {
-            "study_name": study.study_name,
-            "best_trial": best.number if best else None,
-            "best_value": best.value if best else None,
-            "best_params": dict(best.params) if best else {},
-            # where its adapter is (on the host that trained it) and the page that shows the study
-            "best_trial_dir": best.user_attrs.get("trial_dir") if best else None,
-            "adapter": str(Path(best.user_attrs["trial_dir"]) / "adapter")
-            if best and best.user_attrs.get("trial_dir")
-            else None,
-            "report": str(report_file(study.study_name)),
-            "metric": config.params.objective.metric,
-            "direction": config.params.objective.goal,
-            "n_complete": counts["complete"],
-            "n_pruned": counts["pruned"],
-            "n_failed": counts["failed"] + counts["interrupted"],
-            "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        },
-    )
+    content: dict[str, Any] = {
+        "study_name": study.study_name,
+        "best_trial": best.number if best else None,
+        "best_value": first_value(best) if best else None,
+        "best_params": dict(best.params) if best else {},
+        # where its adapter is (on the host that trained it) and the page that shows the study
+        "best_trial_dir": best.user_attrs.get("trial_dir") if best else None,
+        "adapter": _adapter(best) if best else None,
+        "report": str(report_file(study.study_name)),
+        "metric": config.params.objective.metric,
+        "direction": config.params.objective.goal,
+    }
+    if config.params.multi:
+        front = pareto_trials(study)
+        content["objectives"] = [{"metric": g.metric, "direction": g.goal} for g in config.params.goals]
+        content["best_trials"] = [
+            {
+                "number": t.number,
+                "values": list(t.values),
+                "params": dict(t.params),
+                "adapter": _adapter(t),
+                "config": str(pareto_config_file(study.study_name, t.number)),
+            }
+            for t in front
+        ]
+        _write_pareto_configs(study.study_name, config, front)
+    content |= {
+        "n_complete": counts["complete"],
+        "n_pruned": counts["pruned"],
+        "n_failed": counts["failed"] + counts["interrupted"],
+        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    write_json(params_file, content)
     if best is not None:
         write_json(config_file, config.with_values(dict(best.params)).model_dump())
+
+
+def _adapter(trial: Any) -> str | None:
+    folder = trial.user_attrs.get("trial_dir")
+    return str(Path(folder) / "adapter") if folder else None
+
+
+def _write_pareto_configs(study_name: str, config: SearchConfig, front: list[Any]) -> None:
+    """One trainable config per trial of the front; those of trials no longer on it go."""
+    keep = {pareto_config_file(study_name, t.number) for t in front}
+    for old in RESULTS_DIR.glob(f"{study_name}_pareto_trial_*_config.json"):
+        if old not in keep:
+            old.unlink(missing_ok=True)
+    for trial in front:
+        write_json(
+            pareto_config_file(study_name, trial.number), config.with_values(dict(trial.params)).model_dump()
+        )

@@ -56,12 +56,14 @@ from ._storage import mask_password
 from ._study import (
     best_trial,
     done_count,
+    objective_facts,
+    pareto_trials,
     record_surplus,
     surplus_reason,
     trial_counts,
 )
 from ._trial_clock import DEFAULT_STALL_S
-from ._trial_record import OOM_CONSTRAINT
+from ._trial_record import OOM_CONSTRAINT, first_value
 from ._worker_proc import WORKER_COMMAND, WorkerProcess
 
 DEFAULT_MAX_FAILURES = 3
@@ -164,8 +166,7 @@ class SearchRunner:
                 workers=tuple(p.label for p in self._placements),
                 worker_logs=tuple(str(log) for log in logs),
                 sampler=describe_sampler(settings.mode, target),
-                metric=config.params.objective.metric,
-                direction=config.params.objective.goal,
+                **objective_facts(config),
             )
         )
         self._slots = [
@@ -209,7 +210,7 @@ class SearchRunner:
             reason=reason,
             counts=counts,
             best_number=best.number if best else None,
-            best_value=best.value if best else None,
+            best_value=first_value(best) if best else None,
             best_params=dict(best.params) if best else {},
             message=message,
         )
@@ -420,11 +421,13 @@ class SearchRunner:
                 fail_reason=record.fail_reason,
                 peak_memory_bytes=record.peak_memory_bytes,
                 best_number=best.number if best else None,
-                best_value=best.value if best else None,
+                best_value=first_value(best) if best else None,
                 oom=record.oom,
                 interrupted=record.interrupted,
                 trial_dir=record.trial_dir,
                 worker=slot.placement.label,
+                values=tuple(record.values) if record.values is not None else None,
+                pareto=tuple(t.number for t in pareto_trials(study)),
             )
         )
         record.write()

@@ -142,7 +142,9 @@ class WorkerSlot:
             loss = message.eval_loss if message.eval_loss is not None else value
             live.evals.append({"step": step, "value": value, "eval_loss": loss})
             prune = False
-            if step > 0:  # step 0 is the untrained adapter: the same for every trial
+            # Optuna neither reports nor prunes trials of several objectives (the runner said
+            # so once when the search started): every trial trains to its end.
+            if step > 0 and len(trial.study.directions) == 1:  # step 0: the untrained adapter
                 try:
                     trial.report(value, step)
                     # The last eval is the result: a trial trained to its end is COMPLETE with
@@ -169,7 +171,15 @@ class WorkerSlot:
                 return Outcome("PRUNED", pruned_at=message.pruned_at, result=result)
             # `value` is the objective's; a worker that sends none measured the eval loss only
             value = result.value if result.value is not None else result.eval_loss
-            return Outcome("COMPLETE", value=value, result=result)
+            wanted = len(trial.study.directions)
+            if wanted == 1:
+                return Outcome("COMPLETE", value=value, result=result)
+            if result.values is None or len(result.values) != wanted:
+                got = "none" if result.values is None else len(result.values)
+                return Outcome(
+                    "FAIL", fail_reason=f"the worker measured {got} of the {wanted} objectives", result=result
+                )
+            return Outcome("COMPLETE", value=result.values[0], values=list(result.values), result=result)
         elif event == "failed":
             kind = message.kind
             return Outcome(

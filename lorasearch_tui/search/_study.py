@@ -119,8 +119,9 @@ def open_study(
         if not checked:
             check(config, settings)
         try:
-            goal = config.params.objective.goal  # the metric's direction: lower CER, higher accuracy
-            study = optuna.create_study(study_name=name, storage=storage, direction=goal)
+            # each metric's direction: lower CER, higher accuracy, less memory
+            goals = [g.goal for g in config.params.goals]
+            study = optuna.create_study(study_name=name, storage=storage, directions=goals)
         except optuna.exceptions.DuplicatedStudyError:
             raise UserError(
                 f"study '{name}' was created in {label} by another process a moment ago; "
@@ -258,15 +259,36 @@ def done_count(counts: dict[str, int]) -> int:
 
 def best_trial(study: Any) -> Any | None:
     """The COMPLETE trial with the best value in the study's direction (out-of-memory trials
-    are PRUNED, never best)."""
+    are PRUNED, never best). With several objectives, the best in the first one: always a
+    trial of the Pareto front, and the one whose curves and value the views show."""
     from optuna.study import StudyDirection
     from optuna.trial import TrialState
 
     complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
     if not complete:
         return None
-    pick = max if study.direction == StudyDirection.MAXIMIZE else min
-    return pick(complete, key=lambda t: t.value)
+    pick = max if study.directions[0] == StudyDirection.MAXIMIZE else min
+    return pick(complete, key=lambda t: t.values[0])
+
+
+def objective_facts(config: SearchConfig) -> dict[str, Any]:
+    """What the values of a study mean, for `SearchStarted`: the (first) metric and its
+    direction, and every metric with its direction when there are several."""
+    goals = config.params.goals
+    several = len(goals) > 1
+    return {
+        "metric": goals[0].metric,
+        "direction": goals[0].goal,
+        "objectives": tuple(g.metric for g in goals) if several else (),
+        "directions": tuple(g.goal for g in goals) if several else (),
+    }
+
+
+def pareto_trials(study: Any) -> list[Any]:
+    """The Pareto front of a study of several objectives, by trial number ([] for one)."""
+    if len(study.directions) == 1:
+        return []
+    return sorted(study.best_trials, key=lambda t: t.number)
 
 
 def _differing_keys(stored: dict[str, Any], given: dict[str, Any]) -> list[str]:

@@ -46,7 +46,9 @@ _ATTRS = (
 
 @dataclass
 class TrialRecord:
-    """A finished trial. COMPLETE always has a finite `value`; anything else has none."""
+    """A finished trial. COMPLETE always has a finite `value`; anything else has none.
+
+    A study of several objectives keeps each one's in `values` (the first is `value`)."""
 
     number: int
     state: str
@@ -71,16 +73,23 @@ class TrialRecord:
     interrupted: bool = False
     metric: str = METRIC  # what `value` (and each eval's "value") measures
     generate_s: float | None = None  # time spent generating answers for the metric
+    values: list[float] | None = None  # several objectives: every one's value, in the config's order
 
     def __post_init__(self) -> None:
         if self.state not in STATES:
             raise ValueError(f"unknown trial state {self.state!r}")
+        if self.values is not None and self.state == "COMPLETE":
+            if not self.values or not all(_finite(v) for v in self.values):
+                self.state = "FAIL"
+                self.fail_reason = self.fail_reason or "an objective without a finite value"
+            else:
+                self.value = self.values[0]
         if self.state == "COMPLETE" and not _finite(self.value):
             # A failure is never disguised as a result: no finite value, no COMPLETE.
             self.state, self.value = "FAIL", None
             self.fail_reason = self.fail_reason or "no finite eval loss at the end of training"
         if self.state != "COMPLETE":
-            self.value = None
+            self.value = self.values = None
 
     @property
     def adapter(self) -> Path | None:
@@ -115,7 +124,7 @@ class TrialRecord:
         if self.oom:
             trial.set_constraint(OOM_CONSTRAINT, 1.0)
         if self.state == "COMPLETE":
-            study.tell(trial, self.value)
+            study.tell(trial, self.values if self.values is not None else self.value)
         else:
             study.tell(trial, state=TrialState[self.state])
 
@@ -147,7 +156,8 @@ class TrialRecord:
             params=dict(trial.params),
             config=config,
             trial_dir=str(folder),
-            value=trial.value,
+            value=first_value(trial),
+            values=list(trial.values) if trial.values and len(trial.values) > 1 else None,
             fail_reason=attrs.get("fail_reason"),
             pruned_at=attrs.get("pruned_at"),
             rerun_of=attrs.get("rerun_of"),
@@ -166,6 +176,12 @@ class TrialRecord:
             metric=(config.get("objective") or {}).get("metric", METRIC),
             generate_s=attrs.get("generate_s"),
         )
+
+
+def first_value(trial: Any) -> float | None:
+    """A finished Optuna trial's value, or its first objective's in a study of several
+    (Optuna's `FrozenTrial.value` raises there)."""
+    return trial.values[0] if trial.values else None
 
 
 def read_metrics(path: Path) -> tuple[int, list[dict[str, float]], list[dict[str, float]]]:

@@ -45,10 +45,12 @@ from ._study import (
     best_trial,
     default_storage,
     done_count,
+    objective_facts,
     open_existing,
+    pareto_trials,
     trial_counts,
 )
-from ._trial_record import INTERRUPTED, LIVE_METRICS, read_regular_file
+from ._trial_record import INTERRUPTED, LIVE_METRICS, first_value, read_regular_file
 
 
 class StudyWatcher:
@@ -92,6 +94,7 @@ class StudyWatcher:
         if not self._announced:
             self._announce(study)
         best = best_trial(study)
+        pareto = tuple(t.number for t in pareto_trials(study))
         for trial in trials:
             state = trial.state.name
             previous = self._seen.get(trial.number)
@@ -109,7 +112,7 @@ class StudyWatcher:
                 )
             self._read_metrics(trial)
             if state != "RUNNING":
-                self._sink.emit(self._finished(trial, best))
+                self._sink.emit(self._finished(trial, best, pareto))
             self._seen[trial.number] = state
         counts = trial_counts(study)
         progress = StudyProgress(done_count(counts), counts["running"], self._target)
@@ -206,8 +209,7 @@ class StudyWatcher:
                 trials_done=0,
                 fault_injection=study.user_attrs.get(FAULT_ATTR),
                 sampler=settings.get("sampler") or describe_sampler(settings.get("mode", "?"), target or 0),
-                metric=config.params.objective.metric,
-                direction=config.params.objective.goal,
+                **objective_facts(config),
                 # the places its trials ran so far (several: the table gets a worker column)
                 workers=tuple(sorted({w for t in study.get_trials(deepcopy=False) if (w := _where(t))})),
                 # this host's copy of the workers' logs, when the search runs here
@@ -235,8 +237,9 @@ class StudyWatcher:
             if isinstance(event, StepLogged | EvalLogged) and event.number == trial.number:
                 self._sink.emit(event)
 
-    def _finished(self, trial: Any, best: Any) -> TrialFinished:
+    def _finished(self, trial: Any, best: Any, pareto: tuple[int, ...]) -> TrialFinished:
         attrs = trial.user_attrs
+        several = len(trial.values or ()) > 1
         duration = attrs.get("duration_s")
         if duration is None and trial.datetime_start and trial.datetime_complete:
             duration = (trial.datetime_complete - trial.datetime_start).total_seconds()
@@ -245,7 +248,7 @@ class StudyWatcher:
         return TrialFinished(
             number=trial.number,
             state=trial.state.name,
-            value=trial.value if trial.state.name == "COMPLETE" else None,  # as the live engine shows
+            value=first_value(trial) if trial.state.name == "COMPLETE" else None,  # as the live engine shows
             params=dict(trial.params),
             duration_s=float(duration or 0.0),
             steps=int(attrs.get("steps") or 0),
@@ -253,11 +256,13 @@ class StudyWatcher:
             fail_reason=reason,
             peak_memory_bytes=attrs.get("peak_memory_bytes"),
             best_number=best.number if best else None,
-            best_value=best.value if best else None,
+            best_value=first_value(best) if best else None,
             oom=bool(attrs.get("oom")),
             interrupted=interrupted,
             trial_dir=attrs.get("trial_dir", ""),
             worker=_where(trial),
+            values=tuple(trial.values) if several and trial.state.name == "COMPLETE" else None,
+            pareto=pareto,
         )
 
 

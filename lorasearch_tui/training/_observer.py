@@ -97,7 +97,10 @@ def make_callback(
                 objective = value if value_of is None else float(value_of(logs, model, step))
                 if not math.isfinite(objective):
                     raise TrainingDiverged(step, "the objective", objective)
-                history.evals.append({"step": step, "eval_loss": value, "value": objective})
+                record = {"step": step, "eval_loss": value, "value": objective}
+                if "eval_mean_token_accuracy" in logs:  # an objective besides the first one may be it
+                    record["token_accuracy"] = float(logs["eval_mean_token_accuracy"])
+                history.evals.append(record)
                 observer.on_eval(step, value, objective)
             self._maybe_stop(state, control)
 

@@ -24,7 +24,8 @@ class RunResult:
     end when the last step was not an eval step); `initial_eval_loss` is the untrained model's.
     `peak_memory_bytes` is the GPU's peak allocation on CUDA, else the process's peak RSS.
     `value` is the objective's metric for the final adapter (`eval_loss` unless the config's
-    `objective` names another), `initial_value` the untrained one's.
+    `objective` names another), `initial_value` the untrained one's; `values` has one entry
+    per objective (`objectives`), the first being `value`.
     """
 
     eval_loss: float | None  # None only when the run was stopped before any eval
@@ -43,6 +44,7 @@ class RunResult:
     value: float | None = None  # its value for the final adapter (the eval loss by default)
     initial_value: float | None = None  # the untrained adapter's
     generate_s: float = 0.0  # time spent generating answers for the metric, apart from training
+    values: list[float] | None = None  # every objective's value, in the config's order (None: no eval)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the metrics file's content)."""

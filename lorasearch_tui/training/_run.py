@@ -104,6 +104,8 @@ def run_training(
     cuda = base.device == "cuda"
     if cuda:
         torch.cuda.reset_peak_memory_stats()
+    else:
+        _reset_peak_rss()
     started = time.perf_counter()
     trainer.train()
     steps = trainer.state.global_step
@@ -114,6 +116,14 @@ def run_training(
     generate_s = scorer.seconds if scorer is not None else 0.0
     train_seconds = max(runtime - history.eval_seconds - generate_s, 1e-9)
     peak, kind = _peak_memory(cuda, torch)
+    values = None
+    if history.evals and history.stopped_at is None:
+        measured = {
+            "peak_memory_gb": peak / 2**30,
+            "train_seconds": train_seconds,
+            "tokens_per_second": tokens / train_seconds,
+        }
+        values = [_final(goal.metric, history.evals[-1], measured, i) for i, goal in enumerate(params.goals)]
     first = history.evals[0] if eval_on_start and history.evals and history.evals[0]["step"] == 0 else None
     return RunResult(
         eval_loss=history.evals[-1]["eval_loss"] if history.evals else None,
@@ -132,13 +142,46 @@ def run_training(
         value=history.evals[-1]["value"] if history.evals else None,
         initial_value=first["value"] if first else None,
         generate_s=generate_s,
+        values=values,
     )
 
 
+def _final(metric: str, last_eval: dict[str, float], measured: dict[str, float], index: int) -> float:
+    """One objective's value for the final adapter: the first objective is what every eval
+    reported; the others are read from the last eval or from what the run measured."""
+    if index == 0:
+        return last_eval["value"]
+    if metric in measured:
+        return measured[metric]
+    if metric == "eval_loss":
+        return last_eval["eval_loss"]
+    return last_eval["token_accuracy"]  # config rules: a generated metric is only ever first
+
+
+_CLEAR_REFS = Path("/proc/self/clear_refs")
+_STATUS = Path("/proc/self/status")
+
+
+def _reset_peak_rss() -> None:
+    """Start this run's peak RSS afresh (Linux: writing 5 to clear_refs resets VmHWM), so a
+    worker that ran earlier trials does not report their peak as this one's."""
+    try:
+        _CLEAR_REFS.write_text("5")
+    except OSError:
+        pass
+
+
 def _peak_memory(cuda: bool, torch: Any) -> tuple[int, str]:
-    """Peak GPU allocation of this run on CUDA; else the process's peak RSS (lifetime)."""
+    """Peak GPU allocation of this run on CUDA; else the process's peak RSS since
+    `_reset_peak_rss` (Linux), or over its lifetime where that cannot be reset."""
     if cuda:
         return int(torch.cuda.max_memory_allocated()), "gpu"
+    try:
+        for line in _STATUS.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024, "rss"
+    except (OSError, ValueError, IndexError):
+        pass
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return int(rss if sys.platform == "darwin" else rss * 1024), "rss"
 

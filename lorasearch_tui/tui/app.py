@@ -35,7 +35,7 @@ from ..events import (
     TrialStarted,
 )
 from .messages import EventsArrived, LogLine, TuiSink
-from .screens import ConfirmQuitScreen, HelpScreen, ImportancesScreen, TrialDetailScreen
+from .screens import ConfirmQuitScreen, HelpScreen, ImportancesScreen, ParetoScreen, TrialDetailScreen
 from .widgets import ConfigTree, GpuPanel, LogPane, LossChart, StudyHeader, TrialTable
 from .widgets.log_pane import LogHandler
 
@@ -58,6 +58,7 @@ class SearchApp(App[int]):
         Binding("q,ctrl+c", "quit_search", "Quit", id="quit"),
         Binding("question_mark", "help", "Help", id="help", key_display="?"),
         Binding("i", "importances", "Importances", id="importances"),  # last: a narrow footer cuts it
+        Binding("f", "pareto", "Pareto front", id="pareto"),  # shown for several objectives only
     ]
 
     def __init__(
@@ -150,7 +151,9 @@ class SearchApp(App[int]):
             self.state.apply(event)
             kinds.add(type(event))
             if isinstance(event, TrialFinished):
-                log.write(_trial_line(event))
+                log.write(_trial_line(event, self.state.objectives))
+            elif isinstance(event, SearchStarted) and event.notice:
+                log.write(event.notice)
             elif isinstance(event, SearchFinished):
                 log.write(
                     f"search {event.reason}" + (f": {printable(event.message)}" if event.message else "")
@@ -163,7 +166,9 @@ class SearchApp(App[int]):
             self._fit_panes()
             if self.state.started is not None:
                 started = self.state.started
-                self.query_one(TrialTable).setup(list(started.space), workers=len(started.workers) > 1)
+                self.query_one(TrialTable).setup(
+                    list(started.space), workers=len(started.workers) > 1, objectives=started.objectives
+                )
             self.query_one(ConfigTree).show(self.state)
             self.query_one(TrialTable).show(self.state)
             self.query_one(LossChart).show(self.state)
@@ -173,6 +178,8 @@ class SearchApp(App[int]):
         if kinds & {TrialStarted, TrialFinished, SearchFinished, SearchStarted}:
             self.refresh_bindings()
         if ParamImportances in kinds and isinstance(self.screen, ImportancesScreen):
+            self.screen.update_from(self.state)
+        if TrialFinished in kinds and isinstance(self.screen, ParetoScreen):
             self.screen.update_from(self.state)
 
     def on_resize(self) -> None:
@@ -242,6 +249,8 @@ class SearchApp(App[int]):
     # -- keys ------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "pareto":
+            return len(self.state.objectives) > 1
         if action in _STEERING:
             if self.watching:
                 return False  # watch changes nothing: the keys are not even shown
@@ -257,6 +266,10 @@ class SearchApp(App[int]):
         running = self.state.running
         self.controls.abort_trial(running)
         self.notify(f"aborting trial {running}" if running is not None else "no trial is running", timeout=3)
+
+    def action_pareto(self) -> None:
+        """The Pareto front of a study of several objectives (the engine marks it per trial)."""
+        self.push_screen(ParetoScreen(self.state))
 
     def action_importances(self) -> None:
         """Which parameters mattered so far (the engine sends them after each trial)."""
@@ -316,9 +329,11 @@ class SearchApp(App[int]):
         self.push_screen(TrialDetailScreen(trial, config, folder, self.state.best_trial()))
 
 
-def _trial_line(event: TrialFinished) -> str:
+def _trial_line(event: TrialFinished, objectives: tuple[str, ...] = ()) -> str:
     state = event.label
     value = f" {event.value:.4f}" if event.value is not None else ""
+    if event.values is not None and objectives:
+        value = " " + ", ".join(f"{m} {v:.4g}" for m, v in zip(objectives, event.values, strict=False))
     why = f" ({printable(event.fail_reason)})" if event.fail_reason else ""
     pruned = f" at step {event.pruned_at}" if event.pruned_at is not None else ""
     return f"trial {event.number} {state}{pruned}{value}{why}"

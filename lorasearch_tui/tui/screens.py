@@ -109,6 +109,70 @@ class ImportancesScreen(ModalScreen[None]):
         self.query_one("#importances-text", Static).update(importance_text(state))
 
 
+def plot_front(plot: PlotextPlot, state: SearchState) -> None:
+    """The first two objectives of every complete trial, the Pareto front joined up."""
+    plt = plot.plt
+    plt.clear_data()
+    plt.clear_figure()
+    names = state.objectives
+    done = sorted(
+        (t for t in state.trials.values() if t.state == "COMPLETE" and t.values and len(t.values) > 1),
+        key=lambda t: (t.values[0], t.values[1]),  # type: ignore[index]
+    )
+    plt.title(f"Pareto front: {len(state.pareto)} of {len(done)} complete trials")
+    if len(names) > 1:
+        plt.xlabel(names[0])
+        plt.ylabel(names[1])
+    others = [t for t in done if t.number not in state.pareto]
+    front = [t for t in done if t.number in state.pareto]
+    if others:
+        plt.scatter([t.values[0] for t in others], [t.values[1] for t in others], label="other", marker="dot")  # type: ignore[index]
+    if front:
+        xs, ys = [t.values[0] for t in front], [t.values[1] for t in front]  # type: ignore[index]
+        plt.plot(xs, ys, label="front", marker="braille", color="green")
+        plt.scatter(xs, ys, marker="●", color="green")
+    plot.refresh()
+
+
+def front_text(state: SearchState) -> Text:
+    """The front's trials, a line each: number, every objective, the parameters."""
+    names = state.objectives
+    text = Text()
+    for number in sorted(state.pareto):
+        trial = state.trials.get(number)
+        if trial is None or not trial.values:
+            continue
+        mark = "★" if number == state.best_number else "◆"
+        values = "  ".join(f"{m} {v:.4g}" for m, v in zip(names, trial.values, strict=False))
+        params = "  ".join(f"{k}={_fmt(v)}" for k, v in trial.params.items())
+        text.append(f"{mark} trial {number}  ", style="green")
+        text.append(f"{values}  {printable(params)}\n")
+    return text
+
+
+class ParetoScreen(ModalScreen[None]):
+    """A study of several objectives: its Pareto front so far, redrawn after each trial."""
+
+    BINDINGS = [Binding("escape,f,q", "dismiss", "Close", id="pareto.close")]
+
+    def __init__(self, state: SearchState) -> None:
+        super().__init__()
+        self._state = state
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="pareto"):
+            yield PlotextPlot(id="pareto-chart")
+            yield Static(front_text(self._state), id="pareto-text")
+            yield Label("Esc closes", id="detail-hint")
+
+    def on_mount(self) -> None:
+        self.update_from(self._state)
+
+    def update_from(self, state: SearchState) -> None:
+        plot_front(self.query_one("#pareto-chart", PlotextPlot), state)
+        self.query_one("#pareto-text", Static).update(front_text(state))
+
+
 # At most 64 columns a line, so the box fits an 80x24 terminal with its border and padding.
 HELP = """\
 a      abort the trial the chart shows (FAIL "aborted
@@ -121,6 +185,7 @@ e      write the result files now
 o      sort the trial table by the next column
        (or click a column's header)
 i      parameter importances so far (updated live)
+f      the Pareto front (several objectives)
 Enter  open the selected trial's detail
 Esc    close a detail or this help
 q      quit (asks first; --resume runs the trial again)

@@ -138,6 +138,7 @@ class Worker:
                     result=Result(
                         eval_loss=result.eval_loss,
                         value=result.value,
+                        values=result.values,
                         generate_s=result.generate_s,
                         steps=result.steps,
                         max_steps=result.max_steps,

@@ -69,6 +69,7 @@ class Result(_Message):
 
     eval_loss: float | None
     value: float | None = None  # the objective's value for the final adapter (the trial's result)
+    values: list[float] | None = None  # every objective's, in the config's order (several objectives)
     generate_s: float = Field(0.0, ge=0)  # time spent generating answers for the metric
     steps: int = Field(ge=0)
     max_steps: int = Field(ge=0)

@@ -40,6 +40,13 @@ def _sort_key(value: Any) -> tuple[int, Any]:
         return (1, str(plain))
 
 
+def _mark(number: int, best: int | None, pareto: set[int]) -> Text | str:
+    """★ the best trial (in the first objective); ◆ another trial of the Pareto front."""
+    if number == best:
+        return Text("★", style="bold green")
+    return Text("◆", style="green") if number in pareto else ""
+
+
 class TrialTable(DataTable):
     """Trials as rows; Enter opens the detail, `o` sorts by the next column."""
 
@@ -48,26 +55,30 @@ class TrialTable(DataTable):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self._param_names: list[str] = []
+        self._more: tuple[str, ...] = ()  # the objectives after the first (several objectives)
         self._workers = False
         self._sort_index = 0
         self._sort_reverse = False
         self._shown: dict[int, tuple[str, ...]] = {}  # cells last drawn, per trial
 
-    def setup(self, param_names: list[str], workers: bool = False) -> None:
+    def setup(self, param_names: list[str], workers: bool = False, objectives: tuple[str, ...] = ()) -> None:
         """Columns for these searched parameters (once, when the search starts); with
-        `workers`, a column saying where each trial trains (several trials at once)."""
+        `workers`, a column saying where each trial trains (several trials at once); with
+        several `objectives`, a column for each after the first (whose column is "value")."""
         if self.columns:
             return
         self._param_names = list(param_names)
         self._workers = workers
+        self._more = tuple(objectives[1:])
         fixed = (*_FIXED_COLUMNS, "worker") if workers else _FIXED_COLUMNS
-        for name in (*fixed, *self._param_names, *_TAIL_COLUMNS):
+        value, *tail = _TAIL_COLUMNS
+        for name in (*fixed, *self._param_names, value, *self._more, *tail):
             self.add_column(name, key=name)
 
     def show(self, state: SearchState) -> None:
         changed = False
         for number in sorted(state.trials):
-            cells = self._cells(state.trials[number], state.best_number)
+            cells = self._cells(state.trials[number], state.best_number, state.pareto)
             plain = tuple(str(c) for c in cells)
             if self._shown.get(number) == plain:
                 continue  # unchanged rows cost nothing
@@ -84,7 +95,7 @@ class TrialTable(DataTable):
         if changed and self._sort_index:
             self._apply_sort()
 
-    def _cells(self, trial: TrialView, best: int | None) -> list[Any]:
+    def _cells(self, trial: TrialView, best: int | None, pareto: set[int]) -> list[Any]:
         label = trial.label
         steps = f"{trial.steps}/{trial.max_steps}" if trial.max_steps else str(trial.steps or "-")
         peak = f"{trial.peak_memory_bytes / 2**30:.2f} GiB" if trial.peak_memory_bytes else "-"
@@ -94,7 +105,8 @@ class TrialTable(DataTable):
             *([printable(trial.worker) or "-"] if self._workers else []),
             *(_fmt(trial.params.get(name)) for name in self._param_names),
             f"{trial.value:.4f}" if trial.value is not None else "-",
-            Text("★", style="bold green") if trial.number == best else "",
+            *(_fmt(trial.values[i + 1] if trial.values else None) for i in range(len(self._more))),
+            _mark(trial.number, best, pareto),
             format_duration(trial.duration_s),
             steps,
             _fmt(trial.pruned_at),
