@@ -267,6 +267,27 @@ def search(
             "not renewed its lease for this many seconds is recorded lost, and its params run again.",
         ),
     ] = 180.0,
+    recycle_every: Annotated[
+        int | None,
+        typer.Option(
+            "--recycle-every",
+            min=1,
+            help="Replace a trial worker by a fresh process after this many trials (it reloads the "
+            "base model). [default: only when the memory guard says so]",
+            show_default=False,
+        ),
+    ] = None,
+    recycle_above: Annotated[
+        float | None,
+        typer.Option(
+            "--recycle-above",
+            min=0,
+            help="The memory guard: replace a worker when more than this many GiB stayed held after "
+            "a trial (beyond what it held with the base model loaded). [default: 5% of the GPU, "
+            "1 GiB on the CPU]",
+            show_default=False,
+        ),
+    ] = None,
     no_tui: NoTuiOption = False,
     model_name: Annotated[str | None, typer.Option("--model-name", help="Override model_name.")] = None,
     input_data: Annotated[str | None, typer.Option("--input-data", help="Override input_data.")] = None,
@@ -309,6 +330,8 @@ def search(
             workers=workers,
             trials_per_gpu=trials_per_gpu,
             lost_after=lost_after,
+            recycle_every=recycle_every,
+            recycle_above=recycle_above,
         ),
         resume,
         storage,

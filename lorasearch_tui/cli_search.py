@@ -46,6 +46,8 @@ class SearchSettingsGiven:
     workers: int | None = None
     trials_per_gpu: int = 1
     lost_after: float = 180.0
+    recycle_every: int | None = None
+    recycle_above: float | None = None
 
 
 def run_search(
@@ -100,6 +102,8 @@ def run_search(
             workers=flags.workers,
             trials_per_gpu=flags.trials_per_gpu,
             lost_after_s=flags.lost_after,
+            recycle_every=flags.recycle_every,
+            recycle_above_gib=flags.recycle_above,
         )
         controls = SearchControls()
         if use_tui:

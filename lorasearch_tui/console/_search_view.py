@@ -134,6 +134,10 @@ class SearchConsole:
             self._print(Text(_WORKER_NOTES[e.state].format(detail=e.detail) + where, style="dim"))
         elif e.state == "replaced":
             self._print(Text(f"worker replaced by a fresh process after the failure{where}", style="dim"))
+        elif e.state == "recycled":
+            self._print(
+                Text(f"worker recycled{where}: {printable(e.detail)}; a fresh one takes the next trial")
+            )
 
     def _on_TrialStarted(self, e: TrialStarted) -> None:
         if self._task is not None:

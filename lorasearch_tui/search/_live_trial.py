@@ -29,6 +29,7 @@ class Outcome:
     replace_worker: bool = False
     budget: bool = False  # counts toward the failure budget (the environment, not the params)
     disk_full: bool = False
+    recycle: str | None = None  # why the worker is replaced although the trial went well
 
 
 @dataclass
@@ -88,4 +89,5 @@ class LiveTrial:
             interrupted=outcome.interrupted,
             metric=(self.config.get("objective") or {}).get("metric", METRIC),
             generate_s=round(result.generate_s, 3) if result is not None and result.generate_s else None,
+            retained_bytes=getattr(result, "retained_bytes", None),
         )

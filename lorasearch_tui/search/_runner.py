@@ -46,6 +46,7 @@ from ._hardware import HardwareMonitor
 from ._importance import importances
 from ._lease import DEFAULT_GRACE_S, Leases
 from ._live_trial import LiveTrial, Outcome
+from ._memory_guard import GIB, MemoryGuard
 from ._placement import Placement
 from ._prepare import Prepared, open_search
 from ._recover import recover
@@ -93,6 +94,8 @@ class SearchOptions:
     workers: int | None = None  # workers on the CPU (None: 1)
     trials_per_gpu: int = 1
     lost_after_s: float = DEFAULT_GRACE_S  # a trial whose lease is this old is its runner's no more
+    recycle_every: int | None = None  # replace a worker after this many trials
+    recycle_above_gib: float | None = None  # or when more than this stayed held (None: 5% GPU / 1 GiB)
 
 
 class SearchRunner:
@@ -176,6 +179,10 @@ class SearchRunner:
                 WorkerProcess(logs[index], options.worker_command, placement.env),
                 self._sink,
                 options.stall_s,
+                MemoryGuard(
+                    options.recycle_every,
+                    int(options.recycle_above_gib * GIB) if options.recycle_above_gib is not None else None,
+                ),
             )
             for index, placement in enumerate(self._placements)
         ]
@@ -432,6 +439,8 @@ class SearchRunner:
         )
         record.write()
         write_best_files(study, self._config)
+        if outcome.recycle and not outcome.replace_worker:
+            slot.recycled(outcome.recycle)
 
 
 def worker_log_name(index: int) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from ..events import Sink, WorkerStateChanged
 from ..worker import Decision, ProtocolError, Run
 from ._live_trial import LiveTrial, Outcome
+from ._memory_guard import MemoryGuard
 from ._placement import Placement
 from ._storage import StorageUnavailable
 from ._trial_clock import TrialClock
@@ -35,13 +36,22 @@ class WorkerSlot:
     """A worker process and the trial it is running, if any."""
 
     def __init__(
-        self, index: int, placement: Placement, worker: WorkerProcess, sink: Sink, stall_s: float
+        self,
+        index: int,
+        placement: Placement,
+        worker: WorkerProcess,
+        sink: Sink,
+        stall_s: float,
+        guard: MemoryGuard | None = None,
     ) -> None:
         self.index = index
         self.placement = placement
         self.worker = worker
         self._sink = sink
         self._stall_s = stall_s
+        self._guard = guard or MemoryGuard()
+        self._trials_on_worker = 0  # trials the current worker process finished
+        self._recycle: str | None = None  # why the worker is to be replaced before the next trial
         self._running: _Running | None = None
 
     @property
@@ -63,9 +73,16 @@ class WorkerSlot:
     def begin(self, trial: Any, live: LiveTrial, limit_s: float | None) -> Outcome | None:
         """Hand the trial to the worker (started first if need be); an Outcome if that failed."""
         worker = self.worker
+        if self._recycle is not None:
+            # Idle, holding nothing to save: killed at once (an orderly exit takes seconds in
+            # which this loop would serve no other worker).
+            worker.kill()
+            self._sink.emit(WorkerStateChanged("recycled", None, self._recycle, self.placement.label))
+            self._recycle = None
         try:
             if not worker.alive():
                 worker.start()
+                self._trials_on_worker = 0
                 self._emit_state("starting")
             clock = TrialClock(worker.ready, self._stall_s, limit_s)
             self._running = _Running(trial, live, clock)
@@ -83,6 +100,12 @@ class WorkerSlot:
         """The worker was killed after its trial (it goes on with a fresh one)."""
         self.worker.kill()
         self._sink.emit(WorkerStateChanged("replaced", None, why, self.placement.label))
+
+    def recycled(self, why: str) -> None:
+        """The worker must not train another trial (the memory guard, `--recycle-every`),
+        although its trial went well: it is replaced when the next trial begins (a search that
+        ends here just stops it)."""
+        self._recycle = why
 
     def done(self) -> None:
         """The trial has been recorded: the slot takes the next one."""
@@ -167,19 +190,10 @@ class WorkerSlot:
             self._sink.emit(decided)
         elif event == "finished":
             result = message.result
-            if message.pruned_at is not None:
-                return Outcome("PRUNED", pruned_at=message.pruned_at, result=result)
-            # `value` is the objective's; a worker that sends none measured the eval loss only
-            value = result.value if result.value is not None else result.eval_loss
-            wanted = len(trial.study.directions)
-            if wanted == 1:
-                return Outcome("COMPLETE", value=value, result=result)
-            if result.values is None or len(result.values) != wanted:
-                got = "none" if result.values is None else len(result.values)
-                return Outcome(
-                    "FAIL", fail_reason=f"the worker measured {got} of the {wanted} objectives", result=result
-                )
-            return Outcome("COMPLETE", value=result.values[0], values=list(result.values), result=result)
+            self._trials_on_worker += 1
+            recycle = self._guard.reason(result, self._trials_on_worker)
+            outcome = self._finished(trial, message, result)
+            return replace(outcome, recycle=recycle) if recycle else outcome
         elif event == "failed":
             kind = message.kind
             return Outcome(
@@ -193,3 +207,19 @@ class WorkerSlot:
                 disk_full=kind == "disk_full",
             )
         return None
+
+    def _finished(self, trial: Any, message: Any, result: Any) -> Outcome:
+        """How a trial the worker trained to its end (or until pruned) ended."""
+        if message.pruned_at is not None:
+            return Outcome("PRUNED", pruned_at=message.pruned_at, result=result)
+        # `value` is the objective's; a worker that sends none measured the eval loss only
+        value = result.value if result.value is not None else result.eval_loss
+        wanted = len(trial.study.directions)
+        if wanted == 1:
+            return Outcome("COMPLETE", value=value, result=result)
+        if result.values is None or len(result.values) != wanted:
+            got = "none" if result.values is None else len(result.values)
+            return Outcome(
+                "FAIL", fail_reason=f"the worker measured {got} of the {wanted} objectives", result=result
+            )
+        return Outcome("COMPLETE", value=result.values[0], values=list(result.values), result=result)

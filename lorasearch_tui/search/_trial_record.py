@@ -38,6 +38,7 @@ _ATTRS = (
     "tokens_per_s",
     "memory_kind",
     "generate_s",
+    "retained_bytes",
     "trial_dir",
     "oom",
     INTERRUPTED,
@@ -74,6 +75,7 @@ class TrialRecord:
     metric: str = METRIC  # what `value` (and each eval's "value") measures
     generate_s: float | None = None  # time spent generating answers for the metric
     values: list[float] | None = None  # several objectives: every one's value, in the config's order
+    retained_bytes: int | None = None  # memory the worker still held after the trial (the guard's)
 
     def __post_init__(self) -> None:
         if self.state not in STATES:
@@ -175,6 +177,7 @@ class TrialRecord:
             interrupted=bool(attrs.get(INTERRUPTED)),
             metric=(config.get("objective") or {}).get("metric", METRIC),
             generate_s=attrs.get("generate_s"),
+            retained_bytes=attrs.get("retained_bytes"),
         )
 
 

@@ -33,6 +33,7 @@ from ..events import (
     Sink,
     TrialFinished,
     TrialStarted,
+    WorkerStateChanged,
 )
 from .messages import EventsArrived, LogLine, TuiSink
 from .screens import ConfirmQuitScreen, HelpScreen, ImportancesScreen, ParetoScreen, TrialDetailScreen
@@ -154,6 +155,9 @@ class SearchApp(App[int]):
                 log.write(_trial_line(event, self.state.objectives))
             elif isinstance(event, SearchStarted) and event.notice:
                 log.write(event.notice)
+            elif isinstance(event, WorkerStateChanged) and event.state == "recycled":
+                where = f" ({event.worker})" if event.worker else ""
+                log.write(f"worker recycled{where}: {printable(event.detail)}")
             elif isinstance(event, SearchFinished):
                 log.write(
                     f"search {event.reason}" + (f": {printable(event.message)}" if event.message else "")

@@ -8,6 +8,11 @@ reports every step and eval up the pipe and, after each eval, waits for the pare
 After an out-of-memory error or any other exception it reports the failure and exits, so the
 parent starts a fresh worker with a clean GPU; a diverged or pruned trial leaves it running,
 as long as the base model is exactly as it was loaded (checked after every trial).
+
+After each trial, its memory freed, it measures what stayed held (GPU allocation, or RSS on the
+CPU) beyond what it held right after the base model loaded, and says so in `finished` with the
+base model's check: the parent decides whether to replace it before the next trial (the
+memory guard, `--recycle-every`), so a worker never exits under a trial already sent to it.
 """
 
 from __future__ import annotations
@@ -96,6 +101,7 @@ class Worker:
         self._channel = channel
         self._base: Any = None
         self._clean: Any = None  # the base model's signature right after loading
+        self._held_after_load = 0  # memory held right after the base model loaded (bytes)
         self._data: tuple[tuple[str, ...], LoadedData] | None = None
         self._faults = parse_faults(os.environ.get(ENV_VAR))
 
@@ -116,6 +122,7 @@ class Worker:
         number = command.trial
         trial_dir = Path(command.trial_dir)
         failure: tuple[str, str, int | None, str] | None = None
+        finished: Finished | None = None
         keep = True
         torch: Any = None
         try:
@@ -131,25 +138,25 @@ class Worker:
                 result = run_training(base, model, params, data, trial_dir / "trainer", observer)
                 if observer.pruned_at is None and command.save_adapter:
                     model.save_pretrained(trial_dir / "adapter")
+                del model
             _remove_if_empty(trial_dir / "trainer")
-            self._channel.send(
-                Finished(
-                    trial=number,
-                    result=Result(
-                        eval_loss=result.eval_loss,
-                        value=result.value,
-                        values=result.values,
-                        generate_s=result.generate_s,
-                        steps=result.steps,
-                        max_steps=result.max_steps,
-                        runtime_s=result.runtime_s,
-                        tokens_per_s=result.tokens_per_s,
-                        peak_memory_bytes=result.peak_memory_bytes,
-                        memory_kind=result.memory_kind,
-                    ),
-                    pruned_at=observer.pruned_at,
-                )
+            finished = Finished(
+                trial=number,
+                result=Result(
+                    eval_loss=result.eval_loss,
+                    value=result.value,
+                    values=result.values,
+                    generate_s=result.generate_s,
+                    steps=result.steps,
+                    max_steps=result.max_steps,
+                    runtime_s=result.runtime_s,
+                    tokens_per_s=result.tokens_per_s,
+                    peak_memory_bytes=result.peak_memory_bytes,
+                    memory_kind=result.memory_kind,
+                ),
+                pruned_at=observer.pruned_at,
             )
+            del result
         except TrainingDiverged as exc:
             failure = ("diverged", f"diverged: {exc}", None, "")
         except UserError as exc:
@@ -172,6 +179,20 @@ class Worker:
             )
         if torch is not None:
             _free_memory(torch)
+        if finished is not None:
+            # what this trial left behind, measured once its memory is freed: the parent
+            # replaces this worker before the next trial when it is too much
+            held, capacity = _held_memory(torch)
+            clean = self._base is None or self._base_is_clean()
+            check = {
+                "retained_bytes": max(held - self._held_after_load, 0),
+                "capacity_bytes": capacity,
+                "base_changed": not clean,
+            }
+            self._channel.send(
+                finished.model_copy(update={"result": finished.result.model_copy(update=check)})
+            )
+            return True  # the parent decides whether this worker goes on
         if keep and self._base is not None and not self._base_is_clean():
             return False
         return keep
@@ -196,6 +217,10 @@ class Worker:
             self._channel.send(Loading(model=params.model_name))
             self._base = load_base(params)
             self._clean = base_signature(self._base.model)
+            import torch
+
+            _free_memory(torch)
+            self._held_after_load = _held_memory(torch)[0]
             self._channel.send(Loaded(model=params.model_name))
         return self._base
 
@@ -231,6 +256,16 @@ def _free_memory(torch: Any) -> None:
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
+
+
+def _held_memory(torch: Any) -> tuple[int, int]:
+    """What this process holds now and what it could hold: the GPU's allocation and size on
+    CUDA, else the resident set and the host's memory."""
+    if torch is not None and torch.cuda.is_available():
+        return int(torch.cuda.memory_allocated()), int(torch.cuda.get_device_properties(0).total_memory)
+    import psutil
+
+    return int(psutil.Process().memory_info().rss), int(psutil.virtual_memory().total)
 
 
 def _peak_memory(torch: Any) -> int:

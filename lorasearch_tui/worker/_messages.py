@@ -77,6 +77,12 @@ class Result(_Message):
     tokens_per_s: float = Field(ge=0)
     peak_memory_bytes: int = Field(ge=0)
     memory_kind: Literal["gpu", "rss"]
+    # the memory guard: what stayed held after the trial beyond what the worker held right
+    # after loading the base (GPU allocation, or RSS), the device's (or host's) size, and
+    # whether the base model changed; the parent replaces the worker on any of them
+    retained_bytes: int | None = Field(None, ge=0)
+    capacity_bytes: int | None = Field(None, ge=0)
+    base_changed: bool = False
 
 
 class Finished(_TrialMessage):
