@@ -19,7 +19,7 @@ from lorasearch_tui.training import (
     lora_target_modules,
     train_job,
 )
-from lorasearch_tui.training._run import _trainer
+from lorasearch_tui.training._run import _trainer, run_training
 
 pytestmark = pytest.mark.slow
 
@@ -128,6 +128,32 @@ def test_text_only_lm_trains_on_instruction_records(tiny_llama, text_records, tm
     result = train_job(params, tmp_path / "out")
     assert result.eval_loss < result.initial_eval_loss
     assert (tmp_path / "out" / "adapter_config.json").is_file()
+
+
+def test_the_tokenized_splits_are_built_once_and_train_the_same(tiny_llama, text_records, tmp_path):
+    """A worker's later trials take the splits TRL tokenized for its first one (no templating,
+    tokenizing and masking per trial); they train exactly as freshly tokenized ones do."""
+    rows = [{"prompt": q, "completion": a} for q, a in text_records]
+    path = write_jsonl(tmp_path / "pc.jsonl", rows)
+    params = TrainParams(
+        **{**FAST, "eval_steps": 2}, model_name=str(tiny_llama), input_data=str(path), max_steps=4
+    )
+    base = load_base(params)
+    kept = load_data(params)
+
+    def trained(data, folder):
+        with lora_adapter(base, params) as model:
+            result = run_training(base, model, params, data, tmp_path / folder)
+        return result.train_history, result.eval_history
+
+    first = trained(kept, "a")
+    key = (base.key, params.max_seq_length)
+    train, val = kept.prepared[key]
+    assert "input_ids" in train.column_names and "labels" in train.column_names  # TRL's own result
+    again = trained(kept, "b")
+    assert kept.prepared[key][0] is train and kept.prepared[key][1] is val  # taken, not rebuilt
+    fresh = trained(load_data(params), "c")
+    assert again == fresh == first
 
 
 def test_images_on_a_text_only_model_is_a_user_error(tiny_llama, demo_data, tmp_path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
@@ -33,6 +34,11 @@ class LoadedData:
     val: list[Example]
     skipped: dict[str, int] = field(default_factory=dict)
     overlap: int = 0  # examples in both splits
+    # The splits as the trainer takes them, built once and reused by every trial of a worker
+    # (training._run): (model, max_seq_length) -> (train, val). Lives and dies with the data.
+    prepared: dict[tuple[Any, ...], tuple[Any, Any]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @property
     def has_images(self) -> bool:
