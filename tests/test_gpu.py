@@ -74,3 +74,17 @@ def test_the_gpu_pane_samples_the_real_gpu():
         and 0 <= gpu["used_bytes"] <= gpu["total_bytes"]
     )
     assert gpu.get("utilization") is not None and gpu.get("temperature_c") is not None
+
+
+def test_batch_fit_fills_the_gpu_at_the_same_effective_batch(tmp_path):
+    """1 x 8 as given: on an H200 the tiny demo fits all 8 in one micro-batch, and learns what
+    the user's 1 x 8 learns (bf16 rounding apart)."""
+    from lorasearch_tui.config import TrainParams
+    from lorasearch_tui.training import train_job
+
+    given = {**FAST, "per_device_train_batch_size": 1, "gradient_accumulation_steps": 8, "max_steps": 6}
+    fitted = train_job(TrainParams(**given), tmp_path / "auto")
+    fixed = train_job(TrainParams(**given, batch_fit="fixed"), tmp_path / "fixed")
+    assert fitted.batch == "8x1 fitted" and fixed.batch == "1x8"
+    assert fitted.eval_loss == pytest.approx(fixed.eval_loss, rel=2e-2)
+    assert fitted.tokens_per_s > fixed.tokens_per_s

@@ -100,6 +100,11 @@ class TrainParams(BaseModel):
     weight_decay: float = Field(0.01, ge=0.0, description="Decoupled weight decay.")
     lr_scheduler_type: SchedulerName = Field("cosine", description="Learning-rate schedule.")
     optim: OptimizerName = Field("adamw_8bit", description="Optimizer name as transformers spells it.")
+    batch_fit: Literal["auto", "fixed"] = Field(
+        "auto",
+        description="auto: on a GPU, the micro-batch that fills it at the same effective batch "
+        "(per_device_train_batch_size x gradient_accumulation_steps); fixed: the numbers as given.",
+    )
     gradient_checkpointing: bool = Field(
         True, description="Recompute activations in the backward pass: much less memory, ~30% slower."
     )

@@ -36,9 +36,7 @@ class LoadedData:
     overlap: int = 0  # examples in both splits
     # The splits as the trainer takes them, built once and reused by every trial of a worker
     # (training._run): (model, max_seq_length) -> (train, val). Lives and dies with the data.
-    prepared: dict[tuple[Any, ...], tuple[Any, Any]] = field(
-        default_factory=dict, compare=False, repr=False
-    )
+    prepared: dict[tuple[Any, ...], tuple[Any, Any]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def has_images(self) -> bool:

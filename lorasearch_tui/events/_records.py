@@ -143,6 +143,7 @@ class TrialFinished:
     worker: str = ""
     values: tuple[float, ...] | None = None  # several objectives: each one's (the first is `value`)
     pareto: tuple[int, ...] = ()  # several objectives: the trials on the Pareto front now
+    batch: str = ""  # micro-batch x accumulation it trained with: "4x1 fitted" (batch_fit)
     event: Literal["trial_finished"] = "trial_finished"
 
     @property

@@ -49,6 +49,7 @@ class TrialView:
     rerun_of: int | None = None
     worker: str = ""
     trial_dir: str = ""
+    batch: str = ""  # micro-batch x accumulation: "4x1 fitted"
     oom: bool = False
     interrupted: bool = False
     started: float = 0.0  # the state's clock when the trial started
@@ -104,6 +105,7 @@ class SearchState:
             trial.params = dict(event.params)
             trial.state, trial.value, trial.duration_s = event.state, event.value, event.duration_s
             trial.values = event.values
+            trial.batch = event.batch
             self.pareto = set(event.pareto)
             trial.steps, trial.pruned_at, trial.fail_reason = event.steps, event.pruned_at, event.fail_reason
             trial.peak_memory_bytes = event.peak_memory_bytes

@@ -90,4 +90,5 @@ class LiveTrial:
             metric=(self.config.get("objective") or {}).get("metric", METRIC),
             generate_s=round(result.generate_s, 3) if result is not None and result.generate_s else None,
             retained_bytes=getattr(result, "retained_bytes", None),
+            batch=getattr(result, "batch", None) or None,
         )

@@ -435,6 +435,7 @@ class SearchRunner:
                 worker=slot.placement.label,
                 values=tuple(record.values) if record.values is not None else None,
                 pareto=tuple(t.number for t in pareto_trials(study)),
+                batch=record.batch or "",
             )
         )
         record.write()

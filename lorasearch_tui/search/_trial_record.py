@@ -39,6 +39,7 @@ _ATTRS = (
     "memory_kind",
     "generate_s",
     "retained_bytes",
+    "batch",
     "trial_dir",
     "oom",
     INTERRUPTED,
@@ -76,6 +77,7 @@ class TrialRecord:
     generate_s: float | None = None  # time spent generating answers for the metric
     values: list[float] | None = None  # several objectives: every one's value, in the config's order
     retained_bytes: int | None = None  # memory the worker still held after the trial (the guard's)
+    batch: str | None = None  # micro-batch x accumulation it trained with ("4x1 fitted")
 
     def __post_init__(self) -> None:
         if self.state not in STATES:
@@ -178,6 +180,7 @@ class TrialRecord:
             metric=(config.get("objective") or {}).get("metric", METRIC),
             generate_s=attrs.get("generate_s"),
             retained_bytes=attrs.get("retained_bytes"),
+            batch=attrs.get("batch"),
         )
 
 

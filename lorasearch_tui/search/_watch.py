@@ -263,6 +263,7 @@ class StudyWatcher:
             worker=_where(trial),
             values=tuple(trial.values) if several and trial.state.name == "COMPLETE" else None,
             pareto=pareto,
+            batch=attrs.get("batch") or "",
         )
 
 

@@ -45,6 +45,7 @@ class RunResult:
     initial_value: float | None = None  # the untrained adapter's
     generate_s: float = 0.0  # time spent generating answers for the metric, apart from training
     values: list[float] | None = None  # every objective's value, in the config's order (None: no eval)
+    batch: str = ""  # micro-batch x accumulation it trained with: "4x1 fitted" (batch_fit) or "1x4"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the metrics file's content)."""

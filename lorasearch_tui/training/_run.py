@@ -27,6 +27,7 @@ from typing import Any
 from ..config import TrainParams
 from ..data import Example, LoadedData
 from ..errors import UserError
+from ._batch_fit import choose, cuda_probe
 from ._model import LoadedBase, attach_lora, detach_lora
 from ._observer import NullObserver, TrainingObserver, make_callback
 from ._result import RunHistory, RunResult
@@ -105,6 +106,21 @@ def run_training(
         assert scorer is not None
         return scorer(model, step)
 
+    choice = choose(
+        params,
+        base,
+        lambda: cuda_probe(
+            _trainer(base, peft_model, params, data, output_dir, [], False, False),
+            params.gradient_checkpointing,
+        ),
+    )
+    if choice.fitted:  # the same effective batch, cut into the micro-batches that fill the GPU
+        params = params.model_copy(
+            update={
+                "per_device_train_batch_size": choice.micro_batch,
+                "gradient_accumulation_steps": choice.accumulation,
+            }
+        )
     callback = make_callback(observer or NullObserver(), history, value_of)
     trainer = _trainer(
         base, peft_model, params, data, output_dir, [callback], eval_on_start, save_checkpoints
@@ -151,6 +167,7 @@ def run_training(
         initial_value=first["value"] if first else None,
         generate_s=generate_s,
         values=values,
+        batch=f"{choice.label}{' fitted' if choice.fitted else ''}",
     )
 
 
@@ -226,7 +243,9 @@ def _trainer(
         num_train_epochs=params.num_train_epochs,
         max_steps=params.max_steps,
         per_device_train_batch_size=params.per_device_train_batch_size,
-        per_device_eval_batch_size=params.per_device_train_batch_size,
+        # the effective batch, not the micro-batch: eval takes no gradients, and the eval loss
+        # (a mean of batch means) must not change when only the micro-batch does (batch_fit)
+        per_device_eval_batch_size=params.per_device_train_batch_size * params.gradient_accumulation_steps,
         gradient_accumulation_steps=params.gradient_accumulation_steps,
         learning_rate=params.learning_rate,
         warmup_steps=params.warmup_ratio,  # a float below 1 is a ratio of the total steps

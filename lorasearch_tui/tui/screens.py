@@ -43,6 +43,8 @@ class TrialDetailScreen(ModalScreen[None]):
             text.append(f"  {metric} {t.value:.4f}")
         if t.pruned_at is not None:
             text.append(f"  pruned at step {t.pruned_at}", style="yellow")
+        if t.batch:
+            text.append(f"\nmicro-batch x accumulation: {printable(t.batch)}")
         if t.fail_reason:
             text.append(f"\nreason: {printable(t.fail_reason)}", style="red")
         if t.rerun_of is not None:

@@ -153,6 +153,7 @@ class Worker:
                     tokens_per_s=result.tokens_per_s,
                     peak_memory_bytes=result.peak_memory_bytes,
                     memory_kind=result.memory_kind,
+                    batch=result.batch,
                 ),
                 pruned_at=observer.pruned_at,
             )

@@ -83,6 +83,7 @@ class Result(_Message):
     retained_bytes: int | None = Field(None, ge=0)
     capacity_bytes: int | None = Field(None, ge=0)
     base_changed: bool = False
+    batch: str = ""  # micro-batch x accumulation it trained with ("4x1 fitted")
 
 
 class Finished(_TrialMessage):
