@@ -60,7 +60,8 @@ done = re.search(r"(\d+) complete, (\d+) pruned, (\d+) failed", demo)
 print(f"| demo search, 4 trials (rc {demo_rc}) | {done.group(0) if done else 'see demo.log'} |")
 try:
     for row in json.loads((out / "throughput.json").read_text())["rows"]:
-        print(f"| 12B shape {row['setting']} | {row['tokens_per_s']:.0f} tokens/s, peak {row['peak_gib']:.1f} GiB |")
+        chose = f" ({row['chosen']})" if row.get("chosen") else ""
+        print(f"| 12B shape {row['setting']}{chose} | {row['tokens_per_s']:.0f} tokens/s, peak {row['peak_gib']:.1f} GiB |")
 except (OSError, ValueError, KeyError):
     print(f"| throughput (rc {bench_rc}) | see throughput.log |")
 PY

@@ -36,8 +36,10 @@ TINY = {
     "vocab_size": 512,
     "sliding_window": 64,
 }
-SETTINGS = [
+EFFECTIVE = 4  # sequences per optimizer step: the reference project's 1 x 4
+SETTINGS = [  # micro-batch 0: lorasearch's batch_fit picks it (training/_batch_fit.fit)
     ("1x4 ckpt (reference)", 1, 4, True),
+    ("auto ckpt (batch_fit)", 0, 0, True),
     ("4x1 ckpt", 4, 1, True),
     ("4x1", 4, 1, False),
     ("8x1 ckpt", 8, 1, True),
@@ -98,6 +100,28 @@ def measure(folder: Path, micro: int, accum: int, ckpt: bool, seq: int, steps: i
         optimizer = torch.optim.AdamW(params, lr=1e-4)
     device = "cuda" if cuda else "cpu"
     generator = torch.Generator().manual_seed(0)
+    chosen = ""
+    if micro == 0:  # lorasearch's fit: the largest divisor of the effective batch that fits
+        from lorasearch_tui.training._batch_fit import MARGIN, fit
+
+        def probe(m: int) -> int | None:
+            ids = torch.randint(0, vocab, (m, seq), generator=generator).to(device)
+            if cuda:
+                torch.cuda.empty_cache()
+                torch.cuda.reset_peak_memory_stats()
+            try:
+                model(input_ids=ids, labels=ids).loss.backward()
+                return int(torch.cuda.max_memory_allocated()) if cuda else 0
+            except torch.OutOfMemoryError:
+                return None
+            finally:
+                model.zero_grad(set_to_none=True)
+
+        total = torch.cuda.get_device_properties(0).total_memory if cuda else 2**40
+        choice = fit(EFFECTIVE, probe, int(total * (1 - MARGIN)))
+        micro, accum, chosen = choice.micro_batch, choice.accumulation, choice.label
+        if cuda:
+            torch.cuda.reset_peak_memory_stats()
 
     def step() -> None:
         for _ in range(accum):
@@ -122,6 +146,7 @@ def measure(folder: Path, micro: int, accum: int, ckpt: bool, seq: int, steps: i
         "peak_gib": peak,
         "load_s": load_s,
         "step_s": seconds / steps,
+        "chosen": chosen,
     }
 
 
@@ -161,7 +186,7 @@ def main() -> None:
         rows.append(row)
         print(
             f"{name:<22} {row['tokens_per_s']:>9.0f} {row['peak_gib']:>9.1f} {row.get('step_s', 0):>7.2f} "
-            f"{row.get('load_s', 0):>7.1f}",
+            f"{row.get('load_s', 0):>7.1f}" + (f"  chose {row['chosen']}" if row.get("chosen") else ""),
             flush=True,
         )
         if args.json:  # what was measured so far survives a timeout
