@@ -6,8 +6,8 @@
    file: the wall time, each trial's training time (`runtime_s`), the time around it
    (`duration_s` - `runtime_s`, plus the gap before the next trial starts), and the search
    parent's own CPU time (getrusage of that process, its workers apart).
-2. The same search with its output on a pseudo-terminal (the live progress bar drawn): the
-   parent's CPU again.
+2. The same search with its output on a pseudo-terminal (the live progress bar drawn), and
+   once more in the terminal UI (`q` pressed when it is done): the parent's CPU again.
 3. The same K parameter sets as K fresh `lorasearch train` processes, one after the other (the
    reference project's way: a process and a model load per trial): wall minus training time.
 4. Setup per trial before and after preprocessing once (`LoadedData.prepared`): building the
@@ -20,14 +20,18 @@ Prints the table and the ratios. The machine is shared and noisy: compare within
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import pty
 import random
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
+import threading
 import time
 from pathlib import Path
 
@@ -51,28 +55,45 @@ FIXED = {
 }
 
 
-def run_search(folder: Path, name: str, args: argparse.Namespace, terminal: bool) -> dict:
+def run_search(folder: Path, name: str, args: argparse.Namespace, terminal: bool, tui: bool = False) -> dict:
     config = folder / "search.json"
     space = {"learning_rate": {"type": "loguniform", "low": 1e-3, "high": 5e-2}}
     config.write_text(json.dumps({**FIXED, "max_steps": args.steps, "search_space": space}))
     rusage = folder / f"{name}.rusage.json"
-    command = [sys.executable, "-c", RUSAGE, "search", "--no-tui", "-c", str(config), "--study-name", name]
+    command = [sys.executable, "-c", RUSAGE, "search", *([] if tui else ["--no-tui"])]
+    command += ["-c", str(config), "--study-name", name]
     command += ["--n-trials", str(args.trials), "--search-mode", "random", "--pruner", "none"]
     env = {**os.environ, "BENCH_RUSAGE": str(rusage), "COLUMNS": "120"}
     began = time.monotonic()
     if terminal:
         leader, follower = pty.openpty()
+        fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 140, 0, 0))
+        env["TERM"] = "xterm-256color"
         proc = subprocess.Popen(
             command, cwd=folder, stdin=follower, stdout=follower, stderr=follower, env=env
         )
         os.close(follower)
-        while True:  # drain the terminal, as a person's terminal would
-            try:
-                if not os.read(leader, 65536):
-                    break
-            except OSError:
-                break
-        proc.wait()
+
+        def drain() -> None:  # as a person's terminal would
+            while True:
+                try:
+                    if not os.read(leader, 65536):
+                        return
+                except OSError:
+                    return
+
+        reader = threading.Thread(target=drain, daemon=True)
+        reader.start()
+        best = folder / "optuna_studies" / f"{name}_best_params.json"
+        while proc.poll() is None:
+            time.sleep(1.0)
+            if (
+                tui
+                and best.exists()
+                and json.loads(best.read_text() or "{}").get("n_complete") == args.trials
+            ):
+                os.write(leader, b"q")  # the search is over: the UI waits for its q
+        reader.join(timeout=5)
         os.close(leader)
     else:
         with (folder / f"{name}.log").open("w") as log:
@@ -184,6 +205,7 @@ def main() -> None:
         folder = Path(tmp)
         logged = run_search(folder, "logged", args, terminal=False)
         drawn = run_search(folder, "drawn", args, terminal=True)
+        shown = run_search(folder, "shown", args, terminal=True, tui=True)
         fresh = run_fresh(folder, logged["params"], args.steps)
         before, after = setup_before_after(folder, args.text_records)
     k = args.trials
@@ -206,7 +228,11 @@ def main() -> None:
         print(f"{label:44}{a:>12}{b:>14}")
     print(f"fresh-process overhead / search overhead per trial: {later / per_trial:.1f}x")
     print(f"training speed in a search / alone: {speed_s / speed_f:.3f}")
-    for label, run in (("output to a file", logged), ("progress bar on a terminal", drawn)):
+    for label, run in (
+        ("output to a file", logged),
+        ("progress bar on a terminal", drawn),
+        ("terminal UI", shown),
+    ):
         minutes = sum(run["duration"]) / 60
         print(
             f"search parent CPU, {label}: {run['cpu']:.2f} s in all, {run['cpu'] / k:.2f} s a trial, "

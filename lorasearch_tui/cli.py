@@ -41,7 +41,18 @@ NoTuiOption = Annotated[
 ]
 ConfigOption = Annotated[
     Path,
-    typer.Option("--config", "-c", help="JSON config file (see `lorasearch schema`).", show_default=False),
+    typer.Option(
+        "--config", "-c", help="Config file, JSON or YAML (see `lorasearch schema`).", show_default=False
+    ),
+]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="KEY=VALUE: change any key of the config, nested ones by dots (--set lora_r=32 --set "
+        "search_space.learning_rate.high=1e-3). Repeatable.",
+        show_default=False,
+    ),
 ]
 
 
@@ -105,7 +116,7 @@ def schema() -> None:
 
 
 @app.command()
-def validate(config: ConfigOption) -> None:
+def validate(config: ConfigOption, sets: SetOption = None) -> None:
     """Check a config and its data without loading a model, and show what a run would see."""
     from .config import load_config
     from .console import print_validation, setup_logging
@@ -113,7 +124,7 @@ def validate(config: ConfigOption) -> None:
 
     setup_logging()
     with user_errors():
-        report = run_validate(load_config(config))
+        report = run_validate(load_config(config, sets=sets))
     print_validation(report, Console())
 
 
@@ -129,6 +140,7 @@ def train(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an adapter already in OUTPUT_DIR.")
     ] = False,
+    sets: SetOption = None,
 ) -> None:
     """Train one LoRA adapter with the fixed parameters of a config (no search_space).
 
@@ -141,7 +153,7 @@ def train(
     setup_logging()
     console = Console()
     with user_errors():
-        loaded = load_config(config)
+        loaded = load_config(config, sets=sets)
         if loaded.space:
             raise UserError(
                 f"{config}: search_space: lorasearch train runs one fixed config; remove search_space "
@@ -289,6 +301,7 @@ def search(
         ),
     ] = None,
     no_tui: NoTuiOption = False,
+    sets: SetOption = None,
     model_name: Annotated[str | None, typer.Option("--model-name", help="Override model_name.")] = None,
     input_data: Annotated[str | None, typer.Option("--input-data", help="Override input_data.")] = None,
     instruction: Annotated[str | None, typer.Option("--instruction", help="Override instruction.")] = None,
@@ -338,6 +351,7 @@ def search(
         given,
         default_space=DEFAULT_SEARCH,
         use_tui=_use_tui(no_tui),
+        sets=sets or [],
     )
 
 

@@ -61,11 +61,12 @@ def run_search(
     default_space: dict[str, Any],
     use_tui: bool,
     name_prefix: str = "lorasearch",
+    sets: list[str] | None = None,
 ) -> None:
     """The part of `search` and `demo` that is the same: config, signals, console, exit code."""
     from datetime import datetime
 
-    from .config import load_config, parse_config
+    from .config import apply_sets, load_config, parse_config
     from .console import SearchConsole
     from .events import SearchControls
     from .search import RESULTS_DIR, SearchOptions, SearchRunner, best_files
@@ -75,16 +76,16 @@ def run_search(
         if resume and study_name is None:
             raise UserError("--resume: name the study to continue with --study-name")
         if resume and config_path is None:
-            if any(v is not None for v in overrides.values()):
+            if any(v is not None for v in overrides.values()) or sets:
                 raise UserError(
                     "--resume: a resumed study keeps its stored config; overrides apply to new studies"
                 )
             loaded = None
         elif config_path is None:
             raw = {**default_space, **{k: v for k, v in overrides.items() if v is not None}}
-            loaded = parse_config(raw, "<default search>")
+            loaded = parse_config(apply_sets(raw, sets) if sets else raw, "<default search>")
         else:
-            loaded = load_config(config_path, overrides)
+            loaded = load_config(config_path, overrides, sets)
         name = study_name or f"{name_prefix}_{datetime.now():%Y%m%d_%H%M%S}"
         options = SearchOptions(
             study_name=name,

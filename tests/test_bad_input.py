@@ -263,3 +263,12 @@ def test_grid_refuses_a_float_range_by_name_and_writes_nothing(tmp_path):
     assert proc.returncode == 2
     assert "search_space.learning_rate: grid mode needs int or categorical entries" in proc.stderr
     assert not (tmp_path / "optuna_studies").exists() and not (tmp_path / "models").exists()
+
+
+def test_a_broken_yaml_config_or_a_wrong_set_is_one_line_and_writes_nothing(tmp_path):
+    (tmp_path / "c.yaml").write_text("lora_r: [16\n", encoding="utf-8")
+    assert "c.yaml: invalid YAML at line 2, column 1" in one_line(tmp_path, "validate", "-c", "c.yaml")
+    (tmp_path / "ok.yaml").write_text("max_steps: 2\n", encoding="utf-8")
+    line = one_line(tmp_path, "search", "--no-tui", "-c", "ok.yaml", "--set", "lora_r=zero")
+    assert "ok.yaml with --set: lora_r: " in line
+    assert not (tmp_path / "optuna_studies").exists()

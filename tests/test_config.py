@@ -230,3 +230,51 @@ def test_the_listed_optimizers_and_schedulers_exist_in_transformers():
 @pytest.mark.parametrize("path", sorted((REPO / "configs").rglob("*.json")), ids=lambda p: p.name)
 def test_shipped_configs_load(path):
     load_config(path)
+
+
+def test_a_yaml_config_and_set_overrides_give_the_config_the_json_gives(tmp_path):
+    json_config = {
+        "lora_r": 32,
+        "instruction": "123",
+        "objective": {"metric": "cer"},
+        "search_space": {"learning_rate": {"type": "loguniform", "low": 1e-5, "high": 1e-3}},
+    }
+    yaml_file = tmp_path / "c.yaml"
+    yaml_file.write_text(
+        "lora_r: 16\n"
+        "instruction: hello\n"
+        "search_space:\n"
+        "  learning_rate: {type: loguniform, low: 1.0e-5, high: 5.0e-4}\n",
+        encoding="utf-8",
+    )
+    sets = [
+        "lora_r=32",
+        "instruction=123",  # a text field keeps the text, not the number
+        "objective.metric=cer",
+        "search_space.learning_rate.high=1e-3",
+    ]
+    from_yaml = load_config(yaml_file, sets=sets)
+    from_json = load_config(write_json(tmp_path / "c.json", json_config))
+    assert from_yaml.to_dict() == from_json.to_dict()
+    assert from_yaml.params.instruction == "123" and from_yaml.space["learning_rate"].high == 1e-3
+
+
+def test_yaml_and_set_mistakes_are_one_line_with_their_place(tmp_path):
+    bad = tmp_path / "bad.yml"
+    bad.write_text("lora_r: 16\nsearch_space:\n  learning_rate: [unclosed\n", encoding="utf-8")
+    with pytest.raises(UserError, match=r"bad.yml: invalid YAML at line 4, column 1: "):
+        load_config(bad)
+    good = tmp_path / "good.yaml"
+    good.write_text("lora_r: 16\n", encoding="utf-8")
+    with pytest.raises(UserError, match="with --set: lora_r: must be greater than or equal to 1"):
+        load_config(good, sets=["lora_r=0"])
+    with pytest.raises(UserError, match="with --set: lora_rank: unknown key; did you mean 'lora_r'"):
+        load_config(good, sets=["lora_rank=8"])
+    with pytest.raises(UserError, match=r"--set: 'lora_r' is not KEY=VALUE"):
+        load_config(good, sets=["lora_r"])
+    with pytest.raises(UserError, match=r"with --set: learning_rate: must be a valid number"):
+        load_config(good, sets=["learning_rate=fast"])
+    infinite = tmp_path / "inf.yaml"
+    infinite.write_text("learning_rate: .inf\n", encoding="utf-8")
+    with pytest.raises(UserError, match="inf.yaml: learning_rate: "):
+        load_config(infinite)

@@ -2,10 +2,12 @@
 
 from ._load import ConfigFile, SearchConfig, config_schema, load_config, parse_config
 from ._objective import AT_EVAL, COSTS, GENERATED, NATURAL, Normalize, Objective
+from ._overrides import apply_sets
 from ._params import DEFAULT_INSTRUCTION, PARAM_NAMES, TrainParams
 from ._space import Categorical, IntRange, LogUniform, Uniform, describe, grid_size
 
 __all__ = [
+    "apply_sets",
     "AT_EVAL",
     "COSTS",
     "GENERATED",

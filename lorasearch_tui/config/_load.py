@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..errors import UserError
 from ..jsonfile import loads, read_text
 from ._objective import check_objectives
+from ._overrides import apply_sets
 from ._params import PARAM_NAMES, TrainParams
 from ._space import (
     DIST_TYPES,
@@ -90,17 +91,26 @@ def config_schema() -> dict[str, Any]:
     return ConfigFile.model_json_schema(by_alias=True)
 
 
-def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> SearchConfig:
-    """Read and validate a config file; `overrides` replace fixed keys (from CLI flags).
+def load_config(
+    path: str | Path | None,
+    overrides: dict[str, Any] | None = None,
+    sets: list[str] | None = None,
+    base: dict[str, Any] | None = None,
+) -> SearchConfig:
+    """Read and validate a config file (JSON, or YAML by its suffix); `overrides` replace fixed
+    keys (the CLI's named flags), `sets` any key (`--set KEY=VALUE`).
 
-    With `path` None, the defaults are the config (plus the overrides).
+    With `path` None, `base` (default: nothing, i.e. the defaults) is the config.
 
     Raises:
-        UserError: one line naming the file and the JSON path of the first problem.
+        UserError: one line naming the file and the path of the first problem.
     """
     label = str(path) if path is not None else "<defaults>"
-    raw: dict[str, Any] = {} if path is None else _read_json_object(Path(path))
+    raw: dict[str, Any] = dict(base or {}) if path is None else _read_object(Path(path))
     raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    if sets:
+        raw = apply_sets(raw, sets)
+        label += " with --set"
     return parse_config(raw, label)
 
 
@@ -140,14 +150,31 @@ def parse_config(raw: dict[str, Any], label: str) -> SearchConfig:
     )
 
 
-def _read_json_object(path: Path) -> dict[str, Any]:
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def _read_object(path: Path) -> dict[str, Any]:
     text = read_text(path, "config file")
     if not text.strip():
         raise UserError(f"{path}: the file is empty; write a JSON object (see `lorasearch schema`)")
-    data = loads(text, path)
+    data = _yaml(text, path) if path.suffix.lower() in YAML_SUFFIXES else loads(text, path)
     if not isinstance(data, dict):
         raise UserError(f"{path}: the top level must be a JSON object, not {type(data).__name__}")
     return data
+
+
+def _yaml(text: str, path: Path) -> Any:
+    """A YAML config: the same schema; a syntax error named by its line and column."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise UserError(f"{path}: invalid YAML{where}: {exc.problem or exc}") from None
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path}: invalid YAML: {exc}") from None
 
 
 def _check_candidates(label: str, name: str, dist: _Dist) -> None:
