@@ -174,6 +174,41 @@ def train(
         raise typer.Exit(ExitCode.INTERRUPTED)
 
 
+@app.command()
+def merge(
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="An adapter folder (a train output, a trial's adapter/), STUDY (its best trial) or STUDY:N.",
+            show_default=False,
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for the merged model.", show_default=False)
+    ],
+    storage: StorageOption = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a model already in OUT.")] = False,
+) -> None:
+    """Merge an adapter into its base model: the base loaded again in 16-bit (never the 4-bit
+    weights, whose error the merge would bake in), saved with its processor in the form
+    Transformers and vLLM load."""
+    from .console import setup_logging
+    from .locate import model_path
+    from .results import find_adapter
+    from .training import merge_adapter
+
+    setup_logging()
+    console = Console()
+    with user_errors():
+        adapter, params = find_adapter(source, storage)
+        if (out / "config.json").exists() and not overwrite:
+            raise UserError(f"--out: {out} already holds a model; choose another folder or pass --overwrite")
+        base = model_path(params.model_name)
+        say(console, f"merging {adapter} into a 16-bit {params.model_name}")
+        merge_adapter(adapter, base, params, out)
+    say(console, f"wrote {out}")
+
+
 # The search without --config: the specification's default space over the default parameters.
 DEFAULT_SEARCH = {
     "search_space": {

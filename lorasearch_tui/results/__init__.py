@@ -3,6 +3,7 @@ summary, its parameter importances. Read-only; no UI or plotting library here (t
 live in `lorasearch_tui.report`)."""
 
 from ..search import MIN_TRIALS, importances, open_existing
+from ._adapters import find_adapter
 from ._open import stored_config
 from ._rows import TrialRow, curves, trial_rows
 from ._studies import StudySummary, list_studies, storages_here, study_target, summarize
@@ -12,6 +13,7 @@ __all__ = [
     "StudySummary",
     "TrialRow",
     "curves",
+    "find_adapter",
     "importances",
     "list_studies",
     "open_existing",

@@ -59,4 +59,7 @@ def merge_adapter(adapter_dir: Path, base_path: Path, params: TrainParams, out: 
     merged = PeftModel.from_pretrained(model, adapter_dir).merge_and_unload()
     out.mkdir(parents=True, exist_ok=True)
     merged.save_pretrained(out)
-    AutoProc.from_pretrained(adapter_dir, trust_remote_code=params.trust_remote_code).save_pretrained(out)
+    # the processor saved with the adapter (lorasearch train), else the base model's (a trial's)
+    has_own = any((adapter_dir / f).is_file() for f in ("tokenizer_config.json", "processor_config.json"))
+    processor_from = adapter_dir if has_own else base_path
+    AutoProc.from_pretrained(processor_from, trust_remote_code=params.trust_remote_code).save_pretrained(out)
