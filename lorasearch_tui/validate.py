@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import SearchConfig
+from .config import SearchConfig, check_options
 from .data import LengthStats, LoadedData, length_stats, load_data
 from .locate import model_path
 
@@ -33,6 +33,7 @@ def validate(config: SearchConfig) -> ValidationReport:
     """
     params = config.params
     data = load_data(params)
+    check_options(params, data.has_images)
     model_dir = model_path(params.model_name)
     lengths = length_stats([*data.train, *data.val], model_dir, params.max_seq_length)
     warnings = []

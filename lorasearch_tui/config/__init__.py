@@ -1,5 +1,6 @@
 """The config file: fixed parameters, the search space, and the one loader that checks both."""
 
+from ._checks import chat_template_text, check_options
 from ._load import ConfigFile, SearchConfig, config_schema, load_config, parse_config
 from ._objective import AT_EVAL, COSTS, GENERATED, NATURAL, Normalize, Objective
 from ._overrides import apply_sets
@@ -8,6 +9,8 @@ from ._space import Categorical, IntRange, LogUniform, Uniform, describe, grid_s
 
 __all__ = [
     "apply_sets",
+    "chat_template_text",
+    "check_options",
     "AT_EVAL",
     "COSTS",
     "GENERATED",

@@ -89,6 +89,19 @@ class TrainParams(BaseModel):
     finetune_vision_layers: bool = Field(
         False, description="Put LoRA on the vision tower too, not only on the language model."
     )
+    lora_target_modules: list[str] | Literal["all-linear"] | None = Field(
+        None,
+        description="Layers that get LoRA: none given, the language model's linear layers (the vision "
+        "tower's too with finetune_vision_layers); all-linear (PEFT's: every linear layer but the output "
+        "head); or names, matched at the end (q_proj, v_proj).",
+    )
+    lora_exclude_modules: list[str] | None = Field(
+        None, description="Layers never to put LoRA on, by name (matched at the end), e.g. with all-linear."
+    )
+    use_rslora: bool = Field(
+        False, description="Rank-stabilized LoRA: scale by alpha/sqrt(r) instead of alpha/r."
+    )
+    use_dora: bool = Field(False, description="DoRA (weight-decomposed LoRA): slower, sometimes better.")
     num_train_epochs: float = Field(3, gt=0, description="Passes over the training split.")
     max_steps: int = Field(-1, ge=-1, description="Stop after this many optimizer steps; -1 runs all epochs.")
     per_device_train_batch_size: int = Field(1, ge=1, description="Sequences per micro-batch.")
@@ -107,6 +120,31 @@ class TrainParams(BaseModel):
     )
     gradient_checkpointing: bool = Field(
         True, description="Recompute activations in the backward pass: much less memory, ~30% slower."
+    )
+    attn_implementation: Literal["sdpa", "eager", "flash_attention_2"] = Field(
+        "sdpa",
+        description="Attention kernel: sdpa (PyTorch's), eager, or flash_attention_2 (when installed).",
+    )
+    packing: bool = Field(
+        False, description="Pack several short text examples into one sequence (TRL); text data only."
+    )
+    use_liger_kernel: bool = Field(
+        False,
+        description="Liger's fused kernels (less memory, faster on a GPU); needs liger-kernel installed.",
+    )
+    early_stopping_patience: int | None = Field(
+        None,
+        ge=1,
+        description="Stop a trial whose objective has not improved for N evals; it is COMPLETE with its "
+        "best eval (the adapter of that eval is kept).",
+    )
+    chat_template: str | None = Field(
+        None, description="A Jinja chat template replacing the model's: the text itself or a file path."
+    )
+    report_to: Literal["none", "wandb", "tensorboard", "mlflow"] = Field(
+        "none",
+        description="Log each trial to W&B, TensorBoard or MLflow (TRL's integration): one run per trial, "
+        "named STUDY-trial-N.",
     )
     eval_steps: int = Field(10, ge=1, description="Evaluate on the val split every N optimizer steps.")
     save_steps: int = Field(

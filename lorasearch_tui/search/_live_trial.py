@@ -91,4 +91,5 @@ class LiveTrial:
             generate_s=round(result.generate_s, 3) if result is not None and result.generate_s else None,
             retained_bytes=getattr(result, "retained_bytes", None),
             batch=getattr(result, "batch", None) or None,
+            early_stopped_at=getattr(result, "early_stopped_at", None),
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..config import SearchConfig
+from ..config import SearchConfig, check_options
 from ..data import load_data
 from ..errors import UserError
 from ..locate import model_path
@@ -38,7 +38,8 @@ def preflight(config: SearchConfig, mode: str, pruner: str, study_name: str, new
         )
     make_sampler(mode, config.space, config.params.seed, 0)  # grid refuses floats and huge grids
     make_pruner(pruner, config.params.eval_steps)
-    load_data(config.params)  # decodes every image, so a truncated one is found now
+    data = load_data(config.params)  # decodes every image, so a truncated one is found now
+    check_options(config.params, data.has_images)
     model_path(config.params.model_name)
     check_folders(config, study_name, new)
 

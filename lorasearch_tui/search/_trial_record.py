@@ -40,6 +40,7 @@ _ATTRS = (
     "generate_s",
     "retained_bytes",
     "batch",
+    "early_stopped_at",
     "trial_dir",
     "oom",
     INTERRUPTED,
@@ -78,6 +79,7 @@ class TrialRecord:
     values: list[float] | None = None  # several objectives: every one's value, in the config's order
     retained_bytes: int | None = None  # memory the worker still held after the trial (the guard's)
     batch: str | None = None  # micro-batch x accumulation it trained with ("4x1 fitted")
+    early_stopped_at: int | None = None  # early_stopping_patience ran out at this step (COMPLETE)
 
     def __post_init__(self) -> None:
         if self.state not in STATES:
@@ -181,6 +183,7 @@ class TrialRecord:
             generate_s=attrs.get("generate_s"),
             retained_bytes=attrs.get("retained_bytes"),
             batch=attrs.get("batch"),
+            early_stopped_at=attrs.get("early_stopped_at"),
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ..config import TrainParams
+from ..config import TrainParams, check_options
 from ..data import load_data
 from ._model import load_base
 from ._observer import TrainingObserver
@@ -24,6 +24,7 @@ def train_job(
     Data comes first: a broken data file must fail in a second, before a model loads.
     """
     data = load_data(params)
+    check_options(params, data.has_images)
     _log.info("Data: %d train and %d val examples from %s", len(data.train), len(data.val), data.path)
     base = load_base(params)
     with lora_adapter(base, params) as peft_model:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import TrainParams
+from ..config import TrainParams, chat_template_text
 from ..errors import UserError
 from ..locate import model_path
 
@@ -38,7 +38,7 @@ class LoadedBase:
     is_vlm: bool
     path: Path
     device: str  # "cuda" or "cpu"
-    key: tuple[str, bool, int]  # (model_name, load_in_4bit, max_seq_length)
+    key: tuple[Any, ...]  # model_key: the settings it was loaded with
     # The model's own instance-level `forward` as loaded (None: the class's); TRL's SFTTrainer
     # sets one on the base model (its fused LM head) that PEFT's unload() keeps.
     loaded_forward: Any = None
@@ -51,9 +51,15 @@ class LoadedBase:
         return getattr(self.processor, "tokenizer", self.processor)
 
 
-def model_key(params: TrainParams) -> tuple[str, bool, int]:
+def model_key(params: TrainParams) -> tuple[Any, ...]:
     """The settings that need a fresh base model when they change between runs."""
-    return (params.model_name, params.load_in_4bit, params.max_seq_length)
+    return (
+        params.model_name,
+        params.load_in_4bit,
+        params.max_seq_length,
+        params.attn_implementation,
+        params.chat_template,
+    )
 
 
 def is_vision_language(path: Path, trust_remote_code: bool) -> bool:
@@ -91,7 +97,12 @@ def load_base(params: TrainParams) -> LoadedBase:
     vlm = is_vision_language(path, remote)
     cuda = torch.cuda.is_available()
     dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if cuda else torch.float32
-    kwargs: dict[str, Any] = {"dtype": dtype, "trust_remote_code": remote, "local_files_only": True}
+    kwargs: dict[str, Any] = {
+        "dtype": dtype,
+        "trust_remote_code": remote,
+        "local_files_only": True,
+        "attn_implementation": params.attn_implementation,
+    }
     if params.load_in_4bit:
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True,
@@ -114,6 +125,11 @@ def load_base(params: TrainParams) -> LoadedBase:
         model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
         processor = AutoTokenizer.from_pretrained(path, trust_remote_code=remote, local_files_only=True)
     tokenizer = getattr(processor, "tokenizer", processor)
+    if params.chat_template is not None:  # the user's, in place of the model's
+        template = chat_template_text(params.chat_template)
+        tokenizer.chat_template = template
+        if processor is not tokenizer:
+            processor.chat_template = template
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     if not getattr(tokenizer, "chat_template", None) and not getattr(processor, "chat_template", None):
@@ -180,18 +196,37 @@ def _is_linear(module: Any, torch: Any) -> bool:
 def attach_lora(base: LoadedBase, params: TrainParams) -> Any:
     """Wrap the base model in a fresh LoRA adapter (seeded, so a trial is reproducible)."""
     import torch
-    from peft import LoraConfig, get_peft_model
+    from peft import get_peft_model
 
     torch.manual_seed(params.seed)
-    config = LoraConfig(
+    return get_peft_model(base.model, lora_config(base, params))
+
+
+def lora_config(base: LoadedBase, params: TrainParams) -> Any:
+    """PEFT's LoraConfig of a trial. Targets: the user's names or PEFT's `all-linear`, else
+    lorasearch's own walk (the language model's linear layers, the vision tower's with
+    `finetune_vision_layers`), which PEFT's `all-linear` cannot express: it takes the vision
+    tower's too."""
+    from peft import LoraConfig
+
+    targets = params.lora_target_modules
+    exclude = params.lora_exclude_modules
+    if targets is None:
+        targets = lora_target_modules(base.model, params.finetune_vision_layers)
+        if exclude:  # full names here: the ones that end with an excluded name go
+            targets = [t for t in targets if not any(t == e or t.endswith("." + e) for e in exclude)]
+            exclude = None
+    return LoraConfig(
         r=params.lora_r,
         lora_alpha=params.lora_alpha,
         lora_dropout=params.lora_dropout,
-        target_modules=lora_target_modules(base.model, params.finetune_vision_layers),
+        target_modules=targets,
+        exclude_modules=exclude,
+        use_rslora=params.use_rslora,
+        use_dora=params.use_dora,
         task_type="CAUSAL_LM",
         bias="none",
     )
-    return get_peft_model(base.model, config)
 
 
 def detach_lora(base: LoadedBase, peft_model: Any) -> None:

@@ -46,6 +46,8 @@ class RunResult:
     generate_s: float = 0.0  # time spent generating answers for the metric, apart from training
     values: list[float] | None = None  # every objective's value, in the config's order (None: no eval)
     batch: str = ""  # micro-batch x accumulation it trained with: "4x1 fitted" (batch_fit) or "1x4"
+    early_stopped_at: int | None = None  # early_stopping_patience ran out at this eval's step
+    best_step: int | None = None  # with early_stopping_patience: the eval whose adapter is kept
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the metrics file's content)."""

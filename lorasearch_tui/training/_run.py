@@ -24,10 +24,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..config import TrainParams
+from ..config import TrainParams, check_options
 from ..data import Example, LoadedData
 from ..errors import UserError
 from ._batch_fit import choose, cuda_probe
+from ._early_stop import EarlyStopping
 from ._model import LoadedBase, attach_lora, detach_lora
 from ._observer import NullObserver, TrainingObserver, make_callback
 from ._result import RunHistory, RunResult
@@ -59,8 +60,9 @@ def to_dataset(examples: list[Example]) -> Any:
     return datasets.Dataset.from_list(rows).cast_column("images", datasets.List(datasets.Image()))
 
 
-def check_fit(base: LoadedBase, data: LoadedData) -> None:
-    """Images need a vision-language model."""
+def check_fit(base: LoadedBase, data: LoadedData, params: TrainParams) -> None:
+    """Images need a vision-language model; the options their packages and files."""
+    check_options(params, data.has_images)
     if data.has_images and not base.is_vlm:
         raise UserError(
             f"input_data: {data.path} has images but {base.path} is a text-only model; "
@@ -121,10 +123,12 @@ def run_training(
                 "gradient_accumulation_steps": choice.accumulation,
             }
         )
-    callback = make_callback(observer or NullObserver(), history, value_of)
-    trainer = _trainer(
-        base, peft_model, params, data, output_dir, [callback], eval_on_start, save_checkpoints
-    )
+    callbacks = [make_callback(observer or NullObserver(), history, value_of)]
+    stopping = None
+    if params.early_stopping_patience is not None:
+        stopping = EarlyStopping(params.early_stopping_patience, objective.goal == "maximize", history)
+        callbacks.append(stopping.callback())
+    trainer = _trainer(base, peft_model, params, data, output_dir, callbacks, eval_on_start, save_checkpoints)
     cuda = base.device == "cuda"
     if cuda:
         torch.cuda.reset_peak_memory_stats()
@@ -135,22 +139,26 @@ def run_training(
     steps = trainer.state.global_step
     if history.stopped_at is None and (not history.evals or history.evals[-1]["step"] != steps):
         trainer.evaluate()  # the final adapter's loss, logged through the callback
+    final = history.evals[-1] if history.evals else None
+    if stopping is not None and stopping.best is not None and history.stopped_at is None:
+        stopping.restore(peft_model)  # the run's result is its best eval, and its adapter
+        final = stopping.best
     runtime = time.perf_counter() - started
     tokens = int(trainer.state.num_input_tokens_seen)
     generate_s = scorer.seconds if scorer is not None else 0.0
     train_seconds = max(runtime - history.eval_seconds - generate_s, 1e-9)
     peak, kind = _peak_memory(cuda, torch)
     values = None
-    if history.evals and history.stopped_at is None:
+    if final is not None and history.stopped_at is None:
         measured = {
             "peak_memory_gb": peak / 2**30,
             "train_seconds": train_seconds,
             "tokens_per_second": tokens / train_seconds,
         }
-        values = [_final(goal.metric, history.evals[-1], measured, i) for i, goal in enumerate(params.goals)]
+        values = [_final(goal.metric, final, measured, i) for i, goal in enumerate(params.goals)]
     first = history.evals[0] if eval_on_start and history.evals and history.evals[0]["step"] == 0 else None
     return RunResult(
-        eval_loss=history.evals[-1]["eval_loss"] if history.evals else None,
+        eval_loss=final["eval_loss"] if final else None,
         initial_eval_loss=first["eval_loss"] if first else None,
         train_history=history.train,
         eval_history=history.evals,
@@ -163,11 +171,13 @@ def run_training(
         peak_memory_bytes=peak,
         memory_kind=kind,
         metric=objective.metric,
-        value=history.evals[-1]["value"] if history.evals else None,
+        value=final["value"] if final else None,
         initial_value=first["value"] if first else None,
         generate_s=generate_s,
         values=values,
         batch=f"{choice.label}{' fitted' if choice.fitted else ''}",
+        early_stopped_at=stopping.stopped_at if stopping is not None else None,
+        best_step=int(final["step"]) if final is not None and stopping is not None else None,
     )
 
 
@@ -218,6 +228,15 @@ def evaluate_loss(
     return float(_trainer(base, model, params, data, output_dir, [], False, False).evaluate()["eval_loss"])
 
 
+def _run_name(output_dir: Path) -> str:
+    """`STUDY-trial-N` for a search trial (its trainer folder is STUDY/trial_N/trainer), else the
+    output folder's name: what W&B, TensorBoard and MLflow call the run."""
+    trial = output_dir.parent
+    if trial.name.startswith("trial_"):
+        return f"{trial.parent.name}-trial-{trial.name.removeprefix('trial_')}"
+    return output_dir.parent.name if output_dir.name in ("trainer", "checkpoints") else output_dir.name
+
+
 def _trainer(
     base: LoadedBase,
     model: Any,
@@ -234,7 +253,7 @@ def _trainer(
     from transformers.utils import logging as hf_logging
     from trl import SFTConfig, SFTTrainer
 
-    check_fit(base, data)
+    check_fit(base, data, params)
     hf_logging.set_verbosity_error()
     cuda = base.device == "cuda"
     bf16 = cuda and torch.cuda.is_bf16_supported()
@@ -268,7 +287,10 @@ def _trainer(
         fp16=cuda and not bf16,
         use_cpu=not cuda,
         include_num_input_tokens_seen="non_padding",
-        report_to="none",
+        packing=params.packing,
+        use_liger_kernel=params.use_liger_kernel,
+        report_to=params.report_to,
+        run_name=_run_name(output_dir),
         disable_tqdm=True,
         dataloader_num_workers=0,
     )

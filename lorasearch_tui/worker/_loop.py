@@ -154,6 +154,7 @@ class Worker:
                     peak_memory_bytes=result.peak_memory_bytes,
                     memory_kind=result.memory_kind,
                     batch=result.batch,
+                    early_stopped_at=result.early_stopped_at,
                 ),
                 pruned_at=observer.pruned_at,
             )

@@ -84,6 +84,7 @@ class Result(_Message):
     capacity_bytes: int | None = Field(None, ge=0)
     base_changed: bool = False
     batch: str = ""  # micro-batch x accumulation it trained with ("4x1 fitted")
+    early_stopped_at: int | None = Field(None, ge=0)  # early_stopping_patience ran out here
 
 
 class Finished(_TrialMessage):
