@@ -25,6 +25,7 @@ import json
 import os
 import pty
 import random
+import re
 import statistics
 import struct
 import subprocess
@@ -47,6 +48,7 @@ sys.argv = ["lorasearch", *sys.argv[1:]]
 main()
 """
 
+ANSI = re.compile(r"\x1b\[[0-9;?<>=]*[a-zA-Z]")
 FIXED = {
     "max_seq_length": 256,
     "per_device_train_batch_size": 4,
@@ -74,25 +76,27 @@ def run_search(folder: Path, name: str, args: argparse.Namespace, terminal: bool
         )
         os.close(follower)
 
+        shown = bytearray()
+
         def drain() -> None:  # as a person's terminal would
             while True:
                 try:
-                    if not os.read(leader, 65536):
-                        return
+                    data = os.read(leader, 65536)
                 except OSError:
                     return
+                if not data:
+                    return
+                shown.extend(data)
+                del shown[:-65536]
 
         reader = threading.Thread(target=drain, daemon=True)
         reader.start()
-        best = folder / "optuna_studies" / f"{name}_best_params.json"
         while proc.poll() is None:
             time.sleep(1.0)
-            if (
-                tui
-                and best.exists()
-                and json.loads(best.read_text() or "{}").get("n_complete") == args.trials
-            ):
-                os.write(leader, b"q")  # the search is over: the UI waits for its q
+            # the search is over when the header says so; the UI then waits for its q
+            plain = ANSI.sub("", shown.decode("utf-8", "replace"))
+            if tui and "q quits" in plain:
+                os.write(leader, b"q")
         reader.join(timeout=5)
         os.close(leader)
     else:

@@ -108,10 +108,19 @@ def _home() -> None:
 
 
 @app.command()
-def schema() -> None:
+def schema(
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="The README's config reference table instead.")
+    ] = False,
+) -> None:
     """Print the JSON Schema of the config file (for editors: "$schema" in your config)."""
     from .config import config_schema
 
+    if markdown:
+        from .config._reference import reference_markdown
+
+        print(reference_markdown())
+        return
     print(json.dumps(config_schema(), indent=2, ensure_ascii=False))
 
 

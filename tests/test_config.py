@@ -278,3 +278,13 @@ def test_yaml_and_set_mistakes_are_one_line_with_their_place(tmp_path):
     infinite.write_text("learning_rate: .inf\n", encoding="utf-8")
     with pytest.raises(UserError, match="inf.yaml: learning_rate: "):
         load_config(infinite)
+
+
+def test_the_readme_config_reference_is_the_schema_s():
+    """The table in the README is `lorasearch schema --markdown`: a key added, renamed or
+    redescribed in the schema fails here until the README is made again from it."""
+    from lorasearch_tui.config._reference import END, START, reference_markdown
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    shown = readme[readme.index(START) : readme.index(END) + len(END)]
+    assert shown == reference_markdown(), "run: lorasearch schema --markdown, and paste it into README.md"
