@@ -57,14 +57,16 @@ FIXED = {
 }
 
 
-def run_search(folder: Path, name: str, args: argparse.Namespace, terminal: bool, tui: bool = False) -> dict:
+def run_search(
+    folder: Path, name: str, args: argparse.Namespace, terminal: bool, tui: bool = False, trials: int = 0
+) -> dict:
     config = folder / "search.json"
     space = {"learning_rate": {"type": "loguniform", "low": 1e-3, "high": 5e-2}}
     config.write_text(json.dumps({**FIXED, "max_steps": args.steps, "search_space": space}))
     rusage = folder / f"{name}.rusage.json"
     command = [sys.executable, "-c", RUSAGE, "search", *([] if tui else ["--no-tui"])]
     command += ["-c", str(config), "--study-name", name]
-    command += ["--n-trials", str(args.trials), "--search-mode", "random", "--pruner", "none"]
+    command += ["--n-trials", str(trials or args.trials), "--search-mode", "random", "--pruner", "none"]
     env = {**os.environ, "BENCH_RUSAGE": str(rusage), "COLUMNS": "120"}
     began = time.monotonic()
     if terminal:
@@ -210,6 +212,12 @@ def main() -> None:
         logged = run_search(folder, "logged", args, terminal=False)
         drawn = run_search(folder, "drawn", args, terminal=True)
         shown = run_search(folder, "shown", args, terminal=True, tui=True)
+        # the same with one trial: what the parent spends starting and ending, apart
+        alone = {
+            "logged": run_search(folder, "logged1", args, terminal=False, trials=1),
+            "drawn": run_search(folder, "drawn1", args, terminal=True, trials=1),
+            "shown": run_search(folder, "shown1", args, terminal=True, tui=True, trials=1),
+        }
         fresh = run_fresh(folder, logged["params"], args.steps)
         before, after = setup_before_after(folder, args.text_records)
     k = args.trials
@@ -232,15 +240,18 @@ def main() -> None:
         print(f"{label:44}{a:>12}{b:>14}")
     print(f"fresh-process overhead / search overhead per trial: {later / per_trial:.1f}x")
     print(f"training speed in a search / alone: {speed_s / speed_f:.3f}")
-    for label, run in (
-        ("output to a file", logged),
-        ("progress bar on a terminal", drawn),
-        ("terminal UI", shown),
+    for label, key, run in (
+        ("output to a file", "logged", logged),
+        ("progress bar on a terminal", "drawn", drawn),
+        ("terminal UI", "shown", shown),
     ):
-        minutes = sum(run["duration"]) / 60
+        # the trials after the first: CPU and trial time beyond the one-trial search's
+        extra_cpu = run["cpu"] - alone[key]["cpu"]
+        extra_minutes = (sum(run["duration"]) - sum(alone[key]["duration"])) / 60
         print(
-            f"search parent CPU, {label}: {run['cpu']:.2f} s in all, {run['cpu'] / k:.2f} s a trial, "
-            f"{run['cpu'] / minutes:.2f} s per trial-minute ({100 * run['cpu'] / run['wall']:.1f}% of a core)"
+            f"search parent CPU, {label}: {run['cpu']:.2f} s in all ({alone[key]['cpu']:.2f} s for one trial); "
+            f"per further trial {extra_cpu / (k - 1):.2f} s, {extra_cpu / extra_minutes:.2f} s per "
+            f"trial-minute ({100 * extra_cpu / (extra_minutes * 60):.1f}% of a core)"
         )
     print(
         f"trainer setup per trial, {args.text_records} text records: {statistics.median(before):.3f} s when "

@@ -24,6 +24,7 @@ from textual.worker import Worker, WorkerState
 
 from ..errors import ExitCode, UserError, printable
 from ..events import (
+    EvalLogged,
     HardwareSampled,
     ParamImportances,
     SearchControls,
@@ -31,6 +32,7 @@ from ..events import (
     SearchStarted,
     SearchState,
     Sink,
+    StepLogged,
     TrialFinished,
     TrialStarted,
     WorkerStateChanged,
@@ -42,6 +44,8 @@ from .widgets.log_pane import LogHandler
 
 Engine = Callable[[Sink], Any]
 _STEERING = {"abort", "stop", "pause", "resume", "write"}
+_PROGRESS = {StepLogged, EvalLogged, HardwareSampled}  # events that only move a running trial on
+PROGRESS_REDRAW_S = 0.5
 
 
 class SearchApp(App[int]):
@@ -92,6 +96,8 @@ class SearchApp(App[int]):
         self._log_handler: LogHandler | None = None
         self._propagate = True
         self._top_height = 0
+        self._last_redraw = float("-inf")
+        self._redraw_pending = False
 
     def compose(self) -> ComposeResult:
         yield StudyHeader(id="header")
@@ -165,18 +171,19 @@ class SearchApp(App[int]):
                 if event.reason == "interrupted":
                     self._exit_code = ExitCode.INTERRUPTED
         # Redraw only the panes these events touch: a hardware sample a second must not
-        # cost a table and a chart (watching stays well under 5% of a core).
+        # cost a table and a chart (watching stays well under 5% of a core). A trial's steps
+        # and evals come several times a second: their rows and curves are redrawn at most
+        # every PROGRESS_REDRAW_S (the screen's layout and rendering were the search parent's
+        # main CPU cost, taken from the training beside it: bench/overhead.py).
+        if kinds - {HardwareSampled} and kinds <= _PROGRESS:
+            now = time.monotonic()
+            if now - self._last_redraw < PROGRESS_REDRAW_S:
+                if not self._redraw_pending:
+                    self._redraw_pending = True
+                    self.set_timer(PROGRESS_REDRAW_S - (now - self._last_redraw), self._redraw_progress)
+                kinds -= {StepLogged, EvalLogged}  # a hardware sample is still drawn
         if kinds - {HardwareSampled}:
-            self._fit_panes()
-            if self.state.started is not None:
-                started = self.state.started
-                self.query_one(TrialTable).setup(
-                    list(started.space), workers=len(started.workers) > 1, objectives=started.objectives
-                )
-            self.query_one(ConfigTree).show(self.state)
-            self.query_one(TrialTable).show(self.state)
-            self.query_one(LossChart).show(self.state)
-            self._refresh_header()
+            self._redraw()
         if HardwareSampled in kinds:
             self.query_one(GpuPanel).show(self.state)
         if kinds & {TrialStarted, TrialFinished, SearchFinished, SearchStarted}:
@@ -185,6 +192,24 @@ class SearchApp(App[int]):
             self.screen.update_from(self.state)
         if TrialFinished in kinds and isinstance(self.screen, ParetoScreen):
             self.screen.update_from(self.state)
+
+    def _redraw_progress(self) -> None:
+        self._redraw_pending = False
+        self._redraw()
+
+    def _redraw(self) -> None:
+        """The panes that follow the trials: table, chart, config tree, header."""
+        self._last_redraw = time.monotonic()
+        self._fit_panes()
+        if self.state.started is not None:
+            started = self.state.started
+            self.query_one(TrialTable).setup(
+                list(started.space), workers=len(started.workers) > 1, objectives=started.objectives
+            )
+        self.query_one(ConfigTree).show(self.state)
+        self.query_one(TrialTable).show(self.state)
+        self.query_one(LossChart).show(self.state)
+        self._refresh_header()
 
     def on_resize(self) -> None:
         self._fit_panes()
