@@ -249,7 +249,8 @@ def main() -> None:
         extra_cpu = run["cpu"] - alone[key]["cpu"]
         extra_minutes = (sum(run["duration"]) - sum(alone[key]["duration"])) / 60
         print(
-            f"search parent CPU, {label}: {run['cpu']:.2f} s in all ({alone[key]['cpu']:.2f} s for one trial); "
+            f"search parent CPU, {label}: {run['cpu']:.2f} s in all "
+            f"({alone[key]['cpu']:.2f} s for one trial); "
             f"per further trial {extra_cpu / (k - 1):.2f} s, {extra_cpu / extra_minutes:.2f} s per "
             f"trial-minute ({100 * extra_cpu / (extra_minutes * 60):.1f}% of a core)"
         )
