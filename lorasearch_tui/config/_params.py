@@ -65,8 +65,14 @@ class TrainParams(BaseModel):
     )
     input_data: str = Field(
         "demo:ocr",
-        description="JSON array or JSON Lines file of records; demo:ocr is the embedded OCR set.",
+        description="Records: a JSON array, JSON Lines, CSV or Parquet file, or an image folder with "
+        "metadata.jsonl/metadata.csv (file_name + text); demo:ocr is the embedded OCR set.",
         min_length=1,
+    )
+    data_fields: dict[str, str] | None = Field(
+        None,
+        description='Your column names for lorasearch\'s keys: {"image": "img", "text": '
+        '"transcription"} (image = image_path, text = ocr_text; or any record key: prompt, completion...).',
     )
     instruction: str = Field(
         DEFAULT_INSTRUCTION, description="Prompt text given with each image of OCR records."

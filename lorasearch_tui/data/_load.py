@@ -17,7 +17,7 @@ from ..config import TrainParams
 from ..errors import UserError
 from ..locate import data_path
 from ..splits import parse_split
-from ._read import read_records
+from ._read import data_file, read_records
 from ._records import Example, SkipRecord, detect_kind, to_example
 
 _SHOW_MISSING = 3
@@ -53,8 +53,8 @@ def load_data(params: TrainParams, decode_images: bool = True) -> LoadedData:
     Raises:
         UserError: one line naming the file and the record or split at fault.
     """
-    path = data_path(params.input_data)
-    records = read_records(path)
+    path = data_file(data_path(params.input_data))
+    records = read_records(path, params.data_fields)
     kind = detect_kind(path, records[0])
     examples: list[Example] = []
     skipped: Counter[str] = Counter()

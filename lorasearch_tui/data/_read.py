@@ -1,8 +1,12 @@
-"""Read a data file into raw records, telling exactly where the JSON is broken.
+"""Read a data file into raw records, telling exactly where it is broken.
 
-A file whose first character is `[` is one JSON array; anything else is JSON Lines (one
-object per line, blank lines allowed). Each record keeps its 1-based line number where the
-format has one, so later errors can point at it.
+A JSON file whose first character is `[` is one JSON array; anything else is JSON Lines (one
+object per line, blank lines allowed). `.csv` is read with its header row as the keys, `.parquet`
+with pyarrow (its columns as the keys), and a folder in Hugging Face's `imagefolder` layout
+(`metadata.jsonl` or `metadata.csv` beside the images, a `file_name` column naming each image)
+gives OCR records: `file_name` is the image, `text` (or `transcription`, `ocr_text`) its text.
+Each record keeps its 1-based line number where the format has one, so later errors can point
+at it.
 """
 
 from __future__ import annotations
@@ -28,13 +32,112 @@ class RawRecord:
         return f"record {self.index}" + (f" (line {self.line})" if self.line else "")
 
 
-def read_records(path: Path) -> list[RawRecord]:
-    """All records of a JSON array or JSON Lines file.
+IMAGEFOLDER_METADATA = ("metadata.jsonl", "metadata.csv")
+IMAGEFOLDER_TEXT = ("text", "transcription", "ocr_text")  # the first one present is the answer
+
+
+def data_file(path: Path) -> Path:
+    """The file to read: `path` itself, or an image folder's metadata file."""
+    if path.is_dir():
+        for name in IMAGEFOLDER_METADATA:
+            if (path / name).is_file():
+                return path / name
+        raise UserError(
+            f"input_data: {path} is a folder without {' or '.join(IMAGEFOLDER_METADATA)}; give a data "
+            f"file, or an image folder with a metadata file (file_name + text per image)"
+        )
+    return path
+
+
+def read_records(path: Path, fields: dict[str, str] | None = None) -> list[RawRecord]:
+    """All records of a data file (JSON, JSON Lines, CSV, Parquet, an image folder's metadata),
+    with the columns `fields` names renamed to lorasearch's keys.
 
     Raises:
-        UserError: missing or empty file, invalid JSON (with line and column), a record that
-            is not an object, a file with no records.
+        UserError: missing or empty file, invalid JSON or CSV (with its line), a record that
+            is not an object, a file with no records, a `data_fields` column no record has.
     """
+    records = _read_any(path)
+    if path.name in IMAGEFOLDER_METADATA:
+        records = [_imagefolder_record(path, r) for r in records]
+    if fields:
+        records = [_renamed(path, r, fields) for r in records]
+    return records
+
+
+# data_fields may name a record's role instead of lorasearch's key
+FIELD_ROLES = {"image": "image_path", "text": "ocr_text"}
+
+
+def _renamed(path: Path, record: RawRecord, fields: dict[str, str]) -> RawRecord:
+    data = dict(record.data)
+    for key, column in fields.items():
+        if column not in data:
+            raise UserError(
+                f"{path}: {record.where()} has no column '{column}' (data_fields.{key}); "
+                f"its columns are {sorted(record.data)}"
+            )
+        data[FIELD_ROLES.get(key, key)] = data.pop(column)
+    return RawRecord(record.index, record.line, data)
+
+
+def _imagefolder_record(path: Path, record: RawRecord) -> RawRecord:
+    data = dict(record.data)
+    if "file_name" in data and "image_path" not in data:
+        data["image_path"] = data.pop("file_name")
+        text = next((k for k in IMAGEFOLDER_TEXT if k in data), None)
+        if text is not None and "ocr_text" not in data:
+            data["ocr_text"] = data.pop(text)
+    return RawRecord(record.index, record.line, data)
+
+
+def _read_any(path: Path) -> list[RawRecord]:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return _read_csv(path)
+    if suffix == ".parquet":
+        return _read_parquet(path)
+    return _read_json(path)
+
+
+def _read_csv(path: Path) -> list[RawRecord]:
+    import csv
+    import io
+
+    text = read_text(path, "data file")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if not reader.fieldnames:
+        raise UserError(f"{path}: the CSV file has no header row; its first row must name the columns")
+    records = []
+    try:
+        for row in reader:
+            if None in row:  # more cells than the header names
+                width = len(reader.fieldnames)
+                raise UserError(f"{path}: line {reader.line_num} has more cells than the header's {width}")
+            records.append(RawRecord(len(records), reader.line_num, {k: v for k, v in row.items()}))
+    except csv.Error as exc:
+        raise UserError(f"{path}: invalid CSV at line {reader.line_num}: {exc}") from None
+    if not records:
+        raise UserError(f"{path}: the file holds no records")
+    return records
+
+
+def _read_parquet(path: Path) -> list[RawRecord]:
+    if not path.is_file():
+        raise UserError(f"data file not found: {path}")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        rows = pq.read_table(path).to_pylist()
+    except (pa.ArrowException, OSError) as exc:
+        raise UserError(f"{path}: not a Parquet file pyarrow reads ({str(exc).splitlines()[0]})") from None
+    if not rows:
+        raise UserError(f"{path}: the file holds no records")
+    return [RawRecord(i, None, row) for i, row in enumerate(rows)]
+
+
+def _read_json(path: Path) -> list[RawRecord]:
     text = read_text(path, "data file")
     if not text.strip():
         raise UserError(f"{path}: the file is empty; it must hold a JSON array or JSON Lines records")

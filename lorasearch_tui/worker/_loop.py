@@ -102,7 +102,7 @@ class Worker:
         self._base: Any = None
         self._clean: Any = None  # the base model's signature right after loading
         self._held_after_load = 0  # memory held right after the base model loaded (bytes)
-        self._data: tuple[tuple[str, ...], LoadedData] | None = None
+        self._data: tuple[tuple[Any, ...], LoadedData] | None = None
         self._faults = parse_faults(os.environ.get(ENV_VAR))
 
     def serve(self) -> None:
@@ -227,7 +227,8 @@ class Worker:
         return self._base
 
     def _load_data(self, params: TrainParams) -> LoadedData:
-        key = (params.input_data, params.instruction, params.train_split, params.val_split)
+        fields = tuple(sorted((params.data_fields or {}).items()))
+        key = (params.input_data, params.instruction, params.train_split, params.val_split, fields)
         if self._data is None or self._data[0] != key:
             # The search's parent decoded every image before the search started.
             self._data = (key, load_data(params, decode_images=False))

@@ -1,0 +1,91 @@
+"""Data where users keep it: the demo's OCR records as CSV, Parquet, an image folder with a
+metadata file, and JSON Lines with other column names (data_fields); each loads to the same
+examples as the JSON Lines file and trains; a broken one is one line with its place."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import pytest
+from conftest import FAST
+
+from lorasearch_tui.config import TrainParams
+from lorasearch_tui.data import load_data
+from lorasearch_tui.errors import UserError
+from lorasearch_tui.training import train_job
+
+
+@pytest.fixture
+def demo_rows(demo_data, tmp_path):
+    """The demo's records, and its images copied beside the files made from them."""
+    shutil.copytree(demo_data.parent / "images", tmp_path / "images")
+    return [json.loads(line) for line in demo_data.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _sources(rows, tmp_path):
+    with (tmp_path / "data.csv").open("w", newline="", encoding="utf-8") as out:
+        writer = csv.DictWriter(out, fieldnames=["image_path", "ocr_text"])
+        writer.writeheader()
+        writer.writerows(rows)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "data.parquet")
+    folder = tmp_path / "images"
+    with (folder / "metadata.csv").open("w", newline="", encoding="utf-8") as out:
+        writer = csv.DictWriter(out, fieldnames=["file_name", "text"])
+        writer.writeheader()
+        writer.writerows(
+            {"file_name": r["image_path"].removeprefix("images/"), "text": r["ocr_text"]} for r in rows
+        )
+    renamed = tmp_path / "renamed.jsonl"
+    renamed.write_text(
+        "".join(json.dumps({"img": r["image_path"], "transcription": r["ocr_text"]}) + "\n" for r in rows),
+        encoding="utf-8",
+    )
+    return {
+        "csv": {"input_data": str(tmp_path / "data.csv")},
+        "parquet": {"input_data": str(tmp_path / "data.parquet")},
+        "imagefolder": {"input_data": str(folder)},
+        "data_fields": {"input_data": str(renamed), "data_fields": {"image": "img", "text": "transcription"}},
+    }
+
+
+def test_every_source_gives_the_examples_the_json_lines_file_gives(demo_data, demo_rows, tmp_path):
+    reference = load_data(TrainParams(input_data=str(demo_data)), decode_images=False)
+    for name, fixed in _sources(demo_rows, tmp_path).items():
+        loaded = load_data(TrainParams(**fixed), decode_images=False)
+        assert loaded.kind == "ocr", name
+        assert [e.completion for e in loaded.train] == [e.completion for e in reference.train], name
+        assert [e.images[0].name for e in loaded.val] == [e.images[0].name for e in reference.val], name
+
+
+@pytest.mark.slow
+def test_every_source_trains(demo_rows, tmp_path):
+    for name, fixed in _sources(demo_rows, tmp_path).items():
+        result = train_job(TrainParams(**FAST, **fixed, max_steps=2), tmp_path / "out" / name)
+        assert result.eval_loss is not None and result.steps == 2, name
+
+
+def test_broken_sources_are_one_line_with_their_place(demo_rows, tmp_path):
+    def refused(fixed):
+        with pytest.raises(UserError) as caught:
+            load_data(TrainParams(**fixed), decode_images=False)
+        return str(caught.value)
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("image_path,ocr_text\nimages/a.png,hello,extra\n", encoding="utf-8")
+    assert refused({"input_data": str(bad)}).endswith("bad.csv: line 2 has more cells than the header's 2")
+    (tmp_path / "broken.parquet").write_bytes(b"not parquet at all")
+    assert "broken.parquet: not a Parquet file pyarrow reads" in refused(
+        {"input_data": str(tmp_path / "broken.parquet")}
+    )
+    (tmp_path / "empty_folder").mkdir()
+    assert "is a folder without metadata.jsonl or metadata.csv" in refused(
+        {"input_data": str(tmp_path / "empty_folder")}
+    )
+    sources = _sources(demo_rows, tmp_path)
+    wrong = {**sources["data_fields"], "data_fields": {"image": "picture"}}
+    assert "record 0 (line 1) has no column 'picture' (data_fields.image)" in refused(wrong)
