@@ -202,6 +202,7 @@ def merge(
     weights, whose error the merge would bake in), saved with its processor in the form
     Transformers and vLLM load."""
     from .console import setup_logging
+    from .hub import with_model
     from .locate import model_path
     from .results import find_adapter
     from .training import merge_adapter
@@ -210,9 +211,10 @@ def merge(
     console = Console()
     with user_errors():
         adapter, params = find_adapter(source, storage)
+        params = with_model(params)
         if (out / "config.json").exists() and not overwrite:
             raise UserError(f"--out: {out} already holds a model; choose another folder or pass --overwrite")
-        base = model_path(params.model_name)
+        base = model_path(params.model_name, params.model_revision)
         say(console, f"merging {adapter} into a 16-bit {params.model_name}")
         merge_adapter(adapter, base, params, out)
     say(console, f"wrote {out}")

@@ -1,8 +1,9 @@
 """Where the config's `model_name` and `input_data` point, on this disk.
 
-lorasearch never downloads: a model is a local folder, or a model already in the Hugging Face
-cache (looked up offline). `demo:` names stand for the embedded assets and build them on first
-use. Relative paths are taken from the current directory, as the shell gives them.
+A model is a local folder, or a Hub id whose files are in the Hugging Face cache (looked up
+offline here: `hub.ensure_model` downloads, in the process the user started, before this is
+asked). `demo:` names stand for the embedded assets and build them on first use. Relative
+paths are taken from the current directory, as the shell gives them.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ def data_path(value: str) -> Path:
     return Path(value).expanduser().resolve()
 
 
-def model_path(value: str) -> Path:
-    """The local folder of a config's `model_name`.
+def model_path(value: str, revision: str = "main") -> Path:
+    """The local folder of a config's `model_name` (a Hub id's at `revision`, from the cache).
 
     Raises:
         UserError: the name is neither a folder with a `config.json` nor a cached model.
@@ -33,14 +34,13 @@ def model_path(value: str) -> Path:
     if folder.is_dir():
         check_model_folder(folder)
         return folder.resolve()
-    cached = _hub_cache_snapshot(value)
+    cached = _hub_cache_snapshot(value, revision)
     if cached is not None:
         check_model_folder(cached)
         return cached
     raise UserError(
-        f"model_name: '{value}' is not a local folder nor a model in the Hugging Face cache; "
-        f"lorasearch never downloads: fetch it first (hf download {value} --local-dir models/NAME) "
-        f"and give that folder"
+        f"model_name: '{value}' is not a local folder nor a model in the Hugging Face cache; give a "
+        f"model folder, or a Hub id (owner/name) that lorasearch search, train or validate downloads"
     )
 
 
@@ -112,14 +112,14 @@ def _safetensors_complete(path: Path) -> bool:
         return False
 
 
-def _hub_cache_snapshot(repo_id: str) -> Path | None:
+def _hub_cache_snapshot(repo_id: str, revision: str = "main") -> Path | None:
     """The cached snapshot of a hub id, without touching the network."""
     if repo_id.count("/") != 1 or repo_id.startswith(("/", ".", "~")):
         return None
     try:
         from huggingface_hub import snapshot_download
 
-        folder = Path(snapshot_download(repo_id, local_files_only=True))
+        folder = Path(snapshot_download(repo_id, revision=revision, local_files_only=True))
     except Exception:  # not cached, or not a valid repo id: both mean "not here"
         return None
     return folder if (folder / "config.json").is_file() else None

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .config import SearchConfig, check_options
 from .data import LengthStats, LoadedData, length_stats, load_data
+from .hub import with_model
 from .locate import model_path
 
 
@@ -31,10 +32,10 @@ def validate(config: SearchConfig) -> ValidationReport:
     Raises:
         UserError: the first problem found, in one line.
     """
-    params = config.params
-    data = load_data(params)
+    data = load_data(config.params)  # a broken data file fails in a second, before a download
+    params = with_model(config.params)
     check_options(params, data.has_images)
-    model_dir = model_path(params.model_name)
+    model_dir = model_path(params.model_name, params.model_revision)
     lengths = length_stats([*data.train, *data.val], model_dir, params.max_seq_length)
     warnings = []
     if lengths.over_limit:

@@ -59,9 +59,14 @@ class TrainParams(BaseModel):
 
     model_name: str = Field(
         "demo:model",
-        description="Local model folder (or a model already in the Hugging Face cache); "
-        "demo:model is the embedded tiny Gemma 3.",
+        description="A local model folder, or a Hub id (owner/name) downloaded once into the Hugging Face "
+        "cache; demo:model is the embedded tiny Gemma 3.",
         min_length=1,
+    )
+    model_revision: str = Field(
+        "main",
+        min_length=1,
+        description="For a Hub model: the branch, tag or commit; a search stores the commit it resolved to.",
     )
     input_data: str = Field(
         "demo:ocr",

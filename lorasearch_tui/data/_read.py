@@ -58,10 +58,10 @@ def read_records(path: Path, fields: dict[str, str] | None = None) -> list[RawRe
             is not an object, a file with no records, a `data_fields` column no record has.
     """
     records = _read_any(path)
+    if fields:  # first: the user's names win over an image folder's usual ones
+        records = [_renamed(path, r, fields) for r in records]
     if path.name in IMAGEFOLDER_METADATA:
         records = [_imagefolder_record(path, r) for r in records]
-    if fields:
-        records = [_renamed(path, r, fields) for r in records]
     return records
 
 

@@ -40,7 +40,7 @@ def preflight(config: SearchConfig, mode: str, pruner: str, study_name: str, new
     make_pruner(pruner, config.params.eval_steps)
     data = load_data(config.params)  # decodes every image, so a truncated one is found now
     check_options(config.params, data.has_images)
-    model_path(config.params.model_name)
+    model_path(config.params.model_name, config.params.model_revision)
     check_folders(config, study_name, new)
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..config import SearchConfig
+from ..data import load_data
+from ..hub import with_model
 from ._lease import Leases, live_runners
 from ._placement import Placement, plan_workers
 from ._preflight import check_folders, fault_injection, preflight
@@ -61,10 +63,14 @@ def open_search(config: SearchConfig | None, options: Any, cancel: threading.Eve
         assert config is not None
         if "trial_timeout" in options.given:
             config = replace(config, trial_timeout=options.trial_timeout)
+        load_data(config.params, decode_images=False)  # a broken data file fails before a download
+        # a Hub model: downloaded here, never in a trial; the study stores the commit it got
+        config = replace(config, params=with_model(config.params))
         preflight(config, options.mode, options.pruner, name, new=False)
 
     def check(config: SearchConfig, settings: SearchSettings) -> None:
         if options.resume:  # the stored config: its data, model and folders must still be there
+            with_model(config.params)  # the stored commit, from the cache or downloaded on this host
             preflight(config, settings.mode, settings.pruner, name, new=False)
         else:  # known not to exist: its trial folder must not hold an older study's trials
             check_folders(config, name, new=True)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..config import TrainParams, check_options
 from ..data import load_data
+from ..hub import with_model
 from ._model import load_base
 from ._observer import TrainingObserver
 from ._result import RunResult
@@ -25,6 +26,7 @@ def train_job(
     """
     data = load_data(params)
     check_options(params, data.has_images)
+    params = with_model(params)  # a Hub model: downloaded now, its commit recorded
     _log.info("Data: %d train and %d val examples from %s", len(data.train), len(data.val), data.path)
     base = load_base(params)
     with lora_adapter(base, params) as peft_model:

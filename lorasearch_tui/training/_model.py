@@ -92,7 +92,7 @@ def load_base(params: TrainParams) -> LoadedBase:
     # PEFT and TRL still read the pre-5.x `is_gradient_checkpointing` name; the warning is
     # theirs to fix and says nothing to a user of lorasearch.
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-    path = model_path(params.model_name)
+    path = model_path(params.model_name, params.model_revision)
     remote = params.trust_remote_code
     vlm = is_vision_language(path, remote)
     cuda = torch.cuda.is_available()

@@ -1,0 +1,117 @@
+"""Models by Hugging Face Hub id: downloaded once, by the process the user started, before any
+trial (a trial, a worker, never touches the network: it finds the files in the cache).
+
+`model_name: "google/gemma-3-12b-it"` that is not a local folder is a Hub id. `ensure_model`
+resolves `model_revision` (a branch, tag or commit; `main` by default) to its commit hash and
+downloads what loading needs (config, weights, tokenizer and processor files) into the Hugging
+Face cache with the hub's own progress bars, honouring `HF_TOKEN`, `HF_HOME` and
+`HF_HUB_OFFLINE=1` (then the cache alone is used). The search stores the commit hash in the
+study, so every trial and every `--resume` trains the same weights. Each way it can fail is one
+line that says what to do.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from .errors import UserError
+
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+COMMIT = re.compile(r"[0-9a-f]{40}")
+# what loading a model needs: no other weight formats, no repo extras (images, ONNX, GGUF)
+LOAD_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "*.tiktoken"]
+
+
+def is_hub_id(value: str) -> bool:
+    """`owner/name` that is not a path on this disk (a folder there wins)."""
+    return bool(HUB_ID.fullmatch(value)) and not Path(value).expanduser().exists()
+
+
+def offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def ensure_model(repo_id: str, revision: str = "main", trust_remote_code: bool = False) -> tuple[Path, str]:
+    """The model's folder in the cache and its commit hash, downloading what is missing.
+
+    Raises:
+        UserError: offline and not cached, a missing or gated repo, an unknown revision, no
+            network, a full disk.
+    """
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    patterns = LOAD_PATTERNS + (["*.py"] if trust_remote_code else [])
+    try:
+        try:
+            folder = Path(
+                snapshot_download(
+                    repo_id, revision=revision, allow_patterns=patterns, local_files_only=offline()
+                )
+            )
+        except LocalEntryNotFoundError as exc:
+            # snapshot_download reports a Hub answer it could not use this way too, the answer
+            # (no such repo, gated, no such revision) in its cause: that one is the user's
+            cause = _cause(exc, (GatedRepoError, RevisionNotFoundError, RepositoryNotFoundError))
+            raise cause or exc from None
+    except GatedRepoError:
+        raise UserError(
+            f"model_name: {repo_id} is gated; accept its licence on https://huggingface.co/{repo_id} "
+            f"and set HF_TOKEN to a token of that account"
+        ) from None
+    except RevisionNotFoundError:
+        raise UserError(
+            f"model_revision: {repo_id} has no revision '{revision}'; give a branch, tag or commit"
+        ) from None
+    except RepositoryNotFoundError:
+        raise UserError(
+            f"model_name: no model '{repo_id}' on the Hub (or it is private: set HF_TOKEN); check the name, "
+            f"or give a local folder"
+        ) from None
+    except LocalEntryNotFoundError:
+        if offline():
+            raise UserError(
+                f"model_name: {repo_id} ({revision}) is not in the Hugging Face cache and HF_HUB_OFFLINE is "
+                f"set; set HF_HUB_OFFLINE=0 to download it"
+            ) from None
+        raise UserError(
+            f"model_name: cannot reach the Hub to download {repo_id}; check the network (or HF_ENDPOINT), "
+            f"or set HF_HUB_OFFLINE=1 to use what is cached"
+        ) from None
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise UserError(
+                f"model_name: no space left downloading {repo_id} into the Hugging Face cache; free some, "
+                f"or point HF_HOME at a larger disk"
+            ) from None
+        raise
+    commit = folder.name if COMMIT.fullmatch(folder.name) else revision
+    return folder, commit
+
+
+def _cause(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> BaseException | None:
+    """The first exception of `kinds` in the chain of causes of `exc`."""
+    seen = exc.__cause__ or exc.__context__
+    while seen is not None:
+        if isinstance(seen, kinds):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def with_model(params: Any) -> Any:
+    """`params` with `model_revision` resolved to the commit downloaded (a Hub model), or as
+    they are (a local folder, a demo asset)."""
+    if not is_hub_id(params.model_name):
+        return params
+    _, commit = ensure_model(params.model_name, params.model_revision, params.trust_remote_code)
+    return params.model_copy(update={"model_revision": commit})
