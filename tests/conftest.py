@@ -15,10 +15,15 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session", autouse=True)
 def demo_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Every test sees a private demo cache, built once for the session (~10 s)."""
+    """Every test sees a private demo cache, built once for the session (~10 s), and an empty
+    Hugging Face cache, offline: no test reaches the network (the Hub tests remove
+    HF_HUB_OFFLINE for their own processes and point them at a stand-in on 127.0.0.1)."""
     cache = tmp_path_factory.mktemp("lorasearch-cache")
     with pytest.MonkeyPatch.context() as patch:  # for this session only, undone at its end
         patch.setenv("LORASEARCH_CACHE_DIR", str(cache))
+        patch.setenv("HF_HOME", str(tmp_path_factory.mktemp("hf-home")))
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        patch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # the discard port: nothing answers
         from lorasearch_tui.demo import ensure_demo_assets
 
         yield ensure_demo_assets()
