@@ -71,3 +71,19 @@ def test_one_by_four_and_four_by_one_learn_the_same(tmp_path):
         )
     # the untrained adapter's eval loss does not depend on the micro-batch at all
     assert runs[1].eval_history[0]["eval_loss"] == reference.eval_history[0]["eval_loss"]
+
+
+def test_a_probe_that_cannot_run_leaves_the_numbers_as_given(caplog):
+    """The fit is a speed-up: a probe failing for another reason than memory (no CUDA at all
+    here, a broken probe on a GPU) must not fail the trial."""
+    params = parse_config(
+        {"per_device_train_batch_size": 2, "gradient_accumulation_steps": 3, "lora_r": 7}, "c"
+    ).params
+    base = SimpleNamespace(device="cuda", key=("probe-fails",))
+
+    def broken_probe():
+        raise RuntimeError("the probe broke")  # on a CPU the GPU's size cannot be read first
+
+    choice = choose(params, base, broken_probe)
+    assert (choice.micro_batch, choice.accumulation, choice.fitted) == (2, 3, False)
+    assert choice.note.startswith("fit failed: ") and "batch fit skipped, 2 x 3 as given" in caplog.text

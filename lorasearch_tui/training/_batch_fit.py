@@ -10,7 +10,8 @@ rest, so the product is unchanged (on the CPU 1 x 4 and 4 x 1 give the same loss
 precision: `tests/test_batch_fit.py`). The choice is cached per model, sequence length, LoRA
 rank, checkpointing and effective batch for the worker's life, and recorded in the trial.
 
-On the CPU there is no memory to fill and nothing to gain: `auto` keeps the user's numbers.
+On the CPU there is no memory to fill and nothing to gain: `auto` keeps the user's numbers; so
+does a fit whose probe fails for any reason but running out of memory (logged).
 Whether gradient checkpointing should go when the fitted micro-batch would fit without it is
 not decided here: it needs the GPU measurements of `bench/gpu_throughput.py`.
 """
@@ -87,8 +88,15 @@ def choose(params: Any, base: Any, probe_for: Callable[[], Callable[[int], int |
     if key not in _CACHE:
         import torch
 
-        total = torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory
-        _CACHE[key] = fit(effective, probe_for(), int(total * (1 - MARGIN)))
+        try:
+            total = torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory
+            _CACHE[key] = fit(effective, probe_for(), int(total * (1 - MARGIN)))
+        except Exception as exc:  # a probe that cannot run must not fail the trial
+            # The fit is a speed-up: when its probe cannot run (a model or library it was never
+            # tried with), the trial trains with the user's numbers and the log says why.
+            _log.warning("batch fit skipped, %s x %s as given: %s", micro, accumulation, exc)
+            torch.cuda.empty_cache()
+            _CACHE[key] = BatchChoice(micro, accumulation, False, f"fit failed: {exc}"[:200])
         _log.info("batch fit %s: %s (%s)", key, _CACHE[key].label, _CACHE[key].note)
     return _CACHE[key]
 
