@@ -89,3 +89,40 @@ def test_broken_sources_are_one_line_with_their_place(demo_rows, tmp_path):
     sources = _sources(demo_rows, tmp_path)
     wrong = {**sources["data_fields"], "data_fields": {"image": "picture"}}
     assert "record 0 (line 1) has no column 'picture' (data_fields.image)" in refused(wrong)
+
+
+def test_a_separate_val_file_and_a_seeded_shuffle(demo_data, demo_rows, tmp_path):
+    from conftest import write_jsonl
+
+    train_file = write_jsonl(tmp_path / "train.jsonl", demo_rows[:40])
+    val_file = write_jsonl(tmp_path / "val.jsonl", demo_rows[40:50])
+    both = load_data(TrainParams(input_data=str(train_file), val_data=str(val_file)), decode_images=False)
+    assert (len(both.train), len(both.val), both.overlap) == (40, 10, 0)  # the defaults take all of each
+    assert [e.completion for e in both.val] == [
+        e.completion for e in load_data(TrainParams(input_data=str(val_file), val_split="train[:100%]")).val
+    ]
+    some = load_data(
+        TrainParams(input_data=str(train_file), val_data=str(val_file), val_split="train[5:]"),
+        decode_images=False,
+    )
+    assert len(some.train) == 40 and len(some.val) == 5  # a split you set applies to its own file
+
+    plain = load_data(TrainParams(input_data=str(demo_data)), decode_images=False)
+    shuffled = load_data(
+        TrainParams(input_data=str(demo_data), shuffle_before_split=True), decode_images=False
+    )
+    again = load_data(TrainParams(input_data=str(demo_data), shuffle_before_split=True), decode_images=False)
+    other = load_data(
+        TrainParams(input_data=str(demo_data), shuffle_before_split=True, seed=1), decode_images=False
+    )
+    order = [e.index for e in shuffled.train + shuffled.val]
+    assert order == [e.index for e in again.train + again.val]  # seeded: the same every time
+    assert order != [e.index for e in plain.train + plain.val]
+    assert order != [e.index for e in other.train + other.val]
+    assert sorted(order) == sorted(e.index for e in plain.train + plain.val) and shuffled.overlap == 0
+
+    text = write_jsonl(tmp_path / "text.jsonl", [{"prompt": "q", "completion": "a"}] * 5)
+    with pytest.raises(
+        UserError, match="val_data: .* holds prompt_completion records and input_data ocr ones"
+    ):
+        load_data(TrainParams(input_data=str(train_file), val_data=str(text)), decode_images=False)

@@ -79,6 +79,14 @@ class TrainParams(BaseModel):
         description='Your column names for lorasearch\'s keys: {"image": "img", "text": '
         '"transcription"} (image = image_path, text = ocr_text; or any record key: prompt, completion...).',
     )
+    val_data: str | None = Field(
+        None,
+        description="A separate file (or image folder) to evaluate on; then the default splits take "
+        "every record of each file (a split you set still applies to its own file).",
+    )
+    shuffle_before_split: bool = Field(
+        False, description="Shuffle the records (with seed) before the splits slice them: for sorted files."
+    )
     instruction: str = Field(
         DEFAULT_INSTRUCTION, description="Prompt text given with each image of OCR records."
     )

@@ -6,6 +6,7 @@ not the minutes a 12B model takes to load. Nothing heavy is imported here.
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +55,53 @@ def load_data(params: TrainParams, decode_images: bool = True) -> LoadedData:
         UserError: one line naming the file and the record or split at fault.
     """
     path = data_file(data_path(params.input_data))
+    examples, kind, n_records, skipped = _examples(path, params)
+    _check_images(path, examples, decode_images)
+    if params.shuffle_before_split:  # a file sorted by class or date: seeded, the same each time
+        examples = list(examples)
+        random.Random(params.seed).shuffle(examples)
+    val_source, val_examples = path, examples
+    train_spec, val_spec = params.train_split, params.val_split
+    if params.val_data is not None:
+        val_source = data_file(data_path(params.val_data))
+        val_examples, val_kind, _, _ = _examples(val_source, params)
+        _check_images(val_source, val_examples, decode_images)
+        if val_kind != kind:
+            raise UserError(
+                f"val_data: {val_source} holds {val_kind} records and input_data {kind} ones; "
+                f"give both in one kind"
+            )
+        # two files: a split left at its default takes all of its file
+        train_spec = _all_unless_set(train_spec, "train_split")
+        val_spec = _all_unless_set(val_spec, "val_split")
+
+    train_idx = parse_split(train_spec, "head").indices(len(examples))
+    val_idx = parse_split(val_spec, "tail").indices(len(val_examples))
+    for name, spec, idx, source, total in (
+        ("train_split", train_spec, train_idx, path, len(examples)),
+        ("val_split", val_spec, val_idx, val_source, len(val_examples)),
+    ):
+        if len(idx) == 0:
+            raise UserError(
+                f"{name}: '{spec}' selects no records out of {total} usable ones in {source}; widen the split"
+            )
+    return LoadedData(
+        path=path,
+        kind=kind,
+        n_records=n_records,
+        train=[examples[i] for i in train_idx],
+        val=[val_examples[i] for i in val_idx],
+        skipped=dict(skipped),
+        overlap=len(set(train_idx) & set(val_idx)) if params.val_data is None else 0,
+    )
+
+
+def _all_unless_set(spec: str, key: str) -> str:
+    return "train[:100%]" if spec == TrainParams.model_fields[key].default else spec
+
+
+def _examples(path: Path, params: TrainParams) -> tuple[list[Example], str, int, Counter[str]]:
+    """The usable examples of one data file, its kind, its record count and what was skipped."""
     records = read_records(path, params.data_fields)
     kind = detect_kind(path, records[0])
     examples: list[Example] = []
@@ -69,28 +117,7 @@ def load_data(params: TrainParams, decode_images: bool = True) -> LoadedData:
         raise UserError(
             f"{path}: all {len(records)} records were skipped ({_reasons(skipped)}); nothing to train on"
         )
-    _check_images(path, examples, decode_images)
-
-    train_idx = parse_split(params.train_split, "head").indices(len(examples))
-    val_idx = parse_split(params.val_split, "tail").indices(len(examples))
-    for name, spec, idx in (
-        ("train_split", params.train_split, train_idx),
-        ("val_split", params.val_split, val_idx),
-    ):
-        if len(idx) == 0:
-            raise UserError(
-                f"{name}: '{spec}' selects no records out of {len(examples)} usable ones "
-                f"in {path}; widen the split"
-            )
-    return LoadedData(
-        path=path,
-        kind=kind,
-        n_records=len(records),
-        train=[examples[i] for i in train_idx],
-        val=[examples[i] for i in val_idx],
-        skipped=dict(skipped),
-        overlap=len(set(train_idx) & set(val_idx)),
-    )
+    return examples, kind, len(records), skipped
 
 
 def _check_images(path: Path, examples: list[Example], decode: bool) -> None:

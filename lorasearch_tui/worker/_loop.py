@@ -228,7 +228,17 @@ class Worker:
 
     def _load_data(self, params: TrainParams) -> LoadedData:
         fields = tuple(sorted((params.data_fields or {}).items()))
-        key = (params.input_data, params.instruction, params.train_split, params.val_split, fields)
+        # everything load_data reads (the seed only when it shuffles)
+        shuffle = params.seed if params.shuffle_before_split else None
+        key = (
+            params.input_data,
+            params.val_data,
+            params.instruction,
+            params.train_split,
+            params.val_split,
+            fields,
+            shuffle,
+        )
         if self._data is None or self._data[0] != key:
             # The search's parent decoded every image before the search started.
             self._data = (key, load_data(params, decode_images=False))
