@@ -263,7 +263,7 @@ def _show_json(looked: dict[str, Any]) -> dict[str, Any]:
             "number": best.number,
             "value": best.value,
             "params": best.params,
-            "adapter": str(Path(best.trial_dir) / "adapter") if best.trial_dir else None,
+            "adapter": str(best.adapter) if best.adapter else None,
             "train_command": f"lorasearch train --config {best_files(summary.name)[1]}",
         },
         "objectives": list(summary.objectives) or [summary.metric],
@@ -272,7 +272,7 @@ def _show_json(looked: dict[str, Any]) -> dict[str, Any]:
                 "number": r.number,
                 "values": list(r.values or ()),
                 "params": r.params,
-                "adapter": str(Path(r.trial_dir) / "adapter") if r.trial_dir else None,
+                "adapter": str(r.adapter) if r.adapter else None,
                 "train_command": f"lorasearch train --config {pareto_config_file(summary.name, r.number)}",
             }
             for r in rows
@@ -328,8 +328,8 @@ def study_view(looked: dict[str, Any], sort: str = "number") -> Any:
         parts += [
             Text(f"  {printable(name)} = {printable(str(value))}") for name, value in best.params.items()
         ]
-        if best.trial_dir:
-            parts.append(Text(f"  adapter: {Path(best.trial_dir) / 'adapter'}"))
+        if best.adapter:
+            parts.append(Text(f"  adapter: {best.adapter}"))
         parts.append(Text(f"  train it: lorasearch train --config {best_files(summary.name)[1]}"))
     front = [r for r in rows if r.pareto]
     if front:

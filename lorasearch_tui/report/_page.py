@@ -66,8 +66,8 @@ def report_html(
     if best is not None:
         parts.append("<h2>Best trial</h2>")
         parts.append("<pre>" + html.escape(json.dumps(best.params, indent=2)) + "</pre>")
-        if best.trial_dir:
-            parts.append(f"<p>adapter: <code>{_e(Path(best.trial_dir) / 'adapter')}</code></p>")
+        if best.adapter:
+            parts.append(f"<p>adapter: <code>{_e(best.adapter)}</code></p>")
         if best_config is not None:
             parts.append(f"<p>train it: <code>lorasearch train --config {_e(best_config)}</code></p>")
     parts.append("<h2>Parameter importances</h2>")

@@ -53,6 +53,11 @@ class TrialRow:
         """The state a person reads: OOM apart from pruning."""
         return "OOM" if self.oom else self.state
 
+    @property
+    def adapter(self) -> Path | None:
+        """Where its adapter is (on the host that trained it), None when its folder is unknown."""
+        return Path(self.trial_dir) / "adapter" if self.trial_dir else None
+
     def flat(self, names: list[str], objectives: tuple[str, ...] = ()) -> dict[str, Any]:
         """The row for a CSV or JSON export: params as `param_NAME` columns, times as ISO text;
         with several objectives, each one's value as `value_METRIC` and a `pareto` column."""
