@@ -1,10 +1,12 @@
-"""What the CLI's command modules share: the storage option and the one-line error handling."""
+"""What the CLI's command modules share: the config, --set and storage options and the one-line
+error handling."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -19,6 +21,22 @@ StorageOption = Annotated[
         show_envvar=True,
         help="Optuna storage URL. Default: sqlite:///optuna_studies/STUDY.db. Set LORASEARCH_STORAGE "
         "instead to keep a password out of the process list.",
+        show_default=False,
+    ),
+]
+
+ConfigOption = Annotated[
+    Path,
+    typer.Option(
+        "--config", "-c", help="Config file, JSON or YAML (see `lorasearch schema`).", show_default=False
+    ),
+]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="KEY=VALUE: change any key of the config, nested ones by dots (--set lora_r=32 --set "
+        "search_space.learning_rate.high=1e-3). Repeatable.",
         show_default=False,
     ),
 ]
