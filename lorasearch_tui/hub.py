@@ -31,6 +31,15 @@ def is_hub_id(value: str) -> bool:
     return bool(HUB_ID.fullmatch(value)) and not Path(value).expanduser().exists()
 
 
+DATA_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet", ".yaml", ".yml", ".txt")
+
+
+def is_hub_dataset_id(value: str) -> bool:
+    """A Hub dataset id: `owner/name` that is no path here and does not end like a data file
+    (a mistyped `data/train.jsonl` is a missing file, not a dataset to look for)."""
+    return is_hub_id(value) and not value.lower().endswith(DATA_SUFFIXES)
+
+
 def offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 

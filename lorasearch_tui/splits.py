@@ -1,10 +1,14 @@
-"""Split specifications: the Hugging Face slice syntax and plain fractions.
+"""Split specifications: the Hugging Face split syntax, parsed by `datasets.ReadInstruction`,
+and plain fractions on top.
 
-`train[:90%]`, `train[90%:]`, `train[:400]`, `train[10:-10]`, `train` (everything), and a plain
-fraction such as `0.9`. A fraction has no side of its own, so it takes the side of the split
-it names: the first 90% for `train_split`, the last 10% for `val_split` with `0.1`, so that
-`0.9`/`0.1` never overlap. Percent bounds round to the nearest record, as `datasets` does.
-Records keep the order of the file: no shuffling, so a split is the same on every run.
+`train[:90%]`, `train[90%:]`, `validation`, `test[:400]`, `train[10:-10]`, `train+validation`:
+the name is a split of the data (a data file or an image folder is one split, `train`; a Hub
+dataset or a `save_to_disk` folder has its own names), the slice is the library's, rounding to the
+nearest record as it does. What the library lacks is kept here: a plain fraction such as `0.9`,
+which has no side of its own, so it takes the side of the split it names: the first 90% of
+`train` for `train_split`, the last 10% for `val_split` with `0.1`, so that `0.9`/`0.1` never
+overlap; spaces inside the brackets; and a refusal of `train[10%:400]`, which the library would
+read as 10% to 400%. Records keep their order: no shuffling unless the config asks for it.
 """
 
 from __future__ import annotations
@@ -13,31 +17,44 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-_SLICE = re.compile(r"^\s*train\s*(?:\[\s*(?P<start>[^:\]]*)\s*:\s*(?P<stop>[^:\]]*)\s*\])?\s*$")
-_BOUND = re.compile(r"^(?P<num>-?\d+(?:\.\d+)?)(?P<pct>%?)$")
-
 SplitSide = Literal["head", "tail"]
+# one bound with % and the other without: the library would take both as percentages
+_MIXED = re.compile(r"\[\s*-?\d+\s*%\s*:\s*-?\d+\s*\]|\[\s*-?\d+\s*:\s*-?\d+\s*%\s*\]")
+FORMS = "use the form train[:90%], train[90%:], validation, test[:400] or 0.9"
 
 
 @dataclass(frozen=True)
-class SplitSpec:
-    """A parsed split: bounds as record counts or percentages (None = open end)."""
+class Split:
+    """A parsed split: the library's instruction, or a plain fraction of `train`."""
 
-    start: float | None
-    stop: float | None
-    percent: bool
+    text: str
+    side: SplitSide
+    fraction: float | None = None
 
-    def indices(self, n: int) -> range:
-        """The record indices this split selects out of `n` usable records."""
-        return range(n)[slice(self._bound(self.start, n), self._bound(self.stop, n))]
+    @property
+    def names(self) -> list[str]:
+        """The data splits it reads, in order."""
+        if self.fraction is not None:
+            return ["train"]
+        return [part.split("[")[0].split("(")[0] for part in _compact(self.text).split("+")]
 
-    def _bound(self, value: float | None, n: int) -> int | None:
-        if value is None:
-            return None
-        return int(round(n * value / 100)) if self.percent else int(value)
+    def select(self, sizes: dict[str, int]) -> list[tuple[str, range]]:
+        """The records it selects: (split name, indices) for each part, given each split's size.
+
+        Raises:
+            ValueError: the library's refusal (a rounding that empties a small split).
+        """
+        if self.fraction is not None:
+            n = sizes["train"]
+            cut = int(round(n * self.fraction))
+            return [("train", range(0, cut) if self.side == "head" else range(n - cut, n))]
+        from datasets import ReadInstruction
+
+        parts = ReadInstruction.from_spec(_compact(self.text)).to_absolute(sizes)
+        return [(p.splitname, range(sizes[p.splitname])[p.from_ : p.to]) for p in parts]
 
 
-def parse_split(text: str, side: SplitSide = "head") -> SplitSpec:
+def parse_split(text: str, side: SplitSide = "head") -> Split:
     """Parse a split string; `side` says where a plain fraction is taken from.
 
     Raises:
@@ -51,29 +68,18 @@ def parse_split(text: str, side: SplitSide = "head") -> SplitSpec:
     if fraction is not None:
         if not 0 < fraction <= 1:
             raise ValueError(f"a plain fraction must be in (0, 1], got {text}")
-        pct = fraction * 100
-        return SplitSpec(None, pct, True) if side == "head" else SplitSpec(100 - pct, None, True)
-
-    match = _SLICE.match(text)
-    if not match:
-        raise ValueError(
-            f"'{text}' is not a split; use the form train[:90%], train[90%:], train[:400] or 0.9"
-        )
-    bounds = [match.group("start"), match.group("stop")]
-    parsed: list[float | None] = []
-    kinds: set[bool] = set()
-    for bound in bounds:
-        if bound is None or bound.strip() == "":
-            parsed.append(None)
-            continue
-        m = _BOUND.match(bound.strip())
-        if not m or (not m.group("pct") and "." in m.group("num")):
-            raise ValueError(f"'{bound}' in '{text}' is not a record count or a percentage like 90%")
-        value = float(m.group("num"))
-        if m.group("pct") and not -100 <= value <= 100:
-            raise ValueError(f"'{bound}' in '{text}' is not a percentage between -100% and 100%")
-        parsed.append(value)
-        kinds.add(bool(m.group("pct")))
-    if len(kinds) > 1:
+        return Split(text, side, fraction)
+    if _MIXED.search(text):
         raise ValueError(f"'{text}' mixes a percentage and a record count; use one kind")
-    return SplitSpec(parsed[0], parsed[1], percent=kinds == {True})
+    from datasets import ReadInstruction
+
+    try:
+        ReadInstruction.from_spec(_compact(text))
+    except (ValueError, AssertionError) as exc:
+        raise ValueError(f"'{text}' is not a split ({exc}); {FORMS}") from None
+    return Split(text, side)
+
+
+def _compact(text: str) -> str:
+    """Spaces beside brackets, colons, signs and `+` dropped; one inside a name stays (and fails)."""
+    return re.sub(r"\s*([\[\]:+%()-])\s*", r"\1", text.strip())

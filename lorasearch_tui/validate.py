@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import SearchConfig, check_options
-from .data import LengthStats, LoadedData, length_stats, load_data
+from .data import LengthStats, LoadedData, length_stats, load_data, with_data
 from .hub import with_model
 from .locate import model_path
 
@@ -32,8 +32,9 @@ def validate(config: SearchConfig) -> ValidationReport:
     Raises:
         UserError: the first problem found, in one line.
     """
-    data = load_data(config.params)  # a broken data file fails in a second, before a download
-    params = with_model(config.params)
+    params = with_data(config.params)  # a Hub dataset: downloaded now
+    data = load_data(params)  # a broken data file fails in a second, before a model download
+    params = with_model(params)
     check_options(params, data.has_images)
     model_dir = model_path(params.model_name, params.model_revision)
     lengths = length_stats([*data.train, *data.val], model_dir, params.max_seq_length)

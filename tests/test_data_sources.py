@@ -1,6 +1,7 @@
-"""Data where users keep it: the demo's OCR records as CSV, Parquet, an image folder with a
-metadata file, and JSON Lines with other column names (data_fields); each loads to the same
-examples as the JSON Lines file and trains; a broken one is one line with its place."""
+"""Data where users keep it: the demo's OCR records as CSV, Parquet, Parquet with datasets.Image
+cells, a save_to_disk folder (its own train/test splits), an image folder with a metadata file,
+and JSON Lines with other column names (data_fields); each loads to the same examples as the
+JSON Lines file and trains; a broken one is one line with its place."""
 
 from __future__ import annotations
 
@@ -45,7 +46,23 @@ def _sources(rows, tmp_path):
         "".join(json.dumps({"img": r["image_path"], "transcription": r["ocr_text"]}) + "\n" for r in rows),
         encoding="utf-8",
     )
+    import datasets
+
+    features = datasets.Features({"image": datasets.Image(), "text": datasets.Value("string")})
+    embedded = datasets.Dataset.from_dict(
+        {
+            "image": [{"bytes": (tmp_path / r["image_path"]).read_bytes(), "path": None} for r in rows],
+            "text": [r["ocr_text"] for r in rows],
+        },
+        features=features,
+    )
+    cut = round(len(rows) * 0.9)
+    splits = {"train": embedded.select(range(cut)), "test": embedded.select(range(cut, len(rows)))}
+    datasets.DatasetDict(splits).save_to_disk(str(tmp_path / "saved"))
+    embedded.to_parquet(str(tmp_path / "images.parquet"))
     return {
+        "save_to_disk": {"input_data": str(tmp_path / "saved"), "train_split": "train", "val_split": "test"},
+        "parquet_images": {"input_data": str(tmp_path / "images.parquet")},
         "csv": {"input_data": str(tmp_path / "data.csv")},
         "parquet": {"input_data": str(tmp_path / "data.parquet")},
         "imagefolder": {"input_data": str(folder)},
@@ -59,7 +76,10 @@ def test_every_source_gives_the_examples_the_json_lines_file_gives(demo_data, de
         loaded = load_data(TrainParams(**fixed), decode_images=False)
         assert loaded.kind == "ocr", name
         assert [e.completion for e in loaded.train] == [e.completion for e in reference.train], name
-        assert [e.images[0].name for e in loaded.val] == [e.images[0].name for e in reference.val], name
+        # the same image bytes, whether the file is the user's or written from a datasets.Image cell
+        assert [e.images[0].read_bytes() for e in loaded.val] == [
+            e.images[0].read_bytes() for e in reference.val
+        ], name
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""Split forms: Hugging Face slices (percent and counts) and plain fractions."""
+"""Split forms: the Hugging Face split syntax (parsed by datasets.ReadInstruction) and plain fractions."""
 
 from __future__ import annotations
 
@@ -26,11 +26,22 @@ from lorasearch_tui.splits import parse_split
     ],
 )
 def test_split_selects_the_expected_records(spec, side, n, expected):
-    assert list(parse_split(spec, side).indices(n)) == list(expected)
+    assert parse_split(spec, side).select({"train": n}) == [("train", expected)]
+
+
+def test_named_splits_and_sums_are_the_librarys():
+    sizes = {"train": 10, "validation": 4, "test": 6}
+    assert parse_split("validation", "tail").select(sizes) == [("validation", range(0, 4))]
+    assert parse_split("train[:2]+test[50%:]").names == ["train", "test"]
+    assert parse_split("train[:2]+test[50%:]").select(sizes) == [
+        ("train", range(0, 2)),
+        ("test", range(3, 6)),
+    ]
 
 
 def test_plain_fractions_do_not_overlap():
-    train, val = parse_split("0.8", "head").indices(101), parse_split("0.2", "tail").indices(101)
+    train = parse_split("0.8", "head").select({"train": 101})[0][1]
+    val = parse_split("0.2", "tail").select({"train": 101})[0][1]
     assert not set(train) & set(val)
     assert len(train) + len(val) == 101
 
@@ -38,11 +49,11 @@ def test_plain_fractions_do_not_overlap():
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("validation[:10%]", "is not a split"),
+        ("my split[:10%]", "is not a split"),
         ("train[:90]%", "is not a split"),
-        ("train[:abc]", "is not a record count or a percentage"),
-        ("train[:1.5]", "is not a record count or a percentage"),
-        ("train[:150%]", "between -100% and 100%"),
+        ("train[:abc]", "is not a split"),
+        ("train[:1.5]", "is not a split"),
+        ("train[:150%]", "Percent slice boundaries must be > -100 and < 100"),
         ("train[10%:400]", "mixes a percentage and a record count"),
         ("0", "plain fraction must be in (0, 1]"),
         ("2.5", "plain fraction must be in (0, 1]"),

@@ -70,9 +70,19 @@ class TrainParams(BaseModel):
     )
     input_data: str = Field(
         "demo:ocr",
-        description="Records: a JSON array, JSON Lines, CSV or Parquet file, or an image folder with "
-        "metadata.jsonl/metadata.csv (file_name + text); demo:ocr is the embedded OCR set.",
+        description="Records: a JSON array, JSON Lines, CSV or Parquet file, an image folder with "
+        "metadata.jsonl/metadata.csv (file_name + text), a save_to_disk folder, or a Hub dataset id "
+        "(owner/name) downloaded once; demo:ocr is the embedded OCR set.",
         min_length=1,
+    )
+    data_config: str | None = Field(
+        None, description="For a Hub dataset: its configuration (subset) name, when it has several."
+    )
+    data_revision: str = Field(
+        "main",
+        min_length=1,
+        description="For a Hub dataset: the branch, tag or commit; a search stores the commit it "
+        "resolved to.",
     )
     data_fields: dict[str, str] | None = Field(
         None,
@@ -91,10 +101,12 @@ class TrainParams(BaseModel):
         DEFAULT_INSTRUCTION, description="Prompt text given with each image of OCR records."
     )
     train_split: str = Field(
-        "train[:90%]", description="Records to train on: train[:90%], train[:400] or 0.9."
+        "train[:90%]",
+        description="Records to train on: train[:90%], train[:400] or 0.9 (a data file is the split "
+        "train; a Hub or save_to_disk dataset has its own split names).",
     )
     val_split: str = Field(
-        "train[90%:]", description="Records to evaluate on: train[90%:], train[400:] or 0.1."
+        "train[90%:]", description="Records to evaluate on: train[90%:], train[400:], validation or 0.1."
     )
     max_seq_length: int = Field(
         8192, ge=16, description="Longest sequence in tokens, image tokens included; longer ones are cut."

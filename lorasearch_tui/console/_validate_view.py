@@ -43,7 +43,7 @@ def print_validation(report: ValidationReport, console: Console) -> None:
 
     console.print(f"Model folder: {report.model_dir}", markup=False, highlight=False)
     console.print(
-        f"Data: {data.path} — {KIND_LABELS[data.kind]}, {data.n_records} records",
+        f"Data: {data.source} — {KIND_LABELS[data.kind]}, {data.n_records} records",
         markup=False,
         highlight=False,
     )

@@ -6,6 +6,7 @@ not the minutes a 12B model takes to load. Nothing heavy is imported here.
 
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
 from dataclasses import dataclass, field
@@ -16,8 +17,10 @@ from PIL import Image, UnidentifiedImageError
 
 from ..config import TrainParams
 from ..errors import UserError
+from ..hub import is_hub_dataset_id
 from ..locate import data_path
 from ..splits import parse_split
+from ._datasets import hub_splits, is_saved_dataset, saved_splits
 from ._read import data_file, read_records
 from ._records import Example, SkipRecord, detect_kind, to_example
 
@@ -35,6 +38,7 @@ class LoadedData:
     val: list[Example]
     skipped: dict[str, int] = field(default_factory=dict)
     overlap: int = 0  # examples in both splits
+    source: str = ""  # what input_data named: a path or a Hub id, for messages
     # The splits as the trainer takes them, built once and reused by every trial of a worker
     # (training._run): (model, max_seq_length) -> (train, val). Lives and dies with the data.
     prepared: dict[tuple[Any, ...], tuple[Any, Any]] = field(default_factory=dict, compare=False, repr=False)
@@ -43,6 +47,54 @@ class LoadedData:
     def has_images(self) -> bool:
         """True when any example carries an image (the model must then be a VLM)."""
         return any(e.images for e in (*self.train, *self.val))
+
+
+# every TrainParams field load_data reads: a worker keeps its data while these stay the same
+DATA_KEYS = (
+    "input_data",
+    "data_config",
+    "data_revision",
+    "data_fields",
+    "val_data",
+    "instruction",
+    "train_split",
+    "val_split",
+    "shuffle_before_split",
+)
+
+
+def data_key(params: TrainParams) -> tuple[Any, ...]:
+    """What identifies the data `load_data(params)` gives (the seed only when it shuffles)."""
+    values = tuple(json.dumps(getattr(params, k), sort_keys=True) for k in DATA_KEYS)
+    return values + ((params.seed,) if params.shuffle_before_split else ())
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where records come from: a name for messages and a records file per split."""
+
+    label: str
+    files: dict[str, Path]
+    image_column: str | None = None  # with a text column, this one's images make OCR records
+    dataset: bool = False  # a datasets dataset, with its own split names; else a file, one split
+
+
+def _source(value: str, params: TrainParams, key: str) -> _Source:
+    """The splits `input_data` (or `val_data`) names: a file or image folder is one split,
+    `train`; a save_to_disk folder and a Hub dataset have their own."""
+    if key == "input_data" and is_hub_dataset_id(value):
+        return _Source(value, hub_splits(value, params.data_config, params.data_revision), "image", True)
+    if is_hub_dataset_id(value):
+        raise UserError(
+            f"{key}: '{value}' is no local file; a Hub dataset's other split is named by val_split "
+            f"(val_split: validation)"
+        )
+    path = data_path(value)
+    if is_saved_dataset(path):
+        return _Source(str(path), saved_splits(path), "image", True)
+    file = data_file(path)
+    # a Parquet file may hold datasets.Image cells, in an `image` column as datasets writes them
+    return _Source(str(path), {"train": file}, "image" if file.suffix.lower() == ".parquet" else None)
 
 
 def load_data(params: TrainParams, decode_images: bool = True) -> LoadedData:
@@ -54,55 +106,87 @@ def load_data(params: TrainParams, decode_images: bool = True) -> LoadedData:
     Raises:
         UserError: one line naming the file and the record or split at fault.
     """
-    path = data_file(data_path(params.input_data))
-    examples, kind, n_records, skipped = _examples(path, params)
-    _check_images(path, examples, decode_images)
-    if params.shuffle_before_split:  # a file sorted by class or date: seeded, the same each time
-        examples = list(examples)
-        random.Random(params.seed).shuffle(examples)
-    val_source, val_examples = path, examples
+    source = _source(params.input_data, params, "input_data")
+    val_source = source
     train_spec, val_spec = params.train_split, params.val_split
     if params.val_data is not None:
-        val_source = data_file(data_path(params.val_data))
-        val_examples, val_kind, _, _ = _examples(val_source, params)
-        _check_images(val_source, val_examples, decode_images)
-        if val_kind != kind:
-            raise UserError(
-                f"val_data: {val_source} holds {val_kind} records and input_data {kind} ones; "
-                f"give both in one kind"
-            )
-        # two files: a split left at its default takes all of its file
+        val_source = _source(params.val_data, params, "val_data")
+        # two sources: a split left at its default takes all of its own
         train_spec = _all_unless_set(train_spec, "train_split")
         val_spec = _all_unless_set(val_spec, "val_split")
+    loaded: dict[tuple[str, str], tuple[list[Example], str, int, Counter[str]]] = {}
 
-    train_idx = parse_split(train_spec, "head").indices(len(examples))
-    val_idx = parse_split(val_spec, "tail").indices(len(val_examples))
-    for name, spec, idx, source, total in (
-        ("train_split", train_spec, train_idx, path, len(examples)),
-        ("val_split", val_spec, val_idx, val_source, len(val_examples)),
+    def examples(src: _Source, name: str) -> list[Example]:
+        if (src.label, name) not in loaded:
+            found = _examples(src.files[name], params, src.image_column, decode_images)
+            if params.shuffle_before_split:  # a file sorted by class or date: seeded, the same each time
+                random.Random(params.seed).shuffle(found[0])
+            loaded[src.label, name] = found
+        return loaded[src.label, name][0]
+
+    chosen = {}
+    for key, spec, side, src in (
+        ("train_split", train_spec, "head", source),
+        ("val_split", val_spec, "tail", val_source),
     ):
-        if len(idx) == 0:
-            raise UserError(
-                f"{name}: '{spec}' selects no records out of {total} usable ones in {source}; widen the split"
+        split = parse_split(spec, side)
+        missing = [n for n in split.names if n not in src.files]
+        if missing:
+            have = (
+                f"its splits are {', '.join(src.files)}"
+                if src.dataset
+                else "a data file is one split, 'train'"
             )
+            raise UserError(f"{key}: '{spec}' names no split '{missing[0]}' of {src.label}; {have}")
+        sizes = {n: len(examples(src, n)) for n in split.names}
+        try:
+            parts = split.select(sizes)
+        except ValueError as exc:
+            raise UserError(f"{key}: '{spec}': {exc}") from None
+        picked = [(name, i) for name, idx in parts for i in idx]
+        if not picked:
+            raise UserError(
+                f"{key}: '{spec}' selects no records out of {sum(sizes.values())} usable ones in "
+                f"{src.label}; widen the split"
+            )
+        chosen[key] = picked
+    kind_of = {(label, name): found[1] for (label, name), found in loaded.items()}
+    train_kind = kind_of[source.label, chosen["train_split"][0][0]]
+    for (label, name), kind in kind_of.items():
+        if kind != train_kind:
+            where = "val_data" if label != source.label else f"val_split: split '{name}' of input_data"
+            raise UserError(
+                f"{where}: {label} holds {kind} records and input_data {train_kind} ones; "
+                f"give both in one kind"
+            )
+    skipped: Counter[str] = Counter()
+    for found in loaded.values():
+        skipped.update(found[3])
+    same = val_source is source
+    overlap = len(set(chosen["train_split"]) & set(chosen["val_split"])) if same else 0
+    train_file = source.files[chosen["train_split"][0][0]]
     return LoadedData(
-        path=path,
-        kind=kind,
-        n_records=n_records,
-        train=[examples[i] for i in train_idx],
-        val=[val_examples[i] for i in val_idx],
+        path=train_file,
+        kind=train_kind,
+        n_records=sum(found[2] for (label, _), found in loaded.items() if label == source.label),
+        train=[loaded[source.label, n][0][i] for n, i in chosen["train_split"]],
+        val=[loaded[val_source.label, n][0][i] for n, i in chosen["val_split"]],
         skipped=dict(skipped),
-        overlap=len(set(train_idx) & set(val_idx)) if params.val_data is None else 0,
+        overlap=overlap,
+        source=source.label,
     )
 
 
 def _all_unless_set(spec: str, key: str) -> str:
-    return "train[:100%]" if spec == TrainParams.model_fields[key].default else spec
+    return "train" if spec == TrainParams.model_fields[key].default else spec
 
 
-def _examples(path: Path, params: TrainParams) -> tuple[list[Example], str, int, Counter[str]]:
-    """The usable examples of one data file, its kind, its record count and what was skipped."""
-    records = read_records(path, params.data_fields)
+def _examples(
+    path: Path, params: TrainParams, image_column: str | None, decode_images: bool
+) -> tuple[list[Example], str, int, Counter[str]]:
+    """The usable examples of one records file (its images checked), its kind, its record count
+    and what was skipped."""
+    records = read_records(path, params.data_fields, image_column)
     kind = detect_kind(path, records[0])
     examples: list[Example] = []
     skipped: Counter[str] = Counter()
@@ -117,6 +201,7 @@ def _examples(path: Path, params: TrainParams) -> tuple[list[Example], str, int,
         raise UserError(
             f"{path}: all {len(records)} records were skipped ({_reasons(skipped)}); nothing to train on"
         )
+    _check_images(path, examples, decode_images)
     return examples, kind, len(records), skipped
 
 

@@ -49,9 +49,15 @@ def data_file(path: Path) -> Path:
     return path
 
 
-def read_records(path: Path, fields: dict[str, str] | None = None) -> list[RawRecord]:
+def read_records(
+    path: Path, fields: dict[str, str] | None = None, image_column: str | None = None
+) -> list[RawRecord]:
     """All records of a data file (JSON, JSON Lines, CSV, Parquet, an image folder's metadata),
     with the columns `fields` names renamed to lorasearch's keys.
+
+    `image_column` names the column that, beside a text column, makes a record OCR when no key
+    says otherwise: `file_name` in an image folder's metadata (found here), `image` in a
+    `datasets` dataset (the name its image folders and most OCR sets use).
 
     Raises:
         UserError: missing or empty file, invalid JSON or CSV (with its line), a record that
@@ -60,8 +66,10 @@ def read_records(path: Path, fields: dict[str, str] | None = None) -> list[RawRe
     records = _read_any(path)
     if fields:  # first: the user's names win over an image folder's usual ones
         records = [_renamed(path, r, fields) for r in records]
-    if path.name in IMAGEFOLDER_METADATA:
-        records = [_imagefolder_record(path, r) for r in records]
+    if image_column is None and path.name in IMAGEFOLDER_METADATA:
+        image_column = "file_name"
+    if image_column is not None:
+        records = [_ocr_convention(r, image_column) for r in records]
     return records
 
 
@@ -81,13 +89,13 @@ def _renamed(path: Path, record: RawRecord, fields: dict[str, str]) -> RawRecord
     return RawRecord(record.index, record.line, data)
 
 
-def _imagefolder_record(path: Path, record: RawRecord) -> RawRecord:
+def _ocr_convention(record: RawRecord, image_column: str) -> RawRecord:
+    """An image and its text is an OCR record, whatever the columns are called."""
     data = dict(record.data)
-    if "file_name" in data and "image_path" not in data:
-        data["image_path"] = data.pop("file_name")
-        text = next((k for k in IMAGEFOLDER_TEXT if k in data), None)
-        if text is not None and "ocr_text" not in data:
-            data["ocr_text"] = data.pop(text)
+    text = "ocr_text" if "ocr_text" in data else next((k for k in IMAGEFOLDER_TEXT if k in data), None)
+    if image_column in data and text is not None and "image_path" not in data:
+        data["image_path"] = data.pop(image_column)
+        data["ocr_text"] = data.pop(text)
     return RawRecord(record.index, record.line, data)
 
 
@@ -129,12 +137,30 @@ def _read_parquet(path: Path) -> list[RawRecord]:
     import pyarrow.parquet as pq
 
     try:
-        rows = pq.read_table(path).to_pylist()
+        table = pq.read_table(path)
     except (pa.ArrowException, OSError) as exc:
         raise UserError(f"{path}: not a Parquet file pyarrow reads ({str(exc).splitlines()[0]})") from None
+    rows = table.to_pylist()
     if not rows:
         raise UserError(f"{path}: the file holds no records")
+    images = [f.name for f in table.schema if _is_image_type(f.type)]
+    if images:  # datasets.Image cells ({bytes, path}) become files, as a Hub dataset's do
+        from ._datasets import parquet_images
+
+        rows = parquet_images(path, rows, images)
     return [RawRecord(i, None, row) for i, row in enumerate(rows)]
+
+
+def _is_image_type(kind: Any) -> bool:
+    """A datasets.Image column as Parquet stores it: struct<bytes, path>, or a list of them."""
+    import pyarrow as pa
+
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        kind = kind.value_type
+    return pa.types.is_struct(kind) and {kind.field(i).name for i in range(kind.num_fields)} == {
+        "bytes",
+        "path",
+    }
 
 
 def _read_json(path: Path) -> list[RawRecord]:

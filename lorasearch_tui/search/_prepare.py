@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..config import SearchConfig
-from ..data import load_data
+from ..data import load_data, with_data
 from ..hub import with_model
 from ._lease import Leases, live_runners
 from ._placement import Placement, plan_workers
@@ -63,14 +63,17 @@ def open_search(config: SearchConfig | None, options: Any, cancel: threading.Eve
         assert config is not None
         if "trial_timeout" in options.given:
             config = replace(config, trial_timeout=options.trial_timeout)
-        load_data(config.params, decode_images=False)  # a broken data file fails before a download
-        # a Hub model: downloaded here, never in a trial; the study stores the commit it got
+        # a Hub dataset, then a Hub model: downloaded here, never in a trial; the study stores
+        # the commits they resolved to. A broken data file fails before the model's download.
+        config = replace(config, params=with_data(config.params))
+        load_data(config.params, decode_images=False)
         config = replace(config, params=with_model(config.params))
         preflight(config, options.mode, options.pruner, name, new=False)
 
     def check(config: SearchConfig, settings: SearchSettings) -> None:
         if options.resume:  # the stored config: its data, model and folders must still be there
-            with_model(config.params)  # the stored commit, from the cache or downloaded on this host
+            with_data(config.params)  # the stored commits, from the cache or downloaded on this host
+            with_model(config.params)
             preflight(config, settings.mode, settings.pruner, name, new=False)
         else:  # known not to exist: its trial folder must not hold an older study's trials
             check_folders(config, name, new=True)

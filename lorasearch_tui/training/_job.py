@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from ..config import TrainParams, check_options
-from ..data import load_data
+from ..data import load_data, with_data
 from ..hub import with_model
 from ._model import load_base
 from ._observer import TrainingObserver
@@ -24,10 +24,11 @@ def train_job(
 
     Data comes first: a broken data file must fail in a second, before a model loads.
     """
+    params = with_data(params)  # a Hub dataset: downloaded now, its commit recorded
     data = load_data(params)
     check_options(params, data.has_images)
     params = with_model(params)  # a Hub model: downloaded now, its commit recorded
-    _log.info("Data: %d train and %d val examples from %s", len(data.train), len(data.val), data.path)
+    _log.info("Data: %d train and %d val examples from %s", len(data.train), len(data.val), data.source)
     base = load_base(params)
     with lora_adapter(base, params) as peft_model:
         result = run_training(

@@ -65,7 +65,7 @@ def check_fit(base: LoadedBase, data: LoadedData, params: TrainParams) -> None:
     check_options(params, data.has_images)
     if data.has_images and not base.is_vlm:
         raise UserError(
-            f"input_data: {data.path} has images but {base.path} is a text-only model; "
+            f"input_data: {data.source} has images but {base.path} is a text-only model; "
             f"use a vision-language checkpoint or records without images"
         )
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import TrainParams
-from ..data import LoadedData, load_data
+from ..data import LoadedData, data_key, load_data
 from ..errors import UserError, is_disk_full
 from ..events import EvalLogged, StepLogged
 from ..training import TrainingDiverged
@@ -227,18 +227,7 @@ class Worker:
         return self._base
 
     def _load_data(self, params: TrainParams) -> LoadedData:
-        fields = tuple(sorted((params.data_fields or {}).items()))
-        # everything load_data reads (the seed only when it shuffles)
-        shuffle = params.seed if params.shuffle_before_split else None
-        key = (
-            params.input_data,
-            params.val_data,
-            params.instruction,
-            params.train_split,
-            params.val_split,
-            fields,
-            shuffle,
-        )
+        key = data_key(params)
         if self._data is None or self._data[0] != key:
             # The search's parent decoded every image before the search started.
             self._data = (key, load_data(params, decode_images=False))
