@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from . import __version__, cli_results, cli_train
+from .choices import Pruner, SearchMode
 from .cli_common import ConfigOption, SetOption, StorageOption, user_errors
 from .cli_search import SearchSettingsGiven, console_setup, run_search
 from .errors import ExitCode
@@ -154,7 +155,7 @@ def search(
         typer.Option("--n-trials", min=1, help="Trials the study should hold (grid: all). [default: 20]"),
     ] = None,
     search_mode: Annotated[
-        str | None,
+        SearchMode | None,
         typer.Option(
             "--search-mode",
             help="bayesian (TPE), random, grid, gp (Gaussian process) or nsga2 (genetic, for several "
@@ -195,7 +196,8 @@ def search(
         ),
     ] = 3,
     pruner: Annotated[
-        str | None, typer.Option("--pruner", help="median, hyperband or none. [default: median]")
+        Pruner | None,
+        typer.Option("--pruner", help="Stops unpromising trials early. [default: median]"),
     ] = None,
     gpus: Annotated[
         str | None,

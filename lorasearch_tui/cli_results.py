@@ -14,13 +14,12 @@ from typing import Annotated, Any
 
 import typer
 
+from .choices import ExportFormat, PlotFormat, TableSort
 from .cli_common import StorageOption, user_errors
 
 _PLOTS_HELP = "Folder (default: optuna_studies/STUDY_plots)."
 _REPORT_HELP = "File (default: optuna_studies/STUDY_report.html)."
-SortOption = Annotated[
-    str, typer.Option("--sort", help="Order of the trial table: number, value, duration or state.")
-]
+SortOption = Annotated[TableSort, typer.Option("--sort", help="Order of the trial table.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -52,13 +51,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """A study's trial table, its best trial with the command that trains it, the parameter
         importances and why trials failed."""
-        from .report import SORTS
-
         with user_errors():
-            if sort not in SORTS:
-                from .errors import UserError
-
-                raise UserError(f"--sort: '{sort}' is not one of {', '.join(SORTS)}")
             looked = look(study, storage)
         if as_json:
             print(json.dumps(_show_json(looked), indent=2, allow_nan=False))
@@ -69,7 +62,7 @@ def register(app: typer.Typer) -> None:
     def export(
         study: Annotated[str, typer.Argument(help="Name of the study.")],
         storage: StorageOption = None,
-        fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
+        fmt: Annotated[ExportFormat, typer.Option("--format", help="csv or json.")] = "csv",
         out: Annotated[
             Path | None, typer.Option("--out", help="File to write (default: standard output).")
         ] = None,
@@ -79,10 +72,6 @@ def register(app: typer.Typer) -> None:
         from .report import export_text
 
         with user_errors():
-            if fmt not in ("csv", "json"):
-                from .errors import UserError
-
-                raise UserError(f"--format: '{fmt}' is not csv or json")
             looked = look(study, storage)
             text = export_text(looked["rows"], looked["names"], fmt, looked["summary"].objectives)
             if out is None:
@@ -99,19 +88,15 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option("--out", help="Folder (default: optuna_studies/STUDY_plots).")
         ] = None,
         fmt: Annotated[
-            str, typer.Option("--format", help="html (interactive, offline), png or both.")
+            PlotFormat, typer.Option("--format", help="html (interactive, offline), png or both.")
         ] = "both",
     ) -> None:
         """Optuna's plots of the study: optimization history, importances, parallel coordinates,
         slice, contour, every trial's eval curve, timeline."""
-        from .report import FORMATS, write_plots
+        from .report import write_plots
         from .search import RESULTS_DIR
 
         with user_errors():
-            if fmt not in FORMATS:
-                from .errors import UserError
-
-                raise UserError(f"--format: '{fmt}' is not one of {', '.join(FORMATS)}")
             looked = look(study, storage)
             folder = out or RESULTS_DIR / f"{study}_plots"
             written = _guard_write(

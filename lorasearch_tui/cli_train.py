@@ -78,12 +78,25 @@ def register(app: typer.Typer) -> None:
         overwrite: Annotated[
             bool, typer.Option("--overwrite", help="Replace a model already in OUT.")
         ] = False,
+        push_to_hub: Annotated[
+            str | None,
+            typer.Option(
+                "--push-to-hub",
+                metavar="REPO",
+                help="Also upload the merged model to this Hub model repo (owner/name), made when "
+                "missing; needs HF_TOKEN with write access.",
+                show_default=False,
+            ),
+        ] = None,
+        private: Annotated[
+            bool, typer.Option("--private", help="With --push-to-hub: make a new repo private.")
+        ] = False,
     ) -> None:
         """Merge an adapter into its base model: the base loaded again in 16-bit (never the 4-bit
         weights, whose error the merge would bake in), saved with its processor in the form
         Transformers and vLLM load."""
         from .console import setup_logging
-        from .hub import with_model
+        from .hub import check_push, push_folder, with_model
         from .locate import model_path
         from .results import find_adapter
         from .training import merge_adapter
@@ -91,6 +104,8 @@ def register(app: typer.Typer) -> None:
         setup_logging()
         console = Console()
         with user_errors():
+            if push_to_hub:
+                check_push(push_to_hub)
             adapter, params = find_adapter(source, storage)
             params = with_model(params)
             if (out / "config.json").exists() and not overwrite:
@@ -100,4 +115,7 @@ def register(app: typer.Typer) -> None:
             base = model_path(params.model_name, params.model_revision)
             say(console, f"merging {adapter} into a 16-bit {params.model_name}")
             merge_adapter(adapter, base, params, out)
-        say(console, f"wrote {out}")
+            say(console, f"wrote {out}")
+            if push_to_hub:
+                say(console, f"uploading {out} to {push_to_hub}")
+                say(console, f"pushed: {push_folder(out, push_to_hub, private)}")

@@ -124,3 +124,51 @@ def with_model(params: Any) -> Any:
         return params
     _, commit = ensure_model(params.model_name, params.model_revision, params.trust_remote_code)
     return params.model_copy(update={"model_revision": commit})
+
+
+def check_push(repo_id: str) -> None:
+    """What can be known of an upload before the minutes of merging it.
+
+    Raises:
+        UserError: offline, or not a repo id.
+    """
+    if offline():
+        raise UserError("--push-to-hub: HF_HUB_OFFLINE is set; set HF_HUB_OFFLINE=0 to upload")
+    if not HUB_ID.fullmatch(repo_id):
+        raise UserError(f"--push-to-hub: '{repo_id}' is not a repo id; give owner/name")
+
+
+def push_folder(folder: Path, repo_id: str, private: bool = False) -> str:
+    """Upload a merged model's folder to a model repo (made when missing); the commit's URL.
+
+    Only `lorasearch merge --push-to-hub` calls it: the one upload, named by the user.
+
+    Raises:
+        UserError: offline, no token or one without write access, an invalid repo id, no network.
+    """
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+    check_push(repo_id)
+    api = HfApi()
+    try:
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        commit = api.upload_folder(
+            folder_path=folder, repo_id=repo_id, commit_message="Upload a model merged by lorasearch"
+        )
+    except HfHubHTTPError as exc:
+        status = exc.response.status_code if exc.response is not None else None
+        if status in (401, 403):
+            raise UserError(
+                f"--push-to-hub: the Hub refused the upload to {repo_id} ({status}); set HF_TOKEN to a token "
+                f"with write access to it"
+            ) from None
+        raise UserError(
+            f"--push-to-hub: the Hub refused the upload to {repo_id}: {str(exc).splitlines()[0]}"
+        ) from None
+    except OSError as exc:
+        raise UserError(
+            f"--push-to-hub: cannot reach the Hub to upload to {repo_id} ({type(exc).__name__}); check the "
+            f"network (or HF_ENDPOINT); the merged model stays in {folder}"
+        ) from None
+    return str(getattr(commit, "commit_url", commit))

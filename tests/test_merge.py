@@ -1,21 +1,33 @@
 """`lorasearch merge`: a search's adapter merged into a 16-bit copy of its base, saved with its
-processor; the merged model loads and measures what the adapter measures on that base."""
+processor; the merged model loads and measures what the adapter measures on that base; with
+`--push-to-hub` the same files reach a Hub repo (a stand-in on 127.0.0.1)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
 import pytest
+from helpers.hub_standin import StandInHub
 from helpers.searching import LR_SPACE, config_file, search
 
 pytestmark = pytest.mark.slow
 
 
-def lorasearch(cwd, *args):
+def lorasearch(cwd, *args, env=None):
     return subprocess.run(
-        [sys.executable, "-m", "lorasearch_tui", *args], cwd=cwd, capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "lorasearch_tui", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
     )
+
+
+def _files(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
 def test_a_trial_merged_loads_and_measures_what_its_adapter_does(tmp_path, monkeypatch):
@@ -28,11 +40,21 @@ def test_a_trial_merged_loads_and_measures_what_its_adapter_does(tmp_path, monke
 
     config = config_file(tmp_path, LR_SPACE, max_steps=4)
     assert search(tmp_path, "-c", str(config), "--study-name", "m", "--n-trials", "2").returncode == 0
-    done = lorasearch(tmp_path, "merge", "m", "--out", "merged")
+    with StandInHub(uploads=tmp_path / "hub") as hub:
+        online = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
+        env = {**online, "HF_ENDPOINT": hub.url, "HF_TOKEN": "hf_test"}
+        done = lorasearch(tmp_path, "merge", "m", "--out", "merged", "--push-to-hub", "acme/merged", env=env)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "merged/config.json").is_file() and (
         tmp_path / "merged/processor_config.json"
     ).is_file()
+    assert f"pushed: {hub.url}/acme/merged/commit/" in done.stdout
+    merged_files = _files(tmp_path / "merged")
+    pushed = _files(tmp_path / "hub/acme/merged")
+    assert pushed == merged_files and any(p.suffix == ".safetensors" for p in pushed)
+    offline = lorasearch(tmp_path, "merge", "m", "--out", "again", "--push-to-hub", "acme/merged")
+    assert offline.returncode == 2 and "HF_HUB_OFFLINE is set" in offline.stderr
+    assert not (tmp_path / "again").exists()  # refused before merging
     again = lorasearch(tmp_path, "merge", "m:1", "--out", "merged")
     assert again.returncode == 2 and "already holds a model" in again.stderr
 

@@ -6,12 +6,10 @@ stays fast."""
 
 from ._export import export_text
 from ._page import report_html
-from ._plots import FORMATS, write_plots
-from ._tables import SORTS, fail_reasons, importance_bars, sort_rows, studies_table, trials_table
+from ._plots import write_plots
+from ._tables import fail_reasons, importance_bars, sort_rows, studies_table, trials_table
 
 __all__ = [
-    "FORMATS",
-    "SORTS",
     "export_text",
     "fail_reasons",
     "importance_bars",

@@ -17,8 +17,6 @@ from typing import Any
 
 from ..results import MIN_TRIALS, TrialRow
 
-FORMATS = ("html", "png", "both")
-
 
 @dataclass(frozen=True)
 class Plot:

@@ -15,7 +15,6 @@ from ..events import ParamImportances
 from ..results import StudySummary, TrialRow
 
 STATE_STYLE = {"COMPLETE": "green", "PRUNED": "yellow", "FAIL": "red", "OOM": "magenta", "RUNNING": "cyan"}
-SORTS = ("number", "value", "duration", "state")
 
 
 def fmt_value(value: Any) -> str:

@@ -27,12 +27,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..choices import MODES, PRUNERS
 from ..config import Categorical, IntRange, LogUniform, Uniform, grid_size
 from ..config._space import _Dist
 from ..errors import UserError
 
-MODES = ("bayesian", "random", "grid", "gp", "nsga2")
-PRUNERS = ("median", "hyperband", "none")
 MEDIAN_STARTUP_TRIALS = 2
 MAX_GRID = 100_000  # a grid larger than this could never run anyway (a trial takes minutes)
 SEED_SPACE = 2**32  # numpy's seeds: 0 .. 2**32 - 1
