@@ -15,7 +15,8 @@ from lorasearch_tui.data import load_data
 from lorasearch_tui.errors import UserError
 from lorasearch_tui.training import evaluate_loss, load_base, lora_adapter, train_job
 from lorasearch_tui.training._model import lora_config
-from lorasearch_tui.training._run import _run_name, _trainer, run_training
+from lorasearch_tui.training._reporting import run_name
+from lorasearch_tui.training._run import _trainer, run_training
 
 TEMPLATE = "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}\n{% endfor %}"
 
@@ -36,7 +37,7 @@ def test_options_that_need_a_package_or_a_file_are_refused_before_a_model_loads(
     assert "attn_implementation: flash_attention_2 needs flash-attn" in refused(
         attn_implementation="flash_attention_2"
     )
-    assert "report_to: wandb needs wandb, which is not installed" in refused(report_to="wandb")
+    assert "report_to: mlflow needs mlflow, which is not installed" in refused(report_to="mlflow")
     assert "chat_template: no file nope.jinja" in refused(chat_template="nope.jinja")
     check_options(parse_config({"packing": True, "chat_template": TEMPLATE}, "c").params, False)  # fine
     assert "did you mean 'use_rslora'" in str(
@@ -83,7 +84,7 @@ def test_each_option_reaches_the_trainer_peft_and_the_model(tiny_llama, text_rec
     # lorasearch's own targets with an exclusion: full names, the excluded ones gone
     own = lora_config(base, params.model_copy(update={"lora_target_modules": None}))
     assert own.target_modules and not any(t.endswith("o_proj") for t in own.target_modules)
-    assert _run_name(tmp_path / "out" / "checkpoints") == "out"
+    assert run_name(tmp_path / "out" / "checkpoints") == "out"
 
 
 @pytest.mark.slow
@@ -110,3 +111,28 @@ def test_early_stopping_ends_a_worsening_run_with_its_best_adapter(tmp_path):
     assert result.best_step == result.eval_history[losses.index(min(losses))]["step"]
     assert kept == pytest.approx(result.eval_loss, abs=1e-6)  # the best eval's adapter, put back
     assert losses[-1] > result.eval_loss
+
+
+@pytest.mark.slow
+def test_wandb_gets_one_run_per_trial_grouped_by_its_study_with_its_config(tmp_path, monkeypatch):
+    """Two trials in one process, as a worker runs them, with W&B offline (the real library,
+    no network): each its own run, named STUDY-trial-N, grouped by the study, lorasearch's
+    config of the trial in the run's config (WandbCallback would have logged the second trial
+    into the first's run)."""
+    import wandb
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.setenv("WANDB_RUN_GROUP", "")  # restored (to unset) at the end: the run sets it
+    runs = []
+    for number, rank in enumerate((4, 8)):
+        params = TrainParams(**FAST, max_steps=2, report_to="wandb", lora_r=rank)
+        train_job(params, tmp_path / "receipts" / f"trial_{number}")
+        config = wandb.run.config["lorasearch"]
+        runs.append((wandb.run.id, wandb.run.name, wandb.run.group, config["lora_r"], config["input_data"]))
+    wandb.finish()
+    assert runs[0][1:] == ("receipts-trial-0", "receipts", 4, "demo:ocr")
+    assert runs[1][1:] == ("receipts-trial-1", "receipts", 8, "demo:ocr")
+    assert runs[0][0] != runs[1][0]
+    assert len(list((tmp_path / "wandb").glob("offline-run-*"))) == 2

@@ -175,7 +175,7 @@ class TrainParams(BaseModel):
     report_to: Literal["none", "wandb", "tensorboard", "mlflow"] = Field(
         "none",
         description="Log each trial to W&B, TensorBoard or MLflow (TRL's integration): one run per trial, "
-        "named STUDY-trial-N.",
+        "named STUDY-trial-N; in W&B grouped by the study, with the trial's config as config.lorasearch.",
     )
     eval_steps: int = Field(10, ge=1, description="Evaluate on the val split every N optimizer steps.")
     save_steps: int = Field(

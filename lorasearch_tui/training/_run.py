@@ -31,6 +31,7 @@ from ._batch_fit import choose, cuda_probe
 from ._early_stop import EarlyStopping
 from ._model import LoadedBase, attach_lora, detach_lora
 from ._observer import NullObserver, TrainingObserver, make_callback
+from ._reporting import reporting_callbacks, run_name
 from ._result import RunHistory, RunResult
 from ._scoring import GENERATIONS_FILE, Scorer
 
@@ -128,6 +129,7 @@ def run_training(
     if params.early_stopping_patience is not None:
         stopping = EarlyStopping(params.early_stopping_patience, objective.goal == "maximize", history)
         callbacks.append(stopping.callback())
+    callbacks += reporting_callbacks(params, output_dir)
     trainer = _trainer(base, peft_model, params, data, output_dir, callbacks, eval_on_start, save_checkpoints)
     cuda = base.device == "cuda"
     if cuda:
@@ -228,15 +230,6 @@ def evaluate_loss(
     return float(_trainer(base, model, params, data, output_dir, [], False, False).evaluate()["eval_loss"])
 
 
-def _run_name(output_dir: Path) -> str:
-    """`STUDY-trial-N` for a search trial (its trainer folder is STUDY/trial_N/trainer), else the
-    output folder's name: what W&B, TensorBoard and MLflow call the run."""
-    trial = output_dir.parent
-    if trial.name.startswith("trial_"):
-        return f"{trial.parent.name}-trial-{trial.name.removeprefix('trial_')}"
-    return output_dir.parent.name if output_dir.name in ("trainer", "checkpoints") else output_dir.name
-
-
 def _trainer(
     base: LoadedBase,
     model: Any,
@@ -290,7 +283,7 @@ def _trainer(
         packing=params.packing,
         use_liger_kernel=params.use_liger_kernel,
         report_to=params.report_to,
-        run_name=_run_name(output_dir),
+        run_name=run_name(output_dir),
         disable_tqdm=True,
         dataloader_num_workers=0,
     )
