@@ -16,6 +16,7 @@ commit that the study stores, like `model_revision`.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
@@ -204,8 +205,6 @@ def _download(repo_id: str, config: str | None, commit: str) -> dict[str, Any]:
             raise UserError(f"data_config: {text.splitlines()[0]}; set data_config to one of those") from None
         raise UserError(f"input_data: datasets cannot load {repo_id}: {text.splitlines()[0]}") from None
     except OSError as exc:
-        import errno
-
         if exc.errno == errno.ENOSPC:
             raise UserError(
                 f"input_data: no space left downloading {repo_id} into the datasets cache; free some, or "
@@ -221,12 +220,25 @@ def _materialized(splits: dict[str, Any], folder: Path) -> dict[str, Path]:
         return _files(folder)
     tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        _write_all(splits, folder, tmp)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise UserError(
+                f"input_data: no space left writing the records and images of the data set into "
+                f"{folder.parent}; free some, or point HF_HOME (or HF_DATASETS_CACHE) at a larger disk"
+            ) from None
+        raise
+    return _files(folder)
+
+
+def _write_all(splits: dict[str, Any], folder: Path, tmp: Path) -> None:
     (tmp / "images").mkdir(parents=True)
     try:
         names = {}
         for i, (name, split) in enumerate(splits.items()):
             names[name] = f"split-{i}.jsonl"  # a split's name may hold any character
-            _write_split(split, tmp / names[name], folder / "images", tmp / "images")
+            _write_split(split, name, tmp / names[name], folder / "images", tmp / "images")
         (tmp / DONE).write_text(json.dumps(names))
         try:
             tmp.rename(folder)
@@ -237,14 +249,13 @@ def _materialized(splits: dict[str, Any], folder: Path) -> dict[str, Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return _files(folder)
 
 
 def _files(folder: Path) -> dict[str, Path]:
     return {name: folder / file for name, file in json.loads((folder / DONE).read_text()).items()}
 
 
-def _write_split(split: Any, out: Path, final_images: Path, tmp_images: Path) -> None:
+def _write_split(split: Any, name: str, out: Path, final_images: Path, tmp_images: Path) -> None:
     """One JSON line per row; each image (a `datasets.Image` cell, or a list of them) becomes
     the path of a file in `images/`, named by its content."""
     import datasets
@@ -257,8 +268,10 @@ def _write_split(split: Any, out: Path, final_images: Path, tmp_images: Path) ->
         elif isinstance(getattr(feature, "feature", None), datasets.Image):
             kinds[column] = "list"
             split = split.cast_column(column, datasets.List(datasets.Image(decode=False)))
+    from huggingface_hub.utils import tqdm  # the hub's bars: HF_HUB_DISABLE_PROGRESS_BARS quiets them
+
     with out.open("w", encoding="utf-8") as f:
-        for row in split:
+        for row in tqdm(split, desc=f"Writing the {name} split", unit=" records", total=len(split)):
             for column, kind in kinds.items():
                 value = row[column]
                 if kind == "one":
