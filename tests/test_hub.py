@@ -157,6 +157,8 @@ def test_hub_data_set_errors_are_one_line(hub, tmp_path):
         {"HF_HUB_OFFLINE": "1"}, input_data=DATASET_ID, train_split="train", val_split="dev"
     )
     assert f"val_split: 'dev' names no split 'dev' of {DATASET_ID}; its splits are train, test" in wrong_split
+    unreachable = refused({"HF_ENDPOINT": "http://127.0.0.1:9"}, input_data="acme/elsewhere")
+    assert "cannot reach the Hub to download acme/elsewhere (ConnectError); check the network" in unreachable
     # a mistyped local file is a missing file, not a data set to look for
     typo = refused(input_data="data/trian.jsonl")
     assert "data file not found" in typo and "Hub" not in typo

@@ -180,13 +180,9 @@ def _resolve(repo_id: str, revision: str) -> str:
             f"input_data: no dataset '{repo_id}' on the Hub (or it is private: set HF_TOKEN), and no such "
             f"local file; check the name or the path"
         ) from None
-    except OSError as exc:  # no route, refused, DNS: httpx's errors are OSErrors here
-        raise UserError(
-            f"input_data: cannot reach the Hub to download {repo_id} ({type(exc).__name__}); check the "
-            f"network (or HF_ENDPOINT), or set HF_HUB_OFFLINE=1 to use what is cached"
-        ) from None
     except Exception as exc:
-        if type(exc).__module__.startswith(("httpx", "httpcore")):
+        # no route, refused, DNS, a timeout: the HTTP client's own errors (httpx's, or httpx2's)
+        if isinstance(exc, OSError) or type(exc).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore"):
             raise UserError(
                 f"input_data: cannot reach the Hub to download {repo_id} ({type(exc).__name__}); check the "
                 f"network (or HF_ENDPOINT), or set HF_HUB_OFFLINE=1 to use what is cached"
