@@ -176,8 +176,9 @@ def _write_report(console: Console, name: str, storage: str | None) -> None:
 
 
 def say(console: Console, text: str) -> None:
-    """A line to the console, or nothing when it is gone (the SSH connection dropped)."""
+    """A line to the console, or nothing when it is gone (the SSH connection dropped). Never
+    cut by lorasearch (Rich would at 80 columns in a log file): a path or URL stays whole."""
     try:
-        console.print(text, markup=False, highlight=False)
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
     except OSError:
         pass
