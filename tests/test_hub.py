@@ -153,6 +153,7 @@ def test_hub_data_set_errors_are_one_line(hub, tmp_path):
         "train_split 'train[:30]': 30 examples" in done.stdout
         and "val_split   'test': 8 examples" in done.stdout
     )
+    assert f"Data: {DATASET_ID} (commit {hub.commits[DATASET_ID][:12]}) — OCR" in done.stdout
     wrong_split = refused(
         {"HF_HUB_OFFLINE": "1"}, input_data=DATASET_ID, train_split="train", val_split="dev"
     )

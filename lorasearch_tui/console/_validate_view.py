@@ -42,8 +42,9 @@ def print_validation(report: ValidationReport, console: Console) -> None:
         console.print(fixed)
 
     console.print(f"Model folder: {report.model_dir}", markup=False, highlight=False)
+    at = f" (commit {data.revision[:12]})" if data.revision else ""
     console.print(
-        f"Data: {data.source} — {KIND_LABELS[data.kind]}, {data.n_records} records",
+        f"Data: {data.source}{at} — {KIND_LABELS[data.kind]}, {data.n_records} records",
         markup=False,
         highlight=False,
     )

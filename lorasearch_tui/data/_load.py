@@ -39,6 +39,7 @@ class LoadedData:
     skipped: dict[str, int] = field(default_factory=dict)
     overlap: int = 0  # examples in both splits
     source: str = ""  # what input_data named: a path or a Hub id, for messages
+    revision: str | None = None  # a Hub dataset's commit
     # The splits as the trainer takes them, built once and reused by every trial of a worker
     # (training._run): (model, max_seq_length) -> (train, val). Lives and dies with the data.
     prepared: dict[tuple[Any, ...], tuple[Any, Any]] = field(default_factory=dict, compare=False, repr=False)
@@ -174,6 +175,7 @@ def load_data(params: TrainParams, decode_images: bool = True) -> LoadedData:
         skipped=dict(skipped),
         overlap=overlap,
         source=source.label,
+        revision=params.data_revision if source.dataset and is_hub_dataset_id(params.input_data) else None,
     )
 
 
