@@ -106,6 +106,8 @@ def register(app: typer.Typer) -> None:
         with user_errors():
             if push_to_hub:
                 check_push(push_to_hub)
+            elif private:
+                raise UserError("--private: only with --push-to-hub REPO (it makes that repo private)")
             adapter, params = find_adapter(source, storage)
             params = with_model(params)
             if (out / "config.json").exists() and not overwrite:

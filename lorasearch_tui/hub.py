@@ -40,6 +40,16 @@ def is_hub_dataset_id(value: str) -> bool:
     return is_hub_id(value) and not value.lower().endswith(DATA_SUFFIXES)
 
 
+def is_network_error(exc: BaseException) -> bool:
+    """No route, refused, DNS, a timeout: an OSError, or the HTTP client's own errors (httpx's,
+    or httpx2's, which huggingface_hub 2.4 uses; neither is an OSError)."""
+    return isinstance(exc, OSError) or type(exc).__module__.split(".")[0] in (
+        "httpx",
+        "httpx2",
+        "httpcore",
+    )
+
+
 def offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -166,7 +176,9 @@ def push_folder(folder: Path, repo_id: str, private: bool = False) -> str:
         raise UserError(
             f"--push-to-hub: the Hub refused the upload to {repo_id}: {str(exc).splitlines()[0]}"
         ) from None
-    except OSError as exc:
+    except Exception as exc:
+        if not is_network_error(exc):
+            raise
         raise UserError(
             f"--push-to-hub: cannot reach the Hub to upload to {repo_id} ({type(exc).__name__}); check the "
             f"network (or HF_ENDPOINT); the merged model stays in {folder}"

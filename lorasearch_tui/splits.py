@@ -45,9 +45,13 @@ class Split:
             ValueError: the library's refusal (a rounding that empties a small split).
         """
         if self.fraction is not None:
+            # one boundary for both sides, `0.9` and `0.1` alike: round(0.9 n), so that they
+            # neither overlap nor leave a record out (n - round(0.1 n) would, at half-way n)
             n = sizes["train"]
-            cut = int(round(n * self.fraction))
-            return [("train", range(0, cut) if self.side == "head" else range(n - cut, n))]
+            pct = self.fraction * 100
+            if self.side == "head":
+                return [("train", range(0, int(round(n * pct / 100))))]
+            return [("train", range(int(round(n * (100 - pct) / 100)), n))]
         from datasets import ReadInstruction
 
         parts = ReadInstruction.from_spec(_compact(self.text)).to_absolute(sizes)

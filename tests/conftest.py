@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
 import random
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,18 +16,25 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+# Before any test module imports huggingface_hub, which reads these once, at its import: an
+# empty Hugging Face cache, offline, and an endpoint nothing answers (the discard port), so that
+# no test, in this process or a child, can reach the network. The Hub tests remove
+# HF_HUB_OFFLINE for their own processes and point them at a stand-in on 127.0.0.1.
+os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="lorasearch-test-hf-home-")
+atexit.register(shutil.rmtree, os.environ["HF_HOME"], True)
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_ENDPOINT"] = "http://127.0.0.1:9"
+os.environ.pop("HF_DATASETS_CACHE", None)
+os.environ.pop("HF_HUB_CACHE", None)
+
 
 @pytest.fixture(scope="session", autouse=True)
 def demo_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Every test sees a private demo cache, built once for the session (~10 s), and an empty
-    Hugging Face cache, offline: no test reaches the network (the Hub tests remove
-    HF_HUB_OFFLINE for their own processes and point them at a stand-in on 127.0.0.1)."""
+    """Every test sees a private demo cache, built once for the session (~10 s), and the empty,
+    offline Hugging Face cache set above."""
     cache = tmp_path_factory.mktemp("lorasearch-cache")
     with pytest.MonkeyPatch.context() as patch:  # for this session only, undone at its end
         patch.setenv("LORASEARCH_CACHE_DIR", str(cache))
-        patch.setenv("HF_HOME", str(tmp_path_factory.mktemp("hf-home")))
-        patch.setenv("HF_HUB_OFFLINE", "1")
-        patch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # the discard port: nothing answers
         from lorasearch_tui.demo import ensure_demo_assets
 
         yield ensure_demo_assets()

@@ -146,3 +146,34 @@ def test_a_separate_val_file_and_a_seeded_shuffle(demo_data, demo_rows, tmp_path
         UserError, match="val_data: .* holds prompt_completion records and input_data ocr ones"
     ):
         load_data(TrainParams(input_data=str(train_file), val_data=str(text)), decode_images=False)
+
+
+def test_image_cells_with_only_a_path_are_copied_and_rows_without_an_image_skipped(demo_rows, tmp_path):
+    """datasets keeps the path, not the bytes, of an image it did not embed (its Arrow cache of
+    a Hub image folder does): lorasearch copies that file, so its copy depends on nothing else;
+    a relative path is taken beside the Parquet file; a row with no image is skipped and
+    counted; a path that is no file here is one line naming the row."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def cell(path):
+        return None if path is None else {"bytes": None, "path": path}
+
+    paths = [r["image_path"] for r in demo_rows]  # relative: images/line_0000.png
+    paths[0] = str(tmp_path / paths[0])  # absolute
+    paths[3] = None
+    rows = [{"image": cell(p), "text": r["ocr_text"]} for p, r in zip(paths, demo_rows, strict=True)]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "by-path.parquet")
+    loaded = load_data(TrainParams(input_data=str(tmp_path / "by-path.parquet")), decode_images=False)
+    assert loaded.skipped == {"no image": 1}
+    for example, row in zip(loaded.train[:3], demo_rows[:3], strict=True):
+        copy, original = example.images[0], tmp_path / row["image_path"]
+        assert copy != original and copy.read_bytes() == original.read_bytes()
+
+    pq.write_table(
+        pa.Table.from_pylist([{"image": cell("nowhere.png"), "text": "a"}]), tmp_path / "x.parquet"
+    )
+    with pytest.raises(UserError) as caught:
+        load_data(TrainParams(input_data=str(tmp_path / "x.parquet")))
+    assert "x.parquet: row 0: column 'image' names the image" in str(caught.value)
+    assert "nowhere.png', which holds no bytes and is no file here" in str(caught.value)

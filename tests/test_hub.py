@@ -19,6 +19,7 @@ from lorasearch_tui.demo import resolve_demo_name
 
 REPO_ID = "acme/tiny-gemma"
 DATASET_ID = "acme/receipts-ocr"
+GATED_ID = "acme/gated-ocr"
 
 
 def lorasearch(cwd, *args, env):
@@ -56,8 +57,9 @@ def dataset_repo(folder):
 
 @pytest.fixture
 def hub(demo_cache, tmp_path):
-    repos = {"models": {REPO_ID: resolve_demo_name("demo:model")}}
-    with StandInHub(**repos, datasets={DATASET_ID: dataset_repo(tmp_path / "dataset-repo")}) as standin:
+    data = dataset_repo(tmp_path / "dataset-repo")
+    models = {REPO_ID: resolve_demo_name("demo:model")}
+    with StandInHub(models, datasets={DATASET_ID: data, GATED_ID: data}, gated={GATED_ID}) as standin:
         yield standin
 
 
@@ -158,8 +160,57 @@ def test_hub_data_set_errors_are_one_line(hub, tmp_path):
         {"HF_HUB_OFFLINE": "1"}, input_data=DATASET_ID, train_split="train", val_split="dev"
     )
     assert f"val_split: 'dev' names no split 'dev' of {DATASET_ID}; its splits are train, test" in wrong_split
+    gated = refused(input_data=GATED_ID)
+    assert f"Dataset '{GATED_ID}' is a gated dataset on the Hub" in gated and "set HF_TOKEN" in gated
     unreachable = refused({"HF_ENDPOINT": "http://127.0.0.1:9"}, input_data="acme/elsewhere")
     assert "cannot reach the Hub to download acme/elsewhere (ConnectError); check the network" in unreachable
     # a mistyped local file is a missing file, not a data set to look for
     typo = refused(input_data="data/trian.jsonl")
     assert "data file not found" in typo and "Hub" not in typo
+
+
+def test_an_upload_that_cannot_reach_the_hub_is_one_line(tmp_path):
+    """(The merge itself is tested in test_merge.py; this is what follows it when the network is
+    gone: in a child process, whose huggingface_hub reads HF_HUB_OFFLINE and HF_ENDPOINT anew.)"""
+    folder = tmp_path / "merged"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    script = (
+        "from pathlib import Path\n"
+        "from lorasearch_tui.errors import UserError\n"
+        "from lorasearch_tui.hub import push_folder\n"
+        f"try:\n    push_folder(Path({str(folder)!r}), 'acme/merged')\n"
+        "except UserError as exc:\n    print('REFUSED', exc)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert (
+        "REFUSED --push-to-hub: cannot reach the Hub to upload to acme/merged (ConnectError)" in done.stdout
+    ), done.stdout + done.stderr
+    assert f"the merged model stays in {folder}" in done.stdout
+
+
+def test_what_is_downloaded_cannot_be_searched():
+    """Downloads happen once, for the fixed config, before the study: a Hub id or a revision
+    that changed per trial would send a trial to the network."""
+    from lorasearch_tui.config import parse_config
+    from lorasearch_tui.errors import UserError
+
+    for space, says in (
+        (
+            {"data_revision": {"type": "categorical", "choices": ["main", "v2"]}},
+            "search_space.data_revision: cannot",
+        ),
+        (
+            {"input_data": {"type": "categorical", "choices": ["demo:ocr", DATASET_ID]}},
+            f"'{DATASET_ID}' is a Hub id",
+        ),
+        ({"model_name": {"type": "categorical", "choices": [REPO_ID]}}, f"'{REPO_ID}' is a Hub id"),
+    ):
+        with pytest.raises(UserError, match=says):
+            parse_config({"search_space": space}, "c.json")
+    parse_config(
+        {"search_space": {"input_data": {"type": "categorical", "choices": ["demo:ocr", "a/b.jsonl"]}}}, "c"
+    )

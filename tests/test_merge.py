@@ -85,3 +85,10 @@ def test_what_cannot_be_merged_is_one_line(tmp_path):
         done = lorasearch(tmp_path, "merge", source, "--out", "out")
         assert done.returncode == 2 and said in done.stderr, (source, done.stderr)
         assert len(done.stderr.strip().splitlines()) == 1
+    for flags, said in (
+        (["--private"], "--private: only with --push-to-hub REPO"),
+        (["--push-to-hub", "not a repo"], "--push-to-hub: 'not a repo' is not a repo id; give owner/name"),
+    ):
+        done = lorasearch(tmp_path, "merge", "m", "--out", "out", *flags)
+        assert done.returncode == 2 and said in done.stderr, (flags, done.stderr)
+    assert not (tmp_path / "out").exists()  # refused before merging

@@ -39,11 +39,16 @@ def test_named_splits_and_sums_are_the_librarys():
     ]
 
 
-def test_plain_fractions_do_not_overlap():
-    train = parse_split("0.8", "head").select({"train": 101})[0][1]
-    val = parse_split("0.2", "tail").select({"train": 101})[0][1]
+@pytest.mark.parametrize("n", [5, 15, 25, 35, 101])
+def test_plain_fractions_neither_overlap_nor_leave_a_record_out(n):
+    train = parse_split("0.9", "head").select({"train": n})[0][1]
+    val = parse_split("0.1", "tail").select({"train": n})[0][1]
     assert not set(train) & set(val)
-    assert len(train) + len(val) == 101
+    assert len(train) + len(val) == n
+    train = parse_split("0.8", "head").select({"train": n})[0][1]
+    val = parse_split("0.2", "tail").select({"train": n})[0][1]
+    assert not set(train) & set(val)
+    assert len(train) + len(val) == n
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import UserError
+from ..hub import is_hub_dataset_id, is_hub_id
 from ..jsonfile import loads, read_text
 from ._objective import check_objectives
 from ._overrides import apply_sets
@@ -114,6 +115,24 @@ def load_config(
     return parse_config(raw, label)
 
 
+def _check_downloads(label: str, name: str, dist: Any) -> None:
+    """What is downloaded is downloaded once, before the study, for the fixed config: a Hub id or
+    a revision that changes per trial would send a trial to the network (which it never uses)."""
+    if name in ("model_revision", "data_revision", "data_config"):
+        raise UserError(
+            f"{label}: search_space.{name}: cannot be searched: the study stores the one commit it "
+            f"downloads; set it fixed"
+        )
+    if name in ("model_name", "input_data"):
+        is_hub = is_hub_id if name == "model_name" else is_hub_dataset_id
+        hub = [c for c in getattr(dist, "choices", []) if isinstance(c, str) and is_hub(c)]
+        if hub:
+            raise UserError(
+                f"{label}: search_space.{name}: '{hub[0]}' is a Hub id, downloaded only when {name} is "
+                f"fixed; search local folders, or run one search per Hub id"
+            )
+
+
 def parse_config(raw: dict[str, Any], label: str) -> SearchConfig:
     """Validate an already-read config dict (a file's, or one stored in a study)."""
     try:
@@ -131,6 +150,7 @@ def parse_config(raw: dict[str, Any], label: str) -> SearchConfig:
             raise UserError(
                 f"{label}: search_space.{name}: not a parameter{_did_you_mean(name, PARAM_NAMES)}"
             )
+        _check_downloads(label, name, dist)
         if name in raw:
             raise UserError(
                 f"{label}: {name}: set both as a fixed value and in search_space; keep one of the two"

@@ -25,8 +25,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from ..atomic import write_text
 from ..errors import UserError
-from ..hub import COMMIT, is_hub_dataset_id, offline
+from ..hub import COMMIT, is_hub_dataset_id, is_network_error, offline
 
 DONE = "splits.json"  # written last: a folder without it is an interrupted copy
 
@@ -120,7 +121,7 @@ def ensure_dataset(repo_id: str, config: str | None, revision: str = "main") -> 
         _materialized(_download(repo_id, config, commit), folder / commit)
     refs = folder / "refs"
     refs.mkdir(parents=True, exist_ok=True)
-    (refs / _ref_name(revision)).write_text(commit)  # what `main` was, for an offline run later
+    write_text(refs / _ref_name(revision), commit)  # what `main` was, for an offline run later
     return commit
 
 
@@ -131,21 +132,33 @@ def parquet_images(path: Path, rows: list[dict[str, Any]], columns: list[str]) -
     key = hashlib.sha1(json.dumps([str(path.resolve()), stat.st_size, stat.st_mtime_ns]).encode()).hexdigest()
     folder = cache_root() / "parquet" / key / "images"
     folder.mkdir(parents=True, exist_ok=True)
+
+    def stored(cell: dict[str, Any] | None) -> str | None:
+        if cell and cell.get("bytes") is None and cell.get("path"):  # a path of its own: beside the file
+            cell = {"bytes": None, "path": str(path.parent / Path(cell["path"]).expanduser())}
+        return _image_file(cell, folder, folder)
+
     out = []
-    for row in rows:
+    for number, row in enumerate(rows):
         row = dict(row)
         for column in columns:
             value = row[column]
-            if isinstance(value, list):
-                row[column] = [_image_file(v, folder, folder) for v in value]
-            else:
-                row[column] = _image_file(value, folder, folder)
+            try:
+                row[column] = [stored(v) for v in value] if isinstance(value, list) else stored(value)
+            except _NoImage as missing:
+                raise UserError(
+                    f"{path}: row {number}: column '{column}' names the image '{missing}', which holds no "
+                    f"bytes and is no file here; write the Parquet file with its images embedded"
+                ) from None
         out.append(row)
     return out
 
 
 def _hub_folder(repo_id: str, config: str | None) -> Path:
-    return cache_root() / "hub" / repo_id.replace("/", "___") / (config or "default")
+    # no data_config is the data set's default config, which may be named anything: not "default"
+    return (
+        cache_root() / "hub" / repo_id.replace("/", "___") / (f"config-{config}" if config else "no-config")
+    )
 
 
 def _ref_name(revision: str) -> str:
@@ -181,8 +194,7 @@ def _resolve(repo_id: str, revision: str) -> str:
             f"local file; check the name or the path"
         ) from None
     except Exception as exc:
-        # no route, refused, DNS, a timeout: the HTTP client's own errors (httpx's, or httpx2's)
-        if isinstance(exc, OSError) or type(exc).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore"):
+        if is_network_error(exc):
             raise UserError(
                 f"input_data: cannot reach the Hub to download {repo_id} ({type(exc).__name__}); check the "
                 f"network (or HF_ENDPOINT), or set HF_HUB_OFFLINE=1 to use what is cached"
@@ -192,22 +204,45 @@ def _resolve(repo_id: str, revision: str) -> str:
 
 def _download(repo_id: str, config: str | None, commit: str) -> dict[str, Any]:
     import datasets
+    from datasets.exceptions import DatasetNotFoundError
 
     try:
         loaded = datasets.load_dataset(repo_id, name=config, revision=commit)
     except ValueError as exc:
-        text = str(exc)
-        if "config" in text.lower():  # "BuilderConfig 'x' not found. Available: [...]"
-            raise UserError(f"data_config: {text.splitlines()[0]}; set data_config to one of those") from None
-        raise UserError(f"input_data: datasets cannot load {repo_id}: {text.splitlines()[0]}") from None
+        text = _one_line(exc)
+        # "BuilderConfig 'x' not found. Available: [...]", "Config name is missing. Please pick..."
+        if "config" in text.lower():
+            raise UserError(f"data_config: {text}; set data_config to one of those") from None
+        raise UserError(f"input_data: datasets cannot load {repo_id}: {text}") from None
+    except DatasetNotFoundError as exc:  # the Hub answered its info, but not its files: gated
+        raise UserError(
+            f"input_data: datasets cannot read {repo_id} ({_one_line(exc)}); if it is gated, accept its "
+            f"terms on https://huggingface.co/datasets/{repo_id} and set HF_TOKEN to a token of that account"
+        ) from None
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise UserError(
                 f"input_data: no space left downloading {repo_id} into the datasets cache; free some, or "
                 f"point HF_HOME at a larger disk"
             ) from None
+        if isinstance(exc, FileNotFoundError):  # no data files, an empty repo
+            raise UserError(f"input_data: datasets finds no data in {repo_id}: {_one_line(exc)}") from None
+        raise UserError(
+            f"input_data: the download of {repo_id} broke off ({_one_line(exc)}); run the command again"
+        ) from None
+    except Exception as exc:
+        if is_network_error(exc):
+            raise UserError(
+                f"input_data: the download of {repo_id} broke off ({type(exc).__name__}); check the network "
+                f"and run the command again"
+            ) from None
         raise
     return dict(loaded)
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception's message on one line (the library's lists its choices on the next)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _materialized(splits: dict[str, Any], folder: Path) -> dict[str, Path]:
@@ -266,24 +301,42 @@ def _write_split(split: Any, name: str, out: Path, final_images: Path, tmp_image
             split = split.cast_column(column, datasets.List(datasets.Image(decode=False)))
     from huggingface_hub.utils import tqdm  # the hub's bars: HF_HUB_DISABLE_PROGRESS_BARS quiets them
 
+    rows = tqdm(split, desc=f"Writing the {name} split", unit=" records", total=len(split))
     with out.open("w", encoding="utf-8") as f:
-        for row in tqdm(split, desc=f"Writing the {name} split", unit=" records", total=len(split)):
+        for number, row in enumerate(rows):
             for column, kind in kinds.items():
                 value = row[column]
-                if kind == "one":
-                    row[column] = _image_file(value, final_images, tmp_images)
-                else:
-                    row[column] = [_image_file(v, final_images, tmp_images) for v in value or []]
+                try:
+                    if kind == "one":
+                        row[column] = _image_file(value, final_images, tmp_images)
+                    else:
+                        row[column] = [_image_file(v, final_images, tmp_images) for v in value or []]
+                except _NoImage as missing:
+                    raise UserError(
+                        f"input_data: split '{name}', row {number}: column '{column}' names the image "
+                        f"'{missing}', which holds no bytes and is no file here; save the data set with "
+                        f"its images embedded"
+                    ) from None
             f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
 
 
+class _NoImage(Exception):
+    """An image cell with no bytes, naming a file that is not here."""
+
+
 def _image_file(cell: dict[str, Any] | None, final: Path, tmp: Path) -> str | None:
-    """The file an image cell is stored in: its bytes written once, or the file it names."""
+    """The file an image cell is stored in: its bytes written once, named by their content. A
+    cell without bytes names a file (datasets keeps the path of an image it did not embed,
+    in its own cache): that file's bytes are copied, so the copy depends on nothing else."""
     if cell is None:
         return None
     data, path = cell.get("bytes"), cell.get("path")
     if data is None:
-        return path
+        if not path:
+            return None
+        if not (Path(path).is_absolute() and Path(path).is_file()):
+            raise _NoImage(path)
+        data = Path(path).read_bytes()
     suffix = Path(path).suffix.lower() if path else ""
     if not suffix:
         from PIL import Image

@@ -119,7 +119,8 @@ def load_data(params: TrainParams, decode_images: bool = True) -> LoadedData:
 
     def examples(src: _Source, name: str) -> list[Example]:
         if (src.label, name) not in loaded:
-            found = _examples(src.files[name], params, src.image_column, decode_images)
+            label = f"{src.label} (split '{name}')" if src.dataset else str(src.files[name])
+            found = _examples(src.files[name], params, src.image_column, decode_images, label)
             if params.shuffle_before_split:  # a file sorted by class or date: seeded, the same each time
                 random.Random(params.seed).shuffle(found[0])
             loaded[src.label, name] = found
@@ -184,12 +185,13 @@ def _all_unless_set(spec: str, key: str) -> str:
 
 
 def _examples(
-    path: Path, params: TrainParams, image_column: str | None, decode_images: bool
+    path: Path, params: TrainParams, image_column: str | None, decode_images: bool, label: str
 ) -> tuple[list[Example], str, int, Counter[str]]:
     """The usable examples of one records file (its images checked), its kind, its record count
-    and what was skipped."""
+    and what was skipped. `label` names it in messages: the file, or a data set and its split
+    (whose records file is lorasearch's copy, which the user never wrote)."""
     records = read_records(path, params.data_fields, image_column)
-    kind = detect_kind(path, records[0])
+    kind = detect_kind(label, records[0])
     examples: list[Example] = []
     skipped: Counter[str] = Counter()
     for record in records:
@@ -198,16 +200,16 @@ def _examples(
         except SkipRecord as why:
             skipped[str(why)] += 1
         except UserError as exc:
-            raise UserError(f"{path}: {exc}") from None
+            raise UserError(f"{label}: {exc}") from None
     if not examples:
         raise UserError(
-            f"{path}: all {len(records)} records were skipped ({_reasons(skipped)}); nothing to train on"
+            f"{label}: all {len(records)} records were skipped ({_reasons(skipped)}); nothing to train on"
         )
-    _check_images(path, examples, decode_images)
+    _check_images(path, examples, decode_images, label)
     return examples, kind, len(records), skipped
 
 
-def _check_images(path: Path, examples: list[Example], decode: bool) -> None:
+def _check_images(path: Path, examples: list[Example], decode: bool, label: str) -> None:
     """Every image file must exist and be a readable image.
 
     With `decode`, every image is decoded in full: a truncated file has a valid header and
@@ -218,7 +220,7 @@ def _check_images(path: Path, examples: list[Example], decode: bool) -> None:
     if missing:
         first = ", ".join(f"{_rel(p, path.parent)} (record {i})" for i, p in missing[:_SHOW_MISSING])
         raise UserError(
-            f"{path}: {len(missing)} image file{'s are' if len(missing) > 1 else ' is'} missing, "
+            f"{label}: {len(missing)} image file{'s are' if len(missing) > 1 else ' is'} missing, "
             f"first: {first}; image paths are taken relative to {path.parent}"
         )
     broken = []
@@ -232,7 +234,7 @@ def _check_images(path: Path, examples: list[Example], decode: bool) -> None:
             f"{_rel(p, path.parent)} (record {i}: {why})" for i, p, why in broken[:_SHOW_MISSING]
         )
         raise UserError(
-            f"{path}: {len(broken)} image file{'s' if len(broken) > 1 else ''} cannot be read, "
+            f"{label}: {len(broken)} image file{'s' if len(broken) > 1 else ''} cannot be read, "
             f"first: {first}; replace or remove those records"
         )
 

@@ -62,14 +62,14 @@ class Example:
         return row
 
 
-def detect_kind(path: Path, first: RawRecord) -> str:
-    """The record kind of a file, from its first record's keys."""
+def detect_kind(where: str, first: RawRecord) -> str:
+    """The record kind of a file (named `where` in the message), from its first record's keys."""
     for kind, keys in KINDS.items():
         if all(k in first.data for k in keys):
             return kind
     expected = "; ".join(KIND_LABELS.values())
     raise UserError(
-        f"{path}: {first.where()} has keys {sorted(first.data)}, which fit no record kind; "
+        f"{where}: {first.where()} has keys {sorted(first.data)}, which fit no record kind; "
         f"expected one of: {expected}"
     )
 
@@ -92,6 +92,8 @@ def to_example(kind: str, record: RawRecord, instruction: str, base: Path) -> Ex
         image = _string(record, image_key)
         text = _string(record, text_key) if kind == "ocr" else _ocr_results_text(record)
         _require_answer(text)
+        if not image.strip():  # a data set's row without its image
+            raise SkipRecord("no image")
         return Example(
             record.index,
             prompt=[_user([{"type": "image"}, {"type": "text", "text": instruction}])],

@@ -28,6 +28,7 @@ class StandInHub:
         models: dict[str, Path] | None = None,
         datasets: dict[str, Path] | None = None,
         uploads: Path | None = None,
+        gated: set[str] | None = None,
     ) -> None:
         self.repos = {("model", k): Path(v) for k, v in (models or {}).items()}
         self.repos |= {("dataset", k): Path(v) for k, v in (datasets or {}).items()}
@@ -35,6 +36,7 @@ class StandInHub:
             name: hashlib.sha1(f"{kind}:{name}".encode()).hexdigest() for kind, name in self.repos
         }
         self.uploads = uploads  # where pushed repos are written, one folder per repo id
+        self.gated = gated or set()  # their info answers, their files need an accepted licence
         self.requests: list[tuple[str, str]] = []
         hub = self
 
@@ -101,6 +103,9 @@ class StandInHub:
                 return _not_found(request, head)
             if parts[i + 1] not in ("main", self.commits[key[1]]):
                 return _no_revision(request, head)
+            if key[1] in self.gated:
+                body = b'{"error": "Access to this repo is restricted: you must accept its conditions"}'
+                return _send(request, 401, body, {"X-Error-Code": "GatedRepo"}, head)
             file = self.repos[key] / "/".join(parts[i + 2 :])
             if not file.is_file():
                 return _send(request, 404, b"", {"X-Error-Code": "EntryNotFound"}, head)
