@@ -177,3 +177,26 @@ def test_image_cells_with_only_a_path_are_copied_and_rows_without_an_image_skipp
         load_data(TrainParams(input_data=str(tmp_path / "x.parquet")))
     assert "x.parquet: row 0: column 'image' names the image" in str(caught.value)
     assert "nowhere.png', which holds no bytes and is no file here" in str(caught.value)
+
+
+def test_a_copy_a_killed_process_left_half_written_is_removed(demo_rows, tmp_path):
+    import subprocess
+
+    import datasets
+
+    features = datasets.Features({"image": datasets.Image(), "text": datasets.Value("string")})
+    rows = demo_rows[:8]
+    saved = datasets.Dataset.from_dict(
+        {"image": [str(tmp_path / r["image_path"]) for r in rows], "text": [r["ocr_text"] for r in rows]},
+        features=features,
+    )
+    saved.save_to_disk(str(tmp_path / "saved"))
+    params = TrainParams(input_data=str(tmp_path / "saved"), train_split="train[:6]", val_split="train[6:]")
+    copy = load_data(params, decode_images=False).path.parent
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid no process has now: the killed copier's
+    abandoned = copy.with_name(f".{copy.name}.{gone.pid}.tmp")
+    (abandoned / "images").mkdir(parents=True)
+    shutil.rmtree(copy)
+    assert load_data(params, decode_images=False).path.parent == copy and copy.is_dir()
+    assert not abandoned.exists()

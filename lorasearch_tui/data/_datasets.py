@@ -249,6 +249,7 @@ def _materialized(splits: dict[str, Any], folder: Path) -> dict[str, Path]:
     """Write each split's records (and images) under `folder`, unless they are there."""
     if (folder / DONE).is_file():
         return _files(folder)
+    _remove_abandoned(folder)
     tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
@@ -261,6 +262,16 @@ def _materialized(splits: dict[str, Any], folder: Path) -> dict[str, Path]:
             ) from None
         raise
     return _files(folder)
+
+
+def _remove_abandoned(folder: Path) -> None:
+    """Copies of `folder` that a killed process left half-written (its pid is gone)."""
+    import psutil
+
+    for tmp in folder.parent.glob(f".{folder.name}.*.tmp"):
+        pid = tmp.name.removesuffix(".tmp").rsplit(".", 1)[-1]
+        if pid.isdigit() and not psutil.pid_exists(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _write_all(splits: dict[str, Any], folder: Path, tmp: Path) -> None:
