@@ -142,10 +142,10 @@ def check_push(repo_id: str) -> None:
     Raises:
         UserError: offline, or not a repo id.
     """
-    if offline():
-        raise UserError("--push-to-hub: HF_HUB_OFFLINE is set; set HF_HUB_OFFLINE=0 to upload")
     if not HUB_ID.fullmatch(repo_id):
         raise UserError(f"--push-to-hub: '{repo_id}' is not a repo id; give owner/name")
+    if offline():
+        raise UserError("--push-to-hub: HF_HUB_OFFLINE is set; set HF_HUB_OFFLINE=0 to upload")
 
 
 def push_folder(folder: Path, repo_id: str, private: bool = False) -> str:

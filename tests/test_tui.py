@@ -244,7 +244,7 @@ async def test_watch_follows_a_study_a_headless_search_is_writing(tmp_path):
         ],
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=(tmp_path / "search.err").open("w"),
         env={**os.environ},
     )
     try:
@@ -261,8 +261,10 @@ async def test_watch_follows_a_study_a_headless_search_is_writing(tmp_path):
             except Exception:  # the file is being created
                 return False
 
-        while not (db.exists() and created()) and time.monotonic() < deadline:
+        while not (db.exists() and created()) and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.2)
+        # said, not guessed at later: the search ended early, or never opened its study
+        assert db.exists() and created(), (proc.poll(), (tmp_path / "search.err").read_text())
         sink, stop = TuiSink(), threading.Event()
         watcher = StudyWatcher("w", storage, sink)
         app = SearchApp(lambda _sink: watcher.run(stop, interval=0.3), None, sink=sink, stop_event=stop)
