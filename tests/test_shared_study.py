@@ -39,10 +39,18 @@ def runner(cwd: Path, host: str, *args: str) -> tuple[subprocess.Popen[str], Pat
     return start_search(cwd, *args, env={"LORASEARCH_HOST_NAME": host})
 
 
+_STORAGES: dict[str, object] = {}
+
+
 def load(url: str, name: str = "g") -> optuna.Study:
+    """The study, through one storage per URL for the whole test run: the tests poll several
+    times a second, and a storage per call kept its server connections until the garbage
+    collector came, until PostgreSQL had "too many clients" (seen once, on a slow run)."""
     from lorasearch_tui.search._storage import open_storage
 
-    return optuna.load_study(study_name=name, storage=open_storage(url))
+    if url not in _STORAGES:
+        _STORAGES[url] = open_storage(url)
+    return optuna.load_study(study_name=name, storage=_STORAGES[url])
 
 
 def study_exists(url: str, name: str = "g") -> bool:
