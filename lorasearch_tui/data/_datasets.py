@@ -105,18 +105,17 @@ def ensure_dataset(repo_id: str, config: str | None, revision: str = "main") -> 
         UserError: offline and not cached, a missing or gated dataset, an unknown revision or
             config, no network, a full disk.
     """
+    folder = _hub_folder(repo_id, config)
     commit = _cached_commit(repo_id, config, revision)
-    if COMMIT.fullmatch(revision) and (_hub_folder(repo_id, config) / commit / DONE).is_file():
-        return commit  # a commit never changes: what is cached is it
+    cached = (folder / commit / DONE).is_file()
+    if cached and (COMMIT.fullmatch(revision) or offline()):
+        return commit  # a commit never changes (and offline, what `main` was is what there is)
     if offline():
-        if (_hub_folder(repo_id, config) / commit / DONE).is_file():
-            return commit
         raise UserError(
             f"input_data: the Hub dataset {repo_id} ({revision}) is not in the cache and HF_HUB_OFFLINE is "
             f"set; set HF_HUB_OFFLINE=0 to download it"
         )
     commit = _resolve(repo_id, revision)
-    folder = _hub_folder(repo_id, config)
     if not (folder / commit / DONE).is_file():
         _materialized(_download(repo_id, config, commit), folder / commit)
     refs = folder / "refs"
