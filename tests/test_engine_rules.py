@@ -52,6 +52,24 @@ def test_the_median_pruner_waits_for_two_trials_and_never_judges_a_first_eval(tm
         assert record["pruned_at"] == record["steps"] == max(trial.intermediate_values) > 2
 
 
+def test_no_pruner_judges_a_trials_last_eval(tmp_path):
+    """From trial 2 on, the stand-in's curve turns bad at its last eval only (step 8): the
+    median pruner would prune there, but the last eval is the trial's result, so every trial
+    is COMPLETE with it.
+
+    Mutation it catches: `_slot.py` asking the pruner at the last eval too (trials 2 and 3
+    are then PRUNED at step 8)."""
+    finished, study, _ = run_standin(
+        tmp_path, "late-bad", n_trials=4, pruner="median", fixed={"max_steps": 8}
+    )
+    assert finished.reason == "completed"
+    trials = study.trials
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 4
+    median = statistics.median(t.intermediate_values[8] for t in trials[:2])
+    assert all(t.intermediate_values[8] > median for t in trials[2:])  # the rule would bite there
+    assert [t.value for t in trials[2:]] == [t.intermediate_values[8] for t in trials[2:]]
+
+
 def test_hyperband_prunes_at_its_rungs(tmp_path):
     """Hyperband counts its resource in optimizer steps from `eval_steps` on: a pruned trial
     stops at an eval, and the search still completes some trials."""

@@ -22,7 +22,7 @@ from conftest import REPO
 from helpers.searching import run_standin, wait_for
 
 from lorasearch_tui.events import StudyProgress
-from lorasearch_tui.search._lease import LEASE_ATTR, Runner, lost_reason
+from lorasearch_tui.search._lease import LEASE_ATTR, Runner, live_runners, lost_reason
 
 RUNNER = str(REPO / "tests" / "helpers" / "standin_runner.py")
 
@@ -68,6 +68,16 @@ def test_who_is_lost():
     # The same host name in another pid namespace (a container): only the lease can tell.
     other_ns = {**here, "pidns": "pid:[1]", "renewed": now}
     assert lost_reason(a_trial(other_ns), me, now) is None
+    # Another host in the same pid namespace (two bare-metal hosts both report the root one):
+    # its pid means nothing here, dead or even this very process's; only its lease can tell.
+    # Mutation it catches: `Runner.same_machine` ignoring the host name.
+    other_host = {**here, "host": "elsewhere"}
+    assert lost_reason(a_trial(other_host), me, now) is None
+    assert lost_reason(a_trial({**other_host, "pid": me.pid, "since": me.since}), me, now) is None
+    assert lost_reason(a_trial({**other_host, "renewed": now - 1000}), me, now) is not None
+    # and `watch` counts that host's runner as live while its mark is fresh
+    marks = {f"lorasearch_runner elsewhere {gone.pid}": other_host, f"lorasearch_runner x {gone.pid}": here}
+    assert live_runners(marks, now) == [other_host]
     # No lease at all: lost once older than the default grace period.
     assert lost_reason(a_trial(None, started_s_ago=10), me, now) is None
     assert lost_reason(a_trial(None, started_s_ago=1000), me, now) == "runner lost (no lease)"
@@ -96,13 +106,20 @@ def test_a_trial_another_host_keeps_alive_is_left_alone_until_its_lease_runs_out
     foreign.set_user_attr(LEASE_ATTR, lease)
     seen = {}
 
-    def watch() -> None:  # the foreign trial while this host's resume runs its own trials
-        time.sleep(1.5)
-        seen["state"] = (
-            optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path}/optuna_studies/s.db")
-            .trials[foreign.number]
-            .state.name
-        )
+    def watch() -> None:  # the foreign trial once this host's resume runs a trial of its own
+        def trials():
+            storage = f"sqlite:///{tmp_path}/optuna_studies/s.db"
+            return optuna.load_study(study_name="s", storage=storage).trials
+
+        try:
+            wait_for(
+                lambda: any(t.number > foreign.number and t.state.name == "RUNNING" for t in trials()),
+                timeout=30,
+                what="the resume to run a trial of its own",
+            )
+            seen["state"] = trials()[foreign.number].state.name
+        except AssertionError as exc:  # said by the test's own assert, in the main thread
+            seen["state"] = str(exc)
 
     watcher = threading.Thread(target=watch)
     watcher.start()
@@ -119,16 +136,22 @@ def test_a_trial_another_host_keeps_alive_is_left_alone_until_its_lease_runs_out
     rerun = [t for t in trials if t.user_attrs.get("rerun_of") == foreign.number]
     assert len(rerun) == 1 and rerun[0].params == foreign.params and rerun[0].state.name == "COMPLETE"
     assert finished.reason == "completed" and finished.counts["complete"] == 3
-    assert time.monotonic() - began > 4  # it waited for the lease to run out
+    # It waited for the lease to run out, and no longer: the lease's own grace (4 s) is what
+    # counts, not the default 3 minutes. Mutation it catches: `lost_reason` ignoring the
+    # lease's `grace` (this test then waited 190 s and passed).
+    assert 4 < time.monotonic() - began < 60
 
 
-def runners(tmp_path, mode: str, n_trials: int, behaviour: str = "slow") -> list[dict]:
+def runners(
+    tmp_path, mode: str, n_trials: int, behaviour: str = "slow", env: dict | None = None
+) -> list[dict]:
     """Two stand-in runners on one SQLite study: the first creates it, the second joins."""
     url = f"sqlite:///{tmp_path}/shared.db"
     args = [sys.executable, RUNNER, str(tmp_path), "s", url, str(n_trials), mode, behaviour]
-    first = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    env = {**os.environ, **(env or {})}
+    first = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=env)
     wait_for(lambda: (tmp_path / "out" / "s").exists() or first.poll() is not None, timeout=60)
-    second = subprocess.Popen([*args, "resume"], stdout=subprocess.PIPE, text=True)
+    second = subprocess.Popen([*args, "resume"], stdout=subprocess.PIPE, text=True, env=env)
     results = []
     for proc in (first, second):
         out, _ = proc.communicate(timeout=300)
@@ -153,3 +176,17 @@ def test_two_runners_finish_exactly_the_target(tmp_path, mode):
         assert len({tuple(sorted(t.params.items())) for t in done}) == 6  # each point once
     hosts = {t.user_attrs[LEASE_ATTR]["pid"] for t in done}
     assert len(hosts) == 2  # both ran trials
+
+
+def test_runners_renew_their_leases_so_no_live_trial_is_taken_for_lost(tmp_path):
+    """Trials of 4 s under a grace period of 2 s: each runner renews its leases every 0.5 s, so
+    the other runner, which looks for lost trials as often, never finds a live one lost.
+
+    Mutation it catches: the runner loop renewing only its own mark, not its trials' leases
+    (`_runner.py`: `renew([])`): the other runner then records a live trial "runner lost"."""
+    env = {"STANDIN_LOST_AFTER": "2", "STANDIN_MAX_STEPS": "8"}
+    results = runners(tmp_path, "random", 4, env=env)
+    assert all(r["reason"] == "completed" for r in results), results
+    study = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path}/shared.db")
+    lost = [t.number for t in study.trials if "runner lost" in str(t.user_attrs.get("fail_reason"))]
+    assert lost == [] and [t.state.name for t in study.trials] == ["COMPLETE"] * 4

@@ -33,6 +33,12 @@ def test_cer_wer_and_exact_match_of_known_pairs():
     assert score("wer", ["the cat sat"], ["the cat sat down"]) == pytest.approx(0.25)
     assert score("exact_match", ["a", "b", "c"], ["a", "x", "c"]) == pytest.approx(2 / 3)
     assert score("cer", ["anything"], [""]) > 0  # an empty reference counts, never divides by zero
+    # Edits over the *reference* length, with predictions and references of unequal lengths.
+    # Mutation it catches: reference and prediction swapped (these become 1.0 and 1/6).
+    assert score("cer", ["ab"], ["abcd"]) == pytest.approx(0.5)  # 2 deletions / 4
+    assert score("cer", ["abcdef"], ["abc"]) == pytest.approx(1.0)  # 3 insertions / 3
+    assert score("wer", ["the cat"], ["the cat sat down"]) == pytest.approx(0.5)
+    assert score("exact_match", ["ab"], ["abc"]) == 0.0
 
 
 def test_normalization_for_ocr_text():

@@ -196,6 +196,20 @@ def test_nothing_to_look_at_is_one_line_and_exit_2(finished, args, says):
     assert "Traceback" not in out + err
 
 
+def test_the_best_files_hold_the_best_trial_and_its_parameters(finished):
+    """The best file names the study's best trial with its value, and the best config holds
+    its parameters, nothing searched left in it.
+
+    Mutation it catches: the best config written with another trial's parameters."""
+    study = optuna.load_study(study_name="look", storage=f"sqlite:///{finished}/optuna_studies/look.db")
+    best = json.loads((finished / "optuna_studies/look_best_params.json").read_text())
+    assert best["best_trial"] == study.best_trial.number != 0  # not the first: a wrong pick shows
+    assert best["best_value"] == study.best_value and best["best_params"] == study.best_params
+    config = json.loads((finished / "optuna_studies/look_best_config.json").read_text())
+    assert "search_space" not in config
+    assert {name: config[name] for name in study.best_params} == study.best_params
+
+
 def test_best_params_names_the_adapter_and_the_report(finished):
     best = json.loads((finished / "optuna_studies/look_best_params.json").read_text())
     assert best["adapter"] == os.path.join(best["best_trial_dir"], "adapter")

@@ -14,7 +14,7 @@ import time
 
 import optuna
 import pytest
-from conftest import write_json
+from conftest import REPO, write_json
 from helpers.searching import LR_SPACE, ListSink, config_file, search
 
 from lorasearch_tui.config import parse_config
@@ -26,6 +26,7 @@ from lorasearch_tui.search._study import CONFIG_ATTR, SETTINGS_ATTR
 from lorasearch_tui.search._watch import StudyWatcher
 
 SPACE = {"learning_rate": {"type": "loguniform", "low": 0.01, "high": 0.1}}
+STANDIN = str(REPO / "tests" / "helpers" / "standin_worker.py")
 
 
 @pytest.mark.parametrize(
@@ -229,3 +230,108 @@ def test_an_unreachable_storage_is_a_one_line_error_without_the_password(tmp_pat
     assert proc.returncode == 2
     assert "s3cret" not in proc.stderr + proc.stdout and "user:***@" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+class _Both:
+    """A sink that hands each event to two sinks (the TUI's and a console's)."""
+
+    def __init__(self, *sinks) -> None:
+        self._sinks = sinks
+
+    def emit(self, event) -> None:
+        for sink in self._sinks:
+            sink.emit(event)
+
+
+def _cli(cwd, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lorasearch_tui", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "400"},  # no column cut short
+    )
+
+
+async def test_a_password_in_the_storage_url_is_shown_nowhere(tmp_path, monkeypatch, postgres_url):
+    """A search on the real PostgreSQL server with a password in its URL (the test server trusts
+    local connections, so any password opens it): the console, the TUI header, every file the
+    search wrote (logs included), `studies`, `show`, `show --json`, `dashboard` and the study's
+    attributes show `***`, never the password.
+
+    Mutation it catches: the `SearchStarted` event carrying the URL unmasked (what the console
+    and the TUI header print)."""
+    import io
+    import socket
+
+    from helpers.pilot import text_of, wait_until
+    from rich.console import Console
+
+    from lorasearch_tui.console import SearchConsole
+    from lorasearch_tui.events import SearchControls
+    from lorasearch_tui.tui import SearchApp
+    from lorasearch_tui.tui.messages import TuiSink
+    from lorasearch_tui.tui.widgets import StudyHeader
+
+    secret = "pw-s3cret-7"
+    url = postgres_url.replace("postgres:@", f"postgres:{secret}@", 1)
+    assert secret in url
+    monkeypatch.chdir(tmp_path)
+    config = parse_config(
+        {"max_steps": 4, "eval_steps": 2, "base_output_dir": str(tmp_path / "out"), "search_space": SPACE},
+        "t",
+    )
+    printed = io.StringIO()
+    controls, tui = SearchControls(), TuiSink()
+    options = SearchOptions(
+        "pw",
+        n_trials=2,
+        mode="random",
+        pruner="none",
+        storage=url,
+        hardware_interval=None,
+        worker_command=(sys.executable, STANDIN, "good"),
+    )
+    runner = SearchRunner(
+        config, options, _Both(tui, SearchConsole(Console(file=printed, width=200))), controls
+    )
+    runner.prepare()
+    app = SearchApp(lambda _sink: runner.run(), controls, sink=tui)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_until(pilot, lambda: app.state.finished is not None)
+        await pilot.pause(0.2)
+        header = text_of(app.query_one(StudyHeader))
+        await pilot.press("q")
+    assert "postgres:***@" in header and secret not in header
+    assert "postgres:***@" in printed.getvalue() and secret not in printed.getvalue()
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert written and not [p for p in written if secret.encode() in p.read_bytes()]
+    study = optuna.load_study(study_name="pw", storage=url)
+    trial_attrs = [t.user_attrs for t in study.trials]
+    assert secret not in json.dumps([study.user_attrs, trial_attrs], default=str)
+    assert len(study.trials) == 2
+    for args in (["studies"], ["show", "pw"], ["show", "pw", "--json"]):
+        proc = _cli(tmp_path, *args, "--storage", url)
+        assert proc.returncode == 0, proc.stderr
+        assert secret not in proc.stdout + proc.stderr, args
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    dashboard = subprocess.Popen(
+        [sys.executable, "-m", "lorasearch_tui", "dashboard", "pw", "--storage", url, "--port", str(port)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        lines = []
+        while not lines or "Ctrl+C stops it." not in lines[-1]:
+            line = dashboard.stdout.readline()
+            assert line, f"dashboard ended before its lines: {lines}"
+            lines.append(line)
+    finally:
+        dashboard.kill()
+        dashboard.wait(30)
+    assert "postgres:***@" in lines[0] and secret not in "".join(lines)

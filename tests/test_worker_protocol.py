@@ -106,8 +106,34 @@ def test_a_resume_after_the_budget_reruns_those_params_first(run_search, tmp_pat
 
 
 def test_different_failures_do_not_spend_the_budget(run_search):
-    finished, study, _ = run_search("garbage", n_trials=3, max_failures_in_a_row=4)
-    assert finished.reason == "completed" and len(study.trials) == 3
+    """Only failures with the same reason count in a row: `error A`, `error B`, `error A`...
+    under a limit of 2 never stops the search, while the same error twice does.
+
+    Mutation it catches: `_budget.py` keeping the streak when the reason changes (the search
+    then stops after trials 0 and 1)."""
+    finished, study, _ = run_search("two-errors", n_trials=4, max_failures_in_a_row=2)
+    assert finished.reason == "completed", finished.message
+    reasons = [t.user_attrs["fail_reason"] for t in study.trials]
+    assert reasons == ["error A", "error B", "error A", "error B"]
+    same, study, _ = run_search("no-start", n_trials=4, max_failures_in_a_row=2, name="same")
+    assert same.reason == "failed" and len(study.trials) == 2
+
+
+def test_a_diverged_or_timed_out_trial_never_spends_the_budget(run_search):
+    """A diverged trial, or one past its time limit, says something about its parameters, not
+    about the environment: three in a row under a limit of 2 leave the search running.
+
+    Mutation it catches: `_budget.py` counting every failure, not only the environment's."""
+    finished, study, _ = run_search("diverged", n_trials=3, max_failures_in_a_row=2)
+    assert finished.reason == "completed", finished.message
+    assert [t.user_attrs["fail_reason"] for t in study.trials] == ["diverged: loss inf at step 1"] * 3
+    slow, study, _ = run_search(
+        "slow", n_trials=3, max_failures_in_a_row=2, fixed={"trial_timeout": 0.6}, name="t"
+    )
+    assert slow.reason == "completed", slow.message
+    assert all(t.user_attrs["fail_reason"].startswith("timed out after 0.6 s") for t in study.trials), [
+        t.user_attrs["fail_reason"] for t in study.trials
+    ]
 
 
 def test_a_silent_worker_is_stalled_and_its_group_killed(run_search):

@@ -27,7 +27,13 @@ def main() -> None:
     os.chdir(folder)
     space = GRID if mode == "grid" else LR_SPACE
     config = parse_config(
-        {"max_steps": 4, "eval_steps": 2, "base_output_dir": "out", "search_space": space}, "t"
+        {
+            "max_steps": int(os.environ.get("STANDIN_MAX_STEPS", "4")),
+            "eval_steps": 2,
+            "base_output_dir": "out",
+            "search_space": space,
+        },
+        "t",
     )
     options = SearchOptions(
         name,

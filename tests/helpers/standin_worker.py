@@ -16,6 +16,11 @@ Behaviours:
 - `other-trial`: sends a step of another trial than the one it runs;
 - `no-start`: says why on stderr and exits 1 before `ready` (a broken environment);
 - `silent`: starts the trial, then says nothing more.
+- `two-errors`: fails every trial with an exception, `error A` on even trials and `error B` on
+  odd ones (failures that differ, for the failure budget);
+- `diverged`: every trial's loss diverges at its first step (a failure of its parameters);
+- `late-bad`: an eval loss of 0.5 + 0.1/step whatever the parameters, except that from trial 2
+  on the last eval is 1.0 worse (a curve that only turns bad where no pruner may judge it).
 """
 
 from __future__ import annotations
@@ -56,6 +61,12 @@ def main() -> None:
         elif behaviour == "other-trial":
             step = {"number": trial + 7, "step": 1, "max_steps": 4, "loss": 1.0, "learning_rate": 0.1}
             send({"event": "step", **step})
+        elif behaviour == "two-errors":
+            why = "error A" if trial % 2 == 0 else "error B"
+            send({"event": "failed", "trial": trial, "kind": "exception", "reason": why})
+        elif behaviour == "diverged":
+            why = "diverged: loss inf at step 1"
+            send({"event": "failed", "trial": trial, "kind": "diverged", "reason": why})
         elif behaviour == "silent":
             send({"event": "started", "trial": trial, "max_steps": 4})
             time.sleep(600)
@@ -64,9 +75,10 @@ def main() -> None:
 
 
 def run_trial(trial: int, params: dict, behaviour: str, send, receive) -> None:
-    value = 1.0 / (1.0 + params["learning_rate"])
+    value = 0.5 if behaviour == "late-bad" else 1.0 / (1.0 + params["learning_rate"])
     max_steps = params["max_steps"] if params.get("max_steps", -1) > 0 else 4
     eval_steps = min(params.get("eval_steps") or 2, max_steps)
+    late = 1.0 if behaviour == "late-bad" and trial >= 2 else 0.0
     send({"event": "started", "trial": trial, "max_steps": max_steps})
     for step in range(1, max_steps + 1):
         if behaviour == "slow":
@@ -83,14 +95,15 @@ def run_trial(trial: int, params: dict, behaviour: str, send, receive) -> None:
             }
         )
         if step % eval_steps == 0 or step == max_steps:
-            send({"event": "eval", "number": trial, "step": step, "value": value + 0.1 / step})
+            at = value + 0.1 / step + (late if step == max_steps else 0.0)
+            send({"event": "eval", "number": trial, "step": step, "value": at})
             decision = receive()
             if decision is None:
                 sys.exit(1)
             if decision["prune"]:
-                finish(trial, value + 0.1 / step, step, send, pruned_at=step, max_steps=max_steps)
+                finish(trial, at, step, send, pruned_at=step, max_steps=max_steps)
                 return
-    final = "NaN" if behaviour == "nan" else repr(value + 0.1 / max_steps)
+    final = "NaN" if behaviour == "nan" else repr(value + 0.1 / max_steps + late)
     finish(trial, final, max_steps, send, max_steps=max_steps)
 
 
