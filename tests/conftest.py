@@ -31,8 +31,10 @@ os.environ.pop("HF_HUB_CACHE", None)
 @pytest.fixture(scope="session", autouse=True)
 def demo_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Every test sees a private demo cache, built once for the session (~10 s), and the empty,
-    offline Hugging Face cache set above."""
-    cache = tmp_path_factory.mktemp("lorasearch-cache")
+    offline Hugging Face cache set above. `LORASEARCH_TEST_CACHE` names a folder to keep it in
+    across sessions instead (bench/mutants.py runs pytest dozens of times)."""
+    kept = os.environ.get("LORASEARCH_TEST_CACHE")
+    cache = Path(kept) if kept else tmp_path_factory.mktemp("lorasearch-cache")
     with pytest.MonkeyPatch.context() as patch:  # for this session only, undone at its end
         patch.setenv("LORASEARCH_CACHE_DIR", str(cache))
         from lorasearch_tui.demo import ensure_demo_assets

@@ -1,0 +1,320 @@
+"""Break one line of a rule that matters, run the fast tests that claim that rule, and say
+whether they noticed: a test guards a promise only if it fails when the promise breaks.
+
+    .venv/bin/python bench/mutants.py            # every mutant, then the table
+    .venv/bin/python bench/mutants.py --list     # the mutants and the tests that claim each
+    .venv/bin/python bench/mutants.py budget     # those whose name holds "budget"
+
+Each mutant replaces one exact piece of one source line (it must occur exactly once, so a
+refactor that moves the line makes this script say so rather than test nothing). The work
+happens in a copy of the repository (git's tracked and untracked, not ignored, files) put first
+on PYTHONPATH, so the checkout is never touched and the processes the tests start (workers,
+runners, the CLI) import the mutated copy too. The claimed tests are first run unmutated: a
+mutant only counts as caught when the same tests passed without it. A mutant that stops the
+code from importing is not counted as caught (the table says `broken`): it proves nothing.
+
+Exit code 0 when every mutant is caught, 1 when one survived or broke, 2 on a stale mutant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    file: str
+    old: str
+    new: str
+    tests: tuple[str, ...]
+    why: str  # the promise it breaks
+
+
+T = "tests/"
+MEDIAN = T + "test_engine_rules.py::test_the_median_pruner_waits_for_two_trials_and_never_judges_a_first_eval"
+FOREIGN = T + "test_leases.py::test_a_trial_another_host_keeps_alive_is_left_alone_until_its_lease_runs_out"
+MUTANTS = [
+    # The failure budget
+    Mutant(
+        "budget-same-reason",
+        "lorasearch_tui/search/_budget.py",
+        "if self._streak and self._streak[-1][1] != reason:",
+        "if False:",
+        (T + "test_worker_protocol.py::test_different_failures_do_not_spend_the_budget",),
+        "only failures with the same reason count in a row",
+    ),
+    Mutant(
+        "budget-limit",
+        "lorasearch_tui/search/_budget.py",
+        "len(self._streak) >= self._limit",
+        "len(self._streak) > self._limit",
+        (T + "test_worker_protocol.py::test_a_worker_that_cannot_start_spends_the_failure_budget",),
+        "--max-failures-in-a-row N stops at the N-th failure",
+    ),
+    Mutant(
+        "budget-environment-only",
+        "lorasearch_tui/search/_budget.py",
+        "        if not outcome.budget:",
+        "        if False:",
+        (T + "test_worker_protocol.py::test_a_diverged_or_timed_out_trial_never_spends_the_budget",),
+        "a trial that diverged or timed out says something about its parameters: no budget",
+    ),
+    # Leases and recovery
+    Mutant(
+        "lease-host-name",
+        "lorasearch_tui/search/_lease.py",
+        "return self.host == other.host and self.pidns == other.pidns",
+        "return self.pidns == other.pidns",
+        (T + "test_leases.py::test_who_is_lost",),
+        "another host's trial is judged by its lease, never by a pid check here",
+    ),
+    Mutant(
+        "lease-dead-pid-here",
+        "lorasearch_tui/search/_lease.py",
+        "if me.same_machine(owner) and (owner.pid == me.pid or owner.is_gone()):",
+        "if False:",
+        (T + "test_leases.py::test_who_is_lost",),
+        "on this machine a dead runner's trial is lost at once",
+    ),
+    Mutant(
+        "lease-own-grace",
+        "lorasearch_tui/search/_lease.py",
+        'if now - float(lease.get("renewed", 0.0)) > float(lease.get("grace", DEFAULT_GRACE_S)):',
+        'if now - float(lease.get("renewed", 0.0)) > DEFAULT_GRACE_S:',
+        (FOREIGN,),
+        "a lease runs out after its own grace period",
+    ),
+    Mutant(
+        "lease-renewal",
+        "lorasearch_tui/search/_runner.py",
+        "self._leases.renew([(s.trial, s.placement.label) for s in busy])",
+        "self._leases.renew([])",
+        (T + "test_leases.py::test_runners_renew_their_leases_so_no_live_trial_is_taken_for_lost",),
+        "a runner renews the leases of its running trials",
+    ),
+    Mutant(
+        "recover-rerun",
+        "lorasearch_tui/search/_recover.py",
+        'study.enqueue_trial(trial.params, user_attrs={"rerun_of": trial.number}, skip_if_exists=False)',
+        "pass",
+        (FOREIGN,),
+        "a lost trial's parameters run again",
+    ),
+    # Passwords
+    Mutant(
+        "mask-search-started",
+        "lorasearch_tui/search/_runner.py",
+        "storage=mask_password(storage),",
+        "storage=storage,",
+        (T + "test_storage.py::test_a_password_in_the_storage_url_is_shown_nowhere",),
+        "a password in a storage URL is never shown (console, TUI header)",
+    ),
+    Mutant(
+        "mask-query-password",
+        "lorasearch_tui/search/_storage.py",
+        'return re.sub(r"([?&]password=)[^&#]*", r"\\1***", url, flags=re.IGNORECASE)',
+        "return url",
+        (T + "test_storage.py::test_a_password_is_masked_however_it_is_written",),
+        "a password= in a URL's query string is masked too",
+    ),
+    # Pruning
+    Mutant(
+        "prune-last-eval",
+        "lorasearch_tui/search/_slot.py",
+        "prune = not last and bool(trial.should_prune())",
+        "prune = bool(trial.should_prune())",
+        (T + "test_engine_rules.py::test_no_pruner_judges_a_trials_last_eval",),
+        "no pruner judges a trial's last eval",
+    ),
+    Mutant(
+        "prune-never-asked",
+        "lorasearch_tui/search/_slot.py",
+        "prune = not last and bool(trial.should_prune())",
+        "prune = False",
+        (MEDIAN,),
+        "pruning really prunes",
+    ),
+    Mutant(
+        "prune-median-warmup",
+        "lorasearch_tui/search/_samplers.py",
+        "n_warmup_steps=eval_steps + 1",
+        "n_warmup_steps=0",
+        (MEDIAN,),
+        "the median pruner never judges a first eval",
+    ),
+    # Scoring
+    Mutant(
+        "cer-reference-length",
+        "lorasearch_tui/training/_scoring.py",
+        "return float(measure(refs, predictions))",
+        "return float(measure(predictions, refs))",
+        (T + "test_objective.py::test_cer_wer_and_exact_match_of_known_pairs",),
+        "CER and WER are edits over the reference's length",
+    ),
+    Mutant(
+        "exact-match",
+        "lorasearch_tui/training/_scoring.py",
+        "sum(p == r for p, r in zip(predictions, references, strict=True))",
+        "sum(r.startswith(p) for p, r in zip(predictions, references, strict=True))",
+        (T + "test_objective.py::test_cer_wer_and_exact_match_of_known_pairs",),
+        "exact match means equal",
+    ),
+    Mutant(
+        "normalize-nfkc",
+        "lorasearch_tui/training/_scoring.py",
+        '    if how.nfkc:\n        text = unicodedata.normalize("NFKC", text)',
+        "    pass",
+        (T + "test_objective.py::test_normalization_for_ocr_text",),
+        "OCR text is compared after NFKC",
+    ),
+    # The best trial and its files
+    Mutant(
+        "best-direction",
+        "lorasearch_tui/search/_study.py",
+        "pick = max if study.directions[0] == StudyDirection.MAXIMIZE else min",
+        "pick = min",
+        (T + "test_objective.py::test_token_accuracy_is_maximized",),
+        "a maximized metric's best trial is its highest",
+    ),
+    Mutant(
+        "best-config-params",
+        "lorasearch_tui/search/_results.py",
+        "write_json(config_file, config.with_values(dict(best.params)).model_dump())",
+        "write_json(config_file, config.with_values(dict(study.trials[0].params)).model_dump())",
+        (T + "test_results.py::test_the_best_files_hold_the_best_trial_and_its_parameters",),
+        "the best config holds the best trial's parameters",
+    ),
+    # Memory guard and batch fit
+    Mutant(
+        "memory-guard-limit",
+        "lorasearch_tui/search/_memory_guard.py",
+        "if retained is not None and retained > self.limit(result):",
+        "if retained is not None and retained > 2 * self.limit(result):",
+        (T + "test_memory_guard.py",),
+        "a worker that kept more than the limit is replaced",
+    ),
+    Mutant(
+        "memory-guard-every",
+        "lorasearch_tui/search/_memory_guard.py",
+        "trials_on_worker >= self.every",
+        "trials_on_worker > self.every",
+        (T + "test_memory_guard.py",),
+        "--recycle-every N replaces the worker after N trials",
+    ),
+    Mutant(
+        "batch-fit-budget",
+        "lorasearch_tui/training/_batch_fit.py",
+        "if peak is not None and peak <= budget:",
+        "if peak is not None:",
+        (T + "test_batch_fit.py",),
+        "the micro-batch chosen fits in the memory budget",
+    ),
+    # Study names
+    Mutant(
+        "study-name-rule",
+        "lorasearch_tui/search/_study.py",
+        'STUDY_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")',
+        'STUDY_NAME = re.compile(r"[A-Za-z0-9_./-]{1,100}")',
+        (T + "test_bad_input.py",),
+        "a study name cannot escape its folders",
+    ),
+]
+
+
+def copy_repo(to: Path) -> None:
+    """The checkout as git sees it (tracked and untracked, not ignored), without .venv."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
+    for name in filter(None, listed):
+        source = REPO / name.decode()
+        if source.is_file():
+            target = to / name.decode()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+
+
+def pytest(copy: Path, tests: tuple[str, ...], env: dict[str, str], timeout: float) -> tuple[int, str]:
+    """Run the tests in the copy; (exit code, last lines). 124 when past `timeout`."""
+    command = [sys.executable, "-m", "pytest", "-q", "-x", "-m", "not slow", "-p", "no:cacheprovider", *tests]
+    try:
+        done = subprocess.run(command, cwd=copy, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        return 124, out[-2000:]
+    return done.returncode, (done.stdout + done.stderr)[-2000:]
+
+
+def apply(copy: Path, mutant: Mutant) -> str:
+    """Write the mutant into the copy; the original text, to put back."""
+    path = copy / mutant.file
+    text = path.read_text()
+    if text.count(mutant.old) != 1:
+        raise SystemExit(
+            f"stale mutant {mutant.name}: {mutant.file} holds {text.count(mutant.old)} copies of "
+            f"{mutant.old!r} (want 1); update bench/mutants.py"
+        )
+    path.write_text(text.replace(mutant.old, mutant.new))
+    return text
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("only", nargs="*", help="run the mutants whose name holds one of these")
+    parser.add_argument("--list", action="store_true", help="list the mutants and stop")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per test run")
+    args = parser.parse_args()
+    chosen = [m for m in MUTANTS if not args.only or any(word in m.name for word in args.only)]
+    if args.list or not chosen:
+        for m in chosen or MUTANTS:
+            print(f"{m.name:24} {m.file}: {m.why}\n{'':24} {' '.join(m.tests)}")
+        return 0 if chosen else 2
+    with tempfile.TemporaryDirectory(prefix="lorasearch-mutants-") as scratch:
+        copy, cache = Path(scratch) / "repo", Path(scratch) / "demo-cache"
+        copy_repo(copy)
+        env = {**os.environ, "PYTHONPATH": str(copy), "LORASEARCH_TEST_CACHE": str(cache)}
+        for mutant in chosen:  # a stale mutant is said before anything runs
+            (copy / mutant.file).write_text(apply(copy, mutant))
+        claimed = tuple(dict.fromkeys(t for m in chosen for t in m.tests))
+        print(f"baseline: {len(claimed)} test files/ids, unmutated ...", flush=True)
+        code, tail = pytest(copy, claimed, env, args.timeout * 4)
+        if code != 0:
+            print(f"the claimed tests fail without any mutant (exit {code}):\n{tail}")
+            return 1
+        rows = []
+        for mutant in chosen:
+            original = apply(copy, mutant)
+            began = time.monotonic()
+            try:
+                code, tail = pytest(copy, mutant.tests, env, args.timeout)
+            finally:
+                (copy / mutant.file).write_text(original)
+            verdict = {0: "SURVIVED", 1: "caught", 124: "caught (timeout)"}.get(code, f"broken ({code})")
+            rows.append((mutant, verdict, time.monotonic() - began))
+            print(f"{verdict:18} {mutant.name:24} {time.monotonic() - began:6.1f} s", flush=True)
+            if code not in (0, 1, 124):
+                print(tail)
+    print("\n| mutant | file | promise | verdict | s |\n|---|---|---|---|---|")
+    for mutant, verdict, seconds in rows:
+        print(f"| {mutant.name} | {mutant.file} | {mutant.why} | {verdict} | {seconds:.0f} |")
+    caught = sum(v.startswith("caught") for _, v, _ in rows)
+    print(f"\n{caught} of {len(rows)} caught")
+    return 0 if caught == len(rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
