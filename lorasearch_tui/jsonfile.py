@@ -22,8 +22,11 @@ _WIDE_BOMS = (
 )
 
 
-class _NonFinite(ValueError):
-    pass
+class _NonFinite:
+    """Stands where the file wrote `NaN`/`Infinity`, so the refusal can name its JSON path."""
+
+    def __init__(self, constant: str) -> None:
+        self.constant = constant
 
 
 def read_text(path: Path, what: str) -> str:
@@ -65,19 +68,46 @@ def loads(text: str, path: Path, first_line: int = 1) -> Any:
         first_line: the file's line number of `text`'s first line (JSON Lines), for messages.
 
     Raises:
-        UserError: invalid JSON, with its line and column.
+        UserError: invalid JSON, with its line and column; a non-finite number, with its JSON
+            path (`search_space.learning_rate.high`).
     """
+    found: list[_NonFinite] = []
+
+    def mark(constant: str) -> _NonFinite:
+        # Parsing on and then looking for the marker gives the key path, which the decoder's
+        # callback cannot know; the search runs only when the file has such a constant.
+        found.append(_NonFinite(constant))
+        return found[-1]
+
     try:
-        return json.loads(text, parse_constant=_refuse)
+        data = json.loads(text, parse_constant=mark)
     except json.JSONDecodeError as exc:
         line = exc.lineno + first_line - 1
         raise UserError(f"{path}: invalid JSON at line {line}, column {exc.colno}: {exc.msg}") from None
-    except _NonFinite as exc:
-        where = f" at line {first_line}" if first_line > 1 else ""
-        raise UserError(f"{path}: {exc}{where} is not a JSON number; write a finite number") from None
     except RecursionError:
         raise UserError(f"{path}: the JSON is nested too deeply to read; flatten it") from None
+    if found:
+        # A duplicate key can drop a marker from the data; the first one is then named unplaced.
+        json_path, constant = _first_non_finite(data) or ("", found[0].constant)
+        key = f"{json_path}: " if json_path else ""
+        where = f" at line {first_line}" if first_line > 1 else ""
+        raise UserError(f"{path}: {key}{constant}{where} is not a JSON number; write a finite number")
+    return data
 
 
-def _refuse(constant: str) -> Any:
-    raise _NonFinite(constant)
+def _first_non_finite(data: Any) -> tuple[str, str] | None:
+    """The JSON path (`a.b[2]`, as config errors write it) and text of the first marker, in file
+    order; a loop, not recursion, since the data may be nested as deeply as Python could parse."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        json_path, value = stack.pop()
+        if isinstance(value, _NonFinite):
+            return json_path, value.constant
+        if isinstance(value, dict):
+            items = [(f"{json_path}.{k}" if json_path else str(k), v) for k, v in value.items()]
+        elif isinstance(value, list):
+            items = [(f"{json_path}[{i}]", v) for i, v in enumerate(value)]
+        else:
+            continue
+        stack.extend(reversed(items))
+    return None

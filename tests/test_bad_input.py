@@ -75,8 +75,9 @@ CONFIG_CASES = {
     "deep": (b"[" * 200_000 + b"]" * 200_000, "nested too deeply"),
     "infinity": (
         b'{"search_space": {"learning_rate": {"type": "loguniform", "low": 1e-5, "high": Infinity}}}',
-        "Infinity is not a JSON number",
+        "search_space.learning_rate.high: Infinity is not a JSON number",
     ),
+    "nan-fixed": (b'{"lora_r": 8, "learning_rate": NaN}', "learning_rate: NaN is not a JSON number"),
     "seed-negative": (b'{"seed": -1}', "seed: must be greater than or equal to 0 (got -1)"),
     "seed-too-large": (b'{"seed": 4294967296}', "seed: must be less than or equal to 4294967295"),
     "huge-float": (b'{"learning_rate": 1e400}', "learning_rate: must be a finite number"),
@@ -121,7 +122,7 @@ DATA_CASES = {
     "binary": (bytes(range(256)) * 4, "not UTF-8 text"),
     "utf16": ('{"instruction": "q", "output": "a"}\n'.encode("utf-16"), "UTF-16 text"),
     "deep": (b"[" * 200_000 + b"]" * 200_000, "nested too deeply"),
-    "nan": (b'{"instruction": "q", "output": "a", "x": NaN}\n', "NaN is not a JSON number"),
+    "nan": (b'{"instruction": "q", "output": "a", "x": NaN}\n', "x: NaN is not a JSON number"),
 }
 
 

@@ -204,6 +204,29 @@ def test_file_errors(tmp_path):
         load_config(write_json(tmp_path / "list.json", [1, 2]))
 
 
+NON_FINITE = [
+    ('{"learning_rate": NaN}', "learning_rate: NaN"),
+    ('{"lora_r": 8, "warmup_ratio": -Infinity}', "warmup_ratio: -Infinity"),
+    (
+        '{"search_space": {"learning_rate": {"type": "loguniform", "low": Infinity, "high": 1}}}',
+        "search_space.learning_rate.low: Infinity",
+    ),
+    (
+        '{"search_space": {"lora_r": {"type": "categorical", "choices": [8, NaN]}}}',
+        "search_space.lora_r.choices[1]: NaN",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), NON_FINITE, ids=[e for _, e in NON_FINITE])
+def test_a_non_finite_number_in_a_json_config_names_its_path(tmp_path, text, expected):
+    path = tmp_path / "bad.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(UserError) as caught:
+        load_config(path)
+    assert str(caught.value) == f"{path}: {expected} is not a JSON number; write a finite number"
+
+
 def test_overrides_replace_file_values(tmp_path):
     path = write_json(tmp_path / "c.json", {"instruction": "read it"})
     config = load_config(path, overrides={"instruction": "OCR please", "model_name": None})
