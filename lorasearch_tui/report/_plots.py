@@ -9,8 +9,11 @@ can write to the user's storage.
 
 from __future__ import annotations
 
+import logging
+import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -109,9 +112,35 @@ def plans(
     ]
 
 
+# One drawing at a time: `_quiet_optuna` swaps process-wide state (a logger's level, the
+# warning filters) that two threads drawing at once would restore in the wrong order.
+_DRAWING = threading.Lock()
+
+
+@contextmanager
+def _quiet_optuna() -> Iterator[None]:
+    """Draw without Optuna's own notes on stderr.
+
+    `plans` already decides what a study can be drawn as; Optuna's plotting still logs what it
+    makes of the data ("[W ...] Param lora_r unique value length is less than 2." when every
+    trial drew one value) and warns ExperimentalWarning, which ended a clean search with lines
+    that are not lorasearch's. Only `optuna.visualization` is quieted, and only while drawing:
+    the search's own Optuna warnings still show.
+    """
+    logger = logging.getLogger("optuna.visualization")
+    with _DRAWING:
+        level = logger.level
+        logger.setLevel(logging.ERROR)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                yield
+        finally:
+            logger.setLevel(level)
+
+
 def plotly_figure(plot: Plot, study: Any) -> Any:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Optuna's ExperimentalWarning on some plots
+    with _quiet_optuna():
         return plot.make(study, "plotly")
 
 
@@ -154,8 +183,7 @@ def _write_png(plot: Plot, study: Any, path: Path) -> Path:
     matplotlib.use("Agg")  # no display: files only
     import matplotlib.pyplot as plt
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with _quiet_optuna():
         drawn = plot.make(study, "matplotlib")
     first = drawn.flat[0] if hasattr(drawn, "flat") else drawn  # slice and contour: a grid of axes
     figure = first.figure
