@@ -80,9 +80,10 @@ def _home() -> None:
             if choice.action == "watch":
                 _watch(choice.study, url)
             elif choice.action == "resume":
-                run_search(
-                    None, {}, choice.study, SearchSettingsGiven(), True, url, set(), DEFAULT_SEARCH, True
-                )
+                # extending a finished study: a resume with a larger --n-trials, given as such
+                flags = SearchSettingsGiven(n_trials=choice.n_trials or SearchSettingsGiven.n_trials)
+                given = {"n_trials"} if choice.n_trials else set()
+                run_search(None, {}, choice.study, flags, True, url, given, DEFAULT_SEARCH, True)
             else:
                 run_search(
                     choice.config, {}, None, SearchSettingsGiven(), False, None, set(), DEFAULT_SEARCH, True

@@ -344,7 +344,7 @@ def study_view(looked: dict[str, Any], sort: str = "number") -> Any:
 class HomeStudies:
     """The home screen's source (`tui.home.HomeSource`): the studies of every
     `optuna_studies/*.db` (and of LORASEARCH_STORAGE when it is set), a study's report as Rich
-    renderables, and the configs of `configs/` with their check."""
+    renderables, and the configs of `configs/` and `configs/examples/` with their check."""
 
     def __init__(self) -> None:
         self._urls: dict[str, str] = {}
@@ -378,7 +378,20 @@ class HomeStudies:
             return Text(str(exc), style="red")
 
     def configs(self) -> list[Path]:
-        return sorted(Path("configs").glob("*.json"))
+        """The configs of `configs/` and `configs/examples/` that `search` can run: a fixed
+        config (no search_space, for `train`) is left out. One that does not load stays, so
+        that picking it shows why."""
+        from .config import load_config
+        from .errors import UserError
+
+        def searchable(path: Path) -> bool:
+            try:
+                return bool(load_config(path).space)
+            except UserError:
+                return True
+
+        found = [*sorted(Path("configs").glob("*.json")), *sorted(Path("configs/examples").glob("*.json"))]
+        return [path for path in found if searchable(path)]
 
     def check_config(self, path: Path) -> str | None:
         from .config import load_config

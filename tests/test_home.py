@@ -17,11 +17,12 @@ import optuna
 import pytest
 from helpers.pilot import text_of, wait_until
 from helpers.searching import run_standin, wait_for
+from textual.widgets import OptionList
 
 from lorasearch_tui.cli_results import HomeStudies
 from lorasearch_tui.search._lease import Runner
 from lorasearch_tui.tui import HomeApp, HomeChoice
-from lorasearch_tui.tui.home import ConfigPickerScreen, ResumeScreen, StudyReportScreen
+from lorasearch_tui.tui.home import ConfigPickerScreen, FinishedScreen, ResumeScreen, StudyReportScreen
 
 
 @pytest.fixture
@@ -139,3 +140,76 @@ def test_lorasearch_alone_is_the_home_screen_in_a_terminal_and_the_help_elsewher
         assert terminal.wait(timeout=30) == 0
     finally:
         terminal.hang_up()
+
+
+@pytest.fixture
+def finished(tmp_path, monkeypatch):
+    """`done`: 2 of its 2 trials done, nothing left."""
+    monkeypatch.chdir(tmp_path)
+    run_standin(tmp_path, "good", name="done", n_trials=2)
+    return tmp_path
+
+
+async def test_enter_on_a_finished_study_opens_it_read_only(finished):
+    app = HomeApp(HomeStudies())
+    async with app.run_test(size=(140, 30)) as pilot:
+        await wait_until(pilot, lambda: len(app.studies) == 1, timeout=30)
+        await pilot.pause(0.2)
+        await pilot.press("enter")
+        assert isinstance(app.screen, FinishedScreen) and not isinstance(app.screen, ResumeScreen)
+        said = text_of(app.screen.query_one("#finished-text"))
+        assert "Study done (random/none) is finished: 2 of 2 trials done." in said and "left" not in said
+        assert "Enter: open it read-only" in said and "extend it by 2 more trials (to 4" in said
+        await pilot.press("enter")
+    assert app.return_value == HomeChoice("watch", "done")
+
+
+async def test_a_finished_study_is_extended_by_n_more_trials_with_a_larger_target(finished):
+    app = HomeApp(HomeStudies())
+    async with app.run_test(size=(140, 30)) as pilot:
+        await wait_until(pilot, lambda: len(app.studies) == 1, timeout=30)
+        await pilot.pause(0.2)
+        await pilot.press("enter", "escape")
+        assert not isinstance(app.screen, FinishedScreen) and app.is_running
+        await pilot.press("enter", "plus", "plus", "minus")
+        assert "extend it by 3 more trials (to 5" in text_of(app.screen.query_one("#finished-text"))
+        await pilot.press("e")
+    assert app.return_value == HomeChoice("resume", "done", n_trials=5)
+
+
+def test_the_cli_resumes_an_extended_study_with_its_new_target_as_given(tmp_path, monkeypatch):
+    """What `lorasearch` does with the home screen's choice: a resume with `--n-trials 5`."""
+    from lorasearch_tui import cli, tui
+
+    monkeypatch.chdir(tmp_path)
+
+    choices = iter([HomeChoice("resume", "done", n_trials=5), None])
+    monkeypatch.setattr(tui, "HomeApp", lambda source: type("Fake", (), {"run": lambda _: next(choices)})())
+    calls = []
+    monkeypatch.setattr(cli, "run_search", lambda *args, **kwargs: calls.append(args))
+    cli._home()
+    ((config, _, study, flags, resume, _, given, *_),) = calls
+    assert (config, study, flags.n_trials, resume, given) == (None, "done", 5, True, {"n_trials"})
+
+
+async def test_the_config_picker_lists_the_examples_and_leaves_out_fixed_configs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    searched = {"search_space": {"learning_rate": {"type": "loguniform", "low": 0.001, "high": 0.1}}}
+    (tmp_path / "configs/examples").mkdir(parents=True)
+    (tmp_path / "configs/good.json").write_text(json.dumps(searched))
+    (tmp_path / "configs/fixed.json").write_text(json.dumps({"lora_r": 8}))  # for `train`
+    (tmp_path / "configs/broken.json").write_text("{")  # listed: picking it says why
+    (tmp_path / "configs/examples/lr.json").write_text(json.dumps(searched))
+    (tmp_path / "configs/examples/fixed_too.json").write_text(json.dumps({"search_space": {}}))
+    expected = [Path("configs/broken.json"), Path("configs/good.json"), Path("configs/examples/lr.json")]
+    assert HomeStudies().configs() == expected
+    app = HomeApp(HomeStudies())
+    async with app.run_test(size=(140, 30)) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("n")
+        assert isinstance(app.screen, ConfigPickerScreen)
+        options = app.screen.query_one(OptionList)
+        shown = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+        assert shown == [str(p) for p in expected]
+        await pilot.press("down", "down", "enter")
+    assert app.return_value == HomeChoice("new", config=Path("configs/examples/lr.json"))

@@ -2,9 +2,10 @@
 
 The list of studies (what `lorasearch studies` prints, refreshed every few seconds); Enter on
 a running study attaches to it as `lorasearch watch` does, on a stopped one offers to resume
-it (after a confirmation that says what is left); `n` starts a new search from a config of
-`configs/` (checked first, its error shown in place); `v` shows a study's report in the
-terminal; `?` lists the keys.
+it (after a confirmation that says what is left), on a finished one (nothing left) opens it
+read-only as `watch` does or extends it by N more trials; `n` starts a new search from a
+config of `configs/` or `configs/examples/` (checked first, its error shown in place); `v`
+shows a study's report in the terminal; `?` lists the keys.
 
 The app reads nothing itself: the CLI hands it a `HomeSource` (the studies, a study's report,
 the configs and their check), and the app ends with what the user chose (`HomeChoice`), which
@@ -35,7 +36,7 @@ class HomeSource(Protocol):
 
     def report(self, name: str) -> Any: ...  # a Rich renderable
 
-    def configs(self) -> list[Path]: ...
+    def configs(self) -> list[Path]: ...  # only those with a search space: `search` needs one
 
     def check_config(self, path: Path) -> str | None: ...  # None when it is fine, else why not
 
@@ -45,12 +46,16 @@ class HomeChoice:
     action: str  # "watch", "resume" or "new"
     study: str | None = None
     config: Path | None = None
+    n_trials: int | None = None  # a resume's new target (`--n-trials`), None: the stored one
 
 
 HOME_HELP = """\
 Enter  a running study: watch it (read-only)
        a stopped one: resume it (asks first)
+       a finished one: open it read-only, or
+       extend it by more trials
 n      new search from a config in configs/
+       or configs/examples/
 v      the selected study's report: trials, best,
        importances
 q      quit
@@ -113,7 +118,7 @@ class HomeApp(App[HomeChoice | None]):
         if studies:
             table.move_cursor(row=min(max(selected, 0), len(studies) - 1))
         title = (
-            "lorasearch: studies   Enter watches a running one or resumes a stopped one"
+            "lorasearch: studies   Enter watches a running one, resumes a stopped one, opens a finished one"
             if studies
             else "lorasearch: no studies here yet (n starts one)"
         )
@@ -136,12 +141,19 @@ class HomeApp(App[HomeChoice | None]):
             self.exit(HomeChoice("watch", study.name))
             return
         left = max(study.target - study.done, 0)
+        if left == 0:  # a resume would end at once: look at it, or give it a larger target
+            self.push_screen(FinishedScreen(study), self._chosen)
+            return
 
         def answered(yes: bool | None) -> None:
             if yes:
                 self.exit(HomeChoice("resume", study.name))
 
         self.push_screen(ResumeScreen(study, left), answered)
+
+    def _chosen(self, choice: HomeChoice | None) -> None:
+        if choice is not None:
+            self.exit(choice)
 
     def action_new(self) -> None:
         def picked(path: Path | None) -> None:
@@ -190,8 +202,58 @@ class ResumeScreen(ModalScreen[bool]):
         self.dismiss(answer)
 
 
+class FinishedScreen(ModalScreen[HomeChoice | None]):
+    """A study with nothing left: open it read-only (as `lorasearch watch` does), or extend it
+    by N more trials, which is a resume with a larger `--n-trials`. A grid study has run every
+    point of its grid, so it can only be opened."""
+
+    BINDINGS = [
+        Binding("enter,w", "watch", "Open read-only", id="finished.watch"),
+        Binding("e", "extend", "Extend", id="finished.extend"),
+        Binding("plus,up", "more(1)", "More trials", id="finished.more"),
+        Binding("minus,down", "more(-1)", "Fewer trials", id="finished.fewer"),
+        Binding("escape", "dismiss(None)", "Cancel", id="finished.cancel"),
+    ]
+
+    def __init__(self, study: Any) -> None:
+        super().__init__()
+        self._study = study
+        self.more = max(study.target, 1)  # as many again as it ran the first time
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm"):
+            yield Label(self._text(), id="finished-text")
+
+    def _text(self) -> str:
+        s = self._study
+        head = (
+            f"Study {printable(s.name)} ({s.mode}/{s.pruner}) is finished: "
+            f"{s.done} of {s.target} trials done."
+        )
+        if s.mode == "grid":
+            return f"{head}\nEnter: open it read-only   Esc: cancel"
+        return (
+            f"{head}\nEnter: open it read-only   e: extend it by {self.more} more trials "
+            f"(to {s.done + self.more}; +/- change it)   Esc: cancel"
+        )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self._study.mode != "grid" or action not in ("extend", "more")
+
+    def action_more(self, step: int) -> None:
+        self.more = max(self.more + step, 1)
+        self.query_one("#finished-text", Label).update(self._text())
+
+    def action_watch(self) -> None:
+        self.dismiss(HomeChoice("watch", self._study.name))
+
+    def action_extend(self) -> None:
+        self.dismiss(HomeChoice("resume", self._study.name, n_trials=self._study.done + self.more))
+
+
 class ConfigPickerScreen(ModalScreen[Path | None]):
-    """A config of `configs/`, checked before the search starts; its error stays in place."""
+    """A config of `configs/` or `configs/examples/`, checked before the search starts; its
+    error stays in place."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="configs.cancel")]
 
@@ -206,7 +268,10 @@ class ConfigPickerScreen(ModalScreen[Path | None]):
             if self._paths:
                 yield OptionList(*[printable(str(p)) for p in self._paths], id="configs-list")
             else:
-                yield Label("no configs/*.json here: write one (see `lorasearch schema`)")
+                yield Label(
+                    "no config with a search_space in configs/ or configs/examples/: write one "
+                    "(see `lorasearch schema`)"
+                )
             yield Static("", id="configs-error")
 
     def on_mount(self) -> None:
