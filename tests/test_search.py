@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
@@ -81,7 +80,12 @@ def test_random_search_respects_n_trials_and_writes_every_result_file(finished_s
 
 
 def test_best_config_trains_with_lorasearch_train_unchanged(finished_search, tmp_path):
+    """The best config, trained alone, gives the best trial's result again (the CPU is
+    deterministic, and a trial on a reused worker trains as a fresh process would).
+
+    Mutation it catches: the best config written with another trial's parameters."""
     cwd, _ = finished_search
+    best = json.loads((cwd / "optuna_studies/base_best_params.json").read_text())
     proc = subprocess.run(
         [
             sys.executable,
@@ -99,6 +103,7 @@ def test_best_config_trains_with_lorasearch_train_unchanged(finished_search, tmp
     )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "best/adapter_model.safetensors").is_file()
+    assert f"-> {best['best_value']:.4f} after 6 steps" in proc.stdout, (best, proc.stdout)
 
 
 def test_existing_study_needs_resume_and_resume_needs_a_study(finished_search):
@@ -292,8 +297,8 @@ def test_a_crashed_worker_fails_its_trial_and_is_replaced(tmp_path):
 def test_interrupt_records_the_trial_writes_files_and_exits_130(tmp_path, sig):
     config = config_file(tmp_path, LR_SPACE, max_steps=400)
     proc, log = start_search(tmp_path, "-c", str(config), "--study-name", "i", "--n-trials", "3")
-    wait_for(lambda: steps_logged(tmp_path, "i", 0) >= 2 or proc.poll() is not None, what="trial 0 to train")
-    time.sleep(1)
+    # well into trial 0: its steps are in its metrics.jsonl, written by the search as they come
+    wait_for(lambda: steps_logged(tmp_path, "i", 0) >= 4 or proc.poll() is not None, what="trial 0 to train")
     proc.send_signal(sig)
     assert proc.wait(timeout=60) == 130, log.read_text()
     trial = study_of(tmp_path, "i").trials[0]

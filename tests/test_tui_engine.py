@@ -204,10 +204,12 @@ def test_lorasearch_watch_in_a_terminal_writes_nothing_and_honours_no_color(fini
     terminal = Terminal(finished_study, "watch", "w", env={"NO_COLOR": "1" if no_color else None})
     try:
         wait_for(lambda: b"WATCHING" in terminal.screen, timeout=60, what="the watch screen")
-        time.sleep(2.5)  # a poll of the storage
-        terminal.type("aspre")
-        time.sleep(1.0)
-        terminal.type("q")
+        wait_for(lambda: b"COMPLETE" in terminal.screen, timeout=60, what="the study's trials, polled")
+        drawn = len(terminal.screen)
+        terminal.type("aspre?")
+        # keys are served in order: the help screen, drawn after them, says they were served
+        wait_for(lambda: b"abort" in terminal.screen[drawn:], timeout=30, what="the help after the keys")
+        terminal.type("?q")
         assert terminal.wait(timeout=30) == 0
     finally:
         terminal.hang_up()
