@@ -92,7 +92,7 @@ MUTANTS = [
         "lorasearch_tui/search/_lease.py",
         'if now - float(lease.get("renewed", 0.0)) > float(lease.get("grace", DEFAULT_GRACE_S)):',
         'if now - float(lease.get("renewed", 0.0)) > DEFAULT_GRACE_S:',
-        (FOREIGN,),
+        (T + "test_leases.py::test_who_is_lost", FOREIGN),
         "a lease runs out after its own grace period",
     ),
     Mutant(
@@ -184,7 +184,7 @@ MUTANTS = [
         "lorasearch_tui/search/_study.py",
         "pick = max if study.directions[0] == StudyDirection.MAXIMIZE else min",
         "pick = min",
-        (T + "test_objective.py::test_token_accuracy_is_maximized",),
+        (T + "test_engine_rules.py::test_a_maximized_objectives_best_trial_is_its_highest",),
         "a maximized metric's best trial is its highest",
     ),
     Mutant(
@@ -226,7 +226,7 @@ MUTANTS = [
         "lorasearch_tui/search/_study.py",
         'STUDY_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")',
         'STUDY_NAME = re.compile(r"[A-Za-z0-9_./-]{1,100}")',
-        (T + "test_bad_input.py",),
+        (T + "test_bad_input.py::test_the_study_name_rule_itself",),
         "a study name cannot escape its folders",
     ),
 ]

@@ -207,7 +207,24 @@ def test_a_decompression_bomb_png_is_refused_in_seconds(tmp_path):
 SPACE = {"learning_rate": {"type": "loguniform", "low": 0.01, "high": 0.1}}
 
 
-@pytest.mark.parametrize("name", ["../x", "/abs/path", "a/b", "x" * 300, "q?mode=ro", ".hidden", "a b"])
+BAD_NAMES = ["../x", "/abs/path", "a/b", "x" * 300, "q?mode=ro", ".hidden", "a b", "", "a\nb"]
+
+
+def test_the_study_name_rule_itself():
+    """The rule alone, in microseconds (the CLI test below runs a search when it breaks).
+
+    Mutation it catches: a study-name pattern that lets '/' or a leading '.' through."""
+    from lorasearch_tui.errors import UserError
+    from lorasearch_tui.search._study import check_study_name
+
+    for name in BAD_NAMES:
+        with pytest.raises(UserError, match="is not a valid study name"):
+            check_study_name(name)
+    for name in ["demo", "a.b-c_d", "x" * 100, "0", "_x"]:
+        assert check_study_name(name) == name
+
+
+@pytest.mark.parametrize("name", BAD_NAMES[:7])
 def test_a_study_name_that_is_no_file_name_is_refused(tmp_path, name):
     config = write_json(tmp_path / "c.json", {"search_space": SPACE})
     line = one_line(tmp_path, "search", "--no-tui", "-c", str(config), "--study-name", name)

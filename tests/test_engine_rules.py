@@ -191,3 +191,17 @@ def test_bayesian_models_the_space_after_a_start_up_sized_to_the_budget(tmp_path
     # stand-in rewards (its loss is 1/(1 + learning_rate)), past the random start-up's median
     rates = [t.params["learning_rate"] for t in study.trials]
     assert statistics.median(rates[3:]) > statistics.median(rates[:3])
+
+
+def test_a_maximized_objectives_best_trial_is_its_highest(tmp_path):
+    """With `token_accuracy` (maximized) the best trial, the best file and the search's answer
+    are the trial of the highest value.
+
+    Mutation it catches: the best trial picked as the lowest value whatever the direction."""
+    objective = {"objective": {"metric": "token_accuracy"}}
+    finished, study, _ = run_standin(tmp_path, n_trials=4, fixed=objective)
+    values = [t.value for t in study.trials]
+    assert study.direction.name == "MAXIMIZE" and len(set(values)) == 4
+    assert finished.best_number == values.index(max(values))
+    best = json.loads((tmp_path / "optuna_studies/s_best_params.json").read_text())
+    assert best["best_value"] == max(values) and best["direction"] == "maximize"
