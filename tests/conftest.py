@@ -28,6 +28,24 @@ os.environ.pop("HF_DATASETS_CACHE", None)
 os.environ.pop("HF_HUB_CACHE", None)
 
 
+def _a_core_per_test_process() -> None:
+    """Under pytest-xdist (the README's `-n 2`), each test process and every process it starts
+    (searches, their workers) runs on a core of its own, and torch takes one thread: two
+    trainings at once never fight over both cores (torch's threads spin while they wait, so
+    two processes of two threads each on two cores run slower than one after the other). The
+    search's placement reads this affinity, as it would a container's CPU limit."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+    if not worker.startswith("gw") or not cores or count > len(cores):
+        return  # no xdist, or more test processes than cores: the system shares them out
+    os.sched_setaffinity(0, {cores[int(worker[2:]) % len(cores)]})
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
+
+
+_a_core_per_test_process()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def demo_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Every test sees a private demo cache, built once for the session (~10 s), and the empty,
