@@ -239,7 +239,9 @@ def test_schema_describes_every_parameter_and_the_space():
     props = schema["properties"]
     assert set(PARAM_NAMES) <= set(props)
     assert "search_space" in props and "$schema" in props
-    assert json.dumps(schema)  # serialisable for editors
+    text = json.dumps(schema, allow_nan=False)  # what an editor reads: strict JSON, nothing lost
+    assert json.loads(text) == schema
+    assert [name for name in PARAM_NAMES if not props[name].get("description")] == []
 
 
 def test_the_listed_optimizers_and_schedulers_exist_in_transformers():

@@ -62,7 +62,7 @@ def rows(app) -> list[list[str]]:
 
 async def loaded(pilot) -> None:
     await wait_until(pilot, lambda: len(pilot.app.studies) == 2, timeout=30)
-    await pilot.pause(0.2)
+    await wait_until(pilot, lambda: len(rows(pilot.app)) == 2, timeout=30)  # and drawn
 
 
 async def test_the_list_shows_each_study_and_enter_on_a_running_one_watches_it(studies):
@@ -98,7 +98,7 @@ async def test_n_checks_the_picked_config_and_shows_its_error_in_place(studies):
         await pilot.press("n")
         assert isinstance(app.screen, ConfigPickerScreen)
         await pilot.press("enter")  # configs/bad.json, the first
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: text_of(app.screen.query_one("#configs-error")).strip(), 30)
         error = text_of(app.screen.query_one("#configs-error"))
         assert error.startswith("configs/bad.json: ") and "search_space.learning_rate" in error
         assert isinstance(app.screen, ConfigPickerScreen)
@@ -112,7 +112,7 @@ async def test_v_shows_the_studys_report_in_the_terminal(studies):
         await loaded(pilot)
         await pilot.press("down", "v")
         assert isinstance(app.screen, StudyReportScreen)
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: app.screen.report is not None, 30)
         report = app.screen.report
         from rich.console import Console
 

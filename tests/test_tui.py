@@ -74,7 +74,7 @@ async def test_the_header_counts_the_whole_study_and_every_worker():
         app.sink.emit(StudyProgress(done=5, running=3, target=8))
         for label, state in (("GPU 0", "training"), ("GPU 1", "training"), ("GPU 2", "loading model")):
             app.sink.emit(WorkerStateChanged(state, 100, "", label))
-        await pilot.pause(0.3)
+        await wait_until(pilot, lambda: "1 loading model" in text_of(app.query_one(StudyHeader)), 30)
         header = text_of(app.query_one(StudyHeader))
         assert "trials 5/8  3 running (1 here)" in header
         assert "3 workers: 2 training, 1 loading model" in header
