@@ -158,12 +158,30 @@ def test_timeout_stops_starting_trials(tmp_path, mode):
     assert "Search timeout" in proc.stdout
 
 
-def test_bayesian_search_respects_n_trials(tmp_path):
-    proc = search(
-        tmp_path, "-c", str(config_file(tmp_path, LR_SPACE)), "--study-name", "b", "--n-trials", "2"
+@pytest.fixture(scope="module")
+def bayesian_search(tmp_path_factory):
+    """`lorasearch search --n-trials 2` (bayesian, the default), its parent process saying at
+    its exit whether it ever imported torch; shared by the two tests that read it."""
+    cwd = tmp_path_factory.mktemp("bayesian")
+    argv = ["lorasearch", "search", "--no-tui", "-c", str(config_file(cwd, LR_SPACE))]
+    argv += ["--study-name", "b", "--n-trials", "2"]
+    script = f"""
+import atexit, sys
+atexit.register(lambda: print("TORCH", "torch" in sys.modules, flush=True))
+sys.argv = {argv!r}
+from lorasearch_tui.cli import main
+main()
+"""
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=cwd, capture_output=True, text=True, timeout=600
     )
+    return cwd, proc
+
+
+def test_bayesian_search_respects_n_trials(bayesian_search):
+    cwd, proc = bayesian_search
     assert proc.returncode == 0, proc.stderr
-    assert [t.state.name for t in study_of(tmp_path, "b").trials] == ["COMPLETE", "COMPLETE"]
+    assert [t.state.name for t in study_of(cwd, "b").trials] == ["COMPLETE", "COMPLETE"]
 
 
 def test_grid_runs_exactly_its_combinations_whatever_n_trials_says(tmp_path):
@@ -347,20 +365,12 @@ def test_kill_9_then_resume_reruns_the_interrupted_params(tmp_path):
     assert "trial   2  runs the params of trial 1 again" in resumed.stdout
 
 
-def test_the_parent_never_imports_torch(tmp_path):
-    path = config_file(tmp_path, LR_SPACE)
-    script = f"""
-import os, sys
-os.chdir({str(tmp_path)!r})
-from lorasearch_tui.config import load_config
-from lorasearch_tui.search import SearchOptions, SearchRunner
-from lorasearch_tui.events import NullSink
-config = load_config({str(path)!r})
-finished = SearchRunner(config, SearchOptions("nt", n_trials=1), NullSink()).run()
-print("STATE", finished.counts["complete"], "TORCH", "torch" in sys.modules)
-"""
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
-    assert "STATE 1 TORCH False" in proc.stdout, proc.stdout + proc.stderr
+def test_the_parent_never_imports_torch(bayesian_search):
+    """The search's own process, from the command line to its exit (two trials trained by its
+    worker), never imports torch: it stays light beside the training."""
+    _, proc = bayesian_search
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "TORCH False", proc.stdout + proc.stderr
 
 
 def test_demo_command_searches_the_embedded_assets(tmp_path):
