@@ -13,10 +13,11 @@ trains), so no front end parses a reason or rebuilds a path.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import ConfigDict, Field
 from pydantic.dataclasses import dataclass
+from typing_extensions import dataclass_transform
 
 FAULT_ENV_VAR = "LORASEARCH_INJECT_FAULT"  # the fault hook (worker/_faults.py); views name it
 
@@ -24,8 +25,14 @@ _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
 _Count = Annotated[int, Field(ge=0)]
 
 
-def _record(cls: type) -> type:
-    return dataclass(frozen=True, config=_STRICT)(cls)
+_T = TypeVar("_T")
+
+
+@dataclass_transform(frozen_default=True)
+def _record(cls: type[_T]) -> type[_T]:
+    """A frozen, strictly checked pydantic dataclass (`dataclass_transform` tells type
+    checkers that the decorated class takes its fields as constructor arguments)."""
+    return dataclass(frozen=True, config=_STRICT)(cls)  # type: ignore[return-value]  # the same class
 
 
 @_record
