@@ -265,7 +265,7 @@ async def test_two_trials_at_once_each_on_its_worker_and_n_picks_which_one_a_abo
     app, controls = engine_app(tmp_path, "slow", n_trials=2, workers=2, max_steps=12)
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_until(pilot, lambda: len(app.state.running_numbers) == 2, timeout=60)
-        await pilot.pause(0.3)
+        await wait_until(pilot, lambda: "2 training" in text_of(app.query_one(StudyHeader)), timeout=30)
         table = app.query_one(TrialTable)
         assert "worker" in [str(c.label) for c in table.columns.values()]
         rows = {
@@ -277,8 +277,8 @@ async def test_two_trials_at_once_each_on_its_worker_and_n_picks_which_one_a_abo
         assert app.state.running == 1  # the chart follows the trial started last
         await pilot.press("n")
         assert app.state.running == 0
-        await pilot.pause(LossChart.MIN_INTERVAL_S + 0.2)
-        assert app.query_one(LossChart)._drawn[0] == 0
+        # drawn at most every MIN_INTERVAL_S: wait for the redraw, bounded
+        await wait_until(pilot, lambda: app.query_one(LossChart)._drawn[0] == 0, timeout=10)
         await pilot.press("a")
         await wait_until(pilot, lambda: app.state.finished is not None, timeout=60)
         await pilot.press("q")
@@ -304,11 +304,10 @@ async def test_i_shows_the_importances_the_engine_sends_after_each_trial(tmp_pat
         )
         await pilot.press("i")
         assert isinstance(app.screen, ImportancesScreen)
-        await pilot.pause(0.2)
-        said = text_of(app.screen.query_one("#importances-text"))
-        assert "none yet: needs 3 complete trials, the study has 1" in said
+        needs = "none yet: needs 3 complete trials, the study has 1"
+        await wait_until(pilot, lambda: needs in text_of(app.screen.query_one("#importances-text")), 30)
         await wait_until(pilot, lambda: app.state.importances is not None and app.state.importances.values)
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: "PED-ANOVA" in text_of(app.screen.query_one("#importances-text")), 30)
         said = text_of(app.screen.query_one("#importances-text"))
         assert "PED-ANOVA" in said and "from 3 complete trials" in said and "learning_rate" in said
         await pilot.press("escape")
