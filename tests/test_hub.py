@@ -14,6 +14,7 @@ import optuna
 import pytest
 from helpers.hub_standin import StandInHub
 from helpers.searching import LR_SPACE, config_file
+from helpers.searching import lorasearch as run_cli
 
 from lorasearch_tui.demo import resolve_demo_name
 
@@ -23,15 +24,8 @@ GATED_ID = "acme/gated-ocr"
 
 
 def lorasearch(cwd, *args, env):
-    full = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
-    return subprocess.run(
-        [sys.executable, "-m", "lorasearch_tui", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**full, **env},
-    )
+    """The CLI online (through the stand-in Hub that `env` names), unless `env` says offline."""
+    return run_cli(cwd, *args, env={"HF_HUB_OFFLINE": None, **env})
 
 
 def dataset_repo(folder):

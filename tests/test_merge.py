@@ -4,26 +4,11 @@ processor; the merged model loads and measures what the adapter measures on that
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 from helpers.hub_standin import StandInHub
-from helpers.searching import LR_SPACE, config_file, search
+from helpers.searching import LR_SPACE, config_file, lorasearch, search
 
 pytestmark = pytest.mark.slow
-
-
-def lorasearch(cwd, *args, env=None):
-    return subprocess.run(
-        [sys.executable, "-m", "lorasearch_tui", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-    )
 
 
 def _files(folder):
@@ -41,8 +26,7 @@ def test_a_trial_merged_loads_and_measures_what_its_adapter_does(tmp_path, monke
     config = config_file(tmp_path, LR_SPACE, max_steps=4)
     assert search(tmp_path, "-c", str(config), "--study-name", "m", "--n-trials", "2").returncode == 0
     with StandInHub(uploads=tmp_path / "hub") as hub:
-        online = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
-        env = {**online, "HF_ENDPOINT": hub.url, "HF_TOKEN": "hf_test"}
+        env = {"HF_HUB_OFFLINE": None, "HF_ENDPOINT": hub.url, "HF_TOKEN": "hf_test"}
         done = lorasearch(tmp_path, "merge", "m", "--out", "merged", "--push-to-hub", "acme/merged", env=env)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "merged/config.json").is_file() and (

@@ -15,7 +15,7 @@ import time
 import optuna
 import pytest
 from conftest import REPO, write_json
-from helpers.searching import LR_SPACE, ListSink, config_file, search
+from helpers.searching import LR_SPACE, ListSink, config_file, lorasearch, search
 
 from lorasearch_tui.config import parse_config
 from lorasearch_tui.errors import UserError
@@ -244,14 +244,7 @@ class _Both:
 
 
 def _cli(cwd, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lorasearch_tui", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "COLUMNS": "400"},  # no column cut short
-    )
+    return lorasearch(cwd, *args, env={"COLUMNS": "400"}, timeout=120)  # no column cut short
 
 
 async def test_a_password_in_the_storage_url_is_shown_nowhere(tmp_path, monkeypatch, postgres_url):

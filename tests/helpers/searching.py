@@ -31,17 +31,26 @@ def config_file(folder: Path, space: dict, **fixed) -> Path:
     return write_json(folder / "search.json", {**values, "search_space": space})
 
 
-def search(
+def lorasearch(
     cwd: Path, *args: str, env: dict | None = None, timeout: float = 600
 ) -> subprocess.CompletedProcess[str]:
+    """`lorasearch ARGS` in `cwd` as a user runs it: this environment with `env` on top (a value
+    of None unsets that variable), output captured."""
+    merged = {k: v for k, v in {**os.environ, **(env or {})}.items() if v is not None}
     return subprocess.run(
-        [sys.executable, "-m", "lorasearch_tui", "search", "--no-tui", *args],
+        [sys.executable, "-m", "lorasearch_tui", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, **(env or {})},
+        env=merged,
     )
+
+
+def search(
+    cwd: Path, *args: str, env: dict | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    return lorasearch(cwd, "search", "--no-tui", *args, env=env, timeout=timeout)
 
 
 def start_search(cwd: Path, *args: str, env: dict | None = None) -> tuple[subprocess.Popen[str], Path]:
