@@ -1,6 +1,10 @@
 """Split specifications: the Hugging Face split syntax, parsed by `datasets.ReadInstruction`,
 and plain fractions on top.
 
+The library's grammar, rules and rounding are followed here rather than called: importing
+`datasets` costs 1-2 s to every command that reads a config or checks data, the search's parent
+among them. `tests/test_splits.py` holds the two to the same verdicts and the same records.
+
 `train[:90%]`, `train[90%:]`, `validation`, `test[:400]`, `train[10:-10]`, `train+validation`:
 the name is a split of the data (a data file or an image folder is one split, `train`; a Hub
 dataset or a `save_to_disk` folder has its own names), the slice is the library's, rounding to the
@@ -13,6 +17,7 @@ read as 10% to 400%. Records keep their order: no shuffling unless the config as
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -52,10 +57,7 @@ class Split:
             if self.side == "head":
                 return [("train", range(0, int(round(n * pct / 100))))]
             return [("train", range(int(round(n * (100 - pct) / 100)), n))]
-        from datasets import ReadInstruction
-
-        parts = ReadInstruction.from_spec(_compact(self.text)).to_absolute(sizes)
-        return [(p.splitname, range(sizes[p.splitname])[p.from_ : p.to]) for p in parts]
+        return [_absolute(part, sizes) for part in _parts(_compact(self.text))]
 
 
 def parse_split(text: str, side: SplitSide = "head") -> Split:
@@ -75,13 +77,86 @@ def parse_split(text: str, side: SplitSide = "head") -> Split:
         return Split(text, side, fraction)
     if _MIXED.search(text):
         raise ValueError(f"'{text}' mixes a percentage and a record count; use one kind")
-    from datasets import ReadInstruction
-
     try:
-        ReadInstruction.from_spec(_compact(text))
-    except (ValueError, AssertionError) as exc:
+        _parts(_compact(text))
+    except ValueError as exc:
         raise ValueError(f"'{text}' is not a split ({exc}); {FORMS}") from None
     return Split(text, side)
+
+
+# `datasets.arrow_reader`'s grammar of one part: a split name, a slice, a rounding
+_PART = re.compile(
+    r"^(?P<split>\w+(\.\w+)*)"
+    r"(\[((?P<from>-?[\d_]+)(?P<from_pct>%)?)?:((?P<to>-?[\d_]+)(?P<to_pct>%)?)?\])?"
+    r"(\((?P<rounding>[^\)]*)\))?$"
+)
+_ROUNDINGS = ("closest", "pct1_dropremainder")
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One `+`-separated part: `datasets`' `_RelativeInstruction`."""
+
+    name: str
+    from_: int | None
+    to: int | None
+    percent: bool
+    rounding: str | None  # "closest" or "pct1_dropremainder" for a percent slice
+
+
+def _parts(spec: str) -> list[_Part]:
+    """The parts of `spec`, refused where `ReadInstruction.from_spec` refuses, in its words.
+
+    Raises:
+        ValueError: the part that is wrong and why.
+    """
+    parts = []
+    for text in re.split(r"\s*\+\s*", spec):
+        match = _PART.match(text)
+        if not match:
+            raise ValueError(f"Unrecognized instruction format: {text}")
+        bounds = [int(b) if b is not None else None for b in (match["from"], match["to"])]  # `1_000` is one
+        percent = bool(match["from_pct"] or match["to_pct"])
+        rounding = match["rounding"]
+        if rounding is not None and rounding not in _ROUNDINGS:
+            raise ValueError("rounding must be either closest or pct1_dropremainder")
+        if rounding is not None and not percent:
+            raise ValueError("It is forbidden to specify rounding if not using percent slicing.")
+        if percent and any(b is not None and abs(b) > 100 for b in bounds):
+            raise ValueError("Percent slice boundaries must be > -100 and < 100.")
+        parts.append(_Part(match["split"], *bounds, percent, rounding or ("closest" if percent else None)))
+    first = parts[0]
+    if first.percent and any(p.percent and p.rounding != first.rounding for p in parts[1:]):
+        raise ValueError("It is forbidden to sum ReadInstruction instances with different rounding values.")
+    return parts
+
+
+def _absolute(part: _Part, sizes: dict[str, int]) -> tuple[str, range]:
+    """The records a part selects, rounded as `datasets`' `_rel_to_abs_instr` rounds.
+
+    Raises:
+        ValueError: an unknown split, or `pct1_dropremainder` on a split under 100 records.
+    """
+    if part.name not in sizes:
+        raise ValueError(f'Unknown split "{part.name}". Should be one of {list(sizes)}.')
+    n = sizes[part.name]
+
+    def records(bound: int) -> int:
+        if not part.percent:
+            return bound
+        if part.rounding == "closest":
+            return int(round(bound * n / 100.0))
+        if n < 100:
+            raise ValueError(
+                'Using "pct1_dropremainder" rounding on a split with less than 100 '
+                "elements is forbidden: it always results in an empty dataset."
+            )
+        return bound * math.trunc(n / 100.0)
+
+    start = 0 if part.from_ is None else records(part.from_)
+    stop = n if part.to is None else records(part.to)
+    # a slice of a range counts negative bounds from the end and clamps, as the library does
+    return part.name, range(n)[start:stop]
 
 
 def _compact(text: str) -> str:

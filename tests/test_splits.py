@@ -70,3 +70,112 @@ def test_bad_splits_explain_the_form(spec, message):
         match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[").replace("]", r"\]"),
     ):
         parse_split(spec)
+
+
+SPECS = [
+    "train",
+    "train.a",
+    "train[:90%]",
+    "train[90%:]",
+    "train[:-10%]",
+    "train[10:-10]",
+    "train[:]",
+    "train[1_000:]",
+    "train[_:]",
+    "train[:1__0%]",
+    "train[:90%](pct1_dropremainder)",
+    "train[:90%](closest)",
+    "train[:90%](nearest)",
+    "train[:90](closest)",
+    "train(closest)",
+    "train[:100%]",
+    "train[:-100%]",
+    "train[:101%]",
+    "train[-101%:]",
+    "train[:101]",
+    "train+validation",
+    "train+ validation",
+    "train[:10%]+test[:20%](pct1_dropremainder)",
+    "train[:10%](closest)+test[:20%](pct1_dropremainder)",
+    "train[:10]+test[:20%](pct1_dropremainder)",
+    "train[:10%](pct1_dropremainder)+test[:20]",
+    "train[:abc]",
+    "train[:1.5]",
+    "tr-ain",
+    "train[]",
+    "train[5]",
+    "train[:90]%",
+    "+train",
+    "train+",
+    "trаin",
+    "train\n",
+    "é[:1]",
+]
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_the_syntax_check_gives_the_librarys_verdict(spec):
+    """The check that spares a config's reader the `datasets` import accepts what
+    `ReadInstruction.from_spec` accepts and refuses the rest with its words. Mutation: drop
+    any one rule of `splits._parts` (the rounding rules, the percent bound, the sum's rounding)
+    and a spec here gets the wrong verdict."""
+    from datasets import ReadInstruction
+
+    from lorasearch_tui.splits import _parts
+
+    try:
+        ReadInstruction.from_spec(spec)
+        library = None
+    except (ValueError, AssertionError) as exc:
+        library = str(exc)
+    try:
+        _parts(spec)
+        ours = None
+    except ValueError as exc:
+        ours = str(exc)
+    assert (ours is None) == (library is None), (spec, ours, library)
+    if library is not None and "invalid literal" not in library:
+        assert ours == library
+
+
+def test_reading_a_config_does_not_import_datasets(tmp_path):
+    """`lorasearch` reads and checks a config, splits included, without importing `datasets` (the
+    search's parent pays 1-2 s for it otherwise). Mutation: the library's `from_spec` back in
+    `parse_split`."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from lorasearch_tui.config import parse_config\n"
+        "parse_config({'train_split': 'train[:80%]', 'val_split': 'train[80%:]'}, 'c.json')\n"
+        "print('datasets' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+@pytest.mark.parametrize("spec", [*SPECS, "train[-5:]+test[:50%]", "validation[33%:]+train[:-1]"])
+def test_the_records_selected_are_the_librarys(spec):
+    """Every valid spec selects the library's records, at sizes around its rounding edges.
+    Mutation: round a percent bound down, or skip the `pct1_dropremainder` rounding or its
+    refusal under 100 records, and a size here differs."""
+    from datasets import ReadInstruction
+
+    from lorasearch_tui.splits import Split, _compact
+
+    for n in (0, 1, 3, 7, 10, 15, 99, 100, 101, 250, 1001):
+        sizes = {"train": n, "validation": n // 2 + 1, "test": 5, "train.a": 4}
+        try:
+            parts = ReadInstruction.from_spec(_compact(spec)).to_absolute(sizes)
+            library = [(p.splitname, range(sizes[p.splitname])[p.from_ : p.to]) for p in parts]
+        except (ValueError, AssertionError) as exc:
+            library = str(exc)
+        try:
+            ours = Split(spec, "head").select(sizes)
+        except ValueError as exc:
+            ours = str(exc)
+        if isinstance(library, str) and "invalid literal" in library:
+            assert isinstance(ours, str), (spec, n)
+        else:
+            assert ours == library, (spec, n)
