@@ -73,7 +73,7 @@ MUTANTS = [
     # Leases and recovery
     Mutant(
         "lease-host-name",
-        "lorasearch_tui/search/_lease.py",
+        "lorasearch_tui/store/_lease.py",
         "return self.host == other.host and self.pidns == other.pidns",
         "return self.pidns == other.pidns",
         (T + "test_leases.py::test_who_is_lost",),
@@ -81,7 +81,7 @@ MUTANTS = [
     ),
     Mutant(
         "lease-dead-pid-here",
-        "lorasearch_tui/search/_lease.py",
+        "lorasearch_tui/store/_lease.py",
         "if me.same_machine(owner) and (owner.pid == me.pid or owner.is_gone()):",
         "if False:",
         (T + "test_leases.py::test_who_is_lost",),
@@ -89,7 +89,7 @@ MUTANTS = [
     ),
     Mutant(
         "lease-own-grace",
-        "lorasearch_tui/search/_lease.py",
+        "lorasearch_tui/store/_lease.py",
         'if now - float(lease.get("renewed", 0.0)) > float(lease.get("grace", DEFAULT_GRACE_S)):',
         'if now - float(lease.get("renewed", 0.0)) > DEFAULT_GRACE_S:',
         (T + "test_leases.py::test_who_is_lost", FOREIGN),
@@ -105,7 +105,7 @@ MUTANTS = [
     ),
     Mutant(
         "recover-rerun",
-        "lorasearch_tui/search/_recover.py",
+        "lorasearch_tui/store/_recover.py",
         'study.enqueue_trial(trial.params, user_attrs={"rerun_of": trial.number}, skip_if_exists=False)',
         "pass",
         (FOREIGN,),
@@ -122,7 +122,7 @@ MUTANTS = [
     ),
     Mutant(
         "mask-query-password",
-        "lorasearch_tui/search/_storage.py",
+        "lorasearch_tui/store/_storage.py",
         'return re.sub(r"([?&]password=)[^&#]*", r"\\1***", url, flags=re.IGNORECASE)',
         "return url",
         (T + "test_storage.py::test_a_password_is_masked_however_it_is_written",),
@@ -181,7 +181,7 @@ MUTANTS = [
     # The best trial and its files
     Mutant(
         "best-direction",
-        "lorasearch_tui/search/_study.py",
+        "lorasearch_tui/store/_study.py",
         "pick = max if study.directions[0] == StudyDirection.MAXIMIZE else min",
         "pick = min",
         (T + "test_engine_rules.py::test_a_maximized_objectives_best_trial_is_its_highest",),
@@ -189,7 +189,7 @@ MUTANTS = [
     ),
     Mutant(
         "best-config-params",
-        "lorasearch_tui/search/_results.py",
+        "lorasearch_tui/store/_files.py",
         "write_json(config_file, config.with_values(dict(best.params)).model_dump())",
         "write_json(config_file, config.with_values(dict(study.trials[0].params)).model_dump())",
         (T + "test_results.py::test_the_best_files_hold_the_best_trial_and_its_parameters",),
@@ -223,7 +223,7 @@ MUTANTS = [
     # Study names
     Mutant(
         "study-name-rule",
-        "lorasearch_tui/search/_study.py",
+        "lorasearch_tui/store/_study.py",
         'STUDY_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")',
         'STUDY_NAME = re.compile(r"[A-Za-z0-9_./-]{1,100}")',
         (T + "test_bad_input.py::test_the_study_name_rule_itself",),

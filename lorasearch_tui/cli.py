@@ -362,7 +362,7 @@ def watch(
 
 def _watch(study: str, storage: str | None) -> None:
 
-    from .search._watch import StudyWatcher
+    from .store import StudyWatcher
     from .tui import SearchApp
     from .tui.messages import TuiSink
 

@@ -94,7 +94,7 @@ def register(app: typer.Typer) -> None:
         """Optuna's plots of the study: optimization history, importances, parallel coordinates,
         slice, contour, every trial's eval curve, timeline."""
         from .report import write_plots
-        from .search import RESULTS_DIR
+        from .store import RESULTS_DIR
 
         with user_errors():
             looked = look(study, storage)
@@ -126,7 +126,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """One self-contained HTML page: the figures, the best config and how to train it, the
         trial table, every plot and the best trial's curves (opens offline)."""
-        from .search import report_file
+        from .store import report_file
 
         with user_errors():
             looked = look(study, storage)
@@ -145,7 +145,7 @@ def register(app: typer.Typer) -> None:
         import socket
 
         from .errors import UserError
-        from .search import default_storage, mask_password, open_storage
+        from .store import default_storage, mask_password, open_storage
 
         with user_errors():
             try:
@@ -175,7 +175,7 @@ def look(study_name: str, storage: str | None) -> dict[str, Any]:
     there is nothing to look at."""
     from .errors import UserError
     from .results import importances, open_existing, stored_config, summarize, trial_rows
-    from .search import default_storage, mask_password
+    from .store import default_storage, mask_password
 
     study = open_existing(study_name, storage)
     config = stored_config(study)
@@ -197,7 +197,7 @@ def look(study_name: str, storage: str | None) -> dict[str, Any]:
 def write_report(looked: dict[str, Any], path: Path) -> None:
     from .atomic import write_text
     from .report import report_html
-    from .search import best_files
+    from .store import best_files
 
     best_config = best_files(looked["summary"].name)[1]
     page = report_html(
@@ -230,7 +230,7 @@ def _guard_write(action: Any) -> Any:
 
 def _show_json(looked: dict[str, Any]) -> dict[str, Any]:
     from .report import fail_reasons
-    from .search import best_files, pareto_config_file
+    from .store import best_files, pareto_config_file
 
     summary, rows, names, imp = looked["summary"], looked["rows"], looked["names"], looked["importances"]
     best = next((r for r in rows if r.number == summary.best_number), None)
@@ -289,7 +289,7 @@ def study_view(looked: dict[str, Any], sort: str = "number") -> Any:
 
     from .errors import printable
     from .report import fail_reasons, importance_bars, sort_rows, trials_table
-    from .search import best_files, pareto_config_file
+    from .store import best_files, pareto_config_file
 
     summary, rows, names = looked["summary"], looked["rows"], looked["names"]
     counts = summary.counts

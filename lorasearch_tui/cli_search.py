@@ -69,7 +69,8 @@ def run_search(
     from .config import apply_sets, load_config, parse_config
     from .console import SearchConsole
     from .events import SearchControls
-    from .search import RESULTS_DIR, SearchOptions, SearchRunner, best_files
+    from .search._runner import SearchOptions, SearchRunner
+    from .store import RESULTS_DIR, best_files
 
     console = console_setup()
     with user_errors():
@@ -164,7 +165,7 @@ def _write_report(console: Console, name: str, storage: str | None) -> None:
     """The study's report page, at the end of every search; a search is never failed for it."""
     import logging
 
-    from .search import report_file
+    from .store import report_file
 
     path = report_file(name)
     try:

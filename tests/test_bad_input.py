@@ -215,7 +215,7 @@ def test_the_study_name_rule_itself():
 
     Mutation it catches: a study-name pattern that lets '/' or a leading '.' through."""
     from lorasearch_tui.errors import UserError
-    from lorasearch_tui.search._study import check_study_name
+    from lorasearch_tui.store import check_study_name
 
     for name in BAD_NAMES:
         with pytest.raises(UserError, match="is not a valid study name"):

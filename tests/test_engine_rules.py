@@ -178,7 +178,8 @@ def test_bayesian_models_the_space_after_a_start_up_sized_to_the_budget(tmp_path
     """TPE's random start-up is a quarter of the budget (3 to 10), not Optuna's fixed 10, so
     a small search reaches the model; multivariate; what it is stands in the study."""
     from lorasearch_tui.events import SearchStarted
-    from lorasearch_tui.search._samplers import make_sampler, tpe_startup
+    from lorasearch_tui.search._samplers import make_sampler
+    from lorasearch_tui.store import tpe_startup
 
     assert [tpe_startup(n) for n in (1, 8, 12, 20, 40, 200)] == [3, 3, 3, 5, 10, 10]
     sampler = make_sampler("bayesian", {}, 1, 0, n_trials=20)

@@ -63,9 +63,9 @@ def test_a_real_cuda_out_of_memory_is_recorded_as_oom_and_the_search_goes_on(tmp
 
 
 def test_the_gpu_pane_samples_the_real_gpu():
-    from lorasearch_tui.search._hardware import _Nvml, sample_hardware
+    from lorasearch_tui.hardware import Nvml, sample_hardware
 
-    sample = sample_hardware(_Nvml(), os.getpid())
+    sample = sample_hardware(Nvml(), os.getpid())
     assert sample.gpus, sample.note
     gpu = sample.gpus[0]
     assert (

@@ -10,7 +10,7 @@ import types
 
 import pytest
 
-from lorasearch_tui.search._hardware import NO_GPU_NOTE, _Nvml, sample_hardware, visible_devices
+from lorasearch_tui.hardware import NO_GPU_NOTE, Nvml, sample_hardware, visible_devices
 
 UUIDS = ["GPU-0a0a-1111", "GPU-1b1b-2222", "GPU-2c2c-3333", "GPU-2d2d-4444"]
 
@@ -60,7 +60,7 @@ def test_the_sample_follows_the_workers_own_cuda_visible_devices(monkeypatch):
     try:
         monkeypatch.setitem(sys.modules, "pynvml", fake_nvml(worker.pid))
         monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)  # the parent sees all four
-        sample = sample_hardware(_Nvml(), worker.pid)
+        sample = sample_hardware(Nvml(), worker.pid)
     finally:
         worker.kill()
         worker.wait()
@@ -72,7 +72,7 @@ def test_the_sample_follows_the_workers_own_cuda_visible_devices(monkeypatch):
 def test_without_a_worker_the_parents_cuda_visible_devices_decide(monkeypatch):
     monkeypatch.setitem(sys.modules, "pynvml", fake_nvml(-1))
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2")
-    assert [g["index"] for g in sample_hardware(_Nvml(), None).gpus] == [2]
+    assert [g["index"] for g in sample_hardware(Nvml(), None).gpus] == [2]
 
 
 def test_without_an_nvidia_gpu_the_sample_shows_host_memory_and_says_so(monkeypatch):
@@ -84,7 +84,7 @@ def test_without_an_nvidia_gpu_the_sample_shows_host_memory_and_says_so(monkeypa
 
     nvml.nvmlInit = no_driver
     monkeypatch.setitem(sys.modules, "pynvml", nvml)
-    sample = sample_hardware(_Nvml(), os.getpid())
+    sample = sample_hardware(Nvml(), os.getpid())
     assert sample.gpus == () and sample.note == NO_GPU_NOTE
     assert 0 < sample.host_used_bytes <= sample.host_total_bytes and sample.worker_rss_bytes > 0
 
@@ -101,7 +101,7 @@ def test_with_several_workers_the_sample_covers_each_ones_gpus(monkeypatch):
     ]
     try:
         monkeypatch.setitem(sys.modules, "pynvml", fake_nvml(workers[0].pid))
-        sample = sample_hardware(_Nvml(), [w.pid for w in workers])
+        sample = sample_hardware(Nvml(), [w.pid for w in workers])
     finally:
         for worker in workers:
             worker.kill()

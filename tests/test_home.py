@@ -20,7 +20,7 @@ from helpers.searching import run_standin, wait_for
 from textual.widgets import OptionList
 
 from lorasearch_tui.cli_results import HomeStudies
-from lorasearch_tui.search._lease import Runner
+from lorasearch_tui.store import Runner
 from lorasearch_tui.tui import HomeApp, HomeChoice
 from lorasearch_tui.tui.home import ConfigPickerScreen, FinishedScreen, ResumeScreen, StudyReportScreen
 

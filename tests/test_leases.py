@@ -22,7 +22,7 @@ from conftest import REPO
 from helpers.searching import run_standin, wait_for
 
 from lorasearch_tui.events import StudyProgress
-from lorasearch_tui.search._lease import LEASE_ATTR, Runner, live_runners, lost_reason
+from lorasearch_tui.store import LEASE_ATTR, Runner, live_runners, lost_reason
 
 RUNNER = str(REPO / "tests" / "helpers" / "standin_runner.py")
 

@@ -20,7 +20,7 @@ def test_a_trial_merged_loads_and_measures_what_its_adapter_does(tmp_path, monke
 
     from lorasearch_tui.data import load_data
     from lorasearch_tui.results import find_adapter
-    from lorasearch_tui.search import open_existing
+    from lorasearch_tui.store import open_existing
     from lorasearch_tui.training import evaluate_loss, load_base
 
     config = config_file(tmp_path, LR_SPACE, max_steps=4)

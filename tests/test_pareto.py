@@ -16,7 +16,7 @@ from helpers.searching import config_file, search
 from lorasearch_tui.config import parse_config
 from lorasearch_tui.errors import UserError
 from lorasearch_tui.events import SearchControls, SearchStarted, TrialFinished, TrialStarted
-from lorasearch_tui.search._samplers import describe_sampler, nsga2_population
+from lorasearch_tui.store import describe_sampler, nsga2_population
 from lorasearch_tui.tui import SearchApp
 from lorasearch_tui.tui.screens import ParetoScreen
 from lorasearch_tui.tui.widgets import LogPane, TrialTable

@@ -46,7 +46,7 @@ def load(url: str, name: str = "g") -> optuna.Study:
     """The study, through one storage per URL for the whole test run: the tests poll several
     times a second, and a storage per call kept its server connections until the garbage
     collector came, until PostgreSQL had "too many clients" (seen once, on a slow run)."""
-    from lorasearch_tui.search._storage import open_storage
+    from lorasearch_tui.store import open_storage
 
     if url not in _STORAGES:
         _STORAGES[url] = open_storage(url)

@@ -20,10 +20,15 @@ from helpers.searching import LR_SPACE, ListSink, config_file, lorasearch, searc
 from lorasearch_tui.config import parse_config
 from lorasearch_tui.errors import UserError
 from lorasearch_tui.events import EvalLogged, StepLogged
-from lorasearch_tui.search import SearchOptions, SearchRunner, mask_password
-from lorasearch_tui.search._storage import StorageUnavailable, open_storage
-from lorasearch_tui.search._study import CONFIG_ATTR, SETTINGS_ATTR
-from lorasearch_tui.search._watch import StudyWatcher
+from lorasearch_tui.search._runner import SearchOptions, SearchRunner
+from lorasearch_tui.store import (
+    CONFIG_ATTR,
+    SETTINGS_ATTR,
+    StorageUnavailable,
+    StudyWatcher,
+    mask_password,
+    open_storage,
+)
 
 SPACE = {"learning_rate": {"type": "loguniform", "low": 0.01, "high": 0.1}}
 STANDIN = str(REPO / "tests" / "helpers" / "standin_worker.py")
@@ -108,7 +113,7 @@ def test_two_processes_creating_the_same_study_is_one_line(tmp_path, monkeypatch
     this one could (simulated by hiding the other process's study from the check)."""
     monkeypatch.chdir(tmp_path)
     optuna.create_study(study_name="s", storage=f"sqlite:///{tmp_path}/optuna_studies.db")
-    monkeypatch.setattr("lorasearch_tui.search._study.study_exists", lambda name, storage: False)
+    monkeypatch.setattr("lorasearch_tui.store._study.study_exists", lambda name, storage: False)
     config = parse_config({"base_output_dir": str(tmp_path / "out"), "search_space": SPACE}, "test")
     runner = SearchRunner(
         config, SearchOptions("s", storage=f"sqlite:///{tmp_path}/optuna_studies.db"), sink=None

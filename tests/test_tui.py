@@ -183,8 +183,8 @@ async def test_real_search_in_the_app_abort_then_stop(tmp_path, monkeypatch):
     import optuna
 
     from lorasearch_tui.config import parse_config
-    from lorasearch_tui.search import SearchOptions, SearchRunner
-    from lorasearch_tui.search._hardware import NO_GPU_NOTE
+    from lorasearch_tui.hardware import NO_GPU_NOTE
+    from lorasearch_tui.search._runner import SearchOptions, SearchRunner
     from lorasearch_tui.tui.messages import TuiSink
 
     monkeypatch.chdir(tmp_path)
@@ -219,7 +219,7 @@ async def test_watch_follows_a_study_a_headless_search_is_writing(tmp_path):
     import sys
     import threading
 
-    from lorasearch_tui.search._watch import StudyWatcher
+    from lorasearch_tui.store import StudyWatcher
     from lorasearch_tui.tui.messages import TuiSink
 
     config = tmp_path / "c.json"
@@ -382,9 +382,7 @@ async def test_watch_of_a_study_nobody_runs_says_so(tmp_path):
     import optuna
 
     from lorasearch_tui.config import parse_config
-    from lorasearch_tui.search._lease import RUNNER_PREFIX
-    from lorasearch_tui.search._study import CONFIG_ATTR, SETTINGS_ATTR
-    from lorasearch_tui.search._watch import StudyWatcher
+    from lorasearch_tui.store import CONFIG_ATTR, RUNNER_PREFIX, SETTINGS_ATTR, StudyWatcher
     from lorasearch_tui.tui.messages import TuiSink
 
     gone = subprocess.Popen(["true"])

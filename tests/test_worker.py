@@ -11,8 +11,7 @@ import pytest
 from conftest import FAST
 
 from lorasearch_tui.config import TrainParams
-from lorasearch_tui.search import WorkerProcess
-from lorasearch_tui.worker import Decision, Run
+from lorasearch_tui.worker import Decision, Run, WorkerProcess
 
 pytestmark = pytest.mark.slow
 

@@ -18,7 +18,7 @@ from helpers.searching import ListSink, run_standin
 
 from lorasearch_tui.config import parse_config
 from lorasearch_tui.events import TrialFinished
-from lorasearch_tui.search import SearchOptions, SearchRunner
+from lorasearch_tui.search._runner import SearchOptions, SearchRunner
 
 STANDIN = str(REPO / "tests" / "helpers" / "standin_worker.py")
 SPACE = {"learning_rate": {"type": "loguniform", "low": 0.01, "high": 0.1}}

@@ -2,7 +2,7 @@
 summary, its parameter importances. Read-only; no UI or plotting library here (the renderers
 live in `lorasearch_tui.report`)."""
 
-from ..search import MIN_TRIALS, importances, open_existing
+from ..store import MIN_TRIALS, importances, open_existing
 from ._adapters import find_adapter
 from ._open import stored_config
 from ._rows import TrialRow, curves, trial_rows

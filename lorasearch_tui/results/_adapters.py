@@ -12,7 +12,7 @@ from typing import Any
 
 from ..config import TrainParams
 from ..errors import UserError
-from ..search import TRIAL_RESULTS, best_trial, open_existing
+from ..store import TRIAL_RESULTS, best_trial, open_existing
 from ._open import stored_config
 
 ADAPTER_CONFIG = "adapter_config.json"

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..config import SearchConfig, parse_config
 from ..errors import UserError
-from ..search import CONFIG_ATTR
+from ..store import CONFIG_ATTR
 
 
 def stored_config(study: Any) -> SearchConfig:

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..search import (
+from ..store import (
     INTERRUPTED,
     LEASE_ATTR,
     LIVE_METRICS,

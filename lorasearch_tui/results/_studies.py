@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import RunFailure, UserError
-from ..search import (
+from ..store import (
     RESULTS_DIR,
     SETTINGS_ATTR,
     best_trial,

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import RunFailure
+from ..store import RERUN_ATTR
 from ._live_trial import Outcome
-from ._study import RERUN_ATTR
 
 
 class FailureBudget:

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import DiskFull, is_disk_full
 from ..events import EvalLogged, StepLogged, encode
-from ._trial_record import LIVE_METRICS, METRIC, TrialRecord
+from ..store import LIVE_METRICS, METRIC, TrialRecord
 
 
 @dataclass

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 
 from ..errors import UserError
-from ._hardware import CUDA_VISIBLE, _Nvml, visible_devices
+from ..hardware import CUDA_VISIBLE, Nvml, visible_devices
 
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -50,7 +50,7 @@ def plan_workers(
         UserError: a GPU that is not there, a count below 1, or flags that contradict.
     """
     if uuids is None:
-        nvml = _Nvml()
+        nvml = Nvml()
         uuids = nvml.uuids if nvml.ok else []
     if visible is None:
         visible = os.environ.get(CUDA_VISIBLE)

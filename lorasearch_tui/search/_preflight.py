@@ -18,8 +18,8 @@ from ..locate import model_path
 from ..worker import FAULT_ENV_VAR, parse_faults
 
 __all__ = ["FAULT_ENV_VAR", "check_folders", "fault_injection", "preflight"]
+from ..store import RESULTS_DIR
 from ._samplers import make_pruner, make_sampler
-from ._study import RESULTS_DIR
 
 
 def preflight(config: SearchConfig, mode: str, pruner: str, study_name: str, new: bool) -> None:

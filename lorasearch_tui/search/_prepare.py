@@ -17,20 +17,21 @@ from typing import Any
 from ..config import SearchConfig
 from ..data import load_data, with_data
 from ..hub import with_model
-from ._lease import Leases, live_runners
-from ._placement import Placement, plan_workers
-from ._preflight import check_folders, fault_injection, preflight
-from ._recover import recover
-from ._samplers import make_pruner, make_sampler
-from ._study import (
+from ..store import (
     FAULT_ATTR,
     SETTINGS_ATTR,
+    Leases,
     SearchSettings,
     check_study_name,
     default_storage,
+    live_runners,
     open_study,
+    recover,
     trial_counts,
 )
+from ._placement import Placement, plan_workers
+from ._preflight import check_folders, fault_injection, preflight
+from ._samplers import make_pruner, make_sampler
 
 
 @dataclass

@@ -41,31 +41,35 @@ from ..events import (
     TrialStarted,
     WorkerStateChanged,
 )
+from ..hardware import HardwareMonitor
+from ..store import (
+    DEFAULT_GRACE_S,
+    OOM_CONSTRAINT,
+    Leases,
+    best_trial,
+    describe_sampler,
+    done_count,
+    first_value,
+    importances,
+    mask_password,
+    objective_facts,
+    pareto_trials,
+    record_surplus,
+    recover,
+    surplus_reason,
+    trial_counts,
+    trial_dir,
+    write_best_files,
+)
+from ..worker import WORKER_COMMAND, WorkerProcess
 from ._budget import FailureBudget
-from ._hardware import HardwareMonitor
-from ._importance import importances
-from ._lease import DEFAULT_GRACE_S, Leases
 from ._live_trial import LiveTrial, Outcome
 from ._memory_guard import GIB, MemoryGuard
 from ._placement import Placement
 from ._prepare import Prepared, open_search
-from ._recover import recover
-from ._results import trial_dir, write_best_files
-from ._samplers import describe_sampler, to_distributions
+from ._samplers import to_distributions
 from ._slot import WorkerSlot
-from ._storage import mask_password
-from ._study import (
-    best_trial,
-    done_count,
-    objective_facts,
-    pareto_trials,
-    record_surplus,
-    surplus_reason,
-    trial_counts,
-)
 from ._trial_clock import DEFAULT_STALL_S
-from ._trial_record import OOM_CONSTRAINT, first_value
-from ._worker_proc import WORKER_COMMAND, WorkerProcess
 
 DEFAULT_MAX_FAILURES = 3
 _log = logging.getLogger("lorasearch.search")

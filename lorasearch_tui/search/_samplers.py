@@ -31,6 +31,7 @@ from ..choices import MODES, PRUNERS
 from ..config import Categorical, IntRange, LogUniform, Uniform, grid_size
 from ..config._space import _Dist
 from ..errors import UserError
+from ..store import nsga2_population, tpe_startup
 
 MEDIAN_STARTUP_TRIALS = 2
 MAX_GRID = 100_000  # a grid larger than this could never run anyway (a trial takes minutes)
@@ -75,36 +76,6 @@ def grid_values(space: dict[str, _Dist]) -> dict[str, list[Any]]:
             f"({MAX_GRID:,}); give int entries a larger step, or use --search-mode bayesian"
         )
     return {name: dist.grid_values() for name, dist in space.items()}
-
-
-def tpe_startup(n_trials: int) -> int:
-    """Random trials before TPE models the space: a quarter of the budget, 3 to 10.
-
-    TPE needs a few points to split into good and bad before its model means anything; past
-    10 Optuna's own default holds. A quarter leaves 3 of 4 trials to the model in any search
-    (8 trials: 3 random, then 5 guided); see `bench/search_quality.py` for what it buys.
-    """
-    return max(3, min(10, round(n_trials / 4)))
-
-
-def nsga2_population(n_trials: int) -> int:
-    """NSGA-II's generation size: a third of the budget, 4 to 50.
-
-    Optuna's default of 50 would keep a search of 12-40 trials in its random first generation
-    for good; a third gives every search at least 3 generations to select and cross over.
-    """
-    return max(4, min(50, round(n_trials / 3)))
-
-
-def describe_sampler(mode: str, n_trials: int) -> str:
-    """What the sampler is, for the study's settings and the header."""
-    if mode == "bayesian":
-        return f"TPE multivariate, {tpe_startup(n_trials)} random first"
-    if mode == "gp":
-        return f"Gaussian process, {tpe_startup(n_trials)} random first"
-    if mode == "nsga2":
-        return f"NSGA-II, generations of {nsga2_population(n_trials)}"
-    return {"random": "random", "grid": "grid"}.get(mode, mode)
 
 
 def make_sampler(

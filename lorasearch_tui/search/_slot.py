@@ -14,13 +14,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..events import Sink, WorkerStateChanged
-from ..worker import Decision, ProtocolError, Run
+from ..store import StorageUnavailable
+from ..worker import Decision, ProtocolError, Run, WorkerDied, WorkerProcess
 from ._live_trial import LiveTrial, Outcome
 from ._memory_guard import MemoryGuard
 from ._placement import Placement
-from ._storage import StorageUnavailable
 from ._trial_clock import TrialClock
-from ._worker_proc import WorkerDied, WorkerProcess
 
 _log = logging.getLogger("lorasearch.search")
 

@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from helpers.searching import LR_SPACE, STANDIN, ListSink  # noqa: E402
 from lorasearch_tui.config import parse_config  # noqa: E402
-from lorasearch_tui.search import SearchOptions, SearchRunner  # noqa: E402
+from lorasearch_tui.search._runner import SearchOptions, SearchRunner
 
 GRID = {
     "learning_rate": {"type": "categorical", "choices": [0.01, 0.03, 0.05]},

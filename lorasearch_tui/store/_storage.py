@@ -238,7 +238,7 @@ def _retry(
 @functools.cache
 def _retrying_storage_class() -> type:
     """`RetryingStorage`, built on first use: importing Optuna at import time would cost every
-    `import lorasearch_tui.search` (the terminal UI's too) 0.14 s."""
+    `import lorasearch_tui.store` (the CLI's too) 0.14 s."""
     import optuna
     from optuna.storages import BaseStorage
     from optuna.storages._heartbeat import BaseHeartbeat

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from ..config import SearchConfig
+from ._files import trial_dir
 from ._lease import LEASE_ATTR
-from ._results import trial_dir
 from ._study import RERUN_ATTR, must_rerun
 from ._trial_record import INTERRUPTED, TRIAL_RESULTS, TrialRecord
 

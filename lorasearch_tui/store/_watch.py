@@ -33,10 +33,10 @@ from ..events import (
     WorkerStateChanged,
     decode_lines,
 )
-from ._hardware import _Nvml, sample_hardware
+from ..hardware import Nvml, sample_hardware
 from ._importance import importances
 from ._lease import LEASE_ATTR, RUNNER_PREFIX, Runner, live_runners
-from ._samplers import describe_sampler
+from ._settings import describe_sampler
 from ._storage import journal_path, mask_password, sqlite_path
 from ._study import (
     CONFIG_ATTR,
@@ -148,7 +148,7 @@ class StudyWatcher:
     def run(self, stop: threading.Event, interval: float = 1.0) -> None:
         """Poll every `interval` seconds until `stop` is set; sample this host's hardware too
         (the GPU pane is right when watching on the machine that trains)."""
-        nvml = _Nvml()
+        nvml = Nvml()
         while not stop.is_set():
             self.poll()
             self._sink.emit(sample_hardware(nvml, self._worker_pid()))

@@ -14,7 +14,7 @@ from typing import Any
 
 import psutil
 
-from ..events import HardwareSampled
+from .events import HardwareSampled
 
 NO_GPU_NOTE = "no NVIDIA GPU found: showing host memory"
 CUDA_VISIBLE = "CUDA_VISIBLE_DEVICES"
@@ -48,7 +48,7 @@ def visible_devices(spec: str | None, uuids: list[str]) -> list[int]:
     return chosen
 
 
-class _Nvml:
+class Nvml:
     def __init__(self) -> None:
         self.ok = False
         self.uuids: list[str] = []
@@ -108,7 +108,7 @@ def _as_list(pids: int | None | list[int]) -> list[int]:
     return [pids] if isinstance(pids, int) else [p for p in pids if p is not None]
 
 
-def sample_hardware(nvml: _Nvml, worker_pid: int | None | list[int]) -> HardwareSampled:
+def sample_hardware(nvml: Nvml, worker_pid: int | None | list[int]) -> HardwareSampled:
     """One sample now, of the GPUs the workers see (each by its own CUDA_VISIBLE_DEVICES); the
     workers' memory is their sum."""
     memory = psutil.virtual_memory()
@@ -155,7 +155,7 @@ class HardwareMonitor:
         self._stop.set()
 
     def _loop(self) -> None:
-        nvml = _Nvml()
+        nvml = Nvml()
         while not self._stop.is_set():
             self._emit(sample_hardware(nvml, self._worker_pid()))
             self._stop.wait(self._interval)

@@ -11,12 +11,12 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..config import SearchConfig, parse_config
 from ..errors import RunFailure, UserError, printable
+from ._settings import SearchSettings
 from ._storage import first_line, journal_path, mask_password, open_storage, sqlite_path
 from ._trial_record import INTERRUPTED
 
@@ -26,23 +26,6 @@ SETTINGS_ATTR = "lorasearch_settings"
 SURPLUS_ATTR = "lorasearch_surplus"  # a trial created but not run: the study had enough
 RERUN_ATTR = "lorasearch_rerun"  # trials stopped by the failure budget, to run again on resume
 FAULT_ATTR = "lorasearch_fault_injection"
-
-
-@dataclass(frozen=True)
-class SearchSettings:
-    """How a study searches; stored in it so a resume keeps them."""
-
-    mode: str
-    pruner: str
-    n_trials: int
-    trial_timeout: float | None = None  # kept in the stored config; here for the CLI's flag
-
-    def to_dict(self) -> dict[str, Any]:
-        from ._samplers import describe_sampler
-
-        # the sampler's description too: for a person (or another tool) reading the study
-        sampler = describe_sampler(self.mode, self.n_trials)
-        return {"mode": self.mode, "pruner": self.pruner, "n_trials": self.n_trials, "sampler": sampler}
 
 
 STUDY_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")

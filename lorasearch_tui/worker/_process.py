@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..worker import Channel, ProtocolError, decode_message
+from ._messages import ProtocolError, decode_message
+from ._protocol import Channel
 
 WORKER_COMMAND = (sys.executable, "-m", "lorasearch_tui.worker")
 
@@ -165,7 +166,7 @@ class WorkerProcess:
         """Ask the worker to exit; kill it (and its group) if it does not within `timeout`."""
         if self.alive():
             try:
-                from ..worker import Exit
+                from . import Exit
 
                 self.send(Exit())
                 assert self._proc is not None

@@ -1,0 +1,102 @@
+"""The store: what a search leaves in its Optuna storage and on disk, and how it is read back.
+
+Opening a storage (with retries, the password masked), creating and resuming a study and what it
+remembers (config, settings), the trial record and its files, leases of runners on a shared
+study and the recovery of trials a dead runner left, parameter importances, and `StudyWatcher`,
+which turns a study into the engine's events for `watch`. It never imports the search loop
+(`search/`), so `results/`, `report/` and the results commands read a study without it
+(an import contract in pyproject.toml checks both).
+"""
+
+from ._files import best_files, pareto_config_file, report_file, trial_dir, write_best_files
+from ._importance import MIN_TRIALS, importances
+from ._lease import DEFAULT_GRACE_S, LEASE_ATTR, RUNNER_PREFIX, Leases, Runner, live_runners, lost_reason
+from ._recover import recover
+from ._settings import SearchSettings, describe_sampler, nsga2_population, tpe_startup
+from ._storage import PATIENCE_ENV, StorageUnavailable, first_line, mask_password, open_storage, sqlite_path
+from ._study import (
+    CONFIG_ATTR,
+    FAULT_ATTR,
+    RERUN_ATTR,
+    RESULTS_DIR,
+    SETTINGS_ATTR,
+    SURPLUS_ATTR,
+    best_trial,
+    check_study_name,
+    default_storage,
+    done_count,
+    objective_facts,
+    open_existing,
+    open_study,
+    pareto_trials,
+    record_surplus,
+    study_exists,
+    surplus_reason,
+    trial_counts,
+)
+from ._trial_record import (
+    INTERRUPTED,
+    LIVE_METRICS,
+    METRIC,
+    OOM_CONSTRAINT,
+    TRIAL_RESULTS,
+    TrialRecord,
+    first_value,
+    read_metrics,
+)
+from ._watch import StudyWatcher
+
+__all__ = [
+    "best_files",
+    "best_trial",
+    "check_study_name",
+    "CONFIG_ATTR",
+    "DEFAULT_GRACE_S",
+    "default_storage",
+    "describe_sampler",
+    "done_count",
+    "FAULT_ATTR",
+    "first_line",
+    "first_value",
+    "importances",
+    "INTERRUPTED",
+    "LEASE_ATTR",
+    "Leases",
+    "LIVE_METRICS",
+    "live_runners",
+    "lost_reason",
+    "mask_password",
+    "METRIC",
+    "MIN_TRIALS",
+    "nsga2_population",
+    "objective_facts",
+    "OOM_CONSTRAINT",
+    "open_existing",
+    "open_storage",
+    "open_study",
+    "pareto_config_file",
+    "pareto_trials",
+    "PATIENCE_ENV",
+    "read_metrics",
+    "record_surplus",
+    "recover",
+    "report_file",
+    "RERUN_ATTR",
+    "RESULTS_DIR",
+    "Runner",
+    "RUNNER_PREFIX",
+    "SearchSettings",
+    "SETTINGS_ATTR",
+    "sqlite_path",
+    "StorageUnavailable",
+    "study_exists",
+    "StudyWatcher",
+    "SURPLUS_ATTR",
+    "surplus_reason",
+    "tpe_startup",
+    "trial_counts",
+    "trial_dir",
+    "TRIAL_RESULTS",
+    "TrialRecord",
+    "write_best_files",
+]
