@@ -207,7 +207,7 @@ def test_help_and_validate_never_import_the_training_stack(tmp_path):
 
 def test_configs_demo_json_is_the_search_lorasearch_demo_runs():
     """A user's first `lorasearch search -c configs/demo.json` gets the demo's search."""
-    from lorasearch_tui.cli import DEMO_SEARCH
+    from lorasearch_tui.cli.search import DEMO_SEARCH
     from lorasearch_tui.config import load_config, parse_config
 
     shipped = load_config(REPO / "configs" / "demo.json")

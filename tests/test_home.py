@@ -19,7 +19,7 @@ from helpers.pilot import text_of, wait_until
 from helpers.searching import run_standin, wait_for
 from textual.widgets import OptionList
 
-from lorasearch_tui.cli_results import HomeStudies
+from lorasearch_tui.cli._home import HomeStudies
 from lorasearch_tui.store import Runner
 from lorasearch_tui.tui import HomeApp, HomeChoice
 from lorasearch_tui.tui.home import ConfigPickerScreen, FinishedScreen, ResumeScreen, StudyReportScreen
@@ -179,17 +179,24 @@ async def test_a_finished_study_is_extended_by_n_more_trials_with_a_larger_targe
 
 def test_the_cli_resumes_an_extended_study_with_its_new_target_as_given(tmp_path, monkeypatch):
     """What `lorasearch` does with the home screen's choice: a resume with `--n-trials 5`."""
-    from lorasearch_tui import cli, tui
+    from lorasearch_tui import tui
+    from lorasearch_tui.cli import search as search_commands
 
     monkeypatch.chdir(tmp_path)
 
     choices = iter([HomeChoice("resume", "done", n_trials=5), None])
     monkeypatch.setattr(tui, "HomeApp", lambda source: type("Fake", (), {"run": lambda _: next(choices)})())
     calls = []
-    monkeypatch.setattr(cli, "run_search", lambda *args, **kwargs: calls.append(args))
-    cli._home()
-    ((config, _, study, flags, resume, _, given, *_),) = calls
-    assert (config, study, flags.n_trials, resume, given) == (None, "done", 5, True, {"n_trials"})
+    monkeypatch.setattr(search_commands, "run_search", lambda *args, **kwargs: calls.append(args))
+    search_commands.home()
+    ((options, config, *_),) = calls
+    assert (config, options.study_name, options.n_trials, options.resume, options.given) == (
+        None,
+        "done",
+        5,
+        True,
+        {"n_trials"},
+    )
 
 
 async def test_the_config_picker_lists_the_examples_and_leaves_out_fixed_configs(tmp_path, monkeypatch):

@@ -124,7 +124,7 @@ def test_a_trial_another_host_keeps_alive_is_left_alone_until_its_lease_runs_out
     watcher = threading.Thread(target=watch)
     watcher.start()
     began = time.monotonic()
-    finished, study, sink = run_standin(tmp_path, "slow", n_trials=3, resume=True, lost_after_s=4)
+    finished, study, sink = run_standin(tmp_path, "slow", n_trials=3, resume=True, lost_after=4)
     watcher.join()
     assert seen["state"] == "RUNNING"  # alive: left alone
     # the header's figures are the study's: the other host's live trial runs beside this one's

@@ -20,7 +20,7 @@ from helpers.searching import LR_SPACE, ListSink, config_file, lorasearch, searc
 from lorasearch_tui.config import parse_config
 from lorasearch_tui.errors import UserError
 from lorasearch_tui.events import EvalLogged, StepLogged
-from lorasearch_tui.search._runner import SearchOptions, SearchRunner
+from lorasearch_tui.search import SearchOptions, SearchRunner
 from lorasearch_tui.store import (
     CONFIG_ATTR,
     SETTINGS_ATTR,

@@ -184,7 +184,7 @@ async def test_real_search_in_the_app_abort_then_stop(tmp_path, monkeypatch):
 
     from lorasearch_tui.config import parse_config
     from lorasearch_tui.hardware import NO_GPU_NOTE
-    from lorasearch_tui.search._runner import SearchOptions, SearchRunner
+    from lorasearch_tui.search import SearchOptions, SearchRunner
     from lorasearch_tui.tui.messages import TuiSink
 
     monkeypatch.chdir(tmp_path)

@@ -22,7 +22,7 @@ from helpers.pilot import text_of, wait_until
 from lorasearch_tui.config import parse_config
 from lorasearch_tui.errors import ExitCode
 from lorasearch_tui.events import SearchControls
-from lorasearch_tui.search._runner import SearchOptions, SearchRunner
+from lorasearch_tui.search import SearchOptions, SearchRunner
 from lorasearch_tui.store import StudyWatcher
 from lorasearch_tui.tui import SearchApp
 from lorasearch_tui.tui.messages import TuiSink

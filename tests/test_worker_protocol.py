@@ -18,7 +18,7 @@ from helpers.searching import ListSink, run_standin
 
 from lorasearch_tui.config import parse_config
 from lorasearch_tui.events import TrialFinished
-from lorasearch_tui.search._runner import SearchOptions, SearchRunner
+from lorasearch_tui.search import SearchOptions, SearchRunner
 
 STANDIN = str(REPO / "tests" / "helpers" / "standin_worker.py")
 SPACE = {"learning_rate": {"type": "loguniform", "low": 0.01, "high": 0.1}}
@@ -137,7 +137,7 @@ def test_a_diverged_or_timed_out_trial_never_spends_the_budget(run_search):
 
 
 def test_a_silent_worker_is_stalled_and_its_group_killed(run_search):
-    finished, study, _ = run_search("silent", n_trials=1, stall_s=1.0)
+    finished, study, _ = run_search("silent", n_trials=1, stall_limit=1.0)
     reason = study.trials[0].user_attrs["fail_reason"]
     assert reason.startswith("worker stalled (no sign of life for 1 s while training)")
     assert finished.reason == "completed"

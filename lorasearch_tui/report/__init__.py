@@ -5,9 +5,10 @@ plotly and matplotlib are imported inside the functions that draw, so `lorasearc
 stays fast."""
 
 from ._export import export_text
-from ._page import report_html
+from ._page import report_html, write_report
 from ._plots import write_plots
 from ._tables import fail_reasons, importance_bars, sort_rows, studies_table, trials_table
+from ._view import study_view
 
 __all__ = [
     "export_text",
@@ -16,6 +17,8 @@ __all__ = [
     "report_html",
     "sort_rows",
     "studies_table",
+    "study_view",
     "trials_table",
     "write_plots",
+    "write_report",
 ]

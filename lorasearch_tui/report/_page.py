@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import printable
 from ..events import ParamImportances
-from ..results import StudySummary, TrialRow, curves
+from ..results import StudyLook, StudySummary, TrialRow, curves
 from ._plots import looking_copy, plans, plotly_figure
 from ._tables import fmt_bytes, fmt_seconds, fmt_value
 
@@ -152,3 +152,21 @@ def _table(rows: list[TrialRow], names: list[str], best_number: int | None) -> s
             + "</tr>"
         )
     return "\n".join(out) + "</table>"
+
+
+def write_report(looked: StudyLook, path: Path) -> None:
+    """The report page of a study, written atomically (a reader never sees half a page)."""
+    from ..atomic import write_text
+    from ..store import best_files
+
+    best_config = best_files(looked.summary.name)[1]
+    page = report_html(
+        looked.study,
+        looked.summary,
+        looked.rows,
+        looked.names,
+        looked.importances,
+        best_config if best_config.exists() else None,
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text(path, page)

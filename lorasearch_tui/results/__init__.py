@@ -4,18 +4,21 @@ live in `lorasearch_tui.report`)."""
 
 from ..store import MIN_TRIALS, importances, open_existing
 from ._adapters import find_adapter
+from ._look import StudyLook, look
 from ._open import stored_config
 from ._rows import TrialRow, curves, trial_rows
 from ._studies import StudySummary, list_studies, storages_here, study_target, summarize
 
 __all__ = [
     "MIN_TRIALS",
+    "StudyLook",
     "StudySummary",
     "TrialRow",
     "curves",
     "find_adapter",
     "importances",
     "list_studies",
+    "look",
     "open_existing",
     "storages_here",
     "stored_config",

@@ -5,14 +5,12 @@ and the events, live in `lorasearch_tui.events`, the only part of the engine fro
 What a search leaves behind (the study, its files) is `lorasearch_tui.store`'s.
 """
 
+from ..options import SearchOptions
 from ._preflight import FAULT_ENV_VAR
-from ._runner import DEFAULT_MAX_FAILURES, SearchOptions, SearchRunner
+from ._runner import SearchRunner
 from ._samplers import MODES, PRUNERS
-from ._trial_clock import DEFAULT_STALL_S
 
 __all__ = [
-    "DEFAULT_MAX_FAILURES",
-    "DEFAULT_STALL_S",
     "FAULT_ENV_VAR",
     "MODES",
     "PRUNERS",

@@ -12,10 +12,12 @@ import threading
 import time
 import zlib
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
-from ..config import SearchConfig
+from ..config import SearchConfig, describe
 from ..data import load_data, with_data
+from ..events import SearchStarted
 from ..hub import with_model
 from ..store import (
     FAULT_ATTR,
@@ -24,7 +26,11 @@ from ..store import (
     SearchSettings,
     check_study_name,
     default_storage,
+    describe_sampler,
+    done_count,
     live_runners,
+    mask_password,
+    objective_facts,
     open_study,
     recover,
     trial_counts,
@@ -47,6 +53,26 @@ class Prepared:
     placements: list[Placement]
     faults: str | None  # LORASEARCH_INJECT_FAULT when set
     leases: Leases
+
+    def started(self, resumed: bool, worker_logs: list[Path]) -> SearchStarted:
+        """The event that opens the search: what it searches, where, on which workers."""
+        config, settings = self.config, self.settings
+        return SearchStarted(
+            study_name=self.study.study_name,
+            storage=mask_password(self.storage),
+            mode=settings.mode,
+            pruner=settings.pruner,
+            n_trials=self.target,
+            space={k: describe(v) for k, v in config.space.items()},
+            fixed={k: v for k, v in config.params.model_dump().items() if k not in config.space},
+            resumed=resumed,
+            trials_done=done_count(self.before),
+            fault_injection=self.faults,
+            workers=tuple(p.label for p in self.placements),
+            worker_logs=tuple(str(log) for log in worker_logs),
+            sampler=describe_sampler(settings.mode, self.target),
+            **objective_facts(config),
+        )
 
 
 def open_search(config: SearchConfig | None, options: Any, cancel: threading.Event) -> Prepared:
@@ -96,7 +122,7 @@ def open_search(config: SearchConfig | None, options: Any, cancel: threading.Eve
         study.set_user_attr(SETTINGS_ATTR, settings.to_dict())
     if faults:
         study.set_user_attr(FAULT_ATTR, faults)
-    leases = Leases(study, options.lost_after_s)
+    leases = Leases(study, options.lost_after)
     # A runner that joins others must not draw what they draw: its seed moves with it.
     # Not a grid's: every runner must order the grid alike, so that a point has one number.
     others = [r for r in live_runners(study.user_attrs, time.time()) if r.get("pid") != os.getpid()]

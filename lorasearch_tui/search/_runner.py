@@ -21,85 +21,48 @@ trials again once the cause is fixed.
 from __future__ import annotations
 
 import logging
-import select
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import SearchConfig, describe
+from ..config import SearchConfig
 from ..errors import DiskFull, RunFailure
-from ..events import POLL_S as _POLL_S
 from ..events import (
     GuardedSink,
     SearchControls,
     SearchFinished,
-    SearchStarted,
     Sink,
     StudyProgress,
-    TrialFinished,
     TrialStarted,
     WorkerStateChanged,
 )
 from ..hardware import HardwareMonitor
+from ..options import SearchOptions
 from ..store import (
-    DEFAULT_GRACE_S,
-    OOM_CONSTRAINT,
     Leases,
     best_trial,
-    describe_sampler,
     done_count,
-    first_value,
     importances,
-    mask_password,
-    objective_facts,
     pareto_trials,
     record_surplus,
     recover,
+    search_finished,
     surplus_reason,
     trial_counts,
     trial_dir,
     write_best_files,
 )
-from ..worker import WORKER_COMMAND, WorkerProcess
 from ._budget import FailureBudget
 from ._live_trial import LiveTrial, Outcome
-from ._memory_guard import GIB, MemoryGuard
 from ._placement import Placement
+from ._pool import WorkerPool
 from ._prepare import Prepared, open_search
 from ._samplers import to_distributions
 from ._slot import WorkerSlot
-from ._trial_clock import DEFAULT_STALL_S
 
-DEFAULT_MAX_FAILURES = 3
 _log = logging.getLogger("lorasearch.search")
 
-__all__ = ["OOM_CONSTRAINT", "SearchOptions", "SearchRunner"]
-
-
-@dataclass(frozen=True)
-class SearchOptions:
-    """How to search; `given` names the settings the user set explicitly (for `--resume`)."""
-
-    study_name: str
-    n_trials: int = 20
-    mode: str = "bayesian"
-    pruner: str = "median"
-    timeout: float | None = None
-    resume: bool = False
-    storage: str | None = None
-    given: frozenset[str] = frozenset()
-    hardware_interval: float | None = 1.0
-    trial_timeout: float | None = None  # with "trial_timeout" in `given`: replaces the config's
-    stall_s: float = DEFAULT_STALL_S
-    max_failures_in_a_row: int = DEFAULT_MAX_FAILURES
-    worker_command: tuple[str, ...] = WORKER_COMMAND  # tests give a stand-in worker
-    gpus: str | None = None  # `all`, `none` or `0,1,3`; None: all GPUs, else the CPU
-    workers: int | None = None  # workers on the CPU (None: 1)
-    trials_per_gpu: int = 1
-    lost_after_s: float = DEFAULT_GRACE_S  # a trial whose lease is this old is its runner's no more
-    recycle_every: int | None = None  # replace a worker after this many trials
-    recycle_above_gib: float | None = None  # or when more than this stayed held (None: 5% GPU / 1 GiB)
+__all__ = ["SearchRunner"]
 
 
 class SearchRunner:
@@ -117,7 +80,7 @@ class SearchRunner:
         self._sink = GuardedSink(sink)
         self.controls = controls or SearchControls()
         self._placements: list[Placement] = []
-        self._slots: list[WorkerSlot] = []
+        self._pool: WorkerPool | None = None
         self._prepared: Prepared | None = None
         self._faults: str | None = None
         self._budget = FailureBudget(options.max_failures_in_a_row)
@@ -154,45 +117,14 @@ class SearchRunner:
         self.prepare()
         assert self._prepared is not None and self._config is not None
         p = self._prepared
-        study, storage, settings, target, before = p.study, p.storage, p.settings, p.target, p.before
+        study, target = p.study, p.target
         options, config = self._options, self._config
         study_dir = (Path(config.params.base_output_dir) / study.study_name).resolve()
-        logs = [study_dir / worker_log_name(index) for index in range(len(self._placements))]
-        self._sink.emit(
-            SearchStarted(
-                study_name=study.study_name,
-                storage=mask_password(storage),
-                mode=settings.mode,
-                pruner=settings.pruner,
-                n_trials=target,
-                space={k: describe(v) for k, v in config.space.items()},
-                fixed={k: v for k, v in config.params.model_dump().items() if k not in config.space},
-                resumed=options.resume,
-                trials_done=done_count(before),
-                fault_injection=self._faults,
-                workers=tuple(p.label for p in self._placements),
-                worker_logs=tuple(str(log) for log in logs),
-                sampler=describe_sampler(settings.mode, target),
-                **objective_facts(config),
-            )
-        )
-        self._slots = [
-            WorkerSlot(
-                index,
-                placement,
-                WorkerProcess(logs[index], options.worker_command, placement.env),
-                self._sink,
-                options.stall_s,
-                MemoryGuard(
-                    options.recycle_every,
-                    int(options.recycle_above_gib * GIB) if options.recycle_above_gib is not None else None,
-                ),
-            )
-            for index, placement in enumerate(self._placements)
-        ]
+        self._pool = pool = WorkerPool(self._placements, study_dir, options, self._sink)
+        self._sink.emit(p.started(options.resume, pool.logs))
         monitor = None
         if options.hardware_interval:
-            monitor = HardwareMonitor(self._sink.emit, self._sampled_pid, options.hardware_interval)
+            monitor = HardwareMonitor(self._sink.emit, pool.pids, options.hardware_interval)
             monitor.start()
         reason, message = "completed", None
         try:
@@ -203,34 +135,15 @@ class SearchRunner:
         finally:
             if monitor:
                 monitor.stop()
-            for slot in self._slots:
-                slot.worker.stop()
+            pool.stop()
             self._sink.emit(WorkerStateChanged("exited"))
             try:
                 self._leases.end()
             except RunFailure:
                 pass  # the storage is gone: the mark runs out by itself
-        counts, best = {}, None
-        try:
-            write_best_files(study, config)
-            counts, best = trial_counts(study), best_trial(study)
-        except RunFailure as exc:
-            if message is None:
-                reason, message = "failed", str(exc)
-        finished = SearchFinished(
-            reason=reason,
-            counts=counts,
-            best_number=best.number if best else None,
-            best_value=first_value(best) if best else None,
-            best_params=dict(best.params) if best else {},
-            message=message,
-        )
+        finished = search_finished(study, config, reason, message)
         self._sink.emit(finished)
         return finished
-
-    def _sampled_pid(self) -> list[int]:
-        """The workers the hardware pane samples: every one that is running."""
-        return [pid for slot in self._slots if (pid := slot.worker.pid) is not None]
 
     def _loop(self, study: Any, config: SearchConfig, target: int) -> str:
         """Start trials on idle workers while the study needs more, serve the running ones;
@@ -246,18 +159,17 @@ class SearchRunner:
                 self._end_running(study, Outcome("FAIL", fail_reason="interrupted", interrupted=True))
                 return "interrupted"
             for number in controls.take_aborts():
-                slot = self._slot_running(number)
+                slot = self._pool.running(number)
                 if slot is not None:
                     slot.worker.kill()
                     self._finish(
                         study, slot, Outcome("FAIL", fail_reason="aborted by user", replace_worker=True)
                     )
             self._write_if_asked()  # within a poll (50 ms), not at a trial's end
-            for slot in self._slots:
-                if slot.busy:
-                    self._serve(study, slot)
+            for slot in self._pool.busy():
+                self._serve(study, slot)
             if self._leases.due():
-                busy = [s for s in self._slots if s.busy]
+                busy = self._pool.busy()
                 self._leases.renew([(s.trial, s.placement.label) for s in busy])
                 mine = frozenset(s.live.number for s in busy if s.live is not None)
                 recover(study, config, self._leases.lost, mine)
@@ -267,8 +179,7 @@ class SearchRunner:
                     ending = "stopped"
                 elif options.timeout is not None and time.monotonic() - started >= options.timeout:
                     ending = "timeout"
-            busy = [s for s in self._slots if s.busy]
-            idle = [s for s in self._slots if not s.busy]
+            busy, idle = self._pool.busy(), self._pool.idle()
             if ending is not None and not busy:
                 return ending
             may_start = ending is None and idle and not controls.paused.is_set()
@@ -283,7 +194,7 @@ class SearchRunner:
                     self._start(study, slot, study.ask(distributions), config, target)
                 if need <= 0:  # the running trials (here or elsewhere) finish it: no storage read a poll
                     self._next_count = time.monotonic() + 1.0
-            self._wait()
+            self._pool.wait()
 
     def _tell_progress(self, counts: dict[str, int], target: int) -> None:
         """Emit the study's counts when they changed (the header's figures for all hosts)."""
@@ -291,24 +202,6 @@ class SearchRunner:
         if progress != self._progress:
             self._progress = progress
             self._sink.emit(progress)
-
-    def _slot_running(self, number: int | None) -> WorkerSlot | None:
-        """The slot running trial `number`, or the trial started last when None."""
-        busy = [s for s in self._slots if s.busy]
-        if number is None:
-            return max(busy, key=lambda s: s.live.started, default=None)  # type: ignore[union-attr]
-        return next((s for s in busy if s.live is not None and s.live.number == number), None)
-
-    def _wait(self) -> None:
-        """Until a worker has something to say, for at most a poll."""
-        busy = [s for s in self._slots if s.busy]
-        if any(s.wants_reading() for s in busy):
-            return
-        fds = [fd for s in busy if (fd := s.worker.fileno()) is not None]
-        if fds:
-            select.select(fds, [], [], _POLL_S)
-        else:
-            time.sleep(_POLL_S)
 
     def _write_if_asked(self) -> None:
         """Write the result files now if a front end asked (the `e` key)."""
@@ -382,72 +275,24 @@ class SearchRunner:
     def _end_running(self, study: Any, outcome: Outcome) -> None:
         """Stop every running trial now and record it with `outcome` (interrupted: it runs
         again on resume). Used on Ctrl+C, and when the search ends on a failure."""
-        for slot in self._slots:
-            if slot.busy:
-                slot.worker.kill()
-                try:
-                    self._finish(study, slot, outcome)
-                except RunFailure:  # the storage is gone: the trial's file has it
-                    pass
+        for slot in self._pool.busy():
+            slot.worker.kill()
+            try:
+                self._finish(study, slot, outcome)
+            except RunFailure:  # the storage is gone: the trial's file has it
+                pass
 
     def _record(self, study: Any, trial: Any, live: LiveTrial, outcome: Outcome, slot: WorkerSlot) -> None:
-        """Tell the study, then write the trial's file and the best files.
-
-        If the storage cannot be told (it stayed busy past the patience), the file is still
-        written, so that `--resume` can tell the study what it says; if the file cannot be
-        written (a full disk), the study has the trial and `--resume` writes the file again.
-        """
-        import optuna
-
+        """Tell the study, then write the trial's file and the best files (see `tell_or_keep`
+        for a storage that cannot be told; a full disk leaves the study told and `--resume`
+        writes the file again)."""
         record = live.record(outcome)
-        try:
-            record.tell(study, trial)
-        except RunFailure:
-            try:
-                record.write()
-            except (OSError, RunFailure):
-                pass  # the storage's failure is the one to report
-            raise
-        except optuna.exceptions.UpdateFinishedTrialError:
-            # Another runner found this trial's lease run out (this process was stopped, or cut
-            # off from the storage, for longer than the grace period) and recorded it lost; its
-            # parameters run again there. What was trained here stays in the trial's file.
-            _log.warning(
-                "trial %d: another runner recorded it lost meanwhile; its result here is in %s",
-                live.number,
-                live.folder,
-            )
+        record.tell_or_keep(study, trial)
         if outcome.replace_worker:
             slot.replaced(outcome.fail_reason or "")
-        best = best_trial(study)
-        self._sink.emit(
-            TrialFinished(
-                number=record.number,
-                state=record.state,
-                value=record.value,
-                params=record.params,
-                duration_s=record.duration_s or 0.0,
-                steps=record.steps,
-                pruned_at=record.pruned_at,
-                fail_reason=record.fail_reason,
-                peak_memory_bytes=record.peak_memory_bytes,
-                best_number=best.number if best else None,
-                best_value=first_value(best) if best else None,
-                oom=record.oom,
-                interrupted=record.interrupted,
-                trial_dir=record.trial_dir,
-                worker=slot.placement.label,
-                values=tuple(record.values) if record.values is not None else None,
-                pareto=tuple(t.number for t in pareto_trials(study)),
-                batch=record.batch or "",
-            )
-        )
+        pareto = tuple(t.number for t in pareto_trials(study))
+        self._sink.emit(record.finished(best_trial(study), pareto, slot.placement.label))
         record.write()
         write_best_files(study, self._config)
         if outcome.recycle and not outcome.replace_worker:
             slot.recycled(outcome.recycle)
-
-
-def worker_log_name(index: int) -> str:
-    """`worker.log` for the first worker, `worker-1.log` and on for the others."""
-    return "worker.log" if index == 0 else f"worker-{index}.log"

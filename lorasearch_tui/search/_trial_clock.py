@@ -19,7 +19,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-DEFAULT_STALL_S = 300.0
+from ..options import STALL_LIMIT_S
+
 MIN_LOAD_STALL_S = 120.0
 LOAD_STALL_FACTOR = 6  # the stall limit while starting or loading: 6x, at least 2 minutes
 
@@ -37,7 +38,7 @@ class TrialClock:
     def __init__(
         self,
         worker_ready: bool,
-        stall_s: float = DEFAULT_STALL_S,
+        stall_s: float = STALL_LIMIT_S,
         limit_s: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

@@ -8,7 +8,7 @@ which turns a study into the engine's events for `watch`. It never imports the s
 (an import contract in pyproject.toml checks both).
 """
 
-from ._files import best_files, pareto_config_file, report_file, trial_dir, write_best_files
+from ._files import best_files, pareto_config_file, report_file, search_finished, trial_dir, write_best_files
 from ._importance import MIN_TRIALS, importances
 from ._lease import DEFAULT_GRACE_S, LEASE_ATTR, RUNNER_PREFIX, Leases, Runner, live_runners, lost_reason
 from ._recover import recover
@@ -87,6 +87,7 @@ __all__ = [
     "RUNNER_PREFIX",
     "SearchSettings",
     "SETTINGS_ATTR",
+    "search_finished",
     "sqlite_path",
     "StorageUnavailable",
     "study_exists",

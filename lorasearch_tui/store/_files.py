@@ -20,6 +20,8 @@ from typing import Any
 
 from ..atomic import write_json
 from ..config import SearchConfig
+from ..errors import RunFailure
+from ..events import SearchFinished
 from ._study import RESULTS_DIR, best_trial, pareto_trials, trial_counts
 from ._trial_record import first_value
 
@@ -100,3 +102,23 @@ def _write_pareto_configs(study_name: str, config: SearchConfig, front: list[Any
         write_json(
             pareto_config_file(study_name, trial.number), config.with_values(dict(trial.params)).model_dump()
         )
+
+
+def search_finished(study: Any, config: SearchConfig, reason: str, message: str | None) -> SearchFinished:
+    """The best files written one last time, and the event that closes the search. A storage
+    that fails now turns a search that ended well into `failed`, with its one line."""
+    counts, best = {}, None
+    try:
+        write_best_files(study, config)
+        counts, best = trial_counts(study), best_trial(study)
+    except RunFailure as exc:
+        if message is None:
+            reason, message = "failed", str(exc)
+    return SearchFinished(
+        reason=reason,  # type: ignore[arg-type]  # the loop's: completed, stopped, timeout, ...
+        counts=counts,
+        best_number=best.number if best else None,
+        best_value=first_value(best) if best else None,
+        best_params=dict(best.params) if best else {},
+        message=message,
+    )

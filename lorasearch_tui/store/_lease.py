@@ -30,9 +30,11 @@ from typing import Any
 
 import psutil
 
+from ..options import LOST_AFTER_S
+
 LEASE_ATTR = "lorasearch_lease"
 RUNNER_PREFIX = "lorasearch_runner "
-DEFAULT_GRACE_S = 180.0
+DEFAULT_GRACE_S = LOST_AFTER_S  # a lease that does not say its own grace (`--lost-after`)
 HOST_ENV = "LORASEARCH_HOST_NAME"  # the name a runner gives its host (default: the system's)
 
 

@@ -10,13 +10,14 @@ disk was full, `--resume` writes the file again from the study and the trial's
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..atomic import write_json
-from ..events import EvalLogged, StepLogged, decode_lines
+from ..events import EvalLogged, StepLogged, TrialFinished, decode_lines
 
 METRIC = "eval_loss"
 TRIAL_RESULTS = "trial_results.json"
@@ -134,6 +135,66 @@ class TrialRecord:
         else:
             study.tell(trial, state=TrialState[self.state])
 
+    def tell_or_keep(self, study: Any, trial: Any) -> None:
+        """`tell` the study; when it cannot be told, keep the record in the trial's file.
+
+        If the storage stayed busy past the patience, the file is written before the failure
+        goes on up, so that `--resume` can tell the study what it says. If another runner
+        recorded the trial lost meanwhile (this process was stopped, or cut off from the
+        storage, for longer than the lease's grace), its parameters run again there: what was
+        trained here stays in the trial's file, which the caller writes as always.
+
+        Raises:
+            RunFailure: the storage could not be told.
+        """
+        import optuna
+
+        from ..errors import RunFailure
+
+        try:
+            self.tell(study, trial)
+        except RunFailure:
+            try:
+                self.write()
+            except (OSError, RunFailure):
+                pass  # the storage's failure is the one to report
+            raise
+        except optuna.exceptions.UpdateFinishedTrialError:
+            logging.getLogger("lorasearch.search").warning(
+                "trial %d: another runner recorded it lost meanwhile; its result here is in %s",
+                self.number,
+                self.trial_dir,
+            )
+
+    def finished(self, best: Any, pareto: tuple[int, ...], worker: str) -> TrialFinished:
+        """The event that says this trial ended, as the live search and `watch` both send it.
+
+        Args:
+            best: the study's best trial now (None before the first COMPLETE one).
+            pareto: the trials on the Pareto front now (several objectives), else ().
+            worker: where it trained (`GPU 1`, `host-b CPU`).
+        """
+        return TrialFinished(
+            number=self.number,
+            state=self.state,  # type: ignore[arg-type]  # one of STATES, checked on creation
+            value=self.value,
+            params=self.params,
+            duration_s=self.duration_s or 0.0,
+            steps=self.steps,
+            pruned_at=self.pruned_at,
+            fail_reason=self.fail_reason or ("interrupted" if self.interrupted else None),
+            peak_memory_bytes=self.peak_memory_bytes,
+            best_number=best.number if best else None,
+            best_value=first_value(best) if best else None,
+            oom=self.oom,
+            interrupted=self.interrupted,
+            trial_dir=self.trial_dir,
+            worker=worker,
+            values=tuple(self.values) if self.values is not None else None,
+            pareto=pareto,
+            batch=self.batch or "",
+        )
+
     def write(self) -> None:
         """Write `trial_results.json` into the trial's folder (strict JSON: no NaN)."""
         folder = Path(self.trial_dir)
@@ -151,17 +212,21 @@ class TrialRecord:
             return None
 
     @classmethod
-    def from_study(cls, trial: Any, config: dict[str, Any]) -> TrialRecord:
-        """The record of a finished study trial, its curves read back from its `metrics.jsonl`."""
+    def from_study(cls, trial: Any, config: dict[str, Any], curves: bool = True) -> TrialRecord:
+        """The record of a finished study trial, its curves read back from its `metrics.jsonl`
+        (unless `curves` is False: `watch` has them already)."""
         attrs = trial.user_attrs
-        folder = Path(attrs["trial_dir"])
-        max_steps, train, evals = read_metrics(folder / LIVE_METRICS)
+        folder = Path(attrs.get("trial_dir", ""))
+        max_steps, train, evals = read_metrics(folder / LIVE_METRICS) if curves else (0, [], [])
+        duration = attrs.get("duration_s")
+        if duration is None and trial.datetime_start and trial.datetime_complete:
+            duration = (trial.datetime_complete - trial.datetime_start).total_seconds()
         return cls(
             number=trial.number,
             state=trial.state.name,
             params=dict(trial.params),
             config=config,
-            trial_dir=str(folder),
+            trial_dir=attrs.get("trial_dir", ""),
             value=first_value(trial),
             values=list(trial.values) if trial.values and len(trial.values) > 1 else None,
             fail_reason=attrs.get("fail_reason"),
@@ -172,7 +237,7 @@ class TrialRecord:
             steps=int(attrs.get("steps") or 0),
             max_steps=int(attrs.get("max_steps") or max_steps),
             runtime_s=attrs.get("runtime_s"),
-            duration_s=attrs.get("duration_s"),
+            duration_s=duration,
             tokens_per_s=attrs.get("tokens_per_s"),
             peak_memory_bytes=attrs.get("peak_memory_bytes"),
             memory_kind=attrs.get("memory_kind"),

@@ -50,7 +50,7 @@ from ._study import (
     pareto_trials,
     trial_counts,
 )
-from ._trial_record import INTERRUPTED, LIVE_METRICS, first_value, read_regular_file
+from ._trial_record import LIVE_METRICS, TrialRecord, read_regular_file
 
 
 class StudyWatcher:
@@ -238,33 +238,8 @@ class StudyWatcher:
                 self._sink.emit(event)
 
     def _finished(self, trial: Any, best: Any, pareto: tuple[int, ...]) -> TrialFinished:
-        attrs = trial.user_attrs
-        several = len(trial.values or ()) > 1
-        duration = attrs.get("duration_s")
-        if duration is None and trial.datetime_start and trial.datetime_complete:
-            duration = (trial.datetime_complete - trial.datetime_start).total_seconds()
-        interrupted = bool(attrs.get(INTERRUPTED))
-        reason = attrs.get("fail_reason") or ("interrupted" if interrupted else None)
-        return TrialFinished(
-            number=trial.number,
-            state=trial.state.name,
-            value=first_value(trial) if trial.state.name == "COMPLETE" else None,  # as the live engine shows
-            params=dict(trial.params),
-            duration_s=float(duration or 0.0),
-            steps=int(attrs.get("steps") or 0),
-            pruned_at=attrs.get("pruned_at"),
-            fail_reason=reason,
-            peak_memory_bytes=attrs.get("peak_memory_bytes"),
-            best_number=best.number if best else None,
-            best_value=first_value(best) if best else None,
-            oom=bool(attrs.get("oom")),
-            interrupted=interrupted,
-            trial_dir=attrs.get("trial_dir", ""),
-            worker=_where(trial),
-            values=tuple(trial.values) if several and trial.state.name == "COMPLETE" else None,
-            pareto=pareto,
-            batch=attrs.get("batch") or "",
-        )
+        record = TrialRecord.from_study(trial, {}, curves=False)  # the event needs no config
+        return record.finished(best, pareto, _where(trial))
 
 
 def _where(trial: Any) -> str:

@@ -120,7 +120,7 @@ def run_standin(
     """A real search in `folder` (the current directory) whose worker is the stand-in:
     returns what `run()` returned, the study and the sink (a ListSink unless one is given)."""
     from lorasearch_tui.config import parse_config
-    from lorasearch_tui.search._runner import SearchOptions, SearchRunner
+    from lorasearch_tui.search import SearchOptions, SearchRunner
 
     values = {"max_steps": 4, "eval_steps": 2, "base_output_dir": str(folder / "out"), **(fixed or {})}
     config = parse_config({**values, "search_space": space or LR_SPACE}, "test")

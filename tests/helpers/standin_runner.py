@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from helpers.searching import LR_SPACE, STANDIN, ListSink  # noqa: E402
 from lorasearch_tui.config import parse_config  # noqa: E402
-from lorasearch_tui.search._runner import SearchOptions, SearchRunner
+from lorasearch_tui.search import SearchOptions, SearchRunner
 
 GRID = {
     "learning_rate": {"type": "categorical", "choices": [0.01, 0.03, 0.05]},
@@ -43,7 +43,7 @@ def main() -> None:
         storage=storage,
         resume=resume,
         hardware_interval=None,
-        lost_after_s=float(os.environ.get("STANDIN_LOST_AFTER", "180")),
+        lost_after=float(os.environ.get("STANDIN_LOST_AFTER", "180")),
         worker_command=(sys.executable, STANDIN, behaviour),
     )
     finished = SearchRunner(None if resume else config, options, ListSink()).run()

@@ -1,5 +1,5 @@
-"""What the CLI's command modules share: the config, --set and storage options and the one-line
-error handling."""
+"""What the command modules share: the options written once (config, --set, storage, --no-tui),
+the one-line error handling, and the console helpers."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .errors import ExitCode, RunFailure, UserError, printable
+if TYPE_CHECKING:
+    from rich.console import Console
+
+from ..errors import ExitCode, RunFailure, UserError, printable
 
 StorageOption = Annotated[
     str | None,
@@ -40,6 +43,36 @@ SetOption = Annotated[
         show_default=False,
     ),
 ]
+NoTuiOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-tui", help="Plain console output instead of the terminal UI (also when not a terminal)."
+    ),
+]
+
+
+def use_tui(no_tui: bool) -> bool:
+    """The terminal UI only where a person can see it: both ends of the terminal are a tty."""
+    return not no_tui and sys.stdout.isatty() and sys.stdin.isatty()
+
+
+def console_setup() -> Console:
+    """The console of a command that logs (the engine's warnings go to it)."""
+    from rich.console import Console
+
+    from ..console import setup_logging
+
+    setup_logging()
+    return Console()
+
+
+def say(console: Console, text: str) -> None:
+    """A line to the console, or nothing when it is gone (the SSH connection dropped). Never
+    cut by lorasearch (Rich would at 80 columns in a log file): a path or URL stays whole."""
+    try:
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
+    except OSError:
+        pass
 
 
 def fail(message: str, code: ExitCode) -> typer.Exit:

@@ -9,55 +9,25 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
 
-from . import cli_results
-from .cli_common import fail, user_errors
-from .errors import ExitCode, UserError
-from .interrupts import interrupt_on_signals, on_terminal_gone
+from ..errors import ExitCode, UserError
+from ..interrupts import interrupt_on_signals, on_terminal_gone
+from ..options import SearchOptions
+from ._shared import console_setup, fail, say, user_errors
 
 HANGUP_GRACE_S = 600  # how long a hung-up TUI search waits for its trial to be recorded
 
 
-def console_setup() -> Console:
-    from .console import setup_logging
-
-    setup_logging()
-    return Console()
-
-
-@dataclass(frozen=True)
-class SearchSettingsGiven:
-    """The search flags of `search` (and their values for `demo`)."""
-
-    n_trials: int = 20
-    mode: str = "bayesian"
-    pruner: str = "median"
-    timeout: float | None = None
-    trial_timeout: float | None = None
-    stall_limit: float = 300.0
-    max_failures_in_a_row: int = 3
-    gpus: str | None = None
-    workers: int | None = None
-    trials_per_gpu: int = 1
-    lost_after: float = 180.0
-    recycle_every: int | None = None
-    recycle_above: float | None = None
-
-
 def run_search(
+    options: SearchOptions,
     config_path: Path | None,
     overrides: dict[str, Any],
-    study_name: str | None,
-    flags: SearchSettingsGiven,
-    resume: bool,
-    storage: str | None,
-    given: set[str],
     default_space: dict[str, Any],
     use_tui: bool,
     name_prefix: str = "lorasearch",
@@ -66,17 +36,17 @@ def run_search(
     """The part of `search` and `demo` that is the same: config, signals, console, exit code."""
     from datetime import datetime
 
-    from .config import apply_sets, load_config, parse_config
-    from .console import SearchConsole
-    from .events import SearchControls
-    from .search._runner import SearchOptions, SearchRunner
-    from .store import RESULTS_DIR, best_files
+    from ..config import apply_sets, load_config, parse_config
+    from ..console import SearchConsole
+    from ..events import SearchControls
+    from ..search import SearchRunner
+    from ..store import RESULTS_DIR, best_files
 
     console = console_setup()
     with user_errors():
-        if resume and study_name is None:
+        if options.resume and not options.study_name:
             raise UserError("--resume: name the study to continue with --study-name")
-        if resume and config_path is None:
+        if options.resume and config_path is None:
             if any(v is not None for v in overrides.values()) or sets:
                 raise UserError(
                     "--resume: a resumed study keeps its stored config; overrides apply to new studies"
@@ -87,30 +57,12 @@ def run_search(
             loaded = parse_config(apply_sets(raw, sets) if sets else raw, "<default search>")
         else:
             loaded = load_config(config_path, overrides, sets)
-        name = study_name or f"{name_prefix}_{datetime.now():%Y%m%d_%H%M%S}"
-        options = SearchOptions(
-            study_name=name,
-            n_trials=flags.n_trials,
-            mode=flags.mode,
-            pruner=flags.pruner,
-            timeout=flags.timeout,
-            resume=resume,
-            storage=storage,
-            given=frozenset(given),
-            trial_timeout=flags.trial_timeout,
-            stall_s=flags.stall_limit,
-            max_failures_in_a_row=flags.max_failures_in_a_row,
-            gpus=flags.gpus,
-            workers=flags.workers,
-            trials_per_gpu=flags.trials_per_gpu,
-            lost_after_s=flags.lost_after,
-            recycle_every=flags.recycle_every,
-            recycle_above_gib=flags.recycle_above,
-        )
+        name = options.study_name or f"{name_prefix}_{datetime.now():%Y%m%d_%H%M%S}"
+        options = replace(options, study_name=name)
         controls = SearchControls()
         if use_tui:
-            from .tui import SearchApp
-            from .tui.messages import TuiSink
+            from ..tui import SearchApp
+            from ..tui.messages import TuiSink
 
             sink = TuiSink()
             runner = SearchRunner(loaded, options, sink, controls)
@@ -154,7 +106,7 @@ def run_search(
             f"wrote {len(front)} Pareto config{'s' if len(front) > 1 else ''}: {', '.join(map(str, front))}",
         )
     if finished is not None and finished.counts and sum(finished.counts.values()):
-        _write_report(console, name, storage)
+        _write_report(console, name, options.storage)
     if finished is not None and finished.reason == "failed":
         raise fail(finished.message or "the search failed", ExitCode.BUG)
     if code:
@@ -165,21 +117,14 @@ def _write_report(console: Console, name: str, storage: str | None) -> None:
     """The study's report page, at the end of every search; a search is never failed for it."""
     import logging
 
-    from .store import report_file
+    from ..report import write_report
+    from ..results import look
+    from ..store import report_file
 
     path = report_file(name)
     try:
-        cli_results.write_report(cli_results.look(name, storage), path)
+        write_report(look(name, storage), path)
     except Exception as exc:  # noqa: BLE001 - a picture must not turn a finished search into an error
         logging.getLogger("lorasearch").warning("could not write %s: %s", path, exc)
         return
     say(console, f"wrote {path}")
-
-
-def say(console: Console, text: str) -> None:
-    """A line to the console, or nothing when it is gone (the SSH connection dropped). Never
-    cut by lorasearch (Rich would at 80 columns in a log file): a path or URL stays whole."""
-    try:
-        console.print(text, markup=False, highlight=False, soft_wrap=True)
-    except OSError:
-        pass

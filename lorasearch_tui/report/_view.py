@@ -1,0 +1,67 @@
+"""A study in the terminal: what `lorasearch show` prints and the home screen's `v` shows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group
+from rich.text import Text
+
+from ..errors import printable
+from ..results import StudyLook
+from ..store import best_files, pareto_config_file
+from ._tables import fail_reasons, importance_bars, sort_rows, trials_table
+
+
+def study_view(looked: StudyLook, sort: str = "number") -> Any:
+    """A study in the terminal, as `show` prints it and the home screen's `v` shows it: the
+    figures, the trial table, the best trial and the command that trains it, the importances
+    and why trials did not complete."""
+    summary, rows, names = looked.summary, looked.rows, looked.names
+    counts = summary.counts
+    state = "RUNNING (" + ", ".join(summary.runners) + ")" if summary.alive else "not running"
+    parts: list[Any] = [
+        Text(
+            f"Study {printable(summary.name)}: {summary.mode}/{summary.pruner}, "
+            f"{summary.done}/{summary.target} done ({counts['complete']} complete, "
+            f"{counts['pruned']} pruned, "
+            f"{counts['failed'] + counts['interrupted']} failed, {counts['running']} running), {state}"
+        ),
+        trials_table(
+            sort_rows(rows, sort), names, summary.best_number, f"Trials (by {sort})", summary.objectives
+        ),
+    ]
+    best = next((r for r in rows if r.number == summary.best_number), None)
+    if best is None:
+        parts.append(Text("no COMPLETE trial yet"))
+    else:
+        parts.append(Text(f"Best: trial {best.number}, {summary.metric} {best.value:.4f}", style="bold"))
+        parts += [
+            Text(f"  {printable(name)} = {printable(str(value))}") for name, value in best.params.items()
+        ]
+        if best.adapter:
+            parts.append(Text(f"  adapter: {best.adapter}"))
+        parts.append(Text(f"  train it: lorasearch train --config {best_files(summary.name)[1]}"))
+    front = [r for r in rows if r.pareto]
+    if front:
+        parts.append(
+            Text(
+                f"Pareto front ({len(front)} of {counts['complete']} complete trials): "
+                f"{', '.join(summary.objectives)}",
+                style="bold",
+            )
+        )
+        for r in front:
+            values = ", ".join(f"{v:.4g}" for v in r.values or ())
+            parts.append(
+                Text(
+                    f"  trial {r.number}: {values}  train it: lorasearch train --config "
+                    f"{pareto_config_file(summary.name, r.number)}"
+                )
+            )
+    parts.append(importance_bars(looked.importances))
+    reasons = fail_reasons(rows)
+    if reasons:
+        parts.append(Text("Why trials did not complete", style="bold"))
+        parts += [Text(f"  {n} x {printable(reason)}") for reason, n in reasons]
+    return Group(*parts)

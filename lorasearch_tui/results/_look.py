@@ -1,0 +1,43 @@
+"""A study as the results commands, the report page and the home screen look at it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import SearchConfig
+from ..errors import UserError
+from ..events import ParamImportances
+from ..store import default_storage, importances, mask_password, open_existing
+from ._open import stored_config
+from ._rows import TrialRow, trial_rows
+from ._studies import StudySummary, summarize
+
+
+@dataclass(frozen=True)
+class StudyLook:
+    """One read of a study: the Optuna study, its stored config, its rows, the searched
+    parameter names, its summary and its importances."""
+
+    study: Any
+    config: SearchConfig
+    rows: list[TrialRow]
+    names: list[str]
+    summary: StudySummary
+    importances: ParamImportances
+
+
+def look(study_name: str, storage: str | None) -> StudyLook:
+    """Read a study to look at it (never writing to it).
+
+    Raises:
+        UserError: no such study or storage, a study lorasearch did not make, or no trials yet.
+    """
+    study = open_existing(study_name, storage)
+    config = stored_config(study)
+    rows = trial_rows(study)
+    if not rows:
+        raise UserError(f"study '{study_name}' has no trials yet")
+    names = list(config.space)
+    summary = summarize(study, mask_password(storage or default_storage(study_name)))
+    return StudyLook(study, config, rows, names, summary, importances(study, names))
