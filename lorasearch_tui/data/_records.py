@@ -2,7 +2,8 @@
 
 Every kind is turned into TRL's conversational prompt/completion form, because only that form
 makes TRL mask the prompt, image tokens included, and train on the answer alone (a plain
-`messages` record leaves every token in the loss; see shared/FACTS.md). A chat record's last
+`messages` record leaves every token in the loss; `tests/test_training.py` checks the labels
+of a real batch). A chat record's last
 turn, which must be the assistant's, is its completion; the turns before it are the prompt.
 
 The kind is detected once per file, from its first record; every record must then fit it.

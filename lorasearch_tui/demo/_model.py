@@ -4,7 +4,7 @@ No checkpoint can be downloaded here, yet a new user must see the real stack wor
 project makes its own model. It has the exact architecture of the reference case
 (`Gemma3ForConditionalGeneration` with a SigLIP tower), only small. Every linear layer that
 bitsandbytes quantizes has both dimensions >= 64, the 4-bit block size; smaller ones make the
-CPU kernel fail (`shape '[32, 0]' is invalid`, see shared/FACTS.md).
+CPU kernel fail (`shape '[32, 0]' is invalid`).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A worker keeps the base model loaded across trials, which is what makes a trial cheap; but a
 long search in one process leaks (on an H200, 1.9 GB stayed allocated per unloaded 12B adapter,
-see FACTS.md). After each trial the worker reports what stayed held beyond what it held right
+measured with plain PEFT). After each trial the worker reports what stayed held beyond what it held right
 after loading the base (GPU allocation, or RSS on the CPU); above `above_bytes` (default: 5% of
 the GPU, or 1 GiB on the CPU), or every `every` trials, or when the base model changed, the
 parent replaces it before the next trial. A fresh worker trains exactly as the old one would
