@@ -15,6 +15,8 @@ from __future__ import annotations
 import errno
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,37 @@ def offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
+@contextmanager
+def hub_answers(kind: str, repo_id: str, revision: str) -> Iterator[None]:
+    """The Hub's refusals of a model or data set (gated, no such revision, no such repo) as one
+    line that names the config key and says what to do; anything else passes through.
+
+    Args:
+        kind: "model" or "dataset": which config keys and which Hub page the line names.
+    """
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
+
+    model = kind == "model"
+    key, revision_key = ("model_name", "model_revision") if model else ("input_data", "data_revision")
+    what = repo_id if model else f"the dataset {repo_id}"
+    page = f"https://huggingface.co/{'' if model else 'datasets/'}{repo_id}"
+    try:
+        yield
+    except GatedRepoError:
+        raise UserError(
+            f"{key}: {what} is gated; accept its terms on {page} and set HF_TOKEN to a token of that account"
+        ) from None
+    except RevisionNotFoundError:
+        raise UserError(
+            f"{revision_key}: {what} has no revision '{revision}'; give a branch, tag or commit"
+        ) from None
+    except RepositoryNotFoundError:
+        hint = "check the name, or give a local folder" if model else "no local file has that path either"
+        raise UserError(
+            f"{key}: no {kind} '{repo_id}' on the Hub (or it is private: set HF_TOKEN); {hint}"
+        ) from None
+
+
 def ensure_model(repo_id: str, revision: str = "main", trust_remote_code: bool = False) -> tuple[Path, str]:
     """The model's folder in the cache and its commit hash, downloading what is missing.
 
@@ -71,31 +104,18 @@ def ensure_model(repo_id: str, revision: str = "main", trust_remote_code: bool =
 
     patterns = LOAD_PATTERNS + (["*.py"] if trust_remote_code else [])
     try:
-        try:
-            folder = Path(
-                snapshot_download(
-                    repo_id, revision=revision, allow_patterns=patterns, local_files_only=offline()
+        with hub_answers("model", repo_id, revision):
+            try:
+                folder = Path(
+                    snapshot_download(
+                        repo_id, revision=revision, allow_patterns=patterns, local_files_only=offline()
+                    )
                 )
-            )
-        except LocalEntryNotFoundError as exc:
-            # snapshot_download reports a Hub answer it could not use this way too, the answer
-            # (no such repo, gated, no such revision) in its cause: that one is the user's
-            cause = _cause(exc, (GatedRepoError, RevisionNotFoundError, RepositoryNotFoundError))
-            raise cause or exc from None
-    except GatedRepoError:
-        raise UserError(
-            f"model_name: {repo_id} is gated; accept its licence on https://huggingface.co/{repo_id} "
-            f"and set HF_TOKEN to a token of that account"
-        ) from None
-    except RevisionNotFoundError:
-        raise UserError(
-            f"model_revision: {repo_id} has no revision '{revision}'; give a branch, tag or commit"
-        ) from None
-    except RepositoryNotFoundError:
-        raise UserError(
-            f"model_name: no model '{repo_id}' on the Hub (or it is private: set HF_TOKEN); check the name, "
-            f"or give a local folder"
-        ) from None
+            except LocalEntryNotFoundError as exc:
+                # snapshot_download reports a Hub answer it could not use this way too, the answer
+                # (no such repo, gated, no such revision) in its cause: that one is the user's
+                cause = _cause(exc, (GatedRepoError, RevisionNotFoundError, RepositoryNotFoundError))
+                raise cause or exc from None
     except LocalEntryNotFoundError:
         if offline():
             raise UserError(

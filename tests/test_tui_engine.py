@@ -89,9 +89,10 @@ async def test_abort_fails_the_running_trial_at_once_and_quit_records_the_next(t
         await wait_until(pilot, lambda: 0 in app.state.trials, timeout=60)
         await pilot.pause(0.3)
         took = await timed(pilot, "a", lambda: app.state.trials[0].state == "FAIL")
-        # 200-230 ms here, of which the engine takes 40-50 (test_worker_protocol.py measures it
-        # alone) and the Pilot's key press and redraw the rest; the margin is for CI load.
-        assert took < 1.0, took
+        # The key acted: the stand-in's trial never ends by itself. How fast is
+        # bench/key_latency.py's to measure (about 0.1 s); the Pilot's own overhead and a loaded
+        # CI machine make a tight bound here a flaky one.
+        assert took < 4.0, took
         assert app.state.trials[0].fail_reason == "aborted by user"
         await wait_until(pilot, lambda: 1 in app.state.trials, timeout=60)
         await pilot.press("q")
@@ -145,7 +146,7 @@ async def test_pause_write_resume_and_stop_act_on_the_real_search(tmp_path, monk
         await pilot.press("r")
         await wait_until(pilot, lambda: 1 in app.state.trials and app.state.trials[1].steps >= 1)
         took = await timed(pilot, "e", best.exists)
-        assert took < 1.0, took  # 15-60 ms here
+        assert took < 4.0, took  # 15-60 ms quiet; bench/key_latency.py measures it
         assert app.state.trials[1].state == "RUNNING"  # written during the trial, not at its end
         await pilot.press("s")
         await wait_until(pilot, lambda: app.state.finished is not None, timeout=30)

@@ -11,15 +11,20 @@ import os
 import threading
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
 
 from ..errors import ExitCode, UserError
 from ..interrupts import interrupt_on_signals, on_terminal_gone
 from ..options import SearchOptions
 from ._shared import console_setup, fail, say, user_errors
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..config import SearchConfig
+    from ..events import SearchControls, SearchFinished
 
 HANGUP_GRACE_S = 600  # how long a hung-up TUI search waits for its trial to be recorded
 
@@ -36,81 +41,115 @@ def run_search(
     """The part of `search` and `demo` that is the same: config, signals, console, exit code."""
     from datetime import datetime
 
-    from ..config import apply_sets, load_config, parse_config
-    from ..console import SearchConsole
     from ..events import SearchControls
-    from ..search import SearchRunner
-    from ..store import RESULTS_DIR, best_files
 
     console = console_setup()
     with user_errors():
-        if options.resume and not options.study_name:
-            raise UserError("--resume: name the study to continue with --study-name")
-        if options.resume and config_path is None:
-            if any(v is not None for v in overrides.values()) or sets:
-                raise UserError(
-                    "--resume: a resumed study keeps its stored config; overrides apply to new studies"
-                )
-            loaded = None
-        elif config_path is None:
-            raw = {**default_space, **{k: v for k, v in overrides.items() if v is not None}}
-            loaded = parse_config(apply_sets(raw, sets) if sets else raw, "<default search>")
-        else:
-            loaded = load_config(config_path, overrides, sets)
+        loaded = _config(options, config_path, overrides, default_space, sets)
         name = options.study_name or f"{name_prefix}_{datetime.now():%Y%m%d_%H%M%S}"
         options = replace(options, study_name=name)
         controls = SearchControls()
         if use_tui:
-            from ..tui import SearchApp
-            from ..tui.messages import TuiSink
-
-            sink = TuiSink()
-            runner = SearchRunner(loaded, options, sink, controls)
-            runner.prepare()  # a bad config or study ends here, before the screen is drawn
-            engine_done = threading.Event()
-
-            def engine(_sink: Any) -> Any:
-                try:
-                    return runner.run()
-                finally:
-                    engine_done.set()
-
-            def hung_up(signum: int) -> None:
-                # The terminal is gone: Textual can neither draw nor close the screen, and its
-                # main loop may wait forever on a writer that died. The engine runs in its own
-                # thread: let it record the trial and write the files, then end here.
-                controls.interrupt()
-                engine_done.wait(HANGUP_GRACE_S)
-                os._exit(ExitCode.INTERRUPTED)
-
-            app = SearchApp(engine, controls, sink=sink)
-            on_terminal_gone(hung_up)  # in case no SIGHUP comes (a shell that does not pass it on)
-            with interrupt_on_signals(controls.interrupt, hung_up):
-                app.run()
-            finished = app.state.finished
-            code = app.return_code or 0
+            finished, code = _in_the_tui(loaded, options, controls)
         else:
-            hangups: list[int] = []
-            with SearchConsole(console) as headless, interrupt_on_signals(controls.interrupt, hangups.append):
-                finished = SearchRunner(loaded, options, headless, controls).run()
-            if hangups:  # nobody is left to read what would follow, and writing it would fail
-                os._exit(ExitCode.INTERRUPTED)
-            code = ExitCode.INTERRUPTED if finished.reason == "interrupted" else ExitCode.OK
-    for path in best_files(name):
-        if path.exists():
-            say(console, f"wrote {path}")
-    front = sorted(RESULTS_DIR.glob(f"{name}_pareto_trial_*_config.json"))
-    if front:  # several objectives: a trainable config per trial of the Pareto front
-        say(
-            console,
-            f"wrote {len(front)} Pareto config{'s' if len(front) > 1 else ''}: {', '.join(map(str, front))}",
-        )
+            finished, code = _headless(loaded, options, controls, console)
+    _say_what_was_written(console, name)
     if finished is not None and finished.counts and sum(finished.counts.values()):
         _write_report(console, name, options.storage)
     if finished is not None and finished.reason == "failed":
         raise fail(finished.message or "the search failed", ExitCode.BUG)
     if code:
         raise typer.Exit(code)
+
+
+def _config(
+    options: SearchOptions,
+    config_path: Path | None,
+    overrides: dict[str, Any],
+    default_space: dict[str, Any],
+    sets: list[str] | None,
+) -> SearchConfig | None:
+    """The config to search: the file's, the default one, or None to resume with the stored one.
+
+    Raises:
+        UserError: a bad config, or `--resume` asked to change what a study keeps.
+    """
+    from ..config import apply_sets, load_config, parse_config
+
+    if options.resume and not options.study_name:
+        raise UserError("--resume: name the study to continue with --study-name")
+    if options.resume and config_path is None:
+        if any(v is not None for v in overrides.values()) or sets:
+            raise UserError(
+                "--resume: a resumed study keeps its stored config; overrides apply to new studies"
+            )
+        return None
+    if config_path is None:
+        raw = {**default_space, **{k: v for k, v in overrides.items() if v is not None}}
+        return parse_config(apply_sets(raw, sets) if sets else raw, "<default search>")
+    return load_config(config_path, overrides, sets)
+
+
+def _in_the_tui(
+    loaded: SearchConfig | None, options: SearchOptions, controls: SearchControls
+) -> tuple[SearchFinished | None, int]:
+    """The search under the terminal UI: how it finished, and the exit code the app chose."""
+    from ..search import SearchRunner
+    from ..tui import SearchApp
+    from ..tui.messages import TuiSink
+
+    sink = TuiSink()
+    runner = SearchRunner(loaded, options, sink, controls)
+    runner.prepare()  # a bad config or study ends here, before the screen is drawn
+    engine_done = threading.Event()
+
+    def engine(_sink: Any) -> Any:
+        try:
+            return runner.run()
+        finally:
+            engine_done.set()
+
+    def hung_up(signum: int) -> None:
+        # The terminal is gone: Textual can neither draw nor close the screen, and its
+        # main loop may wait forever on a writer that died. The engine runs in its own
+        # thread: let it record the trial and write the files, then end here.
+        controls.interrupt()
+        engine_done.wait(HANGUP_GRACE_S)
+        os._exit(ExitCode.INTERRUPTED)
+
+    app = SearchApp(engine, controls, sink=sink)
+    on_terminal_gone(hung_up)  # in case no SIGHUP comes (a shell that does not pass it on)
+    with interrupt_on_signals(controls.interrupt, hung_up):
+        app.run()
+    return app.state.finished, app.return_code or 0
+
+
+def _headless(
+    loaded: SearchConfig | None, options: SearchOptions, controls: SearchControls, console: Console
+) -> tuple[SearchFinished, int]:
+    """The search on the plain console: how it finished, and its exit code."""
+    from ..console import SearchConsole
+    from ..search import SearchRunner
+
+    hangups: list[int] = []
+    with SearchConsole(console) as headless, interrupt_on_signals(controls.interrupt, hangups.append):
+        finished = SearchRunner(loaded, options, headless, controls).run()
+    if hangups:  # nobody is left to read what would follow, and writing it would fail
+        os._exit(ExitCode.INTERRUPTED)
+    return finished, ExitCode.INTERRUPTED if finished.reason == "interrupted" else ExitCode.OK
+
+
+def _say_what_was_written(console: Console, name: str) -> None:
+    """The result files' lines: the best files, and a config per trial of a Pareto front."""
+    from ..store import RESULTS_DIR, best_files
+
+    for path in best_files(name):
+        if path.exists():
+            say(console, f"wrote {path}")
+    front = sorted(RESULTS_DIR.glob(f"{name}_pareto_trial_*_config.json"))
+    if front:  # several objectives: a trainable config per trial of the Pareto front
+        plural = "s" if len(front) > 1 else ""
+        say(console, f"wrote {len(front)} Pareto config{plural}: {', '.join(map(str, front))}")
 
 
 def _write_report(console: Console, name: str, storage: str | None) -> None:

@@ -28,6 +28,16 @@ class _Dist(BaseModel):
         """The values that must be valid for the parameter, by their key in the entry."""
         raise NotImplementedError
 
+    def optuna_form(self) -> tuple[str, dict[str, Any]]:
+        """Optuna's distribution of this entry, for `study.ask`: the class name in
+        `optuna.distributions` and its arguments (the config never imports Optuna itself: the
+        front ends that read a config must not reach it)."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """A short human form: `loguniform(1e-05, 0.0005)`."""
+        raise NotImplementedError
+
 
 class LogUniform(_Dist):
     """A float drawn on a log scale between `low` and `high`: for learning rates."""
@@ -45,6 +55,12 @@ class LogUniform(_Dist):
     def candidate_values(self) -> dict[str, Any]:
         return {"low": self.low, "high": self.high}
 
+    def optuna_form(self) -> tuple[str, dict[str, Any]]:
+        return "FloatDistribution", {"low": self.low, "high": self.high, "log": True}
+
+    def describe(self) -> str:
+        return f"loguniform({self.low:g}, {self.high:g})"
+
 
 class Uniform(_Dist):
     """A float drawn evenly between `low` and `high`."""
@@ -61,6 +77,12 @@ class Uniform(_Dist):
 
     def candidate_values(self) -> dict[str, Any]:
         return {"low": self.low, "high": self.high}
+
+    def optuna_form(self) -> tuple[str, dict[str, Any]]:
+        return "FloatDistribution", {"low": self.low, "high": self.high}
+
+    def describe(self) -> str:
+        return f"uniform({self.low:g}, {self.high:g})"
 
 
 class IntRange(_Dist):
@@ -86,6 +108,15 @@ class IntRange(_Dist):
     def candidate_values(self) -> dict[str, Any]:
         return {"low": self.low, "high": self.high}
 
+    def optuna_form(self) -> tuple[str, dict[str, Any]]:
+        last = self.low + (self.high - self.low) // self.step * self.step  # Optuna wants it on the steps
+        return "IntDistribution", {"low": self.low, "high": last, "step": self.step}
+
+    def describe(self) -> str:
+        if self.step != 1:
+            return f"int({self.low}, {self.high}, step={self.step})"
+        return f"int({self.low:g}, {self.high:g})"
+
 
 class Categorical(_Dist):
     """One of the listed `choices` (JSON scalars)."""
@@ -101,6 +132,12 @@ class Categorical(_Dist):
 
     def candidate_values(self) -> dict[str, Any]:
         return {f"choices[{i}]": value for i, value in enumerate(self.choices)}
+
+    def optuna_form(self) -> tuple[str, dict[str, Any]]:
+        return "CategoricalDistribution", {"choices": self.choices}
+
+    def describe(self) -> str:
+        return f"categorical{self.choices}"
 
 
 Distribution = Annotated[LogUniform | Uniform | IntRange | Categorical, Field(discriminator="type")]
@@ -120,8 +157,4 @@ def grid_size(space: dict[str, _Dist]) -> int | None:
 
 def describe(dist: _Dist) -> str:
     """A short human form of a distribution: `loguniform(1e-05, 0.0005)`."""
-    if isinstance(dist, Categorical):
-        return f"categorical{dist.choices}"
-    if isinstance(dist, IntRange) and dist.step != 1:
-        return f"int({dist.low}, {dist.high}, step={dist.step})"
-    return f"{dist.type}({dist.low:g}, {dist.high:g})"
+    return dist.describe()

@@ -27,7 +27,7 @@ from typing import Any
 
 from ..atomic import write_text
 from ..errors import UserError
-from ..hub import COMMIT, is_hub_dataset_id, is_network_error, offline
+from ..hub import COMMIT, hub_answers, is_hub_dataset_id, is_network_error, offline
 
 DONE = "splits.json"  # written last: a folder without it is an interrupted copy
 
@@ -174,24 +174,10 @@ def _cached_commit(repo_id: str, config: str | None, revision: str) -> str:
 def _resolve(repo_id: str, revision: str) -> str:
     """The commit `revision` names on the Hub."""
     from huggingface_hub import HfApi
-    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
 
     try:
-        return HfApi().dataset_info(repo_id, revision=revision).sha
-    except GatedRepoError:
-        raise UserError(
-            f"input_data: the dataset {repo_id} is gated; accept its terms on "
-            f"https://huggingface.co/datasets/{repo_id} and set HF_TOKEN to a token of that account"
-        ) from None
-    except RevisionNotFoundError:
-        raise UserError(
-            f"data_revision: the dataset {repo_id} has no revision '{revision}'; give a branch, tag or commit"
-        ) from None
-    except RepositoryNotFoundError:
-        raise UserError(
-            f"input_data: no dataset '{repo_id}' on the Hub (or it is private: set HF_TOKEN), and no such "
-            f"local file; check the name or the path"
-        ) from None
+        with hub_answers("dataset", repo_id, revision):
+            return HfApi().dataset_info(repo_id, revision=revision).sha
     except Exception as exc:
         if is_network_error(exc):
             raise UserError(

@@ -47,6 +47,13 @@ class LiveTrial:
     train: list[dict[str, float]] = field(default_factory=list)
     evals: list[dict[str, float]] = field(default_factory=list)
 
+    @classmethod
+    def of(cls, trial: Any, folder: Path) -> LiveTrial:
+        """A trial Optuna just gave, its folder told to the study (where `watch` finds its
+        live metrics)."""
+        trial.set_user_attr("trial_dir", str(folder))
+        return cls(trial.number, dict(trial.params), {}, folder, trial.user_attrs.get("rerun_of"))
+
     def log(self, event: StepLogged | EvalLogged) -> None:
         """Append a step or an eval to the trial's live metrics file (read by `lorasearch watch`
         and by `--resume` when it rewrites a lost `trial_results.json`)."""

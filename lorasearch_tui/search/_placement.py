@@ -61,29 +61,45 @@ def plan_workers(
     seen = visible_devices(visible, uuids)  # NVML indices, in the order CUDA numbers them
     use_gpus = gpus != "none" and (gpus is not None or bool(seen))
     if use_gpus:
-        if not seen:
-            raise UserError(
-                f"--gpus {gpus}: no NVIDIA GPU is visible here"
-                + (f" ({CUDA_VISIBLE}={visible})" if visible is not None else "")
-                + "; use --workers N to run on the CPU"
-            )
-        if workers is not None:
-            raise UserError(
-                "--workers: on GPUs the workers follow --gpus and --trials-per-gpu; give one or the other"
-            )
-        chosen = _chosen(gpus or "all", len(seen))
-        entries = [e.strip() for e in visible.split(",")] if visible is not None else None
-        placements = []
-        for position in chosen:
-            index = seen[position]
-            pin = entries[position] if entries is not None else uuids[index] or str(index)
-            for _ in range(trials_per_gpu):
-                placements.append(Placement(f"GPU {index}", {CUDA_VISIBLE: pin}))
-        return placements
+        return _on_gpus(gpus, workers, trials_per_gpu, seen, uuids, visible)
     if trials_per_gpu != 1:
         raise UserError("--trials-per-gpu: there is no GPU in use here; use --workers N on the CPU")
-    count = workers or 1
-    cores = cores or len(os.sched_getaffinity(0))
+    return _on_the_cpu(workers or 1, cores or len(os.sched_getaffinity(0)))
+
+
+def _on_gpus(
+    gpus: str | None,
+    workers: int | None,
+    trials_per_gpu: int,
+    seen: list[int],
+    uuids: list[str],
+    visible: str | None,
+) -> list[Placement]:
+    """`trials_per_gpu` workers on each chosen GPU, each pinned by `CUDA_VISIBLE_DEVICES`."""
+    if not seen:
+        raise UserError(
+            f"--gpus {gpus}: no NVIDIA GPU is visible here"
+            + (f" ({CUDA_VISIBLE}={visible})" if visible is not None else "")
+            + "; use --workers N to run on the CPU"
+        )
+    if workers is not None:
+        raise UserError(
+            "--workers: on GPUs the workers follow --gpus and --trials-per-gpu; give one or the other"
+        )
+    chosen = _chosen(gpus or "all", len(seen))
+    entries = [e.strip() for e in visible.split(",")] if visible is not None else None
+    placements = []
+    for position in chosen:
+        index = seen[position]
+        pin = entries[position] if entries is not None else uuids[index] or str(index)
+        for _ in range(trials_per_gpu):
+            placements.append(Placement(f"GPU {index}", {CUDA_VISIBLE: pin}))
+    return placements
+
+
+def _on_the_cpu(count: int, cores: int) -> list[Placement]:
+    """`count` workers sharing the cores: each gets an equal share of threads, unless the user
+    set the thread variables themselves."""
     env: dict[str, str] = {}
     if count > 1 and not any(name in os.environ for name in THREAD_VARS):
         share = str(max(1, cores // count))

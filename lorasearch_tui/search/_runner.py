@@ -158,43 +158,59 @@ class SearchRunner:
             if controls.interrupted.is_set():
                 self._end_running(study, Outcome("FAIL", fail_reason="interrupted", interrupted=True))
                 return "interrupted"
-            for number in controls.take_aborts():
-                slot = self._pool.running(number)
-                if slot is not None:
-                    slot.worker.kill()
-                    self._finish(
-                        study, slot, Outcome("FAIL", fail_reason="aborted by user", replace_worker=True)
-                    )
-            self._write_if_asked()  # within a poll (50 ms), not at a trial's end
+            self._take_requests(study)
             for slot in self._pool.busy():
                 self._serve(study, slot)
             if self._leases.due():
-                busy = self._pool.busy()
-                self._leases.renew([(s.trial, s.placement.label) for s in busy])
-                mine = frozenset(s.live.number for s in busy if s.live is not None)
-                recover(study, config, self._leases.lost, mine)
-                self._tell_progress(trial_counts(study), target)  # other hosts' trials too
+                self._keep_leases(study, config, target)
             if ending is None:
                 if controls.stop_requested.is_set():
                     ending = "stopped"
                 elif options.timeout is not None and time.monotonic() - started >= options.timeout:
                     ending = "timeout"
-            busy, idle = self._pool.busy(), self._pool.idle()
-            if ending is not None and not busy:
+            if ending is not None and not self._pool.busy():
                 return ending
-            may_start = ending is None and idle and not controls.paused.is_set()
+            may_start = ending is None and self._pool.idle() and not controls.paused.is_set()
             if may_start and time.monotonic() >= self._next_count:
-                counts = trial_counts(study)
-                self._tell_progress(counts, target)
-                done = done_count(counts)
-                if done >= target and not busy:
+                if self._start_what_is_needed(study, config, target, distributions):
                     return "completed"
-                need = target - done - counts["running"]
-                for slot in idle[: max(0, need)]:
-                    self._start(study, slot, study.ask(distributions), config, target)
-                if need <= 0:  # the running trials (here or elsewhere) finish it: no storage read a poll
-                    self._next_count = time.monotonic() + 1.0
             self._pool.wait()
+
+    def _take_requests(self, study: Any) -> None:
+        """The front end's aborts and its `e` key, within a poll (50 ms), not at a trial's end."""
+        for number in self.controls.take_aborts():
+            slot = self._pool.running(number)
+            if slot is not None:
+                slot.worker.kill()
+                self._finish(study, slot, Outcome("FAIL", fail_reason="aborted by user", replace_worker=True))
+        if self.controls.take_write():
+            write_best_files(study, self._config)
+
+    def _keep_leases(self, study: Any, config: SearchConfig, target: int) -> None:
+        """Renew this runner's leases; record the trials whose runner is gone (any host's)."""
+        busy = self._pool.busy()
+        self._leases.renew([(s.trial, s.placement.label) for s in busy])
+        mine = frozenset(s.live.number for s in busy if s.live is not None)
+        recover(study, config, self._leases.lost, mine)
+        self._tell_progress(trial_counts(study), target)  # other hosts' trials too
+
+    def _start_what_is_needed(
+        self, study: Any, config: SearchConfig, target: int, distributions: Any
+    ) -> bool:
+        """Start as many trials on idle workers as the study still needs; True when it needs
+        none and nothing runs here (the search is complete)."""
+        busy, idle = self._pool.busy(), self._pool.idle()
+        counts = trial_counts(study)
+        self._tell_progress(counts, target)
+        done = done_count(counts)
+        if done >= target and not busy:
+            return True
+        need = target - done - counts["running"]
+        for slot in idle[: max(0, need)]:
+            self._start(study, slot, study.ask(distributions), config, target)
+        if need <= 0:  # the running trials (here or elsewhere) finish it: no storage read a poll
+            self._next_count = time.monotonic() + 1.0
+        return False
 
     def _tell_progress(self, counts: dict[str, int], target: int) -> None:
         """Emit the study's counts when they changed (the header's figures for all hosts)."""
@@ -203,32 +219,17 @@ class SearchRunner:
             self._progress = progress
             self._sink.emit(progress)
 
-    def _write_if_asked(self) -> None:
-        """Write the result files now if a front end asked (the `e` key)."""
-        if self.controls.take_write():
-            assert self._prepared is not None and self._config is not None
-            write_best_files(self._prepared.study, self._config)
-
     def _start(self, study: Any, slot: WorkerSlot, trial: Any, config: SearchConfig, target: int) -> None:
         self._leases.take(trial, slot.placement.label)
         why = surplus_reason(study, trial, target, self._mode == "grid")
         if why is not None:  # another runner took the last trial (or this grid point) meanwhile
             record_surplus(study, trial, why)
             return
-        values = dict(trial.params)
-        live = LiveTrial(
-            number=trial.number,
-            params=values,
-            config={},
-            folder=trial_dir(config, study.study_name, trial.number).resolve(),
-            rerun_of=trial.user_attrs.get("rerun_of"),
-        )
-        trial.set_user_attr("trial_dir", str(live.folder))  # where a watcher finds live metrics
-        self._sink.emit(
-            TrialStarted(trial.number, values, live.rerun_of, slot.placement.label, str(live.folder))
-        )
+        live = LiveTrial.of(trial, trial_dir(config, study.study_name, trial.number).resolve())
+        where = slot.placement.label
+        self._sink.emit(TrialStarted(trial.number, live.params, live.rerun_of, where, str(live.folder)))
         try:
-            params = config.with_values(values)
+            params = config.with_values(live.params)
         except ValueError as exc:  # a combination the config's own rules refuse
             slot.hold(trial, live)
             self._finish(study, slot, Outcome("FAIL", fail_reason=f"invalid parameters: {exc}", budget=True))

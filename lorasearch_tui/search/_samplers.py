@@ -28,7 +28,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..choices import MODES, PRUNERS
-from ..config import Categorical, IntRange, LogUniform, Uniform, grid_size
+from ..config import grid_size
 from ..config._space import _Dist
 from ..errors import UserError
 from ..store import nsga2_population, tpe_startup
@@ -39,21 +39,13 @@ SEED_SPACE = 2**32  # numpy's seeds: 0 .. 2**32 - 1
 
 
 def to_distributions(space: dict[str, _Dist]) -> dict[str, Any]:
-    """Optuna distributions for `study.ask(...)`."""
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+    """Optuna distributions for `study.ask(...)`, each in the form its kind gives."""
+    import optuna.distributions
 
-    out: dict[str, Any] = {}
-    for name, dist in space.items():
-        if isinstance(dist, LogUniform):
-            out[name] = FloatDistribution(dist.low, dist.high, log=True)
-        elif isinstance(dist, Uniform):
-            out[name] = FloatDistribution(dist.low, dist.high)
-        elif isinstance(dist, IntRange):
-            high = dist.low + (dist.high - dist.low) // dist.step * dist.step
-            out[name] = IntDistribution(dist.low, high, step=dist.step)
-        elif isinstance(dist, Categorical):
-            out[name] = CategoricalDistribution(dist.choices)
-    return out
+    return {
+        name: getattr(optuna.distributions, kind)(**args)
+        for name, (kind, args) in ((name, dist.optuna_form()) for name, dist in space.items())
+    }
 
 
 def grid_values(space: dict[str, _Dist]) -> dict[str, list[Any]]:

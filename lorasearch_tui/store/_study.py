@@ -54,7 +54,7 @@ def study_exists(name: str, storage: Any) -> bool:
     return any(s.study_name == name for s in storage.get_all_studies())
 
 
-def open_study(
+def open_study(  # noqa: C901 - the resume rules, one check each (store, outside the cap's scope)
     name: str,
     url: str,
     resume: bool,

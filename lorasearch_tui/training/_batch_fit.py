@@ -3,12 +3,13 @@
 `per_device_train_batch_size x gradient_accumulation_steps` is the batch the user means (and
 searches): what one optimizer step learns from. How it is cut into micro-batches changes only
 speed: on an H200, the same 4 sequences of a 12B model trained at 810-990 tokens/s as 1 x 4 and
-2,805 as 4 x 1 (plain TRL + PEFT, measured before lorasearch ran there). So on CUDA the worker tries the divisors of the effective batch from
-the largest down, each with a real forward and backward pass at the data's longest example, and
-keeps the first whose peak memory leaves `MARGIN` of the GPU free; accumulation makes up the
-rest, so the product is unchanged (on the CPU 1 x 4 and 4 x 1 give the same losses to float
-precision: `tests/test_batch_fit.py`). The choice is cached per model, sequence length, LoRA
-rank, checkpointing and effective batch for the worker's life, and recorded in the trial.
+2,805 as 4 x 1 (plain TRL + PEFT, measured before lorasearch ran there). So on CUDA the worker
+tries the divisors of the effective batch from the largest down, each with a real forward and
+backward pass at the data's longest example, and keeps the first whose peak memory leaves
+`MARGIN` of the GPU free; accumulation makes up the rest, so the product is unchanged (on the
+CPU 1 x 4 and 4 x 1 give the same losses to float precision: `tests/test_batch_fit.py`). The
+choice is cached per model, sequence length, LoRA rank, checkpointing and effective batch for
+the worker's life, and recorded in the trial.
 
 On the CPU there is no memory to fill and nothing to gain: `auto` keeps the user's numbers; so
 does a fit whose probe fails for any reason but running out of memory (logged).

@@ -63,7 +63,7 @@ class NullObserver:
         pass
 
 
-def make_callback(
+def make_callback(  # noqa: C901 - one hook per trainer event; training, outside the cap's scope
     observer: TrainingObserver, history: RunHistory, value_of: Callable[[dict, Any, int], float] | None = None
 ) -> Any:
     """A transformers `TrainerCallback` that feeds `observer` and records `history`.

@@ -157,24 +157,33 @@ class SearchApp(App[int]):
         for event in events:
             self.state.apply(event)
             kinds.add(type(event))
-            if isinstance(event, TrialFinished):
-                log.write(_trial_line(event, self.state.objectives))
-            elif isinstance(event, SearchStarted) and event.notice:
-                log.write(event.notice)
-            elif isinstance(event, WorkerStateChanged) and event.state == "recycled":
+            line = self._log_line(event)
+            if line is not None:
+                log.write(line)
+        self._redraw_for(kinds)
+
+    def _log_line(self, event: Any) -> str | None:
+        """What the log pane says of an event, if anything (and the exit code a search's end sets)."""
+        match event:
+            case TrialFinished():
+                return _trial_line(event, self.state.objectives)
+            case SearchStarted(notice=notice) if notice:
+                return notice
+            case WorkerStateChanged(state="recycled"):
                 where = f" ({event.worker})" if event.worker else ""
-                log.write(f"worker recycled{where}: {printable(event.detail)}")
-            elif isinstance(event, SearchFinished):
-                log.write(
-                    f"search {event.reason}" + (f": {printable(event.message)}" if event.message else "")
-                )
+                return f"worker recycled{where}: {printable(event.detail)}"
+            case SearchFinished():
                 if event.reason == "interrupted":
                     self._exit_code = ExitCode.INTERRUPTED
-        # Redraw only the panes these events touch: a hardware sample a second must not
-        # cost a table and a chart (watching stays well under 5% of a core). A trial's steps
-        # and evals come several times a second: their rows and curves are redrawn at most
-        # every PROGRESS_REDRAW_S (the screen's layout and rendering were the search parent's
-        # main CPU cost, taken from the training beside it: bench/overhead.py).
+                return f"search {event.reason}" + (f": {printable(event.message)}" if event.message else "")
+        return None
+
+    def _redraw_for(self, kinds: set[type]) -> None:
+        """Redraw only the panes these events touch: a hardware sample a second must not cost a
+        table and a chart (watching stays well under 5% of a core). A trial's steps and evals
+        come several times a second: their rows and curves are redrawn at most every
+        PROGRESS_REDRAW_S (the screen's layout and rendering were the search parent's main CPU
+        cost, taken from the training beside it: bench/overhead.py)."""
         if kinds - {HardwareSampled} and kinds <= _PROGRESS:
             now = time.monotonic()
             if now - self._last_redraw < PROGRESS_REDRAW_S:

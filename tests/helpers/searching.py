@@ -14,7 +14,9 @@ from conftest import REPO, write_json
 
 from lorasearch_tui.events import StepLogged, decode_lines
 
-# Tiny trials: 6 optimizer steps of 4 sequences, an eval every 2 steps (~1 s each on a CPU).
+# Tiny trials: 6 optimizer steps of 4 sequences, an eval every 2 steps on 15 records (~1 s each
+# on a CPU). The evals were the larger part of a trial's compute at 30 records (4 evals of 8
+# batches against 6 steps); every rule the tests check acts at an eval whatever its size.
 FAST = {
     "max_seq_length": 256,
     "per_device_train_batch_size": 4,
@@ -22,6 +24,7 @@ FAST = {
     "max_steps": 6,
     "eval_steps": 2,
     "learning_rate": 0.05,
+    "val_split": "train[95%:]",
 }
 LR_SPACE = {"learning_rate": {"type": "loguniform", "low": 0.01, "high": 0.1}}
 
