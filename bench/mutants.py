@@ -114,9 +114,9 @@ MUTANTS = [
     # Passwords
     Mutant(
         "mask-search-started",
-        "lorasearch_tui/search/_runner.py",
-        "storage=mask_password(storage),",
-        "storage=storage,",
+        "lorasearch_tui/search/_prepare.py",
+        "storage=mask_password(self.storage),",
+        "storage=self.storage,",
         (T + "test_storage.py::test_a_password_in_the_storage_url_is_shown_nowhere",),
         "a password in a storage URL is never shown (console, TUI header)",
     ),
