@@ -124,7 +124,9 @@ def _parts(spec: str) -> list[_Part]:
             raise ValueError("It is forbidden to specify rounding if not using percent slicing.")
         if percent and any(b is not None and abs(b) > 100 for b in bounds):
             raise ValueError("Percent slice boundaries must be > -100 and < 100.")
-        parts.append(_Part(match["split"], *bounds, percent, rounding or ("closest" if percent else None)))
+        start, stop = bounds
+        rounding = rounding or ("closest" if percent else None)
+        parts.append(_Part(match["split"], start, stop, percent, rounding))
     first = parts[0]
     if first.percent and any(p.percent and p.rounding != first.rounding for p in parts[1:]):
         raise ValueError("It is forbidden to sum ReadInstruction instances with different rounding values.")
