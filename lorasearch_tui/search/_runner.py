@@ -82,7 +82,6 @@ class SearchRunner:
         self._placements: list[Placement] = []
         self._pool: WorkerPool | None = None
         self._prepared: Prepared | None = None
-        self._faults: str | None = None
         self._budget = FailureBudget(options.max_failures_in_a_row)
         self._leases: Leases | None = None
         self._mode = options.mode
@@ -106,7 +105,7 @@ class SearchRunner:
         prepared = open_search(self._config, self._options, self.controls.interrupted)
         self._prepared = prepared
         self._config, self._mode = prepared.config, prepared.settings.mode
-        self._placements, self._faults, self._leases = prepared.placements, prepared.faults, prepared.leases
+        self._placements, self._leases = prepared.placements, prepared.leases
 
     def run(self) -> SearchFinished:
         """Run the search to its end and return how it ended (see `prepare` for errors).

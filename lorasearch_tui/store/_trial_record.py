@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import write_json
+from ..errors import RunFailure
 from ..events import EvalLogged, StepLogged, TrialFinished, decode_lines
 
 METRIC = "eval_loss"
@@ -148,8 +149,6 @@ class TrialRecord:
             RunFailure: the storage could not be told.
         """
         import optuna
-
-        from ..errors import RunFailure
 
         try:
             self.tell(study, trial)
