@@ -65,7 +65,7 @@ MUTANTS = [
     Mutant(
         "budget-environment-only",
         "lorasearch_tui/search/_budget.py",
-        "        if not outcome.budget:",
+        "        if not ending.budget:",
         "        if False:",
         (T + "test_worker_protocol.py::test_a_diverged_or_timed_out_trial_never_spends_the_budget",),
         "a trial that diverged or timed out says something about its parameters: no budget",

@@ -15,7 +15,7 @@ from helpers.searching import config_file, search
 
 from lorasearch_tui.config import parse_config
 from lorasearch_tui.errors import UserError
-from lorasearch_tui.events import SearchControls, SearchStarted, TrialFinished, TrialStarted
+from lorasearch_tui.events import SearchControls, SearchStarted, TrialFinished, TrialOutcome, TrialStarted
 from lorasearch_tui.store import describe_sampler, nsga2_population
 from lorasearch_tui.tui import SearchApp
 from lorasearch_tui.tui.screens import ParetoScreen
@@ -159,18 +159,17 @@ def _events() -> list:
         events.append(TrialStarted(number, {"lora_r": rank}))
         events.append(
             TrialFinished(
-                number,
-                "COMPLETE",
-                values[0],
-                {"lora_r": rank},
-                10.0,
-                4,
-                None,
-                None,
-                None,
+                TrialOutcome(
+                    number=number,
+                    state="COMPLETE",
+                    value=values[0],
+                    values=values,
+                    params={"lora_r": rank},
+                    duration_s=10.0,
+                    steps=4,
+                ),
                 1,
                 0.30,
-                values=values,
                 pareto=front,
             )
         )

@@ -52,7 +52,8 @@ async def test_each_pane_shows_what_the_events_say():
         rows = table_rows(app)
         assert [r[:2] for r in rows] == [["0", "COMPLETE"], ["1", "PRUNED"], ["2", "OOM"], ["3", "RUNNING"]]
         assert rows[0][2:5] == ["0.0253", "16", "5.1000"] and rows[0][5] == "★"
-        assert rows[1][-2] == "20" and rows[2][-1] == "79.10 GiB"
+        columns = [str(c.label) for c in app.query_one(TrialTable).columns.values()]
+        assert rows[1][columns.index("pruned@")] == "20" and rows[2][columns.index("peak mem")] == "79.10 GiB"
         tree = app.query_one(ConfigTree)
         labels = [str(node.label) for node in tree.root.children[0].children]
         assert labels[0].startswith("learning_rate = 0.05  loguniform") and labels[1].startswith("lora_r = 8")
@@ -275,7 +276,7 @@ async def test_watch_follows_a_study_a_headless_search_is_writing(tmp_path):
             )
             assert app.state.started.study_name == "w" and app.state.total == 3
             finished = [t for t in app.state.trials.values() if t.state == "COMPLETE"]
-            assert all(t.value is not None and t.evals for t in finished)
+            assert all(t.row.value is not None and t.evals for t in finished)
             assert app.check_action("abort", ()) is False
             await pilot.press("q")
         assert proc.wait(timeout=120) == 0  # watching never disturbed the search
@@ -330,7 +331,7 @@ async def test_a_column_grows_to_the_values_a_running_row_later_holds():
     "23.40 GiB", which must show whole (they were cut to the blank's width)."""
     from helpers.fake_engine import script
 
-    from lorasearch_tui.events import StepLogged, TrialFinished, TrialStarted
+    from lorasearch_tui.events import StepLogged, TrialFinished, TrialOutcome, TrialStarted
 
     started, drawn = script()[0], threading.Event()
 
@@ -341,15 +342,15 @@ async def test_a_column_grows_to_the_values_a_running_row_later_holds():
         drawn.wait(30)  # the RUNNING row is on screen before the trial ends
         sink.emit(
             TrialFinished(
-                0,
-                "COMPLETE",
-                1.25,
-                {"learning_rate": 0.01, "lora_r": 8},
-                4000.0,
-                1500,
-                None,
-                None,
-                int(23.4 * 2**30),
+                TrialOutcome(
+                    number=0,
+                    state="COMPLETE",
+                    value=1.25,
+                    params={"learning_rate": 0.01, "lora_r": 8},
+                    duration_s=4000.0,
+                    steps=1500,
+                    peak_memory_bytes=int(23.4 * 2**30),
+                ),
                 0,
                 1.25,
             )
@@ -368,7 +369,9 @@ async def test_a_column_grows_to_the_values_a_running_row_later_holds():
                 break
         await pilot.pause(0.2)
         table = app.query_one(TrialTable)
-        assert table_rows(app)[0][-4:] == ["1h06m", "1500/1500", "-", "23.40 GiB"]
+        columns = [str(c.label) for c in table.columns.values()]
+        shown = table_rows(app)[0][columns.index("time") : columns.index("peak mem") + 1]
+        assert shown == ["1h06m", "1500/1500", "-", "23.40 GiB"]
         assert table.columns["steps"].content_width >= len("1500/1500")
         assert table.columns["peak mem"].content_width >= len("23.40 GiB")
 

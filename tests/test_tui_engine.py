@@ -93,7 +93,7 @@ async def test_abort_fails_the_running_trial_at_once_and_quit_records_the_next(t
         # bench/key_latency.py's to measure (about 0.1 s); the Pilot's own overhead and a loaded
         # CI machine make a tight bound here a flaky one.
         assert took < 4.0, took
-        assert app.state.trials[0].fail_reason == "aborted by user"
+        assert app.state.trials[0].row.fail_reason == "aborted by user"
         await wait_until(pilot, lambda: 1 in app.state.trials, timeout=60)
         await pilot.press("q")
         assert isinstance(app.screen, ConfirmQuitScreen)

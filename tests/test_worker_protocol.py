@@ -77,7 +77,7 @@ def test_a_nan_final_value_is_a_failure_everywhere(run_search, tmp_path):
     record = results_file(tmp_path, 0)  # strict JSON: no NaN anywhere
     assert record["state"] == "FAIL" and record["value"] is None
     shown = [e for e in events if isinstance(e, TrialFinished)]
-    assert shown[0].state == "FAIL" and shown[0].value is None
+    assert shown[0].outcome.state == "FAIL" and shown[0].outcome.value is None
     assert finished.best_number is None
 
 

@@ -72,7 +72,7 @@ def export(
 
     with user_errors():
         looked = _look(study, storage)
-        text = export_text(looked.rows, looked.names, fmt, looked.summary.objectives)
+        text = export_text(looked, fmt)
         if out is None:
             sys.stdout.write(text)
             return
@@ -194,6 +194,7 @@ def _guard_write(action: Any) -> Any:
 
 def _show_json(looked: StudyLook) -> dict[str, Any]:
     from ..report import fail_reasons
+    from ..results import flat
     from ..store import best_files, pareto_config_file
 
     summary, rows, names, imp = looked.summary, looked.rows, looked.names, looked.importances
@@ -225,11 +226,11 @@ def _show_json(looked: StudyLook) -> dict[str, Any]:
                 "train_command": f"lorasearch train --config {pareto_config_file(summary.name, r.number)}",
             }
             for r in rows
-            if r.pareto
+            if r.number in looked.pareto
         ],
         "importances": {"evaluator": imp.evaluator, "values": imp.values, "reason": imp.reason},
         "fail_reasons": dict(fail_reasons(rows)),
-        "trials": [row.flat(names, summary.objectives) for row in rows],
+        "trials": [flat(row, names, summary.objectives, looked.pareto) for row in rows],
     }
 
 

@@ -20,6 +20,8 @@ from rich.text import Text
 from ..errors import printable
 from ..events import (
     FAULT_ENV_VAR,
+    MEASURED,
+    STATE_COLOURS,
     EvalLogged,
     Event,
     SearchFinished,
@@ -27,11 +29,13 @@ from ..events import (
     StepLogged,
     StudyProgress,
     TrialFinished,
+    TrialOutcome,
     TrialStarted,
     WorkerStateChanged,
+    mark,
+    value_cells,
 )
 
-STATE_STYLE = {"COMPLETE": "green", "PRUNED": "yellow", "FAIL": "red"}
 _WORKER_NOTES = {"starting": "starting the trial worker", "loading model": "worker: loading {detail}"}
 
 
@@ -41,11 +45,6 @@ def format_params(params: dict[str, Any]) -> str:
     return printable(
         " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
     )
-
-
-def state_label(event: TrialFinished) -> str:
-    """What a person should read as the trial's state: OOM is shown as such, not as pruned."""
-    return event.label
 
 
 class SearchConsole:
@@ -73,7 +72,8 @@ class SearchConsole:
             transient=True,
         )
         self._task: Any = None
-        self._finished: list[TrialFinished] = []
+        self._finished: list[TrialOutcome] = []
+        self._pareto: tuple[int, ...] = ()  # the Pareto front as the last trial left it
         self._started: SearchStarted | None = None
         self._study: StudyProgress | None = None
 
@@ -180,22 +180,23 @@ class SearchConsole:
         if self._task is not None:
             self._progress.remove_task(self._task)
             self._task = None
-        self._finished.append(e)
-        label = state_label(e)
-        line = Text(f"trial {e.number:>3}  ")
-        line.append(f"{label:<8}", style=STATE_STYLE.get(e.state, ""))
-        line.append(f"  {e.value:.4f}" if e.value is not None else "        -")
-        if e.values is not None and self._started is not None:
-            more = zip(self._started.objectives[1:], e.values[1:], strict=False)
+        t = e.outcome
+        self._finished.append(t)
+        self._pareto = e.pareto
+        line = Text(f"trial {t.number:>3}  ")
+        line.append(f"{t.label:<8}", style=STATE_COLOURS.get(t.label, ""))
+        line.append(f"  {t.value:.4f}" if t.value is not None else "        -")
+        if t.values is not None and self._started is not None:
+            more = zip(self._started.objectives[1:], t.values[1:], strict=False)
             line.append("".join(f"  {metric} {v:.4g}" for metric, v in more))
-        line.append(f"  {format_params(e.params)}  {e.duration_s:.1f} s")
-        if e.pruned_at is not None:
-            line.append(f"  pruned at step {e.pruned_at}", style="yellow")
-        if e.fail_reason:
-            line.append(f"  {printable(e.fail_reason)}", style="red")
-        if e.best_number == e.number:
+        line.append(f"  {format_params(t.params)}  {t.duration_s or 0.0:.1f} s")
+        if t.pruned_at is not None:
+            line.append(f"  pruned at step {t.pruned_at}", style="yellow")
+        if t.fail_reason:
+            line.append(f"  {printable(t.fail_reason)}", style="red")
+        if e.best_number == t.number:
             line.append("  new best", style="bold green")
-        elif e.number in e.pareto:
+        elif t.number in e.pareto:
             line.append("  on the Pareto front", style="green")
         self._print(line)
         if e.pareto and len(e.pareto) > 1:
@@ -217,23 +218,28 @@ class SearchConsole:
             self._progress.remove_task(self._task)
             self._task = None
         names = list(self._started.space) if self._started else []
-        more = list(self._started.objectives[1:]) if self._started else []
+        objectives = self._started.objectives if self._started else ()
         table = Table(title=f"Search {e.reason}", title_justify="left")
-        for column in ("trial", "state", self._metric, *more, *names, "time", "note"):
+        columns = (
+            "trial",
+            "state",
+            self._metric,
+            *objectives[1:],
+            *names,
+            *(c.name for c in MEASURED),
+            "note",
+        )
+        for column in columns:
             table.add_column(column, justify="left" if column in ("state", "note") else "right")
-        pareto = set(self._finished[-1].pareto) if self._finished else set()
         for t in self._finished:
-            note = t.fail_reason or (f"pruned at step {t.pruned_at}" if t.pruned_at is not None else "")
-            mark = " *" if t.number == e.best_number else (" ◆" if t.number in pareto else "")
-            values = [t.params.get(n) for n in names]
+            marked = mark(t.number, e.best_number, self._pareto)
             table.add_row(
-                f"{t.number}{mark}",
-                Text(state_label(t), style=STATE_STYLE.get(t.state, "")),
-                f"{t.value:.4f}" if t.value is not None else "-",
-                *(f"{t.values[i + 1]:.4g}" if t.values else "-" for i in range(len(more))),
-                *(f"{v:.4g}" if isinstance(v, float) else str(v) for v in values),
-                f"{t.duration_s:.0f} s",
-                printable(note),
+                f"{t.number}{' *' if marked == '★' else (' ' + marked if marked else '')}",
+                Text(t.label, style=STATE_COLOURS.get(t.label, "")),
+                *value_cells(t, objectives),
+                *(f"{v:.4g}" if isinstance(v, float) else str(v) for v in (t.params.get(n) for n in names)),
+                *(c.cell(t) for c in MEASURED),
+                printable(t.reason),
             )
         if self._finished:
             self._progress.console.print(table)

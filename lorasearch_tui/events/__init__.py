@@ -8,7 +8,20 @@ share its one encoder and decoder.
 """
 
 from ._codec import EventError, decode, decode_lines, encode
+from ._columns import (
+    MEASURED,
+    STATE_COLOURS,
+    Column,
+    cells,
+    fmt_bytes,
+    fmt_seconds,
+    fmt_value,
+    headers,
+    mark,
+    value_cells,
+)
 from ._controls import POLL_S, SearchControls
+from ._outcome import FINISHED, TrialOutcome
 from ._records import (
     EVENT_TYPES,
     FAULT_ENV_VAR,
@@ -28,6 +41,18 @@ from ._sink import GuardedSink, NullSink, Sink
 from ._state import NOT_RUNNING, SearchState, TrialView
 
 __all__ = [
+    "FINISHED",
+    "MEASURED",
+    "STATE_COLOURS",
+    "Column",
+    "TrialOutcome",
+    "cells",
+    "fmt_bytes",
+    "fmt_seconds",
+    "fmt_value",
+    "headers",
+    "mark",
+    "value_cells",
     "EVENT_TYPES",
     "FAULT_ENV_VAR",
     "NOT_RUNNING",

@@ -13,26 +13,15 @@ trains), so no front end parses a reason or rebuilds a path.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, Literal
 
-from pydantic import ConfigDict, Field
-from pydantic.dataclasses import dataclass
-from typing_extensions import dataclass_transform
+from pydantic import Field
+
+from ._base import Count as _Count
+from ._base import record as _record
+from ._outcome import TrialOutcome
 
 FAULT_ENV_VAR = "LORASEARCH_INJECT_FAULT"  # the fault hook (worker/_faults.py); views name it
-
-_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
-_Count = Annotated[int, Field(ge=0)]
-
-
-_T = TypeVar("_T")
-
-
-@dataclass_transform(frozen_default=True)
-def _record(cls: type[_T]) -> type[_T]:
-    """A frozen, strictly checked pydantic dataclass (`dataclass_transform` tells type
-    checkers that the decorated class takes its fields as constructor arguments)."""
-    return dataclass(frozen=True, config=_STRICT)(cls)  # type: ignore[return-value]  # the same class
 
 
 @_record
@@ -131,32 +120,18 @@ class EvalLogged:
 
 @_record
 class TrialFinished:
-    """A trial ended: COMPLETE, PRUNED or FAIL, with the real reason for anything but COMPLETE."""
+    """A trial ended: COMPLETE, PRUNED or FAIL (its outcome, with the real reason for anything
+    but COMPLETE), and where the study stands with it in."""
 
-    number: _Count
-    state: Literal["COMPLETE", "PRUNED", "FAIL"]
-    value: float | None
-    params: dict[str, Any]
-    duration_s: float
-    steps: int
-    pruned_at: int | None
-    fail_reason: str | None
-    peak_memory_bytes: int | None
-    best_number: int | None
-    best_value: float | None
-    oom: bool = False  # out of memory (recorded PRUNED with a violated constraint)
-    interrupted: bool = False  # cut short (quit, Ctrl+C, lost runner, full disk): it runs again
-    trial_dir: str = ""
-    worker: str = ""
-    values: tuple[float, ...] | None = None  # several objectives: each one's (the first is `value`)
+    outcome: TrialOutcome
+    best_number: int | None = None  # the study's best trial now (the first objective's)
+    best_value: float | None = None
     pareto: tuple[int, ...] = ()  # several objectives: the trials on the Pareto front now
-    batch: str = ""  # micro-batch x accumulation it trained with: "4x1 fitted" (batch_fit)
     event: Literal["trial_finished"] = "trial_finished"
 
     @property
-    def label(self) -> str:
-        """The state a person reads: OOM apart from pruning."""
-        return "OOM" if self.oom else self.state
+    def number(self) -> int:
+        return self.outcome.number
 
 
 @_record

@@ -10,9 +10,10 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ._outcome import TrialOutcome
 from ._records import (
     EvalLogged,
     Event,
@@ -33,33 +34,40 @@ NOT_RUNNING = "not running"  # the worker state `lorasearch watch` gives a study
 
 @dataclass
 class TrialView:
-    """One trial as shown: RUNNING until its TrialFinished arrives."""
+    """One trial as shown: what its events told while it runs (its curves), and its outcome
+    once its TrialFinished arrived."""
 
     number: int
     params: dict[str, Any]
-    state: str = "RUNNING"
-    value: float | None = None
-    values: tuple[float, ...] | None = None  # several objectives: each one's (the first is `value`)
-    duration_s: float | None = None
-    steps: int = 0
-    max_steps: int = 0
-    pruned_at: int | None = None
-    fail_reason: str | None = None
-    peak_memory_bytes: int | None = None
     rerun_of: int | None = None
     worker: str = ""
     trial_dir: str = ""
-    batch: str = ""  # micro-batch x accumulation: "4x1 fitted"
-    oom: bool = False
-    interrupted: bool = False
     started: float = 0.0  # the state's clock when the trial started
+    steps: int = 0
+    max_steps: int = 0
     train: list[tuple[int, float]] = field(default_factory=list)
     evals: list[tuple[int, float]] = field(default_factory=list)
+    outcome: TrialOutcome | None = None  # None while it runs
 
     @property
-    def label(self) -> str:
-        """The state a person reads: OOM apart from pruning."""
-        return "OOM" if self.oom else self.state
+    def state(self) -> str:
+        return self.outcome.state if self.outcome is not None else "RUNNING"
+
+    @property
+    def row(self) -> TrialOutcome:
+        """The trial as the table lists it: its outcome, or what is known while it runs."""
+        if self.outcome is not None:
+            return self.outcome
+        return TrialOutcome(
+            number=self.number,
+            state="RUNNING",
+            params=self.params,
+            steps=self.steps,
+            max_steps=self.max_steps,
+            trial_dir=self.trial_dir,
+            worker=self.worker,
+            rerun_of=self.rerun_of,
+        )
 
 
 @dataclass
@@ -101,17 +109,15 @@ class SearchState:
         elif isinstance(event, EvalLogged):
             self._trial(event.number).evals.append((event.step, event.value))
         elif isinstance(event, TrialFinished):
+            outcome = event.outcome
             trial = self._trial(event.number)
-            trial.params = dict(event.params)
-            trial.state, trial.value, trial.duration_s = event.state, event.value, event.duration_s
-            trial.values = event.values
-            trial.batch = event.batch
+            if not outcome.max_steps and trial.max_steps:  # a sender that did not know it
+                outcome = replace(outcome, max_steps=trial.max_steps)
+            trial.outcome, trial.params = outcome, dict(outcome.params)
+            trial.steps = outcome.steps
+            trial.trial_dir = outcome.trial_dir or trial.trial_dir
+            trial.worker = outcome.worker or trial.worker
             self.pareto = set(event.pareto)
-            trial.steps, trial.pruned_at, trial.fail_reason = event.steps, event.pruned_at, event.fail_reason
-            trial.peak_memory_bytes = event.peak_memory_bytes
-            trial.oom, trial.interrupted = event.oom, event.interrupted
-            trial.trial_dir = event.trial_dir or trial.trial_dir
-            trial.worker = event.worker or trial.worker
             self.best_number, self.best_value = event.best_number, event.best_value
             if self.running == event.number:
                 # the chart and the keys follow the trial started last of those still running
@@ -144,7 +150,7 @@ class SearchState:
         """Trials that count toward the target (all finished ones but the interrupted): the
         study's count when the engine sent one (other hosts' trials in it), else this view's."""
         before = self.started.trials_done if self.started and self.started.resumed else 0
-        counted = sum(1 for t in self.trials.values() if t.state != "RUNNING" and not t.interrupted)
+        counted = sum(1 for t in self.trials.values() if t.outcome is not None and not t.outcome.interrupted)
         # the study's count lags a trial this view just saw end by a poll: the larger is right
         return max(before + counted, self.progress.done if self.progress else 0)
 
@@ -189,7 +195,11 @@ class SearchState:
         None when it is unknown or nothing runs any more."""
         if self.finished is not None or self.nobody_runs_it:
             return None
-        durations = [t.duration_s for t in self.trials.values() if t.duration_s is not None]
+        durations = [
+            t.outcome.duration_s
+            for t in self.trials.values()
+            if t.outcome and t.outcome.duration_s is not None
+        ]
         if not durations or not self.total:
             return None
         remaining = max(self.total - self.done, 0)

@@ -5,7 +5,7 @@ plotly and matplotlib are imported inside the functions that draw, so `lorasearc
 stays fast."""
 
 from ._export import export_text
-from ._page import report_html, write_report
+from ._page import write_report
 from ._plots import write_plots
 from ._tables import fail_reasons, importance_bars, sort_rows, studies_table, trials_table
 from ._view import study_view
@@ -14,7 +14,6 @@ __all__ = [
     "export_text",
     "fail_reasons",
     "importance_bars",
-    "report_html",
     "sort_rows",
     "studies_table",
     "study_view",

@@ -6,16 +6,18 @@ import csv
 import io
 import json
 
-from ..results import TrialRow
+from ..results import StudyLook, flat
 
 
-def export_text(rows: list[TrialRow], names: list[str], fmt: str, objectives: tuple[str, ...] = ()) -> str:
-    flat = [row.flat(names, objectives) for row in rows]
+def export_text(looked: StudyLook, fmt: str) -> str:
+    """Every trial's outcome, its params as `param_NAME` columns (see `results.flat`)."""
+    names = looked.names
+    rows = [flat(row, names, looked.summary.objectives, looked.pareto) for row in looked.rows]
     if fmt == "json":
-        return json.dumps(flat, indent=2, allow_nan=False) + "\n"
+        return json.dumps(rows, indent=2, allow_nan=False) + "\n"
     out = io.StringIO()
-    columns = list(flat[0]) if flat else ["number", "state", "value", *[f"param_{n}" for n in names]]
+    columns = list(rows[0]) if rows else ["number", "state", "value", *[f"param_{n}" for n in names]]
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(flat)
+    writer.writerows(rows)
     return out.getvalue()

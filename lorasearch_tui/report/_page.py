@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import printable
-from ..events import ParamImportances
-from ..results import StudyLook, StudySummary, TrialRow, curves
+from ..events import STATE_COLOURS, cells, headers
+from ..results import StudyLook, curves
 from ._plots import looking_copy, plans, plotly_figure
-from ._tables import fmt_bytes, fmt_seconds, fmt_value
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
@@ -27,7 +26,6 @@ h1 { margin-bottom: 0.2em; } .sub { color: #666; margin-top: 0; }
 table { border-collapse: collapse; font-size: 0.9em; }
 td, th { padding: 0.25em 0.7em; border-bottom: 1px solid #ddd; text-align: right; }
 td.l, th.l { text-align: left; }
-.COMPLETE { color: #1a7f37; } .PRUNED { color: #9a6700; } .FAIL { color: #cf222e; } .OOM { color: #8250df; }
 pre { background: #f4f6f8; padding: 0.8em; overflow-x: auto; }
 .skipped { color: #666; }
 """
@@ -37,16 +35,17 @@ def _e(value: Any) -> str:
     return html.escape(printable(str(value)), quote=True)
 
 
-def report_html(
-    study: Any,
-    summary: StudySummary,
-    rows: list[TrialRow],
-    names: list[str],
-    imp: ParamImportances,
-    best_config: Path | None,
-) -> str:
+def report_html(looked: StudyLook, best_config: Path | None) -> str:
     import plotly.graph_objects as go
     from plotly.offline import get_plotlyjs
+
+    study, summary, rows, names, imp = (
+        looked.study,
+        looked.summary,
+        looked.rows,
+        looked.names,
+        looked.importances,
+    )
 
     best = next((r for r in rows if r.number == summary.best_number), None)
     parts = [
@@ -77,7 +76,7 @@ def report_html(
         parts.append("</table>")
     else:
         parts.append(f'<p class="skipped">none yet: {_e(imp.reason)}</p>')
-    front = [r for r in rows if r.pareto]
+    front = [r for r in rows if r.number in looked.pareto]
     if front:
         parts.append(f"<h2>Pareto front ({len(front)} trials)</h2><table><tr><th>#</th>")
         parts += [f"<th>{_e(m)}</th>" for m in summary.objectives]
@@ -86,11 +85,11 @@ def report_html(
             cells = "".join(f"<td>{v:.4g}</td>" for v in r.values or ())
             parts.append(f'<tr><td>{r.number}</td>{cells}<td class="l">{_e(json.dumps(r.params))}</td></tr>')
         parts.append("</table>")
-    parts.append("<h2>Trials</h2>" + _table(rows, names, summary.best_number))
+    parts.append("<h2>Trials</h2>" + _table(looked))
 
     copy = looking_copy(study, rows)
     parts.append("<h2>Plots</h2>")
-    for plot in plans(rows, names, summary.metric, summary.objectives):
+    for plot in plans(copy, names, summary.metric, summary.objectives):
         parts.append(f"<h3>{_e(plot.title)}</h3>")
         if plot.reason is not None:
             parts.append(f'<p class="skipped">skipped: {_e(plot.reason)}</p>')
@@ -120,34 +119,32 @@ def report_html(
             )
     return (
         '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
-        f"<title>lorasearch: {_e(summary.name)}</title><style>{_STYLE}</style>"
+        f"<title>lorasearch: {_e(summary.name)}</title><style>{_STYLE}{_STATES}</style>"
         f"<script>{get_plotlyjs()}</script></head><body>\n" + "\n".join(parts) + "\n</body></html>\n"
     )
 
 
-def _table(rows: list[TrialRow], names: list[str], best_number: int | None) -> str:
-    head = ["#", "state", *names, "value", "time", "steps", "pruned@", "peak mem", "reason"]
+# the states in the palette every view uses
+_STATES = " ".join(f".{state} {{ color: {colour}; }}" for state, colour in STATE_COLOURS.items())
+
+
+def _table(looked: StudyLook) -> str:
+    """The trial table: the columns of `show` and the TUI, and why a trial did not complete."""
+    names, objectives = looked.names, looked.summary.objectives
+    head = [*headers(names, objectives), "reason"]
     out = [
         "<table><tr>"
         + "".join(f'<th class="{"l" if h in ("state", "reason") else ""}">{_e(h)}</th>' for h in head)
         + "</tr>"
     ]
-    for r in rows:
-        cells = [
-            f"{r.number}{' ★' if r.number == best_number else ''}",
-            f'<span class="{r.label}">{r.label}</span>',
-            *[_e(fmt_value(r.params.get(n))) for n in names],
-            f"{r.value:.4f}" if r.value is not None else "-",
-            fmt_seconds(r.duration_s),
-            _e(fmt_value(r.steps)),
-            _e(fmt_value(r.pruned_at)),
-            fmt_bytes(r.peak_memory_bytes),
-            _e(r.fail_reason or ""),
-        ]
+    for r in looked.rows:
+        row = [_e(c) for c in cells(r, names, objectives, looked.summary.best_number, looked.pareto)]
+        row[1] = f'<span class="{r.label}">{r.label}</span>'
+        row.append(_e(r.fail_reason or ""))
         out.append(
             "<tr>"
             + "".join(
-                f'<td class="{"l" if i in (1, len(cells) - 1) else ""}">{c}</td>' for i, c in enumerate(cells)
+                f'<td class="{"l" if i in (1, len(row) - 1) else ""}">{c}</td>' for i, c in enumerate(row)
             )
             + "</tr>"
         )
@@ -160,13 +157,6 @@ def write_report(looked: StudyLook, path: Path) -> None:
     from ..store import best_files
 
     best_config = best_files(looked.summary.name)[1]
-    page = report_html(
-        looked.study,
-        looked.summary,
-        looked.rows,
-        looked.names,
-        looked.importances,
-        best_config if best_config.exists() else None,
-    )
+    page = report_html(looked, best_config if best_config.exists() else None)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text(path, page)

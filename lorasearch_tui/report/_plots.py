@@ -18,7 +18,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..results import MIN_TRIALS, TrialRow
+from ..events import TrialOutcome
+from ..results import MIN_TRIALS
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class Plot:
     make: Callable[[Any, str], Any] | None = None  # (study, "plotly"|"matplotlib") -> figure / axes
 
 
-def looking_copy(study: Any, rows: list[TrialRow]) -> Any:
+def looking_copy(study: Any, rows: list[TrialOutcome]) -> Any:
     """An in-memory study with the trials the study ran (as `rows` lists them)."""
     import optuna
 
@@ -40,12 +41,14 @@ def looking_copy(study: Any, rows: list[TrialRow]) -> Any:
 
 
 def plans(
-    rows: list[TrialRow], names: list[str], metric: str = "eval_loss", objectives: tuple[str, ...] = ()
+    copy: Any, names: list[str], metric: str = "eval_loss", objectives: tuple[str, ...] = ()
 ) -> list[Plot]:
-    """Every plot, with the reason when the study cannot have it yet. With several objectives
-    the plots of one value show the first objective, and the Pareto front comes first."""
-    complete = sum(r.state == "COMPLETE" for r in rows)
-    curves = sum(bool(r.intermediate) for r in rows)
+    """Every plot of the study `copy` (see `looking_copy`), with the reason when it cannot
+    have it yet. With several objectives the plots of one value show the first objective, and
+    the Pareto front comes first."""
+    trials = copy.get_trials(deepcopy=False)
+    complete = sum(t.state.name == "COMPLETE" for t in trials)
+    curves = sum(bool(t.intermediate_values) for t in trials)
 
     def need(n: int, what: str = "complete trials") -> str | None:
         have = complete if what == "complete trials" else curves
@@ -106,7 +109,7 @@ def plans(
         Plot(
             "timeline",
             "Timeline",
-            None if rows else "needs one trial, the study has none",
+            None if trials else "needs one trial, the study has none",
             vis("plot_timeline"),
         ),
     ]
@@ -146,7 +149,7 @@ def plotly_figure(plot: Plot, study: Any) -> Any:
 
 def write_plots(
     study: Any,
-    rows: list[TrialRow],
+    rows: list[TrialOutcome],
     names: list[str],
     out: Path,
     fmt: str,
@@ -157,7 +160,7 @@ def write_plots(
     copy = looking_copy(study, rows)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for plot in plans(rows, names, metric, objectives):
+    for plot in plans(copy, names, metric, objectives):
         paths: list[Path] = []
         if plot.reason is None:
             if fmt in ("html", "both"):

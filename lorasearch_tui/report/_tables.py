@@ -11,31 +11,11 @@ from rich.table import Table
 from rich.text import Text
 
 from ..errors import printable
-from ..events import ParamImportances
-from ..results import StudySummary, TrialRow
-
-STATE_STYLE = {"COMPLETE": "green", "PRUNED": "yellow", "FAIL": "red", "OOM": "magenta", "RUNNING": "cyan"}
-
-
-def fmt_value(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return printable(str(value))
-
-
-def fmt_bytes(value: int | None) -> str:
-    return f"{value / 2**30:.2f} GiB" if value else "-"
-
-
-def fmt_seconds(value: float | None) -> str:
-    if value is None:
-        return "-"
-    value = int(value)
-    if value >= 3600:
-        return f"{value // 3600}h{value % 3600 // 60:02d}m"
-    return f"{value // 60}m{value % 60:02d}s" if value >= 60 else f"{value}s"
+from ..events import STATE_COLOURS, ParamImportances, TrialOutcome, cells, headers
+from ..events import fmt_bytes as fmt_bytes
+from ..events import fmt_seconds as fmt_seconds
+from ..events import fmt_value as fmt_value
+from ..results import StudySummary
 
 
 def studies_table(studies: list[StudySummary]) -> Table:
@@ -55,7 +35,7 @@ def studies_table(studies: list[StudySummary]) -> Table:
     return table
 
 
-def sort_rows(rows: list[TrialRow], by: str) -> list[TrialRow]:
+def sort_rows(rows: list[TrialOutcome], by: str) -> list[TrialOutcome]:
     """Rows in the order `--sort` asks; trials with no value (or no duration) last."""
     if by == "value":
         return sorted(
@@ -69,52 +49,28 @@ def sort_rows(rows: list[TrialRow], by: str) -> list[TrialRow]:
 
 
 def trials_table(
-    rows: list[TrialRow],
+    rows: list[TrialOutcome],
     names: list[str],
     best_number: int | None,
     title: str,
     objectives: tuple[str, ...] = (),
+    pareto: frozenset[int] = frozenset(),
 ) -> Table:
     """The same columns as the TUI's trial table, and where each trial trained; with several
     objectives, one column per objective after the first, and ◆ for the Pareto front."""
     table = Table(title=title, title_justify="left")
-    more = list(objectives[1:])
-    columns = [
-        "#",
-        "state",
-        *names,
-        "value",
-        *more,
-        "best",
-        "time",
-        "steps",
-        "pruned@",
-        "peak mem",
-        "tokens/s",
-    ]
+    columns = headers(names, objectives)
     workers = any(r.worker for r in rows)
     if workers:
         columns.append("worker")
     for column in columns:
         table.add_column(printable(column), justify="left" if column in ("state", "worker") else "right")
     for r in rows:
-        steps = f"{r.steps}/{r.max_steps}" if r.steps is not None and r.max_steps else fmt_value(r.steps)
-        cells = [
-            str(r.number),
-            Text(r.label, style=STATE_STYLE.get(r.label, "")),
-            *[fmt_value(r.params.get(n)) for n in names],
-            f"{r.value:.4f}" if r.value is not None else "-",
-            *[f"{r.values[i + 1]:.4g}" if r.values else "-" for i in range(len(more))],
-            "★" if r.number == best_number else ("◆" if r.pareto else ""),
-            fmt_seconds(r.duration_s),
-            steps,
-            fmt_value(r.pruned_at),
-            fmt_bytes(r.peak_memory_bytes),
-            f"{r.tokens_per_s:.0f}" if r.tokens_per_s else "-",
-        ]
+        row: list[Any] = cells(r, names, objectives, best_number, pareto)
+        row[1] = Text(r.label, style=STATE_COLOURS.get(r.label, ""))
         if workers:
-            cells.append(printable(r.worker or ""))
-        table.add_row(*cells)
+            row.append(printable(r.worker))
+        table.add_row(*row)
     return table
 
 
@@ -135,7 +91,7 @@ def importance_bars(imp: ParamImportances, width: int = 30) -> Group:
     return Group(*lines)
 
 
-def fail_reasons(rows: list[TrialRow]) -> list[tuple[str, int]]:
+def fail_reasons(rows: list[TrialOutcome]) -> list[tuple[str, int]]:
     """Why trials did not complete, grouped, most frequent first (pruning by the pruner apart)."""
     reasons = Counter(r.fail_reason for r in rows if r.fail_reason and r.state in ("FAIL", "PRUNED"))
     return reasons.most_common()

@@ -28,7 +28,12 @@ def study_view(looked: StudyLook, sort: str = "number") -> Any:
             f"{counts['failed'] + counts['interrupted']} failed, {counts['running']} running), {state}"
         ),
         trials_table(
-            sort_rows(rows, sort), names, summary.best_number, f"Trials (by {sort})", summary.objectives
+            sort_rows(rows, sort),
+            names,
+            summary.best_number,
+            f"Trials (by {sort})",
+            summary.objectives,
+            looked.pareto,
         ),
     ]
     best = next((r for r in rows if r.number == summary.best_number), None)
@@ -42,7 +47,7 @@ def study_view(looked: StudyLook, sort: str = "number") -> Any:
         if best.adapter:
             parts.append(Text(f"  adapter: {best.adapter}"))
         parts.append(Text(f"  train it: lorasearch train --config {best_files(summary.name)[1]}"))
-    front = [r for r in rows if r.pareto]
+    front = [r for r in rows if r.number in looked.pareto]
     if front:
         parts.append(
             Text(

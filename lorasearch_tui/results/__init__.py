@@ -6,16 +6,16 @@ from ..store import MIN_TRIALS, importances, open_existing
 from ._adapters import find_adapter
 from ._look import StudyLook, look
 from ._open import stored_config
-from ._rows import TrialRow, curves, trial_rows
+from ._rows import curves, flat, trial_rows
 from ._studies import StudySummary, list_studies, storages_here, study_target, summarize
 
 __all__ = [
     "MIN_TRIALS",
     "StudyLook",
     "StudySummary",
-    "TrialRow",
     "curves",
     "find_adapter",
+    "flat",
     "importances",
     "list_studies",
     "look",

@@ -7,10 +7,10 @@ from typing import Any
 
 from ..config import SearchConfig
 from ..errors import UserError
-from ..events import ParamImportances
-from ..store import default_storage, importances, mask_password, open_existing
+from ..events import ParamImportances, TrialOutcome
+from ..store import default_storage, importances, mask_password, open_existing, pareto_trials
 from ._open import stored_config
-from ._rows import TrialRow, trial_rows
+from ._rows import trial_rows
 from ._studies import StudySummary, summarize
 
 
@@ -21,10 +21,11 @@ class StudyLook:
 
     study: Any
     config: SearchConfig
-    rows: list[TrialRow]
+    rows: list[TrialOutcome]
     names: list[str]
     summary: StudySummary
     importances: ParamImportances
+    pareto: frozenset[int]  # several objectives: the trials on the Pareto front (else empty)
 
 
 def look(study_name: str, storage: str | None) -> StudyLook:
@@ -35,9 +36,10 @@ def look(study_name: str, storage: str | None) -> StudyLook:
     """
     study = open_existing(study_name, storage)
     config = stored_config(study)
-    rows = trial_rows(study)
+    rows = trial_rows(study, config.params.goals[0].metric)
     if not rows:
         raise UserError(f"study '{study_name}' has no trials yet")
     names = list(config.space)
     summary = summarize(study, mask_password(storage or default_storage(study_name)))
-    return StudyLook(study, config, rows, names, summary, importances(study, names))
+    front = frozenset(t.number for t in pareto_trials(study))
+    return StudyLook(study, config, rows, names, summary, importances(study, names), front)

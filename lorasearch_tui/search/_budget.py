@@ -2,7 +2,7 @@
 
 A worker that cannot start, a model that does not load, the same exception every time: each
 trial fails in seconds, and a study of a hundred trials would be spent in minutes with
-nothing learned. Only failures about the environment count (see `Outcome.budget`): a diverged,
+nothing learned. Only failures about the environment count (see `Ending.budget`): a diverged,
 timed-out, aborted or out-of-memory trial says something about its parameters instead.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import RunFailure
 from ..store import RERUN_ATTR
-from ._live_trial import Outcome
+from ._live_trial import Ending
 
 
 class FailureBudget:
@@ -22,15 +22,15 @@ class FailureBudget:
         self._limit = limit
         self._streak: list[tuple[int, str]] = []
 
-    def spend(self, study: Any, number: int, outcome: Outcome) -> None:
-        """Count trial `number`'s outcome.
+    def spend(self, study: Any, ending: Ending) -> None:
+        """Count how a trial ended.
 
         Raises:
             RunFailure: the budget is spent; those trials are listed in the study
                 (`lorasearch_rerun`) so that `--resume` runs their parameters again first.
         """
-        reason = outcome.fail_reason or ""
-        if not outcome.budget:
+        number, reason = ending.outcome.number, ending.outcome.fail_reason or ""
+        if not ending.budget:
             self._streak = []
             return
         if self._streak and self._streak[-1][1] != reason:

@@ -1,4 +1,4 @@
-"""A trial as the parent sees it while it runs, how it ended, and the record made of both."""
+"""A trial as the parent sees it while it runs, and how it ended: its outcome, built once."""
 
 from __future__ import annotations
 
@@ -9,23 +9,19 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DiskFull, is_disk_full
-from ..events import EvalLogged, StepLogged, encode
-from ..store import LIVE_METRICS, METRIC, TrialRecord
+from ..events import EvalLogged, StepLogged, TrialOutcome, encode
+from ..store import LIVE_METRICS, METRIC
 
 
-@dataclass
-class Outcome:
-    """How a trial ended, as the search loop found out."""
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
-    state: str  # COMPLETE, PRUNED, FAIL
-    value: float | None = None
-    values: list[float] | None = None  # several objectives: each one's, the first being `value`
-    fail_reason: str | None = None
-    pruned_at: int | None = None
-    result: Any = None  # the worker's `Result`
-    oom: bool = False
-    peak_memory: int | None = None
-    interrupted: bool = False
+
+@dataclass(frozen=True)
+class Ending:
+    """How a trial ended, and what the loop does about it besides recording it."""
+
+    outcome: TrialOutcome
     replace_worker: bool = False
     budget: bool = False  # counts toward the failure budget (the environment, not the params)
     disk_full: bool = False
@@ -42,10 +38,9 @@ class LiveTrial:
     folder: Path
     rerun_of: int | None
     started: float = field(default_factory=time.monotonic)
-    started_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    started_at: str = field(default_factory=_now)
     max_steps: int = 0
-    train: list[dict[str, float]] = field(default_factory=list)
-    evals: list[dict[str, float]] = field(default_factory=list)
+    last_step: int = 0  # the last train step logged
 
     @classmethod
     def of(cls, trial: Any, folder: Path) -> LiveTrial:
@@ -55,8 +50,10 @@ class LiveTrial:
         return cls(trial.number, dict(trial.params), {}, folder, trial.user_attrs.get("rerun_of"))
 
     def log(self, event: StepLogged | EvalLogged) -> None:
-        """Append a step or an eval to the trial's live metrics file (read by `lorasearch watch`
-        and by `--resume` when it rewrites a lost `trial_results.json`)."""
+        """Append a step or an eval to the trial's live metrics file (read by `lorasearch watch`,
+        by `trial_results.json` for its curves, and by `--resume` when it rewrites that file)."""
+        if isinstance(event, StepLogged):
+            self.last_step = event.step
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             with (self.folder / LIVE_METRICS).open("ab") as out:
@@ -66,37 +63,37 @@ class LiveTrial:
                 raise DiskFull(self.folder / LIVE_METRICS) from None
             raise
 
-    def record(self, outcome: Outcome) -> TrialRecord:
-        """The trial's record: what was seen as it ran, and how it ended."""
-        duration = time.monotonic() - self.started
-        result = outcome.result
-        steps = result.steps if result is not None else (self.train[-1]["step"] if self.train else 0)
-        return TrialRecord(
-            number=self.number,
-            state=outcome.state,
-            params=self.params,
-            config=self.config,
-            trial_dir=str(self.folder),
-            value=outcome.value,
-            values=outcome.values,
-            fail_reason=outcome.fail_reason,
-            pruned_at=outcome.pruned_at,
-            rerun_of=self.rerun_of,
-            train_loss=self.train,
-            eval=self.evals,
-            steps=steps,
-            max_steps=self.max_steps,
-            runtime_s=round(result.runtime_s, 3) if result is not None else round(duration, 3),
-            duration_s=round(duration, 3),
-            tokens_per_s=result.tokens_per_s if result is not None else None,
-            peak_memory_bytes=result.peak_memory_bytes if result is not None else outcome.peak_memory,
-            memory_kind=result.memory_kind if result is not None else None,
-            started_at=self.started_at,
-            oom=outcome.oom,
-            interrupted=outcome.interrupted,
-            metric=(self.config.get("objective") or {}).get("metric", METRIC),
-            generate_s=round(result.generate_s, 3) if result is not None and result.generate_s else None,
-            retained_bytes=getattr(result, "retained_bytes", None),
-            batch=getattr(result, "batch", None) or None,
-            early_stopped_at=getattr(result, "early_stopped_at", None),
-        )
+    def ended(self, state: str, worker: str, result: Any = None, **facts: Any) -> TrialOutcome:
+        """The trial's outcome: what was seen as it ran, what the worker measured (its `Result`,
+        None when it measured nothing), and how it ended (`facts`: value(s), fail_reason,
+        pruned_at, oom, interrupted, peak_memory_bytes)."""
+        duration = round(time.monotonic() - self.started, 3)
+        measured: dict[str, Any] = {}
+        if result is not None:
+            measured = {
+                "steps": result.steps,
+                "runtime_s": round(result.runtime_s, 3),
+                "tokens_per_s": result.tokens_per_s,
+                "peak_memory_bytes": result.peak_memory_bytes,
+                "memory_kind": result.memory_kind,
+                "generate_s": round(result.generate_s, 3) if result.generate_s else None,
+                "retained_bytes": result.retained_bytes,
+                "batch": result.batch,
+                "early_stopped_at": result.early_stopped_at,
+            }
+        seen = {
+            "number": self.number,
+            "state": state,
+            "params": self.params,
+            "steps": self.last_step,
+            "max_steps": self.max_steps,
+            "duration_s": duration,
+            "runtime_s": duration,
+            "trial_dir": str(self.folder),
+            "worker": worker,
+            "rerun_of": self.rerun_of,
+            "metric": (self.config.get("objective") or {}).get("metric", METRIC),
+            "started_at": self.started_at,
+            "completed_at": _now(),
+        }
+        return TrialOutcome.settled(**{**seen, **facts, **measured})

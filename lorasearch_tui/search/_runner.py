@@ -7,7 +7,7 @@ Every eval is reported (`trial.report`) and the pruner asked at once; the worker
 that answer before it trains on. Nothing made up ever reaches the study:
 
 - an exception or a NaN/inf loss: FAIL, with `fail_reason` in the trial's user attributes;
-- out of memory: PRUNED with the constraint `out_of_memory` violated (see `_trial_record`),
+- out of memory: PRUNED with the constraint `out_of_memory` violated (see `store/_outcomes.py`),
   and `fail_reason` "out of memory (peak ...)", which every front end shows as OOM;
 - a trial past its time limit, a worker that died or stopped talking, a message that is not
   one: FAIL with what happened; the worker's process group is killed and the search goes on;
@@ -42,18 +42,21 @@ from ..store import (
     Leases,
     best_trial,
     done_count,
+    finished,
     importances,
     pareto_trials,
     record_surplus,
     recover,
     search_finished,
     surplus_reason,
+    tell_or_keep,
     trial_counts,
     trial_dir,
     write_best_files,
+    write_trial_results,
 )
 from ._budget import FailureBudget
-from ._live_trial import LiveTrial, Outcome
+from ._live_trial import Ending, LiveTrial
 from ._placement import Placement
 from ._pool import WorkerPool
 from ._prepare import Prepared, open_search
@@ -130,7 +133,7 @@ class SearchRunner:
             reason = self._loop(study, config, target)
         except RunFailure as exc:
             reason, message = "failed", str(exc)
-            self._end_running(study, Outcome("FAIL", fail_reason="interrupted", interrupted=True))
+            self._end_running(study, fail_reason="interrupted", interrupted=True)
         finally:
             if monitor:
                 monitor.stop()
@@ -155,7 +158,7 @@ class SearchRunner:
         self._next_count = 0.0  # when to read the study's counts again (a trial's end: at once)
         while True:
             if controls.interrupted.is_set():
-                self._end_running(study, Outcome("FAIL", fail_reason="interrupted", interrupted=True))
+                self._end_running(study, fail_reason="interrupted", interrupted=True)
                 return "interrupted"
             self._take_requests(study)
             for slot in self._pool.busy():
@@ -181,7 +184,9 @@ class SearchRunner:
             slot = self._pool.running(number)
             if slot is not None:
                 slot.worker.kill()
-                self._finish(study, slot, Outcome("FAIL", fail_reason="aborted by user", replace_worker=True))
+                self._finish(
+                    study, slot, slot.ending("FAIL", fail_reason="aborted by user", replace_worker=True)
+                )
         if self.controls.take_write():
             write_best_files(study, self._config)
 
@@ -231,7 +236,8 @@ class SearchRunner:
             params = config.with_values(live.params)
         except ValueError as exc:  # a combination the config's own rules refuse
             slot.hold(trial, live)
-            self._finish(study, slot, Outcome("FAIL", fail_reason=f"invalid parameters: {exc}", budget=True))
+            invalid = slot.ending("FAIL", fail_reason=f"invalid parameters: {exc}", budget=True)
+            self._finish(study, slot, invalid)
             return
         live.config = params.model_dump()
         failed = slot.begin(trial, live, config.trial_timeout)
@@ -240,59 +246,59 @@ class SearchRunner:
 
     def _serve(self, study: Any, slot: WorkerSlot) -> None:
         try:
-            outcome = slot.serve()
+            ending = slot.serve()
         except DiskFull:
             slot.worker.kill()
             self._finish(
-                study, slot, Outcome("FAIL", fail_reason="interrupted (disk full)", interrupted=True)
+                study, slot, slot.ending("FAIL", fail_reason="interrupted (disk full)", interrupted=True)
             )
             raise
-        if outcome is not None:
-            self._finish(study, slot, outcome)
+        if ending is not None:
+            self._finish(study, slot, ending)
 
-    def _finish(self, study: Any, slot: WorkerSlot, outcome: Outcome) -> None:
+    def _finish(self, study: Any, slot: WorkerSlot, ending: Ending) -> None:
         """Record the slot's trial and free the slot; the failure budget and a full disk may
         end the search from here."""
         trial, live = slot.trial, slot.live
         assert live is not None
         try:
-            self._record(study, trial, live, outcome, slot)
+            self._record(study, trial, live, ending, slot)
         finally:
             slot.done()
             self._next_count = 0.0  # a slot is free: ask the study now whether it needs more
         try:
             counts = trial_counts(study)
             self._tell_progress(counts, self._target)  # the study with this trial in
-            if outcome.state == "COMPLETE" or counts["complete"] != self._importances_at:
+            if ending.outcome.state == "COMPLETE" or counts["complete"] != self._importances_at:
                 self._importances_at = counts["complete"]
                 self._sink.emit(importances(study, list(self._config.space)))  # a few ms a trial
         except RunFailure:
             pass  # only figures on the screen: the loop's next read of the storage will tell
-        if outcome.disk_full:
-            raise DiskFull(live.folder, f" (trial {live.number}: {outcome.fail_reason})")
-        self._budget.spend(study, live.number, outcome)
+        if ending.disk_full:
+            raise DiskFull(live.folder, f" (trial {live.number}: {ending.outcome.fail_reason})")
+        self._budget.spend(study, ending)
 
-    def _end_running(self, study: Any, outcome: Outcome) -> None:
-        """Stop every running trial now and record it with `outcome` (interrupted: it runs
+    def _end_running(self, study: Any, **facts: Any) -> None:
+        """Stop every running trial now and record it FAIL with `facts` (interrupted: it runs
         again on resume). Used on Ctrl+C, and when the search ends on a failure."""
         for slot in self._pool.busy():
             slot.worker.kill()
             try:
-                self._finish(study, slot, outcome)
+                self._finish(study, slot, slot.ending("FAIL", **facts))
             except RunFailure:  # the storage is gone: the trial's file has it
                 pass
 
-    def _record(self, study: Any, trial: Any, live: LiveTrial, outcome: Outcome, slot: WorkerSlot) -> None:
+    def _record(self, study: Any, trial: Any, live: LiveTrial, ending: Ending, slot: WorkerSlot) -> None:
         """Tell the study, then write the trial's file and the best files (see `tell_or_keep`
         for a storage that cannot be told; a full disk leaves the study told and `--resume`
         writes the file again)."""
-        record = live.record(outcome)
-        record.tell_or_keep(study, trial)
-        if outcome.replace_worker:
+        outcome = ending.outcome
+        tell_or_keep(outcome, study, trial, live.config)
+        if ending.replace_worker:
             slot.replaced(outcome.fail_reason or "")
         pareto = tuple(t.number for t in pareto_trials(study))
-        self._sink.emit(record.finished(best_trial(study), pareto, slot.placement.label))
-        record.write()
+        self._sink.emit(finished(outcome, best_trial(study), pareto))
+        write_trial_results(outcome, live.config)
         write_best_files(study, self._config)
-        if outcome.recycle and not outcome.replace_worker:
-            slot.recycled(outcome.recycle)
+        if ending.recycle and not ending.replace_worker:
+            slot.recycled(ending.recycle)

@@ -16,7 +16,7 @@ from typing import Any
 from ..events import Sink, WorkerStateChanged
 from ..store import StorageUnavailable
 from ..worker import Decision, ProtocolError, Run, WorkerDied, WorkerProcess
-from ._live_trial import LiveTrial, Outcome
+from ._live_trial import Ending, LiveTrial
 from ._memory_guard import MemoryGuard
 from ._placement import Placement
 from ._trial_clock import TrialClock
@@ -69,8 +69,8 @@ class WorkerSlot:
         """Take a trial that ends before it reaches the worker (its params were refused)."""
         self._running = _Running(trial, live, TrialClock(True, self._stall_s))
 
-    def begin(self, trial: Any, live: LiveTrial, limit_s: float | None) -> Outcome | None:
-        """Hand the trial to the worker (started first if need be); an Outcome if that failed."""
+    def begin(self, trial: Any, live: LiveTrial, limit_s: float | None) -> Ending | None:
+        """Hand the trial to the worker (started first if need be); its Ending if that failed."""
         worker = self.worker
         if self._recycle is not None:
             # Idle, holding nothing to save: killed at once (an orderly exit takes seconds in
@@ -89,8 +89,24 @@ class WorkerSlot:
             self._emit_state("training", f"trial {live.number}")
         except WorkerDied as exc:
             self._running = _Running(trial, live, TrialClock(False, self._stall_s, limit_s))
-            return Outcome("FAIL", fail_reason=str(exc), replace_worker=True, budget=True)
+            return self.ending("FAIL", fail_reason=str(exc), replace_worker=True, budget=True)
         return None
+
+    def ending(
+        self,
+        state: str,
+        *,
+        replace_worker: bool = False,
+        budget: bool = False,
+        disk_full: bool = False,
+        result: Any = None,
+        **facts: Any,
+    ) -> Ending:
+        """How the slot's trial ended (see `LiveTrial.ended` for `facts`) and what follows."""
+        live = self.live
+        assert live is not None
+        outcome = live.ended(state, self.placement.label, result, **facts)
+        return Ending(outcome, replace_worker, budget, disk_full)
 
     def _emit_state(self, state: str, detail: str = "") -> None:
         self._sink.emit(WorkerStateChanged(state, self.worker.pid, detail, self.placement.label))
@@ -113,7 +129,7 @@ class WorkerSlot:
     def wants_reading(self) -> bool:
         return self._running is not None and self.worker.has_message()
 
-    def serve(self) -> Outcome | None:
+    def serve(self) -> Ending | None:
         """Read what the worker sent (without waiting), check the clocks; how the trial ended,
         or None while it runs."""
         running = self._running
@@ -124,22 +140,22 @@ class WorkerSlot:
             if why is not None:
                 worker.kill()
                 stalled = why.startswith("worker stalled")
-                return Outcome("FAIL", fail_reason=why, replace_worker=True, budget=stalled)
+                return self.ending("FAIL", fail_reason=why, replace_worker=True, budget=stalled)
             while (message := worker.recv(0)) is not None:
                 running.clock.heard(message.event)
-                outcome = self._handle(running, message)
-                if outcome is not None:
-                    return outcome
+                ending = self._handle(running, message)
+                if ending is not None:
+                    return ending
         except WorkerDied as exc:
-            return Outcome("FAIL", fail_reason=str(exc), replace_worker=True, budget=True)
+            return self.ending("FAIL", fail_reason=str(exc), replace_worker=True, budget=True)
         except ProtocolError as exc:
             worker.kill()
-            return Outcome(
+            return self.ending(
                 "FAIL", fail_reason=f"worker protocol error: {exc}", replace_worker=True, budget=True
             )
         return None
 
-    def _handle(self, running: _Running, message: Any) -> Outcome | None:
+    def _handle(self, running: _Running, message: Any) -> Ending | None:
         trial, live, clock, worker = running.trial, running.live, running.clock, self.worker
         event = message.event
         number = getattr(message, "trial", getattr(message, "number", live.number))
@@ -154,15 +170,10 @@ class WorkerSlot:
         elif event == "started":
             live.max_steps = message.max_steps
         elif event == "step":
-            live.train.append(
-                {"step": message.step, "loss": message.loss, "learning_rate": message.learning_rate}
-            )
             live.log(message)
             self._sink.emit(message)
         elif event == "eval":
             step, value = message.step, message.value
-            loss = message.eval_loss if message.eval_loss is not None else value
-            live.evals.append({"step": step, "value": value, "eval_loss": loss})
             prune = False
             # Optuna neither reports nor prunes trials of several objectives (the runner said
             # so once when the search started): every trial trains to its end.
@@ -191,15 +202,15 @@ class WorkerSlot:
             result = message.result
             self._trials_on_worker += 1
             recycle = self._guard.reason(result, self._trials_on_worker)
-            outcome = self._finished(trial, message, result)
-            return replace(outcome, recycle=recycle) if recycle else outcome
+            ending = self._finished(trial, message, result)
+            return replace(ending, recycle=recycle) if recycle else ending
         elif event == "failed":
             kind = message.kind
-            return Outcome(
+            return self.ending(
                 "PRUNED" if kind == "oom" else "FAIL",
                 fail_reason=message.reason,
                 oom=kind == "oom",
-                peak_memory=message.peak_memory,
+                peak_memory_bytes=message.peak_memory,
                 replace_worker=kind in ("oom", "exception", "disk_full"),
                 budget=kind in ("exception", "config"),
                 interrupted=kind == "disk_full",
@@ -207,18 +218,17 @@ class WorkerSlot:
             )
         return None
 
-    def _finished(self, trial: Any, message: Any, result: Any) -> Outcome:
+    def _finished(self, trial: Any, message: Any, result: Any) -> Ending:
         """How a trial the worker trained to its end (or until pruned) ended."""
         if message.pruned_at is not None:
-            return Outcome("PRUNED", pruned_at=message.pruned_at, result=result)
+            return self.ending("PRUNED", pruned_at=message.pruned_at, result=result)
         # `value` is the objective's; a worker that sends none measured the eval loss only
         value = result.value if result.value is not None else result.eval_loss
         wanted = len(trial.study.directions)
         if wanted == 1:
-            return Outcome("COMPLETE", value=value, result=result)
+            return self.ending("COMPLETE", value=value, result=result)
         if result.values is None or len(result.values) != wanted:
             got = "none" if result.values is None else len(result.values)
-            return Outcome(
-                "FAIL", fail_reason=f"the worker measured {got} of the {wanted} objectives", result=result
-            )
-        return Outcome("COMPLETE", value=result.values[0], values=list(result.values), result=result)
+            why = f"the worker measured {got} of the {wanted} objectives"
+            return self.ending("FAIL", fail_reason=why, result=result)
+        return self.ending("COMPLETE", values=list(result.values), result=result)

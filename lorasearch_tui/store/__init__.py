@@ -11,6 +11,19 @@ which turns a study into the engine's events for `watch`. It never imports the s
 from ._files import best_files, pareto_config_file, report_file, search_finished, trial_dir, write_best_files
 from ._importance import MIN_TRIALS, importances
 from ._lease import DEFAULT_GRACE_S, LEASE_ATTR, RUNNER_PREFIX, Leases, Runner, live_runners, lost_reason
+from ._outcomes import (
+    INTERRUPTED,
+    LIVE_METRICS,
+    METRIC,
+    OOM_CONSTRAINT,
+    TRIAL_RESULTS,
+    finished,
+    first_value,
+    outcome_of,
+    read_metrics,
+    tell_or_keep,
+    write_trial_results,
+)
 from ._recover import recover
 from ._settings import SearchSettings, describe_sampler, nsga2_population, tpe_startup
 from ._storage import PATIENCE_ENV, StorageUnavailable, first_line, mask_password, open_storage, sqlite_path
@@ -34,16 +47,6 @@ from ._study import (
     surplus_reason,
     trial_counts,
 )
-from ._trial_record import (
-    INTERRUPTED,
-    LIVE_METRICS,
-    METRIC,
-    OOM_CONSTRAINT,
-    TRIAL_RESULTS,
-    TrialRecord,
-    first_value,
-    read_metrics,
-)
 from ._watch import StudyWatcher
 
 __all__ = [
@@ -56,6 +59,7 @@ __all__ = [
     "describe_sampler",
     "done_count",
     "FAULT_ATTR",
+    "finished",
     "first_line",
     "first_value",
     "importances",
@@ -72,6 +76,7 @@ __all__ = [
     "objective_facts",
     "OOM_CONSTRAINT",
     "open_existing",
+    "outcome_of",
     "open_storage",
     "open_study",
     "pareto_config_file",
@@ -98,6 +103,7 @@ __all__ = [
     "trial_counts",
     "trial_dir",
     "TRIAL_RESULTS",
-    "TrialRecord",
+    "tell_or_keep",
+    "write_trial_results",
     "write_best_files",
 ]

@@ -7,7 +7,7 @@
   and adapter) and `optuna_studies/{study}_pareto_trial_{N}_config.json` per trial of the front
   (a trial that leaves the front loses its file); "best" is the best in the first objective;
 - `{base_output_dir}/{study}/trial_{N}/trial_results.json`: one trial, whatever its state
-  (`_trial_record.py`);
+  (`_outcomes.py`);
 - `{base_output_dir}/{study}/trial_{N}/metrics.jsonl`: the trial's steps and evals as they come,
   so a watcher (or a person with `tail -f`) sees a running trial's curves.
 """
@@ -22,8 +22,8 @@ from ..atomic import write_json
 from ..config import SearchConfig
 from ..errors import RunFailure
 from ..events import SearchFinished
+from ._outcomes import first_value
 from ._study import RESULTS_DIR, best_trial, pareto_trials, trial_counts
-from ._trial_record import first_value
 
 
 def trial_dir(config: SearchConfig, study_name: str, number: int) -> Path:

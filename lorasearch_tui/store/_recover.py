@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from ..config import SearchConfig
+from ..events import TrialOutcome
 from ._files import trial_dir
 from ._lease import LEASE_ATTR
+from ._outcomes import INTERRUPTED, TRIAL_RESULTS, outcome_of, read_trial_results, tell, write_trial_results
 from ._study import RERUN_ATTR, must_rerun
-from ._trial_record import INTERRUPTED, TRIAL_RESULTS, TrialRecord
 
 _log = logging.getLogger("lorasearch.search")
 
@@ -58,13 +59,13 @@ def recover(
         folder = Path(
             frozen.user_attrs.get("trial_dir") or trial_dir(config, study.study_name, frozen.number)
         )
-        record = TrialRecord.from_file(folder / TRIAL_RESULTS)
-        if record is None or record.number != frozen.number or record.params != frozen.params:
-            record = TrialRecord(
+        outcome = read_trial_results(folder / TRIAL_RESULTS)
+        fresh = outcome is None or outcome.number != frozen.number or outcome.params != frozen.params
+        if fresh:
+            outcome = TrialOutcome(
                 number=frozen.number,
                 state="FAIL",
                 params=dict(frozen.params),
-                config=_config_of(config, frozen.params),
                 trial_dir=str(folder),
                 fail_reason=why,
                 rerun_of=frozen.user_attrs.get("rerun_of"),
@@ -73,12 +74,13 @@ def recover(
             _log.warning("trial %d: %s; its parameters run again", frozen.number, why)
         else:
             _log.info("trial %d: recorded from %s", frozen.number, folder / TRIAL_RESULTS)
+        assert outcome is not None
         try:
-            record.tell(study, optuna.trial.Trial(study, frozen._trial_id))
+            tell(outcome, study, optuna.trial.Trial(study, frozen._trial_id))
         except optuna.exceptions.UpdateFinishedTrialError:
             continue  # another runner recorded it a moment ago
-        if folder.parent.is_dir():  # not when the trial ran on another host's disk
-            record.write()
+        if fresh and folder.parent.is_dir():  # not when the trial ran on another host's disk
+            write_trial_results(outcome, _config_of(config, frozen.params))
 
     for frozen in study.get_trials(deepcopy=False) if host is not None else ():
         folder = frozen.user_attrs.get("trial_dir")
@@ -86,7 +88,8 @@ def recover(
         if isinstance(lease, dict) and lease.get("host") != host:
             continue  # another host's trial: its folder is on that host's disk, not ours
         if frozen.state.is_finished() and folder and not (Path(folder) / TRIAL_RESULTS).exists():
-            TrialRecord.from_study(frozen, _config_of(config, frozen.params)).write()
+            outcome = outcome_of(frozen, config.params.goals[0].metric)
+            write_trial_results(outcome, _config_of(config, frozen.params))
             _log.info("trial %d: wrote %s again from the study", frozen.number, Path(folder) / TRIAL_RESULTS)
 
     trials = study.get_trials(deepcopy=False)

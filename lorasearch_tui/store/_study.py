@@ -16,9 +16,9 @@ from typing import Any
 
 from ..config import SearchConfig, parse_config
 from ..errors import RunFailure, UserError, printable
+from ._outcomes import INTERRUPTED
 from ._settings import SearchSettings
 from ._storage import first_line, journal_path, mask_password, open_storage, sqlite_path
-from ._trial_record import INTERRUPTED
 
 RESULTS_DIR = Path("optuna_studies")
 CONFIG_ATTR = "lorasearch_config"

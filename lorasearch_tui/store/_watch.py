@@ -35,7 +35,8 @@ from ..events import (
 )
 from ..hardware import Nvml, sample_hardware
 from ._importance import importances
-from ._lease import LEASE_ATTR, RUNNER_PREFIX, Runner, live_runners
+from ._lease import RUNNER_PREFIX, Runner, live_runners
+from ._outcomes import LIVE_METRICS, finished, outcome_of, read_regular_file, where
 from ._settings import describe_sampler
 from ._storage import journal_path, mask_password, sqlite_path
 from ._study import (
@@ -50,7 +51,6 @@ from ._study import (
     pareto_trials,
     trial_counts,
 )
-from ._trial_record import LIVE_METRICS, TrialRecord, read_regular_file
 
 
 class StudyWatcher:
@@ -71,6 +71,7 @@ class StudyWatcher:
         self._progress: StudyProgress | None = None
         self._target = 0
         self._space: list[str] = []
+        self._metric = "eval_loss"  # the study's (first) metric, once announced
         self._importances_at = -1
         # the file(s) whose change means new data: a SQLite database, or a journal file
         files = sqlite_path(storage) or journal_path(storage)
@@ -106,7 +107,7 @@ class StudyWatcher:
                         trial.number,
                         dict(trial.params),
                         trial.user_attrs.get("rerun_of"),
-                        _where(trial),
+                        where(trial.user_attrs),
                         trial.user_attrs.get("trial_dir", ""),
                     )
                 )
@@ -196,6 +197,7 @@ class StudyWatcher:
         target = config.grid_size() if settings.get("mode") == "grid" else settings.get("n_trials", 0)
         self._target = target or 0
         self._space = list(config.space)
+        self._metric = config.params.goals[0].metric
         self._sink.emit(
             SearchStarted(
                 study_name=study.study_name,
@@ -211,7 +213,9 @@ class StudyWatcher:
                 sampler=settings.get("sampler") or describe_sampler(settings.get("mode", "?"), target or 0),
                 **objective_facts(config),
                 # the places its trials ran so far (several: the table gets a worker column)
-                workers=tuple(sorted({w for t in study.get_trials(deepcopy=False) if (w := _where(t))})),
+                workers=tuple(
+                    sorted({w for t in study.get_trials(deepcopy=False) if (w := where(t.user_attrs))})
+                ),
                 # this host's copy of the workers' logs, when the search runs here
                 worker_logs=tuple(
                     str(log.resolve())
@@ -238,14 +242,4 @@ class StudyWatcher:
                 self._sink.emit(event)
 
     def _finished(self, trial: Any, best: Any, pareto: tuple[int, ...]) -> TrialFinished:
-        record = TrialRecord.from_study(trial, {}, curves=False)  # the event needs no config
-        return record.finished(best, pareto, _where(trial))
-
-
-def _where(trial: Any) -> str:
-    """Where a trial trains, from its lease: `host-b GPU 1` (the host always: a watcher may
-    follow several hosts)."""
-    lease = trial.user_attrs.get(LEASE_ATTR)
-    if not isinstance(lease, dict):
-        return ""
-    return " ".join(str(part) for part in (lease.get("host"), lease.get("worker")) if part)
+        return finished(outcome_of(trial, self._metric), best, pareto)

@@ -34,6 +34,7 @@ from ..events import (
     Sink,
     StepLogged,
     TrialFinished,
+    TrialOutcome,
     TrialStarted,
     WorkerStateChanged,
 )
@@ -165,8 +166,8 @@ class SearchApp(App[int]):
     def _log_line(self, event: Any) -> str | None:
         """What the log pane says of an event, if anything (and the exit code a search's end sets)."""
         match event:
-            case TrialFinished():
-                return _trial_line(event, self.state.objectives)
+            case TrialFinished(outcome=outcome):
+                return _trial_line(outcome, self.state.objectives)
             case SearchStarted(notice=notice) if notice:
                 return notice
             case WorkerStateChanged(state="recycled"):
@@ -367,11 +368,10 @@ class SearchApp(App[int]):
         self.push_screen(TrialDetailScreen(trial, config, folder, self.state.best_trial()))
 
 
-def _trial_line(event: TrialFinished, objectives: tuple[str, ...] = ()) -> str:
-    state = event.label
-    value = f" {event.value:.4f}" if event.value is not None else ""
-    if event.values is not None and objectives:
-        value = " " + ", ".join(f"{m} {v:.4g}" for m, v in zip(objectives, event.values, strict=False))
-    why = f" ({printable(event.fail_reason)})" if event.fail_reason else ""
-    pruned = f" at step {event.pruned_at}" if event.pruned_at is not None else ""
-    return f"trial {event.number} {state}{pruned}{value}{why}"
+def _trial_line(t: TrialOutcome, objectives: tuple[str, ...] = ()) -> str:
+    value = f" {t.value:.4f}" if t.value is not None else ""
+    if t.values is not None and objectives:
+        value = " " + ", ".join(f"{m} {v:.4g}" for m, v in zip(objectives, t.values, strict=False))
+    why = f" ({printable(t.fail_reason)})" if t.fail_reason else ""
+    pruned = f" at step {t.pruned_at}" if t.pruned_at is not None else ""
+    return f"trial {t.number} {t.label}{pruned}{value}{why}"

@@ -34,7 +34,7 @@ class TrialDetailScreen(ModalScreen[None]):
         self._trial, self._config, self._folder, self._best = trial, config, folder, best
 
     def compose(self) -> ComposeResult:
-        t = self._trial
+        t = self._trial.row
         text = Text()
         text.append(f"Trial {t.number}  ", style="bold")
         text.append(t.label, style="bold")
@@ -118,7 +118,11 @@ def plot_front(plot: PlotextPlot, state: SearchState) -> None:
     plt.clear_figure()
     names = state.objectives
     done = sorted(
-        (t for t in state.trials.values() if t.state == "COMPLETE" and t.values and len(t.values) > 1),
+        (
+            t
+            for t in (v.row for v in state.trials.values())
+            if t.state == "COMPLETE" and t.values and len(t.values) > 1
+        ),
         key=lambda t: (t.values[0], t.values[1]),  # type: ignore[index]
     )
     plt.title(f"Pareto front: {len(state.pareto)} of {len(done)} complete trials")
@@ -141,7 +145,8 @@ def front_text(state: SearchState) -> Text:
     names = state.objectives
     text = Text()
     for number in sorted(state.pareto):
-        trial = state.trials.get(number)
+        view = state.trials.get(number)
+        trial = view.row if view is not None else None
         if trial is None or not trial.values:
             continue
         mark = "★" if number == state.best_number else "◆"

@@ -12,6 +12,7 @@ from lorasearch_tui.events import (
     SearchStarted,
     StepLogged,
     TrialFinished,
+    TrialOutcome,
     TrialStarted,
     WorkerStateChanged,
 )
@@ -40,19 +41,21 @@ def _trial(number, params, evals, state, value, best, **extra):
             events.append(EvalLogged(number, step, evals[step // 10 - 1], extra.get("pruned_at") == step))
     events.append(
         TrialFinished(
-            number,
-            state,
-            value,
-            params,
-            extra.get("duration", 12.0),
-            extra.get("steps", 30),
-            extra.get("pruned_at"),
-            extra.get("fail_reason"),
-            extra.get("peak", int(0.6 * GIB)),
+            TrialOutcome(
+                number=number,
+                state=state,
+                value=value,
+                params=params,
+                duration_s=extra.get("duration", 12.0),
+                steps=extra.get("steps", 30),
+                pruned_at=extra.get("pruned_at"),
+                fail_reason=extra.get("fail_reason"),
+                peak_memory_bytes=extra.get("peak", int(0.6 * GIB)),
+                oom=extra.get("oom", False),
+                trial_dir=_folder(number),
+            ),
             best,
             5.1 if best is not None else None,
-            oom=extra.get("oom", False),
-            trial_dir=_folder(number),
         )
     )
     return events
@@ -154,18 +157,17 @@ class FakeEngine:
             if self.controls.take_aborts():
                 sink.emit(
                     TrialFinished(
-                        3,
-                        "FAIL",
-                        None,
-                        {"learning_rate": 0.05, "lora_r": 8},
-                        3.0,
-                        12,
-                        None,
-                        "aborted by user",
-                        None,
+                        TrialOutcome(
+                            number=3,
+                            state="FAIL",
+                            params={"learning_rate": 0.05, "lora_r": 8},
+                            duration_s=3.0,
+                            steps=12,
+                            fail_reason="aborted by user",
+                            trial_dir=_folder(3),
+                        ),
                         0,
                         5.1,
-                        trial_dir=_folder(3),
                     )
                 )
             self.controls.interrupted.wait(0.02)

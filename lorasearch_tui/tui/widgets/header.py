@@ -8,19 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from ...errors import printable
-from ...events import SearchState
-
-
-def format_duration(seconds: float | None) -> str:
-    """`1h02m`, `4m05s`, `12s`, or `-` when unknown."""
-    if seconds is None:
-        return "-"
-    seconds = int(seconds)
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    if seconds >= 60:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds}s"
+from ...events import SearchState, fmt_seconds
 
 
 class StudyHeader(Static):
@@ -49,10 +37,10 @@ class StudyHeader(Static):
         else:
             line1.append("-")
         if state.nobody_runs_it:
-            line1.append(f"  elapsed {format_duration(elapsed)}  ")
+            line1.append(f"  elapsed {fmt_seconds(elapsed)}  ")
             line1.append("NOT RUNNING", style="bold reverse")
         else:
-            line1.append(f"  elapsed {format_duration(elapsed)}  left ~{format_duration(state.eta_s())}")
+            line1.append(f"  elapsed {fmt_seconds(elapsed)}  left ~{fmt_seconds(state.eta_s())}")
         if mode_note:
             line1.append("  ")
             line1.append(mode_note, style="reverse")

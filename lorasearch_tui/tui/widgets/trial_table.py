@@ -9,24 +9,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable
 
 from ...errors import printable
-from ...events import SearchState, TrialView
-from .header import format_duration
-
-STATE_STYLE = {
-    "RUNNING": "bold cyan",
-    "COMPLETE": "green",
-    "PRUNED": "yellow",
-    "FAIL": "red",
-    "OOM": "bold red",
-}
-_FIXED_COLUMNS = ("#", "state")
-_TAIL_COLUMNS = ("value", "best", "time", "steps", "pruned@", "peak mem")
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.4g}" if isinstance(value, float) else printable(str(value))
+from ...events import STATE_COLOURS, SearchState, TrialOutcome, cells, headers
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:
@@ -40,13 +23,6 @@ def _sort_key(value: Any) -> tuple[int, Any]:
         return (1, str(plain))
 
 
-def _mark(number: int, best: int | None, pareto: set[int]) -> Text | str:
-    """★ the best trial (in the first objective); ◆ another trial of the Pareto front."""
-    if number == best:
-        return Text("★", style="bold green")
-    return Text("◆", style="green") if number in pareto else ""
-
-
 class TrialTable(DataTable):
     """Trials as rows; Enter opens the detail, `o` sorts by the next column."""
 
@@ -55,7 +31,7 @@ class TrialTable(DataTable):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self._param_names: list[str] = []
-        self._more: tuple[str, ...] = ()  # the objectives after the first (several objectives)
+        self._objectives: tuple[str, ...] = ()  # several objectives: every metric
         self._workers = False
         self._sort_index = 0
         self._sort_reverse = False
@@ -69,17 +45,18 @@ class TrialTable(DataTable):
             return
         self._param_names = list(param_names)
         self._workers = workers
-        self._more = tuple(objectives[1:])
-        fixed = (*_FIXED_COLUMNS, "worker") if workers else _FIXED_COLUMNS
-        value, *tail = _TAIL_COLUMNS
-        for name in (*fixed, *self._param_names, value, *self._more, *tail):
+        self._objectives = objectives
+        names = headers(self._param_names, objectives)
+        if workers:
+            names.insert(2, "worker")
+        for name in names:
             self.add_column(name, key=name)
 
     def show(self, state: SearchState) -> None:
         changed = False
         for number in sorted(state.trials):
-            cells = self._cells(state.trials[number], state.best_number, state.pareto)
-            plain = tuple(str(c) for c in cells)
+            row = self._cells(state.trials[number].row, state.best_number, state.pareto)
+            plain = tuple(str(c) for c in row)
             if self._shown.get(number) == plain:
                 continue  # unchanged rows cost nothing
             self._shown[number] = plain
@@ -88,30 +65,22 @@ class TrialTable(DataTable):
             if key in self.rows:
                 # A row is first drawn RUNNING with blanks; a column must grow to the widest
                 # value it later holds ("1500/1500" steps, "23.40 GiB"), not keep that width.
-                for column, value in zip(self.columns, cells, strict=True):
+                for column, value in zip(self.columns, row, strict=True):
                     self.update_cell(key, column, value, update_width=True)
             else:
-                self.add_row(*cells, key=key)
+                self.add_row(*row, key=key)
         if changed and self._sort_index:
             self._apply_sort()
 
-    def _cells(self, trial: TrialView, best: int | None, pareto: set[int]) -> list[Any]:
-        label = trial.label
-        steps = f"{trial.steps}/{trial.max_steps}" if trial.max_steps else str(trial.steps or "-")
-        peak = f"{trial.peak_memory_bytes / 2**30:.2f} GiB" if trial.peak_memory_bytes else "-"
-        return [
-            str(trial.number),
-            Text(label, style=STATE_STYLE.get(label, "")),
-            *([printable(trial.worker) or "-"] if self._workers else []),
-            *(_fmt(trial.params.get(name)) for name in self._param_names),
-            f"{trial.value:.4f}" if trial.value is not None else "-",
-            *(_fmt(trial.values[i + 1] if trial.values else None) for i in range(len(self._more))),
-            _mark(trial.number, best, pareto),
-            format_duration(trial.duration_s),
-            steps,
-            _fmt(trial.pruned_at),
-            peak,
-        ]
+    def _cells(self, trial: TrialOutcome, best: int | None, pareto: set[int]) -> list[Any]:
+        row: list[Any] = cells(trial, self._param_names, self._objectives, best, pareto)
+        row[1] = Text(trial.label, style=STATE_COLOURS.get(trial.label, ""))
+        at = 3 + len(self._param_names) + max(len(self._objectives) - 1, 0)  # after the value(s)
+        if row[at]:
+            row[at] = Text(row[at], style="bold green" if row[at] == "★" else "green")
+        if self._workers:
+            row.insert(2, printable(trial.worker) or "-")
+        return row
 
     def action_sort_next(self) -> None:
         """Sort by the next column; after the last one, back to trial order."""
