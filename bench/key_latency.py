@@ -120,7 +120,7 @@ async def tui(folder: Path, repeats: int) -> tuple[list[float], list[float]]:
     controls, sink = _TimedControls(), TimedSink()
     runner = _runner(folder, "t", repeats + 1, sink, controls)
     runner.prepare()
-    app = SearchApp(lambda _sink: runner.run(), controls, sink=sink)
+    app = SearchApp.for_search(runner, controls, sink)
     pressed, shown = [], []
     async with app.run_test(size=(120, 36)) as pilot:
         for number in range(repeats):

@@ -295,7 +295,7 @@ async def test_a_password_in_the_storage_url_is_shown_nowhere(tmp_path, monkeypa
         config, options, _Both(tui, SearchConsole(Console(file=printed, width=200))), controls
     )
     runner.prepare()
-    app = SearchApp(lambda _sink: runner.run(), controls, sink=tui)
+    app = SearchApp.for_search(runner, controls, tui)
     async with app.run_test(size=(160, 40)) as pilot:
         await wait_until(pilot, lambda: app.state.finished is not None)
         await pilot.pause(0.2)

@@ -193,7 +193,7 @@ async def test_real_search_in_the_app_abort_then_stop(tmp_path, monkeypatch):
     options = SearchOptions("tui_e2e", n_trials=4, mode="random", pruner="none", hardware_interval=0.5)
     runner = SearchRunner(parse_config(FAST_SEARCH, "e2e"), options, sink, controls)
     runner.prepare()
-    app = SearchApp(lambda _sink: runner.run(), controls, sink=sink)
+    app = SearchApp.for_search(runner, controls, sink)
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_until(pilot, lambda: 0 in app.state.trials and app.state.trials[0].steps >= 3)
         await pilot.press("a")
@@ -218,7 +218,6 @@ async def test_watch_follows_a_study_a_headless_search_is_writing(tmp_path):
     import os
     import subprocess
     import sys
-    import threading
 
     from lorasearch_tui.store import StudyWatcher
     from lorasearch_tui.tui.messages import TuiSink
@@ -266,9 +265,9 @@ async def test_watch_follows_a_study_a_headless_search_is_writing(tmp_path):
             time.sleep(0.2)
         # said, not guessed at later: the search ended early, or never opened its study
         assert db.exists() and created(), (proc.poll(), (tmp_path / "search.err").read_text())
-        sink, stop = TuiSink(), threading.Event()
+        sink = TuiSink()
         watcher = StudyWatcher("w", storage, sink)
-        app = SearchApp(lambda _sink: watcher.run(stop, interval=0.3), None, sink=sink, stop_event=stop)
+        app = SearchApp.for_watch(watcher, sink, interval=0.3)
         async with app.run_test(size=(120, 36)) as pilot:
             await wait_until(pilot, lambda: any(t.train for t in app.state.trials.values()))
             await wait_until(
@@ -402,9 +401,9 @@ async def test_watch_of_a_study_nobody_runs_says_so(tmp_path):
         trial = study.ask(distributions)
         trial.set_user_attr("duration_s", 233.0)
         study.tell(trial, value)
-    sink, stop = TuiSink(), threading.Event()
+    sink = TuiSink()
     watcher = StudyWatcher("w", url, sink)
-    app = SearchApp(lambda _sink: watcher.run(stop, interval=0.3), None, sink=sink, stop_event=stop)
+    app = SearchApp.for_watch(watcher, sink, interval=0.3)
     async with app.run_test(size=(120, 36)) as pilot:
         for _ in range(100):
             await pilot.pause(0.05)

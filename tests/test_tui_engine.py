@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -62,7 +61,7 @@ def engine_app(folder: Path, behaviour: str, n_trials: int, name: str = "k", max
         controls,
     )
     runner.prepare()
-    return SearchApp(lambda _sink: runner.run(), controls, sink=sink), controls
+    return SearchApp.for_search(runner, controls, sink), controls
 
 
 def study(folder: Path, name: str = "k") -> optuna.Study:
@@ -179,9 +178,9 @@ def finished_study(tmp_path, monkeypatch) -> Path:
 
 async def test_watch_offers_no_key_that_changes_the_study_and_writes_nothing(finished_study):
     before = _fingerprint(finished_study)
-    sink, stop = TuiSink(), threading.Event()
+    sink = TuiSink()
     watcher = StudyWatcher("w", f"sqlite:///{finished_study}/optuna_studies/w.db", sink)
-    app = SearchApp(lambda _sink: watcher.run(stop, interval=0.2), None, sink=sink, stop_event=stop)
+    app = SearchApp.for_watch(watcher, sink, interval=0.2)
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_until(pilot, lambda: len(app.state.trials) == 2, timeout=30)
         for action in ("abort", "stop", "pause", "resume", "write"):

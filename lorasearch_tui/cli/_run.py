@@ -103,12 +103,6 @@ def _in_the_tui(
     runner.prepare()  # a bad config or study ends here, before the screen is drawn
     engine_done = threading.Event()
 
-    def engine(_sink: Any) -> Any:
-        try:
-            return runner.run()
-        finally:
-            engine_done.set()
-
     def hung_up(signum: int) -> None:
         # The terminal is gone: Textual can neither draw nor close the screen, and its
         # main loop may wait forever on a writer that died. The engine runs in its own
@@ -117,7 +111,7 @@ def _in_the_tui(
         engine_done.wait(HANGUP_GRACE_S)
         os._exit(ExitCode.INTERRUPTED)
 
-    app = SearchApp(engine, controls, sink=sink)
+    app = SearchApp.for_search(runner, controls, sink, done=engine_done)
     on_terminal_gone(hung_up)  # in case no SIGHUP comes (a shell that does not pass it on)
     with interrupt_on_signals(controls.interrupt, hung_up):
         app.run()

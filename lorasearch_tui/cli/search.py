@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -235,8 +234,7 @@ def watch_study(study: str, storage: str | None) -> None:
     with user_errors():
         watcher = StudyWatcher(study, storage, sink)
         watcher.poll()  # a study that cannot be read fails here, in one line
-    stop = threading.Event()
-    SearchApp(lambda _sink: watcher.run(stop, interval=2.0), None, sink=sink, stop_event=stop).run()
+    SearchApp.for_watch(watcher, sink).run()
 
 
 def home() -> None:

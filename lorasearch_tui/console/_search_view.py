@@ -89,9 +89,23 @@ class SearchConsole:
 
     def emit(self, event: Event) -> None:
         with self._lock:
-            handler = getattr(self, f"_on_{type(event).__name__}", None)
-            if handler is not None:
-                handler(event)
+            match event:
+                case SearchStarted():
+                    self._on_started(event)
+                case WorkerStateChanged():
+                    self._on_worker(event)
+                case TrialStarted():
+                    self._on_trial_started(event)
+                case StepLogged():
+                    self._on_step(event)
+                case EvalLogged():
+                    self._on_eval(event)
+                case TrialFinished():
+                    self._on_trial_finished(event)
+                case StudyProgress():
+                    self._on_progress(event)
+                case SearchFinished():
+                    self._on_finished(event)
 
     @property
     def _metric(self) -> str:
@@ -102,7 +116,7 @@ class SearchConsole:
         self._progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
         self._last_line = self._clock()
 
-    def _on_SearchStarted(self, e: SearchStarted) -> None:
+    def _on_started(self, e: SearchStarted) -> None:
         self._started = e
         verb = (
             f"Resuming study {e.study_name} ({e.trials_done} trials done)"
@@ -127,7 +141,7 @@ class SearchConsole:
                 )
             )
 
-    def _on_WorkerStateChanged(self, e: WorkerStateChanged) -> None:
+    def _on_worker(self, e: WorkerStateChanged) -> None:
         # which worker, when there are several
         where = f" ({e.worker})" if self._started is not None and len(self._started.workers) > 1 else ""
         if e.state in _WORKER_NOTES:
@@ -139,7 +153,7 @@ class SearchConsole:
                 Text(f"worker recycled{where}: {printable(e.detail)}; a fresh one takes the next trial")
             )
 
-    def _on_TrialStarted(self, e: TrialStarted) -> None:
+    def _on_trial_started(self, e: TrialStarted) -> None:
         if self._task is not None:
             self._progress.remove_task(self._task)
         again = f" (again, interrupted as trial {e.rerun_of})" if e.rerun_of is not None else ""
@@ -155,7 +169,7 @@ class SearchConsole:
                 Text(f"trial {e.number:>3}  starts on {e.worker}  {format_params(e.params)}", style="dim")
             )
 
-    def _on_StepLogged(self, e: StepLogged) -> None:
+    def _on_step(self, e: StepLogged) -> None:
         if self._task is not None:
             self._progress.update(
                 self._task, completed=e.step, total=e.max_steps or None, status=f"loss {e.loss:.4f}"
@@ -165,7 +179,7 @@ class SearchConsole:
             of = f"/{e.max_steps}" if e.max_steps else ""
             self._print(Text(f"trial {e.number:>3}  step {e.step}{of}  loss {e.loss:.4f}", style="dim"))
 
-    def _on_EvalLogged(self, e: EvalLogged) -> None:
+    def _on_eval(self, e: EvalLogged) -> None:
         if self._task is not None and e.step > 0:
             self._progress.update(self._task, status=f"eval {e.value:.4f}" + (" pruned" if e.pruned else ""))
         if e.step == 0:
@@ -176,7 +190,7 @@ class SearchConsole:
             Text(f"trial {e.number:>3}  step {e.step}  {self._metric} {e.value:.4f}  {decision}", style="dim")
         )
 
-    def _on_TrialFinished(self, e: TrialFinished) -> None:
+    def _on_trial_finished(self, e: TrialFinished) -> None:
         if self._task is not None:
             self._progress.remove_task(self._task)
             self._task = None
@@ -206,14 +220,14 @@ class SearchConsole:
                 Text(f"  best so far: trial {e.best_number}, {self._metric} {e.best_value:.4f}", style="dim")
             )
 
-    def _on_StudyProgress(self, e: StudyProgress) -> None:
+    def _on_progress(self, e: StudyProgress) -> None:
         """The study's figures each time its count of finished trials grows (other runners'
         trials included): the engine sends them right after each of this runner's trials."""
         if self._study is not None and e.done != self._study.done:
             self._print(Text(f"  study: {e.done}/{e.target} done, {e.running} running", style="dim"))
         self._study = e
 
-    def _on_SearchFinished(self, e: SearchFinished) -> None:
+    def _on_finished(self, e: SearchFinished) -> None:
         if self._task is not None:
             self._progress.remove_task(self._task)
             self._task = None

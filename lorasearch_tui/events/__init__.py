@@ -7,6 +7,7 @@ run by the tests, holds them to it); the worker pipe, `metrics.jsonl` and `loras
 share its one encoder and decoder.
 """
 
+from ._base import Codec, RecordError, keyword_record
 from ._codec import EventError, decode, decode_lines, encode
 from ._columns import (
     MEASURED,
@@ -41,6 +42,9 @@ from ._sink import GuardedSink, NullSink, Sink
 from ._state import NOT_RUNNING, SearchState, TrialView
 
 __all__ = [
+    "Codec",
+    "RecordError",
+    "keyword_record",
     "FINISHED",
     "MEASURED",
     "STATE_COLOURS",

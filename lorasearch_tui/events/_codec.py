@@ -8,13 +8,10 @@ fails the trial with it) or, read from a file, skipped (`decode_lines`).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-
-from pydantic import Field, TypeAdapter, ValidationError
-
+from ._base import Codec, RecordError
 from ._records import Event
 
-_ADAPTER: TypeAdapter[Any] = TypeAdapter(Annotated[Event, Field(discriminator="event")])
+_EVENTS = Codec(Event, "event", "event")
 
 
 class EventError(ValueError):
@@ -23,17 +20,15 @@ class EventError(ValueError):
 
 def encode(event: Event) -> bytes:
     """The event as one line of JSON, newline included."""
-    return _ADAPTER.dump_json(event) + b"\n"
+    return Codec.encode(event)
 
 
 def decode(line: bytes | str) -> Event:
     """The event on one line. Raises EventError naming the field that was wrong."""
     try:
-        return _ADAPTER.validate_json(line, strict=True)
-    except ValidationError as exc:
-        error = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in error["loc"]) or "event"
-        raise EventError(f"{where}: {error['msg']}") from None
+        return _EVENTS.decode(line)  # type: ignore[no-any-return]
+    except RecordError as exc:
+        raise EventError(str(exc)) from None
 
 
 def decode_lines(data: bytes) -> list[Event]:

@@ -88,57 +88,64 @@ class SearchState:
     finished: SearchFinished | None = None
     clock: Callable[[], float] = time.monotonic
 
-    def apply(self, event: Event) -> None:  # noqa: C901 - one case per event kind; issue 20 item 5
+    def apply(self, event: Event) -> None:
         """Fold one event in."""
-        if isinstance(event, SearchStarted):
-            self.started = event
-        elif isinstance(event, TrialStarted):
-            self.trials[event.number] = TrialView(
-                event.number,
-                dict(event.params),
-                rerun_of=event.rerun_of,
-                worker=event.worker,
-                trial_dir=event.trial_dir,
-                started=self.clock(),
-            )
-            self.running = event.number
-        elif isinstance(event, StepLogged):
-            trial = self._trial(event.number)
-            trial.steps, trial.max_steps = event.step, event.max_steps or trial.max_steps
-            trial.train.append((event.step, event.loss))
-        elif isinstance(event, EvalLogged):
-            self._trial(event.number).evals.append((event.step, event.value))
-        elif isinstance(event, TrialFinished):
-            outcome = event.outcome
-            trial = self._trial(event.number)
-            if not outcome.max_steps and trial.max_steps:  # a sender that did not know it
-                outcome = replace(outcome, max_steps=trial.max_steps)
-            trial.outcome, trial.params = outcome, dict(outcome.params)
-            trial.steps = outcome.steps
-            trial.trial_dir = outcome.trial_dir or trial.trial_dir
-            trial.worker = outcome.worker or trial.worker
-            self.pareto = set(event.pareto)
-            self.best_number, self.best_value = event.best_number, event.best_value
-            if self.running == event.number:
-                # the chart and the keys follow the trial started last of those still running
-                others = [n for n, t in self.trials.items() if t.state == "RUNNING" and n != event.number]
-                self.running = max(others) if others else None
-        elif isinstance(event, WorkerStateChanged):
-            self.worker = event
-            if event.worker:
-                self.workers[event.worker] = event
-            elif event.state == "exited":  # the runner ended them all
-                self.workers = {name: event for name in self.workers}
-        elif isinstance(event, StudyProgress):
-            self.progress = event
-        elif isinstance(event, ParamImportances):
-            self.importances = event
-        elif isinstance(event, HardwareSampled):
-            self.hardware.append(event)
-        elif isinstance(event, SearchFinished):
-            self.finished = event
-            self.running = None
-            self.best_number, self.best_value = event.best_number, event.best_value
+        match event:
+            case SearchStarted():
+                self.started = event
+            case TrialStarted():
+                self.trials[event.number] = TrialView(
+                    event.number,
+                    dict(event.params),
+                    rerun_of=event.rerun_of,
+                    worker=event.worker,
+                    trial_dir=event.trial_dir,
+                    started=self.clock(),
+                )
+                self.running = event.number
+            case StepLogged():
+                trial = self._trial(event.number)
+                trial.steps, trial.max_steps = event.step, event.max_steps or trial.max_steps
+                trial.train.append((event.step, event.loss))
+            case EvalLogged():
+                self._trial(event.number).evals.append((event.step, event.value))
+            case TrialFinished():
+                self._finished(event)
+            case WorkerStateChanged():
+                self._worker(event)
+            case StudyProgress():
+                self.progress = event
+            case ParamImportances():
+                self.importances = event
+            case HardwareSampled():
+                self.hardware.append(event)
+            case SearchFinished():
+                self.finished = event
+                self.running = None
+                self.best_number, self.best_value = event.best_number, event.best_value
+
+    def _worker(self, event: WorkerStateChanged) -> None:
+        self.worker = event
+        if event.worker:
+            self.workers[event.worker] = event
+        elif event.state == "exited":  # the runner ended them all
+            self.workers = {name: event for name in self.workers}
+
+    def _finished(self, event: TrialFinished) -> None:
+        outcome = event.outcome
+        trial = self._trial(event.number)
+        if not outcome.max_steps and trial.max_steps:  # a sender that did not know it
+            outcome = replace(outcome, max_steps=trial.max_steps)
+        trial.outcome, trial.params = outcome, dict(outcome.params)
+        trial.steps = outcome.steps
+        trial.trial_dir = outcome.trial_dir or trial.trial_dir
+        trial.worker = outcome.worker or trial.worker
+        self.pareto = set(event.pareto)
+        self.best_number, self.best_value = event.best_number, event.best_value
+        if self.running == event.number:
+            # the chart and the keys follow the trial started last of those still running
+            others = [n for n, t in self.trials.items() if t.state == "RUNNING" and n != event.number]
+            self.running = max(others) if others else None
 
     def _trial(self, number: int) -> TrialView:
         if number not in self.trials:  # a watcher may join in the middle of a trial

@@ -13,9 +13,21 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..events import Sink, WorkerStateChanged
+from ..events import EvalLogged, Sink, StepLogged, WorkerStateChanged
 from ..store import StorageUnavailable
-from ..worker import Decision, ProtocolError, Run, WorkerDied, WorkerProcess
+from ..worker import (
+    Decision,
+    Failed,
+    Finished,
+    Loaded,
+    Loading,
+    ProtocolError,
+    Ready,
+    Run,
+    Started,
+    WorkerDied,
+    WorkerProcess,
+)
 from ._live_trial import Ending, LiveTrial
 from ._memory_guard import MemoryGuard
 from ._placement import Placement
@@ -156,67 +168,68 @@ class WorkerSlot:
         return None
 
     def _handle(self, running: _Running, message: Any) -> Ending | None:
-        trial, live, clock, worker = running.trial, running.live, running.clock, self.worker
-        event = message.event
+        live = running.live
         number = getattr(message, "trial", getattr(message, "number", live.number))
         if number != live.number:
-            raise ProtocolError(f"a '{event}' message for trial {number} during trial {live.number}")
-        if event == "ready":
-            pass  # a fresh worker's hello: it has its trial already, so it stays "training"
-        elif event == "loading":
-            self._emit_state("loading model", message.model)
-        elif event == "loaded":
-            self._emit_state("training", f"trial {live.number}")
-        elif event == "started":
-            live.max_steps = message.max_steps
-        elif event == "step":
-            live.log(message)
-            self._sink.emit(message)
-        elif event == "eval":
-            step, value = message.step, message.value
-            prune = False
-            # Optuna neither reports nor prunes trials of several objectives (the runner said
-            # so once when the search started): every trial trains to its end.
-            if step > 0 and len(trial.study.directions) == 1:  # step 0: the untrained adapter
-                try:
-                    trial.report(value, step)
-                    # The last eval is the result: a trial trained to its end is COMPLETE with
-                    # it (pruning it there would save nothing and throw its value away).
-                    last = live.max_steps is not None and step >= live.max_steps
-                    prune = not last and bool(trial.should_prune())
-                except StorageUnavailable as exc:
-                    # The trial trains on unpruned: its result is kept in its file at the end
-                    # even if the storage is still gone then (see the runner's _record).
-                    _log.warning(
-                        "trial %d, step %d: not pruned, the storage did not answer: %s",
-                        live.number,
-                        step,
-                        exc,
-                    )
-            worker.send(Decision(trial=live.number, step=step, prune=prune))
-            clock.answered()
-            decided = replace(message, pruned=prune)
-            live.log(decided)
-            self._sink.emit(decided)
-        elif event == "finished":
-            result = message.result
-            self._trials_on_worker += 1
-            recycle = self._guard.reason(result, self._trials_on_worker)
-            ending = self._finished(trial, message, result)
-            return replace(ending, recycle=recycle) if recycle else ending
-        elif event == "failed":
-            kind = message.kind
-            return self.ending(
-                "PRUNED" if kind == "oom" else "FAIL",
-                fail_reason=message.reason,
-                oom=kind == "oom",
-                peak_memory_bytes=message.peak_memory,
-                replace_worker=kind in ("oom", "exception", "disk_full"),
-                budget=kind in ("exception", "config"),
-                interrupted=kind == "disk_full",
-                disk_full=kind == "disk_full",
-            )
+            raise ProtocolError(f"a '{message.event}' message for trial {number} during trial {live.number}")
+        match message:
+            case Ready():
+                pass  # a fresh worker's hello: it has its trial already, so it stays "training"
+            case Loading():
+                self._emit_state("loading model", message.model)
+            case Loaded():
+                self._emit_state("training", f"trial {live.number}")
+            case Started():
+                live.max_steps = message.max_steps
+            case StepLogged():
+                live.log(message)
+                self._sink.emit(message)
+            case EvalLogged():
+                self._judge(running, message)
+            case Finished():
+                result = message.result
+                self._trials_on_worker += 1
+                recycle = self._guard.reason(result, self._trials_on_worker)
+                ending = self._finished(running.trial, message, result)
+                return replace(ending, recycle=recycle) if recycle else ending
+            case Failed(kind=kind):
+                return self.ending(
+                    "PRUNED" if kind == "oom" else "FAIL",
+                    fail_reason=message.reason,
+                    oom=kind == "oom",
+                    peak_memory_bytes=message.peak_memory,
+                    replace_worker=kind in ("oom", "exception", "disk_full"),
+                    budget=kind in ("exception", "config"),
+                    interrupted=kind == "disk_full",
+                    disk_full=kind == "disk_full",
+                )
         return None
+
+    def _judge(self, running: _Running, message: EvalLogged) -> None:
+        """The pruner's decision on an eval, sent to the worker, logged and shown with it."""
+        trial, live = running.trial, running.live
+        step, value = message.step, message.value
+        prune = False
+        # Optuna neither reports nor prunes trials of several objectives (the runner said
+        # so once when the search started): every trial trains to its end.
+        if step > 0 and len(trial.study.directions) == 1:  # step 0: the untrained adapter
+            try:
+                trial.report(value, step)
+                # The last eval is the result: a trial trained to its end is COMPLETE with
+                # it (pruning it there would save nothing and throw its value away).
+                last = live.max_steps is not None and step >= live.max_steps
+                prune = not last and bool(trial.should_prune())
+            except StorageUnavailable as exc:
+                # The trial trains on unpruned: its result is kept in its file at the end
+                # even if the storage is still gone then (see the runner's _record).
+                _log.warning(
+                    "trial %d, step %d: not pruned, the storage did not answer: %s", live.number, step, exc
+                )
+        self.worker.send(Decision(trial=live.number, step=step, prune=prune))
+        running.clock.answered()
+        decided = replace(message, pruned=prune)
+        live.log(decided)
+        self._sink.emit(decided)
 
     def _finished(self, trial: Any, message: Any, result: Any) -> Ending:
         """How a trial the worker trained to its end (or until pruned) ended."""

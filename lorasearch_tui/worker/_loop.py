@@ -23,6 +23,7 @@ import os
 import signal
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -191,9 +192,7 @@ class Worker:
                 "capacity_bytes": capacity,
                 "base_changed": not clean,
             }
-            self._channel.send(
-                finished.model_copy(update={"result": finished.result.model_copy(update=check)})
-            )
+            self._channel.send(replace(finished, result=replace(finished.result, **check)))
             return True  # the parent decides whether this worker goes on
         if keep and self._base is not None and not self._base_is_clean():
             return False

@@ -15,12 +15,11 @@ Parent -> worker: `run`, `decision` (after each eval: prune or go on), `exit`.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import Field
 
-from ..events import EvalLogged, StepLogged
-from ..events import encode as encode_event
+from ..events import Codec, EvalLogged, RecordError, StepLogged, keyword_record
 
 MAX_LINE = 16 * 2**20  # bytes; a message is a few hundred, a run command a few thousand
 
@@ -29,34 +28,40 @@ class ProtocolError(RuntimeError):
     """A line on the pipe that is not a valid message."""
 
 
-class _Message(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+class _Message:
+    """A message of the pipe: a keyword-built record of the events' kind (`keyword_record`)."""
 
 
+@keyword_record
 class _TrialMessage(_Message):
     trial: int = Field(ge=0)
 
 
+@keyword_record
 class Ready(_Message):
     event: Literal["ready"] = "ready"
     pid: int
 
 
+@keyword_record
 class Loading(_Message):
     event: Literal["loading"] = "loading"
     model: str
 
 
+@keyword_record
 class Loaded(_Message):
     event: Literal["loaded"] = "loaded"
     model: str
 
 
+@keyword_record
 class Started(_TrialMessage):
     event: Literal["started"] = "started"
     max_steps: int = Field(ge=0)
 
 
+@keyword_record
 class Alive(_TrialMessage):
     """Sent at most every few seconds while the trial makes progress (micro-batches, eval
     batches), so the parent can tell a long step from a frozen worker."""
@@ -64,6 +69,7 @@ class Alive(_TrialMessage):
     event: Literal["alive"] = "alive"
 
 
+@keyword_record
 class Result(_Message):
     """What a finished run measured (its curves came as `step` and `eval` messages)."""
 
@@ -87,6 +93,7 @@ class Result(_Message):
     early_stopped_at: int | None = Field(None, ge=0)  # early_stopping_patience ran out here
 
 
+@keyword_record
 class Finished(_TrialMessage):
     event: Literal["finished"] = "finished"
     result: Result
@@ -96,6 +103,7 @@ class Finished(_TrialMessage):
 FailureKind = Literal["oom", "exception", "diverged", "config", "disk_full"]
 
 
+@keyword_record
 class Failed(_TrialMessage):
     event: Literal["failed"] = "failed"
     kind: FailureKind
@@ -106,12 +114,10 @@ class Failed(_TrialMessage):
 
 # A trial's steps and evals travel as the engine's own events (one format from the worker to
 # `metrics.jsonl` and every view); the rest is the pipe's own business.
-WorkerMessage = Annotated[
-    Ready | Loading | Loaded | Started | Alive | StepLogged | EvalLogged | Finished | Failed,
-    Field(discriminator="event"),
-]
+WorkerMessage = Ready | Loading | Loaded | Started | Alive | StepLogged | EvalLogged | Finished | Failed
 
 
+@keyword_record
 class Run(_Message):
     cmd: Literal["run"] = "run"
     trial: int = Field(ge=0)
@@ -120,6 +126,7 @@ class Run(_Message):
     save_adapter: bool = True
 
 
+@keyword_record
 class Decision(_Message):
     cmd: Literal["decision"] = "decision"
     trial: int = Field(ge=0)
@@ -127,38 +134,33 @@ class Decision(_Message):
     prune: bool
 
 
+@keyword_record
 class Exit(_Message):
     cmd: Literal["exit"] = "exit"
 
 
-Command = Annotated[Run | Decision | Exit, Field(discriminator="cmd")]
-
-_WORKER_MESSAGE: TypeAdapter[Any] = TypeAdapter(WorkerMessage)
-_COMMAND: TypeAdapter[Any] = TypeAdapter(Command)
+_WORKER_MESSAGES = Codec(WorkerMessage, "event", "message")
+_COMMANDS = Codec(Run | Decision | Exit, "cmd", "message")
 
 
-def encode(message: _Message | StepLogged | EvalLogged) -> bytes:
-    """One line of JSON (strict: a NaN cannot be written, the schema already refused it)."""
-    if isinstance(message, StepLogged | EvalLogged):
-        return encode_event(message)
-    return message.model_dump_json().encode() + b"\n"
+def encode(message: Any) -> bytes:
+    """One line of JSON (strict: a NaN cannot be written, the record already refused it)."""
+    return Codec.encode(message)
 
 
 def decode_message(line: bytes) -> Any:
     """A worker's message from one line. Raises ProtocolError."""
-    return _decode(_WORKER_MESSAGE, line)
+    return _decode(_WORKER_MESSAGES, line)
 
 
 def decode_command(line: bytes) -> Any:
     """A parent's command from one line. Raises ProtocolError."""
-    return _decode(_COMMAND, line)
+    return _decode(_COMMANDS, line)
 
 
-def _decode(adapter: TypeAdapter[Any], line: bytes) -> Any:
+def _decode(codec: Codec, line: bytes) -> Any:
     try:
-        return adapter.validate_json(line, strict=True)
-    except ValidationError as exc:
-        error = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in error["loc"]) or "message"
+        return codec.decode(line)
+    except RecordError as exc:
         shown = line[:80].decode("utf-8", "replace")
-        raise ProtocolError(f"{where}: {error['msg']} in {shown!r}") from None
+        raise ProtocolError(f"{exc} in {shown!r}") from None

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from textual.widgets import RichLog
+
+from ...errors import printable
+from ...events import SearchFinished, SearchStarted, TrialFinished, TrialOutcome, WorkerStateChanged
 
 
 class LogPane(RichLog):
@@ -38,3 +42,27 @@ class LogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self._post(self.format(record))
+
+
+def line_of(event: Any, objectives: tuple[str, ...] = ()) -> str | None:
+    """What the log pane says of an event, if anything."""
+    match event:
+        case TrialFinished(outcome=outcome):
+            return _trial_line(outcome, objectives)
+        case SearchStarted(notice=notice) if notice:
+            return notice
+        case WorkerStateChanged(state="recycled"):
+            where = f" ({event.worker})" if event.worker else ""
+            return f"worker recycled{where}: {printable(event.detail)}"
+        case SearchFinished():
+            return f"search {event.reason}" + (f": {printable(event.message)}" if event.message else "")
+    return None
+
+
+def _trial_line(t: TrialOutcome, objectives: tuple[str, ...] = ()) -> str:
+    value = f" {t.value:.4f}" if t.value is not None else ""
+    if t.values is not None and objectives:
+        value = " " + ", ".join(f"{m} {v:.4g}" for m, v in zip(objectives, t.values, strict=False))
+    why = f" ({printable(t.fail_reason)})" if t.fail_reason else ""
+    pruned = f" at step {t.pruned_at}" if t.pruned_at is not None else ""
+    return f"trial {t.number} {t.label}{pruned}{value}{why}"

@@ -1,0 +1,116 @@
+"""The search screen: its panes, and which of them each batch of events redraws.
+
+The app (`app.py`) owns the lifecycle (the engine's thread, the log handler, quitting) and the
+keys; this screen only lays out the panes and draws the `SearchState` the app folds the events
+into, so a pane can change without touching how a search runs or is steered.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from ..events import EvalLogged, HardwareSampled, SearchState, StepLogged
+from .widgets import ConfigTree, GpuPanel, LogPane, LossChart, StudyHeader, TrialTable
+
+_PROGRESS = {StepLogged, EvalLogged, HardwareSampled}  # events that only move a running trial on
+PROGRESS_REDRAW_S = 0.5
+
+
+class SearchScreen(Screen[None]):
+    """Header, config tree, trial table, loss chart, GPU pane, log and footer."""
+
+    def __init__(self, state: SearchState, header: Callable[[], None]) -> None:
+        """`header` redraws the header (the app's: it says what the app is doing)."""
+        super().__init__()
+        self.state = state
+        self._header = header
+        self._top_height = 0
+        self._last_redraw = float("-inf")
+        self._redraw_pending = False
+
+    def compose(self) -> ComposeResult:
+        yield StudyHeader(id="header")
+        with Horizontal(id="top"):
+            yield ConfigTree(id="config")
+            yield TrialTable(id="trials")
+        with Horizontal(id="bottom"):
+            yield LossChart(id="chart")
+            yield GpuPanel(id="gpu")
+        yield LogPane(id="log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(TrialTable).focus()
+
+    def redraw_for(self, kinds: set[type]) -> None:
+        """Redraw only the panes these events touch: a hardware sample a second must not cost a
+        table and a chart (watching stays well under 5% of a core). A trial's steps and evals
+        come several times a second: their rows and curves are redrawn at most every
+        PROGRESS_REDRAW_S (the screen's layout and rendering were the search parent's main CPU
+        cost, taken from the training beside it: bench/overhead.py)."""
+        if kinds - {HardwareSampled} and kinds <= _PROGRESS:
+            now = time.monotonic()
+            if now - self._last_redraw < PROGRESS_REDRAW_S:
+                if not self._redraw_pending:
+                    self._redraw_pending = True
+                    self.set_timer(PROGRESS_REDRAW_S - (now - self._last_redraw), self._redraw_progress)
+                kinds -= {StepLogged, EvalLogged}  # a hardware sample is still drawn
+        if kinds - {HardwareSampled}:
+            self.redraw()
+        if HardwareSampled in kinds:
+            self.query_one(GpuPanel).show(self.state)
+
+    def _redraw_progress(self) -> None:
+        self._redraw_pending = False
+        self.redraw()
+
+    def redraw(self) -> None:
+        """The panes that follow the trials: table, chart, config tree, header."""
+        self._last_redraw = time.monotonic()
+        self._fit_panes()
+        started = self.state.started
+        if started is not None:
+            self.query_one(TrialTable).setup(
+                list(started.space), workers=len(started.workers) > 1, objectives=started.objectives
+            )
+        self.query_one(ConfigTree).show(self.state)
+        self.query_one(TrialTable).show(self.state)
+        self.query_one(LossChart).show(self.state)
+        self._header()
+
+    def on_resize(self) -> None:
+        self._fit_panes()
+
+    def _fit_panes(self) -> None:
+        """Give the trial table the rows the study needs (its target, or the trials shown when
+        there are more), at most half the panes' height: the loss chart takes the rest, rather
+        than an empty table pane above a cramped chart."""
+        rows = max(len(self.state.trials), min(self.state.total, 30), 4)
+        panes = self.size.height - 6  # the header's 2 lines, the log's 3, the footer's 1
+        # + the table's header row, the border, and a row for a horizontal scroll bar
+        height = max(6, min(rows + 4, panes // 2))
+        if height != self._top_height:
+            self._top_height = height
+            for top in self.query("#top"):  # none while the screen is being taken down
+                top.styles.height = height
+
+    def follow_logs(self) -> None:
+        """The log pane follows the workers' log files the search named."""
+        started = self.state.started
+        if started is None:
+            return
+        logs = started.worker_logs
+        for pane in self.query(LogPane):  # none while the screen is being taken down
+            for index, log in enumerate(logs):
+                pane.follow_file(Path(log), "worker: " if len(logs) == 1 else f"worker {index}: ")
+
+    def show_header(self, elapsed: float, note: str) -> None:
+        for header in self.query(StudyHeader):  # none while the screen is being taken down
+            header.show(self.state, elapsed, note)
