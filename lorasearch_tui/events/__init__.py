@@ -8,11 +8,10 @@ share its one encoder and decoder.
 """
 
 from ._base import Codec, RecordError, keyword_record
-from ._codec import EventError, decode, decode_lines, encode
+from ._codec import decode, decode_lines, encode
 from ._columns import (
     MEASURED,
     STATE_COLOURS,
-    Column,
     cells,
     fmt_bytes,
     fmt_seconds,
@@ -24,7 +23,6 @@ from ._columns import (
 from ._controls import POLL_S, SearchControls
 from ._outcome import FINISHED, TrialOutcome
 from ._records import (
-    EVENT_TYPES,
     FAULT_ENV_VAR,
     EvalLogged,
     Event,
@@ -38,7 +36,7 @@ from ._records import (
     TrialStarted,
     WorkerStateChanged,
 )
-from ._sink import GuardedSink, NullSink, Sink
+from ._sink import GuardedSink, Sink
 from ._state import NOT_RUNNING, SearchState, TrialView
 
 __all__ = [
@@ -48,7 +46,6 @@ __all__ = [
     "FINISHED",
     "MEASURED",
     "STATE_COLOURS",
-    "Column",
     "TrialOutcome",
     "cells",
     "fmt_bytes",
@@ -57,17 +54,14 @@ __all__ = [
     "headers",
     "mark",
     "value_cells",
-    "EVENT_TYPES",
     "FAULT_ENV_VAR",
     "NOT_RUNNING",
     "POLL_S",
     "EvalLogged",
     "Event",
-    "EventError",
     "GuardedSink",
     "HardwareSampled",
     "ParamImportances",
-    "NullSink",
     "SearchControls",
     "SearchFinished",
     "SearchStarted",

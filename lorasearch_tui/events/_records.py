@@ -181,4 +181,3 @@ Event = (
     | ParamImportances
     | SearchFinished
 )
-EVENT_TYPES: tuple[type, ...] = Event.__args__  # type: ignore[attr-defined]

@@ -7,17 +7,14 @@ stays fast."""
 from ._export import export_text
 from ._page import write_report
 from ._plots import write_plots
-from ._tables import fail_reasons, importance_bars, sort_rows, studies_table, trials_table
+from ._tables import fail_reasons, studies_table
 from ._view import study_view
 
 __all__ = [
     "export_text",
     "fail_reasons",
-    "importance_bars",
-    "sort_rows",
     "studies_table",
     "study_view",
-    "trials_table",
     "write_plots",
     "write_report",
 ]

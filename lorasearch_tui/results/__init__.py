@@ -5,9 +5,8 @@ live in `lorasearch_tui.report`)."""
 from ..store import MIN_TRIALS, importances, open_existing
 from ._adapters import find_adapter
 from ._look import StudyLook, look
-from ._open import stored_config
-from ._rows import curves, flat, trial_rows
-from ._studies import StudySummary, list_studies, storages_here, study_target, summarize
+from ._rows import curves, flat
+from ._studies import StudySummary, list_studies, storages_here
 
 __all__ = [
     "MIN_TRIALS",
@@ -21,8 +20,4 @@ __all__ = [
     "look",
     "open_existing",
     "storages_here",
-    "stored_config",
-    "study_target",
-    "summarize",
-    "trial_rows",
 ]

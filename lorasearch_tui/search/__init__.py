@@ -6,14 +6,9 @@ What a search leaves behind (the study, its files) is `lorasearch_tui.store`'s.
 """
 
 from ..options import SearchOptions
-from ._preflight import FAULT_ENV_VAR
 from ._runner import SearchRunner
-from ._samplers import MODES, PRUNERS
 
 __all__ = [
-    "FAULT_ENV_VAR",
-    "MODES",
-    "PRUNERS",
     "SearchOptions",
     "SearchRunner",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -70,17 +70,12 @@ class LiveTrial:
         duration = round(time.monotonic() - self.started, 3)
         measured: dict[str, Any] = {}
         if result is not None:
-            measured = {
-                "steps": result.steps,
-                "runtime_s": round(result.runtime_s, 3),
-                "tokens_per_s": result.tokens_per_s,
-                "peak_memory_bytes": result.peak_memory_bytes,
-                "memory_kind": result.memory_kind,
-                "generate_s": round(result.generate_s, 3) if result.generate_s else None,
-                "retained_bytes": result.retained_bytes,
-                "batch": result.batch,
-                "early_stopped_at": result.early_stopped_at,
-            }
+            # every figure the worker measured that the outcome keeps, by name: a new one is a
+            # field of both records and needs no code here (the value is the slot's to judge)
+            kept = TrialOutcome.__dataclass_fields__.keys() - {"value", "values"}
+            measured = {f.name: getattr(result, f.name) for f in fields(result) if f.name in kept}
+            measured["runtime_s"] = round(result.runtime_s, 3)
+            measured["generate_s"] = round(result.generate_s, 3) or None
         seen = {
             "number": self.number,
             "state": state,

@@ -20,7 +20,6 @@ trials again once the cause is fixed.
 
 from __future__ import annotations
 
-import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -62,10 +61,6 @@ from ._pool import WorkerPool
 from ._prepare import Prepared, open_search
 from ._samplers import to_distributions
 from ._slot import WorkerSlot
-
-_log = logging.getLogger("lorasearch.search")
-
-__all__ = ["SearchRunner"]
 
 
 class SearchRunner:
@@ -249,9 +244,8 @@ class SearchRunner:
             ending = slot.serve()
         except DiskFull:
             slot.worker.kill()
-            self._finish(
-                study, slot, slot.ending("FAIL", fail_reason="interrupted (disk full)", interrupted=True)
-            )
+            full = slot.ending("FAIL", fail_reason="interrupted (disk full)", interrupted=True)
+            self._finish(study, slot, full)
             raise
         if ending is not None:
             self._finish(study, slot, ending)

@@ -10,12 +10,11 @@ which turns a study into the engine's events for `watch`. It never imports the s
 
 from ._files import best_files, pareto_config_file, report_file, search_finished, trial_dir, write_best_files
 from ._importance import MIN_TRIALS, importances
-from ._lease import DEFAULT_GRACE_S, LEASE_ATTR, RUNNER_PREFIX, Leases, Runner, live_runners, lost_reason
+from ._lease import LEASE_ATTR, RUNNER_PREFIX, Leases, Runner, live_runners, lost_reason
 from ._outcomes import (
     INTERRUPTED,
     LIVE_METRICS,
     METRIC,
-    OOM_CONSTRAINT,
     TRIAL_RESULTS,
     finished,
     first_value,
@@ -26,7 +25,7 @@ from ._outcomes import (
 )
 from ._recover import recover
 from ._settings import SearchSettings, describe_sampler, nsga2_population, tpe_startup
-from ._storage import PATIENCE_ENV, StorageUnavailable, first_line, mask_password, open_storage, sqlite_path
+from ._storage import StorageUnavailable, first_line, mask_password, open_storage
 from ._study import (
     CONFIG_ATTR,
     FAULT_ATTR,
@@ -54,7 +53,6 @@ __all__ = [
     "best_trial",
     "check_study_name",
     "CONFIG_ATTR",
-    "DEFAULT_GRACE_S",
     "default_storage",
     "describe_sampler",
     "done_count",
@@ -74,14 +72,12 @@ __all__ = [
     "MIN_TRIALS",
     "nsga2_population",
     "objective_facts",
-    "OOM_CONSTRAINT",
     "open_existing",
     "outcome_of",
     "open_storage",
     "open_study",
     "pareto_config_file",
     "pareto_trials",
-    "PATIENCE_ENV",
     "read_metrics",
     "record_surplus",
     "recover",
@@ -93,7 +89,6 @@ __all__ = [
     "SearchSettings",
     "SETTINGS_ATTR",
     "search_finished",
-    "sqlite_path",
     "StorageUnavailable",
     "study_exists",
     "StudyWatcher",

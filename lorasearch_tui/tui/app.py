@@ -158,6 +158,8 @@ class SearchApp(SteeringKeys, App[int]):
     # -- events from the engine ------------------------------------------------------------
 
     def on_events_arrived(self, message: EventsArrived) -> None:
+        if not self._panes.ready:
+            return  # they wait in the queue: the screen asks again once its panes are there
         events = self.sink.drain()
         if not events:
             return

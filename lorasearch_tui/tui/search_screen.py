@@ -17,6 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from ..events import EvalLogged, HardwareSampled, SearchState, StepLogged
+from .messages import EventsArrived
 from .widgets import ConfigTree, GpuPanel, LogPane, LossChart, StudyHeader, TrialTable
 
 _PROGRESS = {StepLogged, EvalLogged, HardwareSampled}  # events that only move a running trial on
@@ -34,6 +35,7 @@ class SearchScreen(Screen[None]):
         self._top_height = 0
         self._last_redraw = float("-inf")
         self._redraw_pending = False
+        self.ready = False  # the panes are mounted: events may be drawn
 
     def compose(self) -> ComposeResult:
         yield StudyHeader(id="header")
@@ -48,6 +50,8 @@ class SearchScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one(TrialTable).focus()
+        self.ready = True
+        self.app.post_message(EventsArrived())  # what came before the panes were there
 
     def redraw_for(self, kinds: set[type]) -> None:
         """Redraw only the panes these events touch: a hardware sample a second must not cost a

@@ -4,9 +4,7 @@
 from ._faults import ENV_VAR as FAULT_ENV_VAR
 from ._faults import parse_faults
 from ._messages import (
-    Alive,
     Decision,
-    Exit,
     Failed,
     Finished,
     Loaded,
@@ -27,10 +25,8 @@ __all__ = [
     "WorkerDied",
     "WorkerProcess",
     "FAULT_ENV_VAR",
-    "Alive",
     "Channel",
     "Decision",
-    "Exit",
     "Failed",
     "Finished",
     "Loaded",

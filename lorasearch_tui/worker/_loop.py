@@ -23,7 +23,7 @@ import os
 import signal
 import time
 import traceback
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from ..config import TrainParams
 from ..data import LoadedData, data_key, load_data
 from ..errors import UserError, is_disk_full
 from ..events import EvalLogged, StepLogged
-from ..training import TrainingDiverged
+from ..training import RunResult, TrainingDiverged
 from ._faults import ENV_VAR, Fault, parse_faults, trigger
 from ._messages import (
     Alive,
@@ -143,20 +143,7 @@ class Worker:
             _remove_if_empty(trial_dir / "trainer")
             finished = Finished(
                 trial=number,
-                result=Result(
-                    eval_loss=result.eval_loss,
-                    value=result.value,
-                    values=result.values,
-                    generate_s=result.generate_s,
-                    steps=result.steps,
-                    max_steps=result.max_steps,
-                    runtime_s=result.runtime_s,
-                    tokens_per_s=result.tokens_per_s,
-                    peak_memory_bytes=result.peak_memory_bytes,
-                    memory_kind=result.memory_kind,
-                    batch=result.batch,
-                    early_stopped_at=result.early_stopped_at,
-                ),
+                result=_measured(result),
                 pruned_at=observer.pruned_at,
             )
             del result
@@ -287,3 +274,9 @@ def die_with_parent() -> None:
         libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
     except (OSError, AttributeError):  # not Linux: the pipe's EOF still ends the worker
         pass
+
+
+def _measured(result: RunResult) -> Result:
+    """What the run measured, as the pipe carries it: every field of `Result` the run has, by
+    name (a new figure is a field of both and needs no code here)."""
+    return Result(**{f.name: getattr(result, f.name) for f in fields(Result) if hasattr(result, f.name)})

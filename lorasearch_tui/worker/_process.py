@@ -166,7 +166,7 @@ class WorkerProcess:
         """Ask the worker to exit; kill it (and its group) if it does not within `timeout`."""
         if self.alive():
             try:
-                from . import Exit
+                from ._messages import Exit
 
                 self.send(Exit())
                 assert self._proc is not None
