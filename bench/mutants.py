@@ -178,6 +178,22 @@ MUTANTS = [
         (T + "test_objective.py::test_normalization_for_ocr_text",),
         "OCR text is compared after NFKC",
     ),
+    Mutant(
+        "normalize-punctuation",
+        "lorasearch_tui/training/_scoring.py",
+        'if not unicodedata.category(c).startswith("P")',
+        'if c not in ".,!?"',
+        (T + "test_objective.py::test_the_strict_ocr_preset_scores_only_the_characters_read",),
+        "the strict OCR preset removes every Unicode punctuation character, CJK too",
+    ),
+    Mutant(
+        "normalize-preset",
+        "lorasearch_tui/config/_objective.py",
+        "            return NORMALIZE_PRESETS[value]",
+        "            return {}",
+        (T + "test_objective.py::test_the_strict_ocr_preset_scores_only_the_characters_read",),
+        "a preset's name stands for its settings",
+    ),
     # The best trial and its files
     Mutant(
         "best-direction",

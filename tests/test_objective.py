@@ -48,6 +48,24 @@ def test_normalization_for_ocr_text():
     assert normalized(" a  b ", Normalize(strip=False, collapse_whitespace=False, nfkc=False)) == " a  b "
 
 
+def test_the_strict_ocr_preset_scores_only_the_characters_read():
+    """`"normalize": "ocr_strict"`: NFKC, no whitespace, no punctuation (CJK punctuation too) on
+    both sides, as OCR results are often published; symbols are characters read, not
+    punctuation. The default keeps spaces and punctuation, so the same pair has errors."""
+    strict = parse_config({"objective": {"metric": "cer", "normalize": "ocr_strict"}}, "c")
+    how = strict.params.objective.normalize
+    assert how == Normalize(remove_whitespace=True, remove_punctuation=True)
+    reference, prediction = "第 1 頁，共 2 頁。", "第1頁 共2頁"
+    assert normalized(reference, how) == normalized(prediction, how) == "第1頁共2頁"
+    assert score("cer", [normalized(prediction, how)], [normalized(reference, how)]) == 0.0
+    default = Normalize()
+    assert score("cer", [normalized(prediction, default)], [normalized(reference, default)]) > 0.3
+    assert normalized("Total: $5 + «tax»!", how) == "Total$5+tax"
+    assert normalized("a, b", Normalize(remove_punctuation=True)) == "a b"  # whitespace kept
+    with pytest.raises(UserError, match="objective.normalize: unknown preset 'strict'; the presets are"):
+        parse_config({"objective": {"normalize": "strict"}}, "c.json")
+
+
 def test_the_objective_block_is_checked_with_its_path():
     def error(raw):
         with pytest.raises(UserError) as caught:

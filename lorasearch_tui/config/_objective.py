@@ -15,9 +15,9 @@ quality metric; the cost metrics cannot be judged at an eval, hence never the on
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Metric = Literal[
     "eval_loss",
@@ -54,6 +54,21 @@ class Normalize(BaseModel):
     collapse_whitespace: bool = Field(True, description="Turn every run of whitespace into one space.")
     nfkc: bool = Field(True, description="Unicode NFKC: full-width forms and ligatures to their plain form.")
     lowercase: bool = Field(False, description="Compare in lower case.")
+    remove_whitespace: bool = Field(False, description="Remove every whitespace character (OCR of CJK text).")
+    remove_punctuation: bool = Field(
+        False,
+        description="Remove every Unicode punctuation character (categories P*: ASCII and CJK alike, "
+        "not symbols such as $ or +).",
+    )
+
+
+# Named ways of comparing texts: `"normalize": "ocr_strict"` in the objective. `ocr_strict` is
+# how OCR results are often published (the seed project's table): NFKC, then no whitespace and
+# no punctuation on either side, so only the characters read count.
+NORMALIZE_PRESETS: dict[str, dict[str, bool]] = {
+    "default": {},
+    "ocr_strict": {"nfkc": True, "remove_whitespace": True, "remove_punctuation": True},
+}
 
 
 class Objective(BaseModel):
@@ -79,7 +94,22 @@ class Objective(BaseModel):
         ge=1,
         description="Longest generated answer; default: a quarter more than the longest reference.",
     )
-    normalize: Normalize = Field(default_factory=Normalize, description="Cleaning before comparing texts.")
+    normalize: Normalize = Field(
+        default_factory=Normalize,
+        description="Cleaning before comparing texts: the keys below, or a preset's name: "
+        + ", ".join(NORMALIZE_PRESETS)
+        + ".",
+    )
+
+    @field_validator("normalize", mode="before")
+    @classmethod
+    def _preset(cls, value: Any) -> Any:
+        """A preset's name stands for its settings."""
+        if isinstance(value, str):
+            if value not in NORMALIZE_PRESETS:
+                raise ValueError(f"unknown preset {value!r}; the presets are {', '.join(NORMALIZE_PRESETS)}")
+            return NORMALIZE_PRESETS[value]
+        return value
 
     @property
     def goal(self) -> str:

@@ -22,8 +22,14 @@ GENERATIONS_FILE = "generations.jsonl"
 
 
 def normalized(text: str, how: Normalize) -> str:
+    """`text` cleaned as `how` says: NFKC first (full-width forms become plain ones, so their
+    punctuation and spaces are recognised), then punctuation, then whitespace, then case."""
     if how.nfkc:
         text = unicodedata.normalize("NFKC", text)
+    if how.remove_punctuation:
+        text = "".join(c for c in text if not unicodedata.category(c).startswith("P"))
+    if how.remove_whitespace:
+        text = "".join(text.split())
     if how.collapse_whitespace:
         text = " ".join(text.split())
     if how.strip:
