@@ -10,6 +10,7 @@ import threading
 import pytest
 from helpers.fake_engine import FakeEngine
 from helpers.pilot import text_of, wait_until
+from textual.widgets import Static
 
 from lorasearch_tui.errors import ExitCode
 from lorasearch_tui.events import SearchControls, StudyProgress, WorkerStateChanged
@@ -110,6 +111,9 @@ async def test_help_and_the_trial_detail_open_and_close():
         await settle(pilot)
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
+        shown = " ".join(str(app.screen.query_one(Static).render()).split())
+        for binding in [*app.BINDINGS, *TrialTable.BINDINGS]:  # every key, from its binding
+            assert binding.tooltip and binding.tooltip in shown, binding
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
         await pilot.press("down", "down", "enter")  # the OOM trial

@@ -16,7 +16,6 @@ from typing import Any
 
 from textual import work
 from textual.app import App
-from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -31,7 +30,7 @@ from ..events import (
     TrialFinished,
     TrialStarted,
 )
-from .keys import SteeringKeys
+from .keys import KEYS, SteeringKeys
 from .messages import EventsArrived, LogLine, TuiSink
 from .screens import ImportancesScreen, ParetoScreen
 from .search_screen import SearchScreen
@@ -46,18 +45,7 @@ class SearchApp(SteeringKeys, App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "lorasearch"
-    BINDINGS = [
-        Binding("a", "abort", "Abort trial", id="abort"),
-        Binding("n", "next_running", "Next running", id="next_running", show=False),  # in the help
-        Binding("s", "stop", "Stop after", id="stop"),
-        Binding("p", "pause", "Pause", id="pause"),
-        Binding("r", "resume", "Resume", id="resume"),
-        Binding("e", "write", "Write files", id="write"),
-        Binding("q,ctrl+c", "quit_search", "Quit", id="quit"),
-        Binding("question_mark", "help", "Help", id="help", key_display="?"),
-        Binding("i", "importances", "Importances", id="importances"),  # last: a narrow footer cuts it
-        Binding("f", "pareto", "Pareto front", id="pareto"),  # shown for several objectives only
-    ]
+    BINDINGS = KEYS
 
     def __init__(
         self,

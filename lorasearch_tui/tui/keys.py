@@ -10,14 +10,69 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from textual.binding import Binding
 from textual.widgets import DataTable
 
 from ..errors import ExitCode
 from ..events import SearchControls, SearchState
-from .screens import ConfirmQuitScreen, HelpScreen, ImportancesScreen, ParetoScreen, TrialDetailScreen
-from .widgets import LossChart
+from .screens import (
+    ConfirmQuitScreen,
+    HelpScreen,
+    ImportancesScreen,
+    ParetoScreen,
+    TrialDetailScreen,
+    help_text,
+)
+from .widgets import LossChart, TrialTable
 
 _STEERING = {"abort", "stop", "pause", "resume", "write"}
+
+# The search screen's keys: the app binds them (Textual reads bindings from the app's class),
+# and the help is made from them.
+KEYS = [
+    Binding(
+        "a",
+        "abort",
+        "Abort trial",
+        id="abort",
+        tooltip='abort the trial the chart shows (FAIL "aborted by user"); the search goes on',
+    ),
+    Binding(
+        "n",
+        "next_running",
+        "Next running",
+        id="next_running",
+        show=False,
+        tooltip="chart the next running trial (several at once)",
+    ),
+    Binding("s", "stop", "Stop after", id="stop", tooltip="stop after the running trials"),
+    Binding("p", "pause", "Pause", id="pause", tooltip="pause: no new trial starts"),
+    Binding("r", "resume", "Resume", id="resume", tooltip="resume after a pause"),
+    Binding("e", "write", "Write files", id="write", tooltip="write the result files now"),
+    Binding(
+        "q,ctrl+c",
+        "quit_search",
+        "Quit",
+        id="quit",
+        tooltip="quit (asks first; --resume runs the trial again)",
+    ),
+    Binding("question_mark", "help", "Help", id="help", key_display="?", tooltip="this help"),
+    Binding(
+        "i",
+        "importances",
+        "Importances",
+        id="importances",  # last: a narrow footer cuts it
+        tooltip="parameter importances so far (updated live)",
+    ),
+    Binding(
+        "f",
+        "pareto",
+        "Pareto front",
+        id="pareto",  # shown for several objectives only
+        tooltip="the Pareto front (several objectives)",
+    ),
+]
+
 
 if TYPE_CHECKING:  # the app it is mixed into, for the type checker
     from textual.app import App
@@ -96,7 +151,7 @@ class SteeringKeys(_App):
         self.notify("result files are written now", timeout=2)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(help_text([*KEYS, *TrialTable.BINDINGS])))
 
     def action_quit_search(self) -> None:
         if self.watching or self._engine_done():

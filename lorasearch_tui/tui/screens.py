@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -181,33 +182,36 @@ class ParetoScreen(ModalScreen[None]):
 
 
 # At most 64 columns a line, so the box fits an 80x24 terminal with its border and padding.
-HELP = """\
-a      abort the trial the chart shows (FAIL "aborted
-       by user"), the search goes on
-n      chart the next running trial (trials at once)
-s      stop after the running trials
-p      pause: no new trial starts
-r      resume after a pause
-e      write the result files now
-o      sort the trial table by the next column
-       (or click a column's header)
-i      parameter importances so far (updated live)
-f      the Pareto front (several objectives)
+# What the bindings cannot say: keys of Textual's own widgets, and watching.
+_HELP_MORE = """\
 Enter  open the selected trial's detail
 Esc    close a detail or this help
-q      quit (asks first; --resume runs the trial again)
-?      this help
 
-lorasearch watch keeps only the keys that change nothing.
-"""
+lorasearch watch keeps only the keys that change nothing."""
+
+
+def help_text(bindings: list[Binding]) -> str:
+    """A line per key, made from the bindings themselves (their tooltip, else their
+    description), so a new key is in the help the moment it is bound."""
+    lines = []
+    for binding in bindings:
+        key = binding.key_display or binding.key.split(",")[0]
+        # wrapped to fit the help box on an 80-column terminal
+        wrapped = textwrap.wrap(binding.tooltip or binding.description, 48)
+        lines.append(f"{key:<6} " + "\n       ".join(wrapped))
+    return "\n".join(lines) + "\n" + _HELP_MORE
 
 
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close", id="help.close")]
 
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._text = text
+
     def compose(self) -> ComposeResult:
         with Vertical(id="help"):
-            yield Static(Text("Keys\n", style="bold") + Text(HELP))
+            yield Static(Text("Keys\n", style="bold") + Text(self._text))
 
 
 class ConfirmQuitScreen(ModalScreen[bool]):

@@ -26,7 +26,15 @@ def _sort_key(value: Any) -> tuple[int, Any]:
 class TrialTable(DataTable):
     """Trials as rows; Enter opens the detail, `o` sorts by the next column."""
 
-    BINDINGS = [Binding("o", "sort_next", "Sort", id="trial_table.sort")]
+    BINDINGS = [
+        Binding(
+            "o",
+            "sort_next",
+            "Sort",
+            id="trial_table.sort",
+            tooltip="sort the trial table by the next column (or click a column's header)",
+        )
+    ]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
