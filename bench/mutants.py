@@ -196,6 +196,14 @@ MUTANTS = [
     ),
     # The best trial and its files
     Mutant(
+        "tie-is-no-best",
+        "lorasearch_tui/events/_outcome.py",
+        "    return same if len(same) > 1 else []",
+        "    return []",
+        (T + "test_ties.py::test_show_calls_equal_best_values_a_tie",),
+        "exactly equal values are called a tie, never best",
+    ),
+    Mutant(
         "best-direction",
         "lorasearch_tui/store/_study.py",
         "pick = max if study.directions[0] == StudyDirection.MAXIMIZE else min",

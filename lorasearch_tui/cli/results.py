@@ -193,6 +193,7 @@ def _guard_write(action: Any) -> Any:
 
 
 def _show_json(looked: StudyLook) -> dict[str, Any]:
+    from ..events import tied
     from ..report import fail_reasons
     from ..results import flat
     from ..store import best_files, pareto_config_file
@@ -215,6 +216,7 @@ def _show_json(looked: StudyLook) -> dict[str, Any]:
             "params": best.params,
             "adapter": str(best.adapter) if best.adapter else None,
             "train_command": f"lorasearch train --config {best_files(summary.name)[1]}",
+            "tied_with": tied(summary.best_number, rows),  # trials of exactly its value, itself in
         },
         "objectives": list(summary.objectives) or [summary.metric],
         "pareto_front": [

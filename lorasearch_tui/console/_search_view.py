@@ -33,6 +33,7 @@ from ..events import (
     TrialStarted,
     WorkerStateChanged,
     mark,
+    tied,
     value_cells,
 )
 
@@ -216,9 +217,9 @@ class SearchConsole:
         if e.pareto and len(e.pareto) > 1:
             self._print(Text(f"  Pareto front: trials {', '.join(map(str, e.pareto))}", style="dim"))
         if e.best_number is not None:
-            self._print(
-                Text(f"  best so far: trial {e.best_number}, {self._metric} {e.best_value:.4f}", style="dim")
-            )
+            ties = tied(e.best_number, self._finished)
+            who = f"trials {', '.join(map(str, ties))} tie at" if ties else f"trial {e.best_number},"
+            self._print(Text(f"  best so far: {who} {self._metric} {e.best_value:.4f}", style="dim"))
 
     def _on_progress(self, e: StudyProgress) -> None:
         """The study's figures each time its count of finished trials grows (other runners'
@@ -245,8 +246,9 @@ class SearchConsole:
         )
         for column in columns:
             table.add_column(column, justify="left" if column in ("state", "note") else "right")
+        ties = tied(e.best_number, self._finished)
         for t in self._finished:
-            marked = mark(t.number, e.best_number, self._pareto)
+            marked = mark(t.number, e.best_number, self._pareto, ties)
             table.add_row(
                 f"{t.number}{' *' if marked == '★' else (' ' + marked if marked else '')}",
                 Text(t.label, style=STATE_COLOURS.get(t.label, "")),
@@ -264,7 +266,17 @@ class SearchConsole:
             f"{c.get('complete', 0)} complete, {c.get('pruned', 0)} pruned, "
             f"{c.get('failed', 0) + c.get('interrupted', 0)} failed"
         )
-        if e.best_number is not None:
+        if e.best_number is not None and ties:
+            self._print(
+                Text(
+                    f"tie: trials {', '.join(map(str, ties))} have exactly {self._metric} "
+                    f"{e.best_value:.4f}: nothing measured tells them apart; trial {e.best_number}'s "
+                    f"parameters ({format_params(e.best_params)}) are in the best files only because "
+                    f"it came first",
+                    style="bold yellow",
+                )
+            )
+        elif e.best_number is not None:
             self._print(
                 Text(
                     f"best: trial {e.best_number}, {self._metric} {e.best_value:.4f}, "

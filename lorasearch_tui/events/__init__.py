@@ -21,7 +21,7 @@ from ._columns import (
     value_cells,
 )
 from ._controls import POLL_S, SearchControls
-from ._outcome import FINISHED, TrialOutcome
+from ._outcome import FINISHED, TrialOutcome, tied
 from ._records import (
     FAULT_ENV_VAR,
     EvalLogged,
@@ -53,6 +53,7 @@ __all__ = [
     "fmt_value",
     "headers",
     "mark",
+    "tied",
     "value_cells",
     "FAULT_ENV_VAR",
     "NOT_RUNNING",

@@ -81,15 +81,16 @@ def cells(
     objectives: tuple[str, ...] = (),
     best: int | None = None,
     pareto: set[int] | frozenset[int] | tuple[int, ...] = (),
+    ties: list[int] | tuple[int, ...] = (),
 ) -> list[str]:
     """One trial's cells under `headers` (plain text: a view colours the state's cell with
-    `STATE_COLOURS[t.label]`)."""
+    `STATE_COLOURS[t.label]`); `ties`: the trials tied for best (see `tied`)."""
     return [
         str(t.number),
         t.label,
         *(fmt_value(t.params.get(n)) for n in names),
         *value_cells(t, objectives),
-        mark(t.number, best, pareto),
+        mark(t.number, best, pareto, ties),
         *(c.cell(t) for c in MEASURED),
     ]
 
@@ -101,6 +102,14 @@ def value_cells(t: TrialOutcome, objectives: tuple[str, ...]) -> list[str]:
     return [first, *more]
 
 
-def mark(number: int, best: int | None, pareto: set[int] | frozenset[int] | tuple[int, ...]) -> str:
-    """★ the best trial (in the first objective); ◆ another trial of the Pareto front."""
+def mark(
+    number: int,
+    best: int | None,
+    pareto: set[int] | frozenset[int] | tuple[int, ...],
+    ties: list[int] | tuple[int, ...] = (),
+) -> str:
+    """★ the best trial (in the first objective); = each of trials tied for best (none is
+    better); ◆ another trial of the Pareto front."""
+    if number in ties:
+        return "="
     return "★" if number == best else ("◆" if number in pareto else "")

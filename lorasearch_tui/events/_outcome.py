@@ -13,6 +13,7 @@ the state RUNNING or WAITING and no value.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -101,3 +102,15 @@ class TrialOutcome:
 
 def _finite(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def tied(best: int | None, outcomes: Iterable[TrialOutcome]) -> list[int]:
+    """The COMPLETE trials whose value is exactly the best trial's, the best among them, in
+    number order; empty when none ties with it. Optuna names the first of equal trials best;
+    a view calls them a tie instead, since nothing measured tells them apart."""
+    outcomes = list(outcomes)
+    value = next((o.value for o in outcomes if o.number == best), None)
+    if value is None:
+        return []
+    same = sorted(o.number for o in outcomes if o.state == "COMPLETE" and o.value == value)
+    return same if len(same) > 1 else []

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import printable
-from ..events import STATE_COLOURS, cells, headers
+from ..events import STATE_COLOURS, TrialOutcome, cells, headers, tied
 from ..results import StudyLook, curves
 from ._plots import looking_copy, plans, plotly_figure
+from ._view import best_line
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
@@ -48,6 +49,8 @@ def report_html(looked: StudyLook, best_config: Path | None) -> str:
     )
 
     best = next((r for r in rows if r.number == summary.best_number), None)
+    ties = tied(summary.best_number, rows)
+    who = f"tie: #{', #'.join(map(str, ties))}" if ties else f"#{summary.best_number}"
     parts = [
         f"<h1>Study {_e(summary.name)}</h1>",
         f'<p class="sub">{_e(summary.mode)} search, {_e(summary.pruner)} pruner, storage '
@@ -56,19 +59,14 @@ def report_html(looked: StudyLook, best_config: Path | None) -> str:
         f"<div>trials done<b>{summary.done}/{summary.target}</b></div>",
         f"<div>complete / pruned / failed<b>{summary.counts['complete']} / {summary.counts['pruned']} / "
         f"{summary.counts['failed'] + summary.counts['interrupted']}</b></div>",
-        f"<div>best {_e(summary.metric)}<b>{summary.best_value:.4f} (#{summary.best_number})</b></div>"
+        f"<div>best {_e(summary.metric)}<b>{summary.best_value:.4f} ({who})</b></div>"
         if summary.best_value is not None
         else f"<div>best {_e(summary.metric)}<b>none yet</b></div>",
         f"<div>running<b>{'yes: ' + _e(', '.join(summary.runners)) if summary.alive else 'no'}</b></div>",
         "</div>",
     ]
     if best is not None:
-        parts.append("<h2>Best trial</h2>")
-        parts.append("<pre>" + html.escape(json.dumps(best.params, indent=2)) + "</pre>")
-        if best.adapter:
-            parts.append(f"<p>adapter: <code>{_e(best.adapter)}</code></p>")
-        if best_config is not None:
-            parts.append(f"<p>train it: <code>lorasearch train --config {_e(best_config)}</code></p>")
+        parts += _best_section(best, ties, summary.metric, best_config)
     parts.append("<h2>Parameter importances</h2>")
     if imp.values:
         parts.append(f"<p>{_e(imp.evaluator)}, from {imp.trials} complete trials</p><table>")
@@ -128,6 +126,18 @@ def report_html(looked: StudyLook, best_config: Path | None) -> str:
 _STATES = " ".join(f".{state} {{ color: {colour}; }}" for state, colour in STATE_COLOURS.items())
 
 
+def _best_section(best: TrialOutcome, ties: list[int], metric: str, best_config: Path | None) -> list[str]:
+    parts = ["<h2>Best trial</h2>"]
+    if ties:
+        parts.append(f'<p class="skipped">{_e(best_line(best, ties, metric))}</p>')
+    parts.append("<pre>" + html.escape(json.dumps(best.params, indent=2)) + "</pre>")
+    if best.adapter:
+        parts.append(f"<p>adapter: <code>{_e(best.adapter)}</code></p>")
+    if best_config is not None:
+        parts.append(f"<p>train it: <code>lorasearch train --config {_e(best_config)}</code></p>")
+    return parts
+
+
 def _table(looked: StudyLook) -> str:
     """The trial table: the columns of `show` and the TUI, and why a trial did not complete."""
     names, objectives = looked.names, looked.summary.objectives
@@ -137,8 +147,10 @@ def _table(looked: StudyLook) -> str:
         + "".join(f'<th class="{"l" if h in ("state", "reason") else ""}">{_e(h)}</th>' for h in head)
         + "</tr>"
     ]
+    best, front = looked.summary.best_number, looked.pareto
+    ties = tied(best, looked.rows)
     for r in looked.rows:
-        row = [_e(c) for c in cells(r, names, objectives, looked.summary.best_number, looked.pareto)]
+        row = [_e(c) for c in cells(r, names, objectives, best, front, ties)]
         row[1] = f'<span class="{r.label}">{r.label}</span>'
         row.append(_e(r.fail_reason or ""))
         out.append(

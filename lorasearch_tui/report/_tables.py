@@ -55,6 +55,7 @@ def trials_table(
     title: str,
     objectives: tuple[str, ...] = (),
     pareto: frozenset[int] = frozenset(),
+    ties: list[int] | None = None,
 ) -> Table:
     """The same columns as the TUI's trial table, and where each trial trained; with several
     objectives, one column per objective after the first, and ◆ for the Pareto front."""
@@ -66,7 +67,7 @@ def trials_table(
     for column in columns:
         table.add_column(printable(column), justify="left" if column in ("state", "worker") else "right")
     for r in rows:
-        row: list[Any] = cells(r, names, objectives, best_number, pareto)
+        row: list[Any] = cells(r, names, objectives, best_number, pareto, ties or ())
         row[1] = Text(r.label, style=STATE_COLOURS.get(r.label, ""))
         if workers:
             row.append(printable(r.worker))

@@ -8,6 +8,7 @@ from rich.console import Group
 from rich.text import Text
 
 from ..errors import printable
+from ..events import TrialOutcome, tied
 from ..results import StudyLook
 from ..store import best_files, pareto_config_file
 from ._tables import fail_reasons, importance_bars, sort_rows, trials_table
@@ -18,6 +19,7 @@ def study_view(looked: StudyLook, sort: str = "number") -> Any:
     figures, the trial table, the best trial and the command that trains it, the importances
     and why trials did not complete."""
     summary, rows, names = looked.summary, looked.rows, looked.names
+    ties = tied(summary.best_number, rows)
     counts = summary.counts
     state = "RUNNING (" + ", ".join(summary.runners) + ")" if summary.alive else "not running"
     parts: list[Any] = [
@@ -34,13 +36,14 @@ def study_view(looked: StudyLook, sort: str = "number") -> Any:
             f"Trials (by {sort})",
             summary.objectives,
             looked.pareto,
+            ties,
         ),
     ]
     best = next((r for r in rows if r.number == summary.best_number), None)
     if best is None:
         parts.append(Text("no COMPLETE trial yet"))
     else:
-        parts.append(Text(f"Best: trial {best.number}, {summary.metric} {best.value:.4f}", style="bold"))
+        parts.append(best_line(best, ties, summary.metric))
         parts += [
             Text(f"  {printable(name)} = {printable(str(value))}") for name, value in best.params.items()
         ]
@@ -70,3 +73,15 @@ def study_view(looked: StudyLook, sort: str = "number") -> Any:
         parts.append(Text("Why trials did not complete", style="bold"))
         parts += [Text(f"  {n} x {printable(reason)}") for reason, n in reasons]
     return Group(*parts)
+
+
+def best_line(best: TrialOutcome, ties: list[int], metric: str) -> Text:
+    """`Best: trial 3, cer 0.2140`; when others have exactly its value, a tie, not a best."""
+    if not ties:
+        return Text(f"Best: trial {best.number}, {metric} {best.value:.4f}", style="bold")
+    return Text(
+        f"Tie: trials {', '.join(map(str, ties))} have exactly {metric} {best.value:.4f}: nothing "
+        f"measured tells them apart; trial {best.number}'s parameters are in the best files only "
+        f"because it came first.",
+        style="bold yellow",
+    )

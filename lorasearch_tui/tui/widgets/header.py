@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from ...errors import printable
-from ...events import SearchState, fmt_seconds
+from ...events import SearchState, fmt_seconds, tied
 
 
 class StudyHeader(Static):
@@ -33,7 +33,8 @@ class StudyHeader(Static):
         line1.append("  best " if started.metric == "eval_loss" else f"  best {started.metric} ")
         if state.best_value is not None:
             line1.append(f"{state.best_value:.4f}", style="bold green")
-            line1.append(f" (#{state.best_number})")
+            ties = tied(state.best_number, [t.row for t in state.trials.values()])
+            line1.append(f" (tie: #{', #'.join(map(str, ties))})" if ties else f" (#{state.best_number})")
         else:
             line1.append("-")
         if state.nobody_runs_it:

@@ -9,7 +9,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable
 
 from ...errors import printable
-from ...events import STATE_COLOURS, SearchState, TrialOutcome, cells, headers
+from ...events import STATE_COLOURS, SearchState, TrialOutcome, cells, headers, tied
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:
@@ -62,8 +62,9 @@ class TrialTable(DataTable):
 
     def show(self, state: SearchState) -> None:
         changed = False
+        ties = tied(state.best_number, [t.row for t in state.trials.values()])
         for number in sorted(state.trials):
-            row = self._cells(state.trials[number].row, state.best_number, state.pareto)
+            row = self._cells(state.trials[number].row, state.best_number, state.pareto, ties)
             plain = tuple(str(c) for c in row)
             if self._shown.get(number) == plain:
                 continue  # unchanged rows cost nothing
@@ -80,12 +81,12 @@ class TrialTable(DataTable):
         if changed and self._sort_index:
             self._apply_sort()
 
-    def _cells(self, trial: TrialOutcome, best: int | None, pareto: set[int]) -> list[Any]:
-        row: list[Any] = cells(trial, self._param_names, self._objectives, best, pareto)
+    def _cells(self, trial: TrialOutcome, best: int | None, pareto: set[int], ties: list[int]) -> list[Any]:
+        row: list[Any] = cells(trial, self._param_names, self._objectives, best, pareto, ties)
         row[1] = Text(trial.label, style=STATE_COLOURS.get(trial.label, ""))
         at = 3 + len(self._param_names) + max(len(self._objectives) - 1, 0)  # after the value(s)
         if row[at]:
-            row[at] = Text(row[at], style="bold green" if row[at] == "★" else "green")
+            row[at] = Text(row[at], style={"★": "bold green", "=": "bold yellow"}.get(row[at], "green"))
         if self._workers:
             row.insert(2, printable(trial.worker) or "-")
         return row
