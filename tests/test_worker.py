@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,7 @@ def run_trial(worker: WorkerProcess, number: int, params: TrainParams, folder: P
             worker.send(Decision(trial=number, step=message.step, prune=False))
         elif message.event in ("finished", "failed"):
             assert message.event == "finished", message
-            return {**message.model_dump(), "losses": losses}
+            return {**asdict(message), "losses": losses}
     raise AssertionError("the worker went silent")
 
 
