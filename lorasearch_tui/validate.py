@@ -33,7 +33,7 @@ def validate(config: SearchConfig) -> ValidationReport:
         UserError: the first problem found, in one line.
     """
     params = with_data(config.params)  # a Hub dataset: downloaded now
-    data = load_data(params)  # a broken data file fails in a second, before a model download
+    data = load_data(params, with_test=True)  # a broken data file fails in a second, before a model download
     params = with_model(params)
     check_options(params, data.has_images)
     model_dir = model_path(params.model_name, params.model_revision)

@@ -146,6 +146,11 @@ def parse_config(raw: dict[str, Any], label: str) -> SearchConfig:
             raise UserError(
                 f"{label}: search_space.{name}: what a search measures cannot be searched; set it fixed"
             )
+        if name in ("test_data", "test_split"):
+            raise UserError(
+                f"{label}: search_space.{name}: the held-out test records are never seen by a search, "
+                f"so they cannot be searched; set it fixed"
+            )
         if name not in PARAM_NAMES:
             raise UserError(
                 f"{label}: search_space.{name}: not a parameter{_did_you_mean(name, PARAM_NAMES)}"

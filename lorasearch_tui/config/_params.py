@@ -108,6 +108,17 @@ class TrainParams(BaseModel):
     val_split: str = Field(
         "train[90%:]", description="Records to evaluate on: train[90%:], train[400:], validation or 0.1."
     )
+    test_data: str | None = Field(
+        None,
+        description="A separate file (or image folder) of held-out records for lorasearch evaluate "
+        "--split test; a search never reads it. Without test_split, all of its records.",
+    )
+    test_split: str | None = Field(
+        None,
+        description="Held-out records for lorasearch evaluate --split test, never read by a search: "
+        "a split of test_data, else of input_data (test, train[90%:] or 0.1, disjoint from "
+        "train_split and val_split).",
+    )
     max_seq_length: int = Field(
         8192, ge=16, description="Longest sequence in tokens, image tokens included; longer ones are cut."
     )
@@ -234,10 +245,11 @@ class TrainParams(BaseModel):
         parse_split(value, "head")
         return value
 
-    @field_validator("val_split")
+    @field_validator("val_split", "test_split")
     @classmethod
-    def _val_split_parses(cls, value: str) -> str:
-        parse_split(value, "tail")
+    def _tail_split_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_split(value, "tail")
         return value
 
 

@@ -50,6 +50,13 @@ def print_validation(report: ValidationReport, console: Console) -> None:
     )
     console.print(f"  train_split {config.params.train_split!r}: {len(data.train)} examples", markup=False)
     console.print(f"  val_split   {config.params.val_split!r}: {len(data.val)} examples", markup=False)
+    if data.test:
+        where = f" of {config.params.test_data}" if config.params.test_data else ""
+        console.print(
+            f"  test_split  {config.params.test_split or 'train'!r}{where}: {len(data.test)} examples "
+            f"(held out: only lorasearch evaluate --split test reads them)",
+            markup=False,
+        )
     if data.skipped:
         for why, count in data.skipped.items():
             console.print(f"  skipped: {count} records with {why}", markup=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from ..config import TrainParams
 from ..errors import UserError
 from ..hub import is_hub_dataset_id
 from ..locate import data_path
-from ..splits import parse_split
+from ..splits import SplitSide, parse_split
 from ._datasets import hub_splits, is_saved_dataset, saved_splits
 from ._read import data_file, read_records
 from ._records import Example, SkipRecord, detect_kind, to_example
@@ -36,6 +37,8 @@ class LoadedData:
     n_records: int
     train: list[Example]
     val: list[Example]
+    # the held-out split, read only when asked (`with_test`): a search never asks
+    test: list[Example] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
     overlap: int = 0  # examples in both splits
     source: str = ""  # what input_data named: a path or a Hub id, for messages
@@ -98,11 +101,15 @@ def _source(value: str, params: TrainParams, key: str) -> _Source:
     return _Source(str(path), {"train": file}, "image" if file.suffix.lower() == ".parquet" else None)
 
 
-def load_data(params: TrainParams, decode_images: bool = True) -> LoadedData:
+def load_data(params: TrainParams, decode_images: bool = True, with_test: bool = False) -> LoadedData:
     """Read and check the data a config names; the splits index the usable records.
 
     Args:
         decode_images: decode every image in full (see `_check_images`).
+        with_test: also select the held-out `test_split` (of `test_data`, else of
+            `input_data`), refused when it shares a record with train or val. A search never
+            passes it, so no trial, eval, statistic or sampler sees a test record; `validate`
+            and `evaluate` do.
 
     Raises:
         UserError: one line naming the file and the record or split at fault.
@@ -127,36 +134,25 @@ def load_data(params: TrainParams, decode_images: bool = True) -> LoadedData:
         return loaded[src.label, name][0]
 
     chosen = {}
-    for key, spec, side, src in (
-        ("train_split", train_spec, "head", source),
-        ("val_split", val_spec, "tail", val_source),
-    ):
-        split = parse_split(spec, side)
-        missing = [n for n in split.names if n not in src.files]
-        if missing:
-            have = (
-                f"its splits are {', '.join(src.files)}"
-                if src.dataset
-                else "a data file is one split, 'train'"
-            )
-            raise UserError(f"{key}: '{spec}' names no split '{missing[0]}' of {src.label}; {have}")
-        sizes = {n: len(examples(src, n)) for n in split.names}
-        try:
-            parts = split.select(sizes)
-        except ValueError as exc:
-            raise UserError(f"{key}: '{spec}': {exc}") from None
-        picked = [(name, i) for name, idx in parts for i in idx]
-        if not picked:
-            raise UserError(
-                f"{key}: '{spec}' selects no records out of {sum(sizes.values())} usable ones in "
-                f"{src.label}; widen the split"
-            )
-        chosen[key] = picked
+    sources = {"train_split": source, "val_split": val_source}
+    plan = [("train_split", train_spec, "head", source), ("val_split", val_spec, "tail", val_source)]
+    test = held_out_plan(params) if with_test else None
+    if test is not None:
+        sources["test_split"] = source if test[0] is None else _source(test[0], params, "test_data")
+        plan.append(("test_split", test[1], "tail", sources["test_split"]))
+    for key, spec, side, src in plan:
+        chosen[key] = _pick(key, spec, side, src, examples)
+    if test is not None:
+        _refuse_test_overlap(chosen, sources, params)
     kind_of = {(label, name): found[1] for (label, name), found in loaded.items()}
     train_kind = kind_of[source.label, chosen["train_split"][0][0]]
     for (label, name), kind in kind_of.items():
         if kind != train_kind:
-            where = "val_data" if label != source.label else f"val_split: split '{name}' of input_data"
+            where = (
+                f"split '{name}' of input_data"
+                if label == source.label
+                else ("val_data" if label == val_source.label else "test_data")
+            )
             raise UserError(
                 f"{where}: {label} holds {kind} records and input_data {train_kind} ones; "
                 f"give both in one kind"
@@ -173,11 +169,76 @@ def load_data(params: TrainParams, decode_images: bool = True) -> LoadedData:
         n_records=sum(found[2] for (label, _), found in loaded.items() if label == source.label),
         train=[loaded[source.label, n][0][i] for n, i in chosen["train_split"]],
         val=[loaded[val_source.label, n][0][i] for n, i in chosen["val_split"]],
+        test=[loaded[sources["test_split"].label, n][0][i] for n, i in chosen["test_split"]]
+        if test is not None
+        else [],
         skipped=dict(skipped),
         overlap=overlap,
         source=source.label,
         revision=params.data_revision if source.dataset and is_hub_dataset_id(params.input_data) else None,
     )
+
+
+def _pick(
+    key: str, spec: str, side: SplitSide, src: _Source, examples: Callable[[_Source, str], list[Example]]
+) -> list[tuple[str, int]]:
+    """The records a split key selects of a source, as (split name, index) pairs.
+
+    Raises:
+        UserError: the split names no split of the source, cannot be cut, or selects nothing.
+    """
+    split = parse_split(spec, side)
+    missing = [n for n in split.names if n not in src.files]
+    if missing:
+        have = (
+            f"its splits are {', '.join(src.files)}" if src.dataset else "a data file is one split, 'train'"
+        )
+        raise UserError(f"{key}: '{spec}' names no split '{missing[0]}' of {src.label}; {have}")
+    sizes = {n: len(examples(src, n)) for n in split.names}
+    try:
+        parts = split.select(sizes)
+    except ValueError as exc:
+        raise UserError(f"{key}: '{spec}': {exc}") from None
+    picked = [(name, i) for name, idx in parts for i in idx]
+    if not picked:
+        raise UserError(
+            f"{key}: '{spec}' selects no records out of {sum(sizes.values())} usable ones in "
+            f"{src.label}; widen the split"
+        )
+    return picked
+
+
+def held_out_plan(params: TrainParams) -> tuple[str | None, str] | None:
+    """The held-out split a config names, as (test_data or None for input_data, split), or None.
+
+    `test_data` alone takes all of that file; `test_split` alone is a split of `input_data` (a
+    Hub dataset's own `test`, or a slice of a file, whose plain fraction is taken from the end).
+    """
+    if params.test_data is None and params.test_split is None:
+        return None
+    return params.test_data, params.test_split or "train"
+
+
+def _refuse_test_overlap(
+    chosen: dict[str, list[tuple[str, int]]], sources: dict[str, _Source], params: TrainParams
+) -> None:
+    """A test record that is also a train or val record makes the test score a flattering one.
+
+    Only records of the same source can be told apart (the same file, the same split name and
+    index); two different files with equal texts are the user's to know about.
+    """
+    test = set(chosen["test_split"])
+    for key in ("train_split", "val_split"):
+        if sources[key].label != sources["test_split"].label:
+            continue
+        shared = len(test & set(chosen[key]))
+        if shared:
+            raise UserError(
+                f"test_split: '{params.test_split or 'train'}' shares {shared} records with {key} "
+                f"'{getattr(params, key)}'; a test score is only honest on records never trained or "
+                f"evaluated on: make the splits disjoint (train_split: train[:80%], val_split: "
+                f"train[80%:90%], test_split: train[90%:])"
+            )
 
 
 def _all_unless_set(spec: str, key: str) -> str:
