@@ -14,6 +14,7 @@ Pruner = Literal["median", "hyperband", "none"]
 TableSort = Literal["number", "value", "duration", "state"]
 ExportFormat = Literal["csv", "json"]
 PlotFormat = Literal["html", "png", "both"]
+EvaluateSplit = Literal["val", "test"]
 
 MODES: tuple[str, ...] = get_args(SearchMode)
 PRUNERS: tuple[str, ...] = get_args(Pruner)

@@ -4,7 +4,7 @@ Exit codes: 0 ok; 2 bad usage, config or data (one line on stderr, nothing writt
 130 interrupted; 1 a bug (with its traceback). Heavy libraries are imported inside the
 commands that train, so `lorasearch --help` answers at once.
 
-One module per command group (`config`, `train`, `search`, `results`), plus `_shared` (the
+One module per command group (`config`, `train`, `search`, `evaluate`, `results`), plus `_shared` (the
 options written once, errors, the console) and the helpers `_run` (a search from the command
 line) and `_home` (the home screen's source). No command module imports another.
 """
@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from .. import __version__
-from . import config, results, search, train
+from . import config, evaluate, results, search, train
 from ._shared import use_tui
 
 app = typer.Typer(
@@ -65,6 +65,7 @@ for command in (
     search.search,
     search.demo,
     search.watch,
+    evaluate.evaluate,
     results.studies,
     results.show,
     results.export,

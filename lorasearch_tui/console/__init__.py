@@ -1,8 +1,17 @@
 """The headless front end: Rich output for a terminal, plain text for a file or a pipe."""
 
+from ._evaluate_view import EvaluateProgress, print_evaluation
 from ._logging import setup_logging
 from ._search_view import SearchConsole
 from ._train_view import TrainProgress, print_run_result
 from ._validate_view import print_validation
 
-__all__ = ["SearchConsole", "TrainProgress", "print_run_result", "print_validation", "setup_logging"]
+__all__ = [
+    "EvaluateProgress",
+    "SearchConsole",
+    "TrainProgress",
+    "print_evaluation",
+    "print_run_result",
+    "print_validation",
+    "setup_logging",
+]

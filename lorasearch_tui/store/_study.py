@@ -285,9 +285,10 @@ def _differing_keys(stored: dict[str, Any], given: dict[str, Any]) -> list[str]:
     return keys
 
 
-def open_existing(study_name: str, storage: str | None = None) -> Any:
+def open_existing(study_name: str, storage: str | None = None, writable: bool = False) -> Any:
     """The Optuna study `study_name` in `storage` (default: its own SQLite file), opened
-    read-only where the storage allows (SQLite refuses every write then)."""
+    read-only where the storage allows (SQLite refuses every write then), unless `writable`
+    (`evaluate` stores its scores in the study)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -300,7 +301,7 @@ def open_existing(study_name: str, storage: str | None = None) -> Any:
             f"no study '{study_name}': {file} does not exist; `lorasearch studies` lists the studies here"
             " (--storage for another storage)"
         )
-    opened = open_storage(url, read_only=True)
+    opened = open_storage(url, read_only=not writable)
     try:
         exists = study_exists(study_name, opened)
     except (UserError, RunFailure):

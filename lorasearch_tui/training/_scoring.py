@@ -64,12 +64,7 @@ class Scorer:
         self._batch = max(1, batch_size)
         self._log = log
         self.seconds = 0.0
-        tokenizer = base.tokenizer
-        longest = max(
-            (len(tokenizer(e.answer_text(), add_special_tokens=False)["input_ids"]) for e in self._examples),
-            default=1,
-        )
-        self._max_new = objective.max_new_tokens or int(longest * 1.25) + 4
+        self._max_new = max_new_tokens(base, self._examples, objective)
 
     def __call__(self, model: Any, step: int) -> float:
         import torch
@@ -82,7 +77,7 @@ class Scorer:
                 answers = [
                     a
                     for i in range(0, len(self._examples), self._batch)
-                    for a in self._generate(model, self._examples[i : i + self._batch])
+                    for a in generate(self._base, model, self._examples[i : i + self._batch], self._max_new)
                 ]
         finally:
             if was_training:
@@ -104,33 +99,43 @@ class Scorer:
                     out.write(json.dumps(row, ensure_ascii=False) + "\n")
         return value
 
-    def _generate(self, model: Any, examples: list[Any]) -> list[str]:
-        from PIL import Image
 
-        base = self._base
-        processor, tokenizer = base.processor, base.tokenizer
-        side, tokenizer.padding_side = tokenizer.padding_side, "left"  # generation continues the right end
-        try:
-            texts = [
-                processor.apply_chat_template(e.prompt, add_generation_prompt=True, tokenize=False)
-                for e in examples
-            ]
-            if any(e.images for e in examples):
-                images = [[Image.open(p).convert("RGB") for p in e.images] for e in examples]
-                inputs = processor(text=texts, images=images, return_tensors="pt", padding=True)
-            else:
-                inputs = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-        finally:
-            tokenizer.padding_side = side
-        inputs = inputs.to(model.device)
-        if "pixel_values" in inputs and base.device == "cuda":
-            inputs["pixel_values"] = inputs["pixel_values"].to(model.dtype)
-        out = model.generate(
-            **inputs,
-            max_new_tokens=self._max_new,
-            do_sample=False,
-            pad_token_id=tokenizer.pad_token_id
-            if tokenizer.pad_token_id is not None
-            else tokenizer.eos_token_id,
-        )
-        return tokenizer.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+def max_new_tokens(base: Any, examples: list[Any], objective: Objective) -> int:
+    """The objective's `max_new_tokens`, or a quarter more than the longest reference."""
+    tokenizer = base.tokenizer
+    longest = max(
+        (len(tokenizer(e.answer_text(), add_special_tokens=False)["input_ids"]) for e in examples),
+        default=1,
+    )
+    return objective.max_new_tokens or int(longest * 1.25) + 4
+
+
+def generate(base: Any, model: Any, examples: list[Any], max_new: int) -> list[str]:
+    """Greedy answers to `examples`, one batch, with the prompts the training built: the search's
+    evals and `evaluate` write their answers the same way."""
+    from PIL import Image
+
+    processor, tokenizer = base.processor, base.tokenizer
+    side, tokenizer.padding_side = tokenizer.padding_side, "left"  # generation continues the right end
+    try:
+        texts = [
+            processor.apply_chat_template(e.prompt, add_generation_prompt=True, tokenize=False)
+            for e in examples
+        ]
+        if any(e.images for e in examples):
+            images = [[Image.open(p).convert("RGB") for p in e.images] for e in examples]
+            inputs = processor(text=texts, images=images, return_tensors="pt", padding=True)
+        else:
+            inputs = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    finally:
+        tokenizer.padding_side = side
+    inputs = inputs.to(model.device)
+    if "pixel_values" in inputs and base.device == "cuda":
+        inputs["pixel_values"] = inputs["pixel_values"].to(model.dtype)
+    out = model.generate(
+        **inputs,
+        max_new_tokens=max_new,
+        do_sample=False,
+        pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
+    )
+    return tokenizer.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)

@@ -1,0 +1,242 @@
+"""`lorasearch evaluate`: its numbers are jiwer's on the saved generations, its intervals and
+paired differences tell a clearly worse candidate from an indistinguishable one, the re-ranking
+stops only the one that is significantly worse, the strict OCR preset scores as OCR papers do,
+and, end to end on a real search, the search never reads a test record, a killed evaluate
+resumes from what it wrote, and the test split is scored only for the confirmed trial."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jiwer
+import pytest
+from conftest import write_json
+
+from lorasearch_tui.config import Normalize, TrainParams
+from lorasearch_tui.config._objective import NORMALIZE_PRESETS
+from lorasearch_tui.evaluation import (
+    BASE,
+    Candidate,
+    Generation,
+    generations_file,
+    paired,
+    read_generations,
+    score,
+    score_record,
+    summarize,
+    to_stop,
+    worse_p,
+)
+from lorasearch_tui.evaluation._generations import append_generations
+from lorasearch_tui.training._scoring import normalized
+
+PAIRS = [
+    ("the cat sat", "the cat sat"),
+    ("the cat", "the bat sat down"),
+    ("", "abc"),
+    ("hello world", "helo wrld"),
+    ("12345", "1234"),
+    ("a b c d e f", "a c e"),
+    ("x", ""),
+]
+
+
+def test_the_scores_are_jiwers_on_the_same_texts():
+    predictions = [p for p, _ in PAIRS]
+    references = [r for _, r in PAIRS]
+    scores = [score_record(i, p, r) for i, (p, r) in enumerate(PAIRS)]
+    summary = summarize(scores)
+    refs = [r or "\u2205" for r in references]  # an empty reference is one character, as in the search
+    assert summary["cer"]["value"] == pytest.approx(jiwer.cer(refs, predictions))
+    assert summary["wer"]["value"] == pytest.approx(jiwer.wer(refs, predictions))
+    per_record = [jiwer.cer(r, p) for p, r in zip(predictions, refs, strict=True)]
+    assert summary["cer_mean"]["value"] == pytest.approx(sum(per_record) / len(per_record))
+    assert summary["exact_match"]["value"] == pytest.approx(1 / len(PAIRS))
+    # bag of characters: "abxd" holds 3 of "abcd"'s 4 characters, in any order
+    assert score_record(0, "dxba", "abcd").char_f1 == pytest.approx(2 * 3 / 8)
+    assert score_record(0, "", "").char_f1 == 0.0  # "" against the empty reference's stand-in
+    for metric, m in summary.items():
+        assert m["low"] <= m["value"] <= m["high"], metric
+
+
+def test_the_strict_preset_scores_cjk_ocr_as_published():
+    strict = Normalize(**NORMALIZE_PRESETS["ocr_strict"])
+    prediction, reference = normalized("第 1 頁，共 2 頁。", strict), normalized("第1頁 共2頁", strict)
+    assert score_record(0, prediction, reference).char_edits == 0
+    plain = Normalize()
+    assert (
+        score_record(0, normalized("第 1 頁，共 2 頁。", plain), normalized("第1頁 共2頁", plain)).char_edits
+        > 0
+    )
+
+
+def _scores(cers, seed=0):
+    """Records of 10 characters with the given number of wrong ones each."""
+    return [score_record(i, "x" * e + "a" * (10 - e), "a" * 10) for i, e in enumerate(cers)]
+
+
+def test_a_paired_interval_tells_a_clearly_worse_candidate_from_an_equal_one():
+    rng = random.Random(0)
+    good = [rng.choice([0, 0, 1]) for _ in range(60)]
+    bad = [e + rng.choice([2, 3, 4]) for e in good]
+    verdict = paired(_scores(bad), _scores(good))["cer"]
+    assert verdict["worse"] and not verdict["better"] and verdict["low"] > 0
+    assert paired(_scores(good), _scores(bad))["cer"]["better"]
+    # the same errors on other records: as good on average, nothing to tell them apart
+    shuffled = good[:]
+    rng.shuffle(shuffled)
+    same = paired(_scores(shuffled), _scores(good))["cer"]
+    assert not same["worse"] and not same["better"] and same["low"] <= 0 <= same["high"]
+
+
+def test_the_rerank_stops_only_the_significantly_worse_and_never_on_ties():
+    rng = random.Random(1)
+    leader = {i: rng.choice([0.0, 0.1]) for i in range(24)}
+    worse = {i: v + 0.3 for i, v in leader.items()}
+    alike = {i: rng.choice([0.0, 0.1]) for i in range(24)}
+    stops = to_stop({"leader": leader, "worse": worse, "alike": alike})
+    assert list(stops) == ["worse"] and stops["worse"] < 0.05
+    assert worse_p(leader, dict(leader)) is None  # exact ties carry no information
+    assert to_stop({"a": leader, "b": dict(leader)}) == {}
+    # too few records differ to say anything yet
+    assert worse_p({i: 0.0 for i in range(5)}, {i: 1.0 for i in range(5)}) is None
+
+
+def _candidate(tmp_path, name, trial):
+    folder = tmp_path / name.replace(" ", "_")
+    return Candidate(name, trial, None if trial is None else folder / "adapter", folder, TrainParams())
+
+
+def _write(candidate, split, pairs):
+    append_generations(
+        generations_file(candidate.folder, split),
+        [Generation(i, p, r, p, r) for i, (p, r) in pairs],
+    )
+
+
+def test_the_summary_is_recomputed_from_the_generation_files(tmp_path):
+    rng = random.Random(2)
+    refs = ["".join(rng.choice("abcdef") for _ in range(rng.randint(5, 15))) for _ in range(40)]
+
+    def noisy(text, rate):
+        return "".join(c if rng.random() > rate else "z" for c in text)
+
+    good, worse, base = (
+        _candidate(tmp_path, n, t) for n, t in (("trial 3", 3), ("trial 1", 1), (BASE, None))
+    )
+    _write(good, "val", [(i, (noisy(r, 0.05), r)) for i, r in enumerate(refs)])
+    _write(worse, "val", [(i, (noisy(r, 0.6), r)) for i, r in enumerate(refs[:16])])  # stopped at 16
+    _write(base, "val", [(i, (noisy(r, 0.9), r)) for i, r in enumerate(refs)])
+    summary = score([good, worse, base], "val", list(range(40)), {"trial 1": {"records": 16, "p": 0.01}})
+    assert summary["best"] == "trial 3" and summary["generations_saved"] == 24
+    rows = {row["name"]: row for row in summary["candidates"]}
+    assert rows["trial 1"]["stopped_early"] == {"records": 16, "p": 0.01}
+    for candidate in (good, worse, base):
+        rows_read = read_generations(generations_file(candidate.folder, "val"))
+        expected = jiwer.cer([g.reference for g in rows_read], [g.prediction for g in rows_read])
+        assert rows[candidate.name]["metrics"]["cer"]["value"] == pytest.approx(expected)
+    assert rows["trial 3"]["vs_base"]["cer"]["better"]
+    assert rows["trial 1"]["vs_best"]["cer"]["worse"] and rows["trial 1"]["vs_best"]["cer"]["records"] == 16
+
+
+def test_a_cut_last_line_is_generated_again(tmp_path):
+    path = tmp_path / "val_generations.jsonl"
+    append_generations(path, [Generation(0, "a", "a", "a", "a"), Generation(1, "b", "b", "b", "b")])
+    with path.open("a", encoding="utf-8") as out:
+        out.write('{"record": 2, "predic')  # a kill in the middle of a write
+    assert [g.record for g in read_generations(path)] == [0, 1]
+    append_generations(path, [Generation(2, "c", "c", "c", "c")])
+    assert [g.record for g in read_generations(path)] == [0, 1, 2]
+
+
+def _lorasearch(*args, cwd):
+    return subprocess.run(
+        [sys.executable, "-m", "lorasearch_tui", *args], cwd=cwd, capture_output=True, text=True, timeout=900
+    )
+
+
+@pytest.mark.slow
+def test_a_search_never_reads_the_test_split_and_evaluate_confirms_then_tests(demo_data, tmp_path):
+    from lorasearch_tui.data import load_data
+
+    config = {
+        "input_data": str(demo_data),
+        "train_split": "train[:80%]",
+        "val_split": "train[80%:90%]",
+        "test_split": "train[90%:]",
+        "max_seq_length": 256,
+        "per_device_train_batch_size": 4,
+        "max_steps": 6,
+        "eval_steps": 3,
+        "objective": {"metric": "cer", "eval_samples": 6},
+        "base_output_dir": str(tmp_path / "models"),
+        "search_space": {"learning_rate": {"type": "loguniform", "low": 1e-3, "high": 0.5}},
+    }
+    write_json(tmp_path / "c.json", config)
+    ran = _lorasearch(
+        "search", "--config", "c.json", "--n-trials", "3", "--study-name", "ev", "--no-tui", cwd=tmp_path
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    params = TrainParams(**{k: v for k, v in config.items() if k != "search_space"})
+    held = load_data(params, decode_images=False, with_test=True)
+    test_ids, val_ids = {e.index for e in held.test}, {e.index for e in held.val}
+    scored = {
+        json.loads(line)["record"]
+        for f in (tmp_path / "models" / "ev").glob("trial_*/generations.jsonl")
+        for line in f.read_text(encoding="utf-8").splitlines()
+    }
+    assert scored and scored <= val_ids and not scored & test_ids  # the search scored val records only
+
+    val = _lorasearch(
+        "evaluate", "ev", "--top", "3", "--samples", "12", "--batch-size", "4", "--json", cwd=tmp_path
+    )
+    assert val.returncode == 0, val.stdout + val.stderr
+    summary = json.loads(val.stdout)
+    assert [r["name"] for r in summary["candidates"]][-1] == BASE and len(summary["candidates"]) == 4
+    for row in summary["candidates"]:
+        gens = read_generations(Path(row["generations"]))
+        assert {g.record for g in gens} <= set(sorted(val_ids)[:12])
+        assert row["metrics"]["cer"]["value"] == pytest.approx(
+            jiwer.cer([g.reference or "\u2205" for g in gens], [g.prediction for g in gens])
+        )
+    confirmed = json.loads(
+        (tmp_path / "optuna_studies" / "ev_confirmed_config.json").read_text(encoding="utf-8")
+    )
+    assert "search_space" not in confirmed and confirmed["learning_rate"] > 0
+
+    # the test split: a Ctrl+C keeps what was written, a second run finishes it without redoing it
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lorasearch_tui", "evaluate", "ev", "--split", "test", "--batch-size", "2"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    best = tmp_path / "models" / "ev" / f"trial_{summary['best_trial']}" / "test_generations.jsonl"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not (
+        best.is_file() and best.read_text(encoding="utf-8").count("\n") >= 2
+    ):
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out
+    assert "run it again to resume" in out
+    before = best.read_text(encoding="utf-8")
+    assert 2 <= before.count("\n") < len(test_ids)
+    test = _lorasearch("evaluate", "ev", "--split", "test", "--json", cwd=tmp_path)
+    assert test.returncode == 0, test.stdout + test.stderr
+    tested = json.loads(test.stdout)
+    assert [r["name"] for r in tested["candidates"]] == [f"trial {summary['best_trial']}", BASE]
+    assert best.read_text(encoding="utf-8").startswith(before)  # resumed: the first answers kept as written
+    assert {g.record for g in read_generations(best)} == test_ids
+    assert best.read_text(encoding="utf-8").count("\n") == len(test_ids)  # none generated twice
+    stored = json.loads((tmp_path / "optuna_studies" / "ev_evaluation.json").read_text(encoding="utf-8"))
+    assert set(stored) == {"val", "test"} and stored["test"]["records"] == len(test_ids)
