@@ -240,3 +240,10 @@ def test_a_search_never_reads_the_test_split_and_evaluate_confirms_then_tests(de
     assert best.read_text(encoding="utf-8").count("\n") == len(test_ids)  # none generated twice
     stored = json.loads((tmp_path / "optuna_studies" / "ev_evaluation.json").read_text(encoding="utf-8"))
     assert set(stored) == {"val", "test"} and stored["test"]["records"] == len(test_ids)
+    # the study keeps it: show and export print it
+    shown = json.loads(_lorasearch("show", "ev", "--json", cwd=tmp_path).stdout)
+    assert shown["evaluation"]["test"]["best_trial"] == summary["best_trial"]
+    exported = _lorasearch("export", "ev", "--format", "json", cwd=tmp_path)
+    row = next(r for r in json.loads(exported.stdout) if r["number"] == summary["best_trial"])
+    assert row["test_cer"] == tested["candidates"][0]["metrics"]["cer"]["value"]
+    assert "test split, " in _lorasearch("show", "ev", cwd=tmp_path).stdout

@@ -68,7 +68,7 @@ def evaluate(
     character F1, each with a 95% bootstrap interval, and paired differences that say whether
     two rows differ beyond the records' noise. Generations go beside each adapter
     ({split}_generations.jsonl); a killed evaluate resumes from them."""
-    from ..console import EvaluateProgress, print_evaluation, setup_logging
+    from ..console import EvaluateProgress, setup_logging
     from ..evaluation import Request
     from ..evaluation import evaluate as run_evaluate
 
@@ -94,7 +94,9 @@ def evaluate(
     if as_json:
         print(json.dumps(done.summary, indent=2, allow_nan=False))
         return
-    print_evaluation(done.summary, console)
+    from ..report import evaluation_view
+
+    console.print(evaluation_view(done.summary))
     say(console, f"wrote {done.file}")
     if done.confirmed_config is not None:
         say(

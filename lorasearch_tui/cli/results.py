@@ -233,6 +233,7 @@ def _show_json(looked: StudyLook) -> dict[str, Any]:
         "importances": {"evaluator": imp.evaluator, "values": imp.values, "reason": imp.reason},
         "fail_reasons": dict(fail_reasons(rows)),
         "trials": [flat(row, names, summary.objectives, looked.pareto) for row in rows],
+        "evaluation": looked.evaluation,  # what `lorasearch evaluate` measured, per split
     }
 
 

@@ -1,6 +1,6 @@
 """The headless front end: Rich output for a terminal, plain text for a file or a pipe."""
 
-from ._evaluate_view import EvaluateProgress, print_evaluation
+from ._evaluate_view import EvaluateProgress
 from ._logging import setup_logging
 from ._search_view import SearchConsole
 from ._train_view import TrainProgress, print_run_result
@@ -10,7 +10,6 @@ __all__ = [
     "EvaluateProgress",
     "SearchConsole",
     "TrainProgress",
-    "print_evaluation",
     "print_run_result",
     "print_validation",
     "setup_logging",

@@ -33,6 +33,7 @@ from ..events import (
     TrialStarted,
     WorkerStateChanged,
     mark,
+    tie_text,
     tied,
     value_cells,
 )
@@ -267,12 +268,10 @@ class SearchConsole:
             f"{c.get('failed', 0) + c.get('interrupted', 0)} failed"
         )
         if e.best_number is not None and ties:
+            study = self._started.study_name if self._started is not None else None
             self._print(
                 Text(
-                    f"tie: trials {', '.join(map(str, ties))} have exactly {self._metric} "
-                    f"{e.best_value:.4f}: nothing measured tells them apart; trial {e.best_number}'s "
-                    f"parameters ({format_params(e.best_params)}) are in the best files only because "
-                    f"it came first",
+                    "tie: " + tie_text(ties, self._metric, e.best_value, e.best_number, study),
                     style="bold yellow",
                 )
             )

@@ -8,14 +8,13 @@ so a second evaluate, or one resumed after a kill, finds them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..config import TrainParams
 from ..errors import UserError
-
-BASE = "base model"
+from ..events import BASE_MODEL as BASE
 
 
 @dataclass(frozen=True)
@@ -27,6 +26,7 @@ class Candidate:
     adapter: Path | None  # None: the base model alone
     folder: Path  # where its `{split}_generations.jsonl` goes
     params: TrainParams
+    searched: dict[str, Any] = field(default_factory=dict)  # a trial's searched values, for the table
 
     def job(self, split: str) -> dict[str, Any]:
         """The worker's view of it (`_worker.run_job`)."""

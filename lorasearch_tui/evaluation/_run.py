@@ -156,7 +156,7 @@ def score(
             {
                 "name": c.name,
                 "trial": c.trial,
-                "params": _searched(c, candidates),
+                "params": c.searched,
                 "records": len(gens),
                 "generations": str(generations_file(c.folder, split)),
                 # stopped before the last record (a stop at the last batch saved nothing)
@@ -183,15 +183,6 @@ def score(
         "generations_saved": full - sum(r["records"] for r in rows),
         "seed": seed,
     }
-
-
-def _searched(c: Candidate, candidates: list[Candidate]) -> dict[str, Any]:
-    """The parameters that differ between the candidates' configs (what the search varied)."""
-    if c.name == BASE:
-        return {}
-    dumps = [x.params.model_dump() for x in candidates if x.name != BASE]
-    mine = c.params.model_dump()
-    return {k: v for k, v in mine.items() if any(d.get(k) != v for d in dumps)}
 
 
 def save(summary: dict[str, Any], file: Path) -> None:

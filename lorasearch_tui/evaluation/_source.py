@@ -18,10 +18,9 @@ from typing import Any
 
 from ..atomic import write_json
 from ..errors import UserError
+from ..store import EVALUATION_ATTR
 from ._candidates import Candidate, adapter_candidates, ranked_trials, study_candidates
 from ._run import Progress, generate, records_of, save, score
-
-EVALUATION_ATTR = "lorasearch_evaluation"
 
 
 @dataclass(frozen=True)

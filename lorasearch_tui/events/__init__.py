@@ -21,6 +21,17 @@ from ._columns import (
     value_cells,
 )
 from ._controls import POLL_S, SearchControls
+from ._evaluation import (
+    BASE_MODEL,
+    difference_lines,
+    evaluated_cer,
+    evaluation_headers,
+    evaluation_rows,
+    evaluation_title,
+    fmt_interval,
+    saved_line,
+    tie_text,
+)
 from ._outcome import FINISHED, TrialOutcome, tied
 from ._records import (
     FAULT_ENV_VAR,
@@ -44,6 +55,15 @@ __all__ = [
     "RecordError",
     "keyword_record",
     "FINISHED",
+    "BASE_MODEL",
+    "difference_lines",
+    "evaluated_cer",
+    "evaluation_headers",
+    "evaluation_rows",
+    "evaluation_title",
+    "fmt_interval",
+    "saved_line",
+    "tie_text",
     "MEASURED",
     "STATE_COLOURS",
     "TrialOutcome",

@@ -8,9 +8,10 @@ from ._export import export_text
 from ._page import write_report
 from ._plots import write_plots
 from ._tables import fail_reasons, studies_table
-from ._view import study_view
+from ._view import evaluation_view, study_view
 
 __all__ = [
+    "evaluation_view",
     "export_text",
     "fail_reasons",
     "studies_table",

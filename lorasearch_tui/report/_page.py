@@ -66,7 +66,7 @@ def report_html(looked: StudyLook, best_config: Path | None) -> str:
         "</div>",
     ]
     if best is not None:
-        parts += _best_section(best, ties, summary.metric, best_config)
+        parts += _best_section(best, ties, summary.metric, best_config, summary.name)
     parts.append("<h2>Parameter importances</h2>")
     if imp.values:
         parts.append(f"<p>{_e(imp.evaluator)}, from {imp.trials} complete trials</p><table>")
@@ -126,10 +126,12 @@ def report_html(looked: StudyLook, best_config: Path | None) -> str:
 _STATES = " ".join(f".{state} {{ color: {colour}; }}" for state, colour in STATE_COLOURS.items())
 
 
-def _best_section(best: TrialOutcome, ties: list[int], metric: str, best_config: Path | None) -> list[str]:
+def _best_section(
+    best: TrialOutcome, ties: list[int], metric: str, best_config: Path | None, study: str
+) -> list[str]:
     parts = ["<h2>Best trial</h2>"]
     if ties:
-        parts.append(f'<p class="skipped">{_e(best_line(best, ties, metric))}</p>')
+        parts.append(f'<p class="skipped">{_e(best_line(best, ties, metric, study))}</p>')
     parts.append("<pre>" + html.escape(json.dumps(best.params, indent=2)) + "</pre>")
     if best.adapter:
         parts.append(f"<p>adapter: <code>{_e(best.adapter)}</code></p>")

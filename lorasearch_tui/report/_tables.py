@@ -11,7 +11,16 @@ from rich.table import Table
 from rich.text import Text
 
 from ..errors import printable
-from ..events import STATE_COLOURS, ParamImportances, TrialOutcome, cells, headers
+from ..events import (
+    STATE_COLOURS,
+    ParamImportances,
+    TrialOutcome,
+    cells,
+    evaluation_headers,
+    evaluation_rows,
+    evaluation_title,
+    headers,
+)
 from ..events import fmt_bytes as fmt_bytes
 from ..events import fmt_seconds as fmt_seconds
 from ..events import fmt_value as fmt_value
@@ -96,3 +105,13 @@ def fail_reasons(rows: list[TrialOutcome]) -> list[tuple[str, int]]:
     """Why trials did not complete, grouped, most frequent first (pruning by the pruner apart)."""
     reasons = Counter(r.fail_reason for r in rows if r.fail_reason and r.state in ("FAIL", "PRUNED"))
     return reasons.most_common()
+
+
+def evaluation_table(summary: dict[str, Any]) -> Table:
+    """`lorasearch evaluate`'s table of one split: the rows OCR results are published with."""
+    table = Table(title=evaluation_title(summary), title_justify="left")
+    for header in evaluation_headers():
+        table.add_column(header, overflow="fold")
+    for row in evaluation_rows(summary):
+        table.add_row(*(Text(printable(cell)) for cell in row))
+    return table

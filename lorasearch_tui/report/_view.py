@@ -8,10 +8,10 @@ from rich.console import Group
 from rich.text import Text
 
 from ..errors import printable
-from ..events import TrialOutcome, tied
+from ..events import TrialOutcome, difference_lines, saved_line, tie_text, tied
 from ..results import StudyLook
 from ..store import best_files, pareto_config_file
-from ._tables import fail_reasons, importance_bars, sort_rows, trials_table
+from ._tables import evaluation_table, fail_reasons, importance_bars, sort_rows, trials_table
 
 
 def study_view(looked: StudyLook, sort: str = "number") -> Any:
@@ -43,7 +43,7 @@ def study_view(looked: StudyLook, sort: str = "number") -> Any:
     if best is None:
         parts.append(Text("no COMPLETE trial yet"))
     else:
-        parts.append(best_line(best, ties, summary.metric))
+        parts.append(best_line(best, ties, summary.metric, summary.name))
         parts += [
             Text(f"  {printable(name)} = {printable(str(value))}") for name, value in best.params.items()
         ]
@@ -67,6 +67,9 @@ def study_view(looked: StudyLook, sort: str = "number") -> Any:
                     f"{pareto_config_file(summary.name, r.number)}"
                 )
             )
+    for split in ("val", "test"):
+        if split in looked.evaluation:
+            parts.append(evaluation_view(looked.evaluation[split]))
     parts.append(importance_bars(looked.importances))
     reasons = fail_reasons(rows)
     if reasons:
@@ -75,13 +78,15 @@ def study_view(looked: StudyLook, sort: str = "number") -> Any:
     return Group(*parts)
 
 
-def best_line(best: TrialOutcome, ties: list[int], metric: str) -> Text:
+def best_line(best: TrialOutcome, ties: list[int], metric: str, study: str | None = None) -> Text:
     """`Best: trial 3, cer 0.2140`; when others have exactly its value, a tie, not a best."""
     if not ties:
         return Text(f"Best: trial {best.number}, {metric} {best.value:.4f}", style="bold")
-    return Text(
-        f"Tie: trials {', '.join(map(str, ties))} have exactly {metric} {best.value:.4f}: nothing "
-        f"measured tells them apart; trial {best.number}'s parameters are in the best files only "
-        f"because it came first.",
-        style="bold yellow",
-    )
+    return Text("Tie: " + tie_text(ties, metric, best.value, best.number, study), style="bold yellow")
+
+
+def evaluation_view(summary: dict[str, Any]) -> Group:
+    """One split's evaluation: the table, each adapter against the base and the best, and what
+    the early stop saved (`lorasearch evaluate` prints it, `show` too)."""
+    lines = [*difference_lines(summary), *filter(None, [saved_line(summary)])]
+    return Group(evaluation_table(summary), *(Text(printable(line)) for line in lines))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import SearchConfig
 from ..errors import UserError
 from ..events import ParamImportances, TrialOutcome
-from ..store import default_storage, importances, mask_password, open_existing, pareto_trials
+from ..store import EVALUATION_ATTR, default_storage, importances, mask_password, open_existing, pareto_trials
 from ._open import stored_config
 from ._rows import trial_rows
 from ._studies import StudySummary, summarize
@@ -26,6 +26,8 @@ class StudyLook:
     summary: StudySummary
     importances: ParamImportances
     pareto: frozenset[int]  # several objectives: the trials on the Pareto front (else empty)
+    # what `lorasearch evaluate` measured, {split: summary} (see `events.evaluation_rows`)
+    evaluation: dict[str, Any] = field(default_factory=dict)
 
 
 def look(study_name: str, storage: str | None) -> StudyLook:
@@ -42,4 +44,5 @@ def look(study_name: str, storage: str | None) -> StudyLook:
     names = list(config.space)
     summary = summarize(study, mask_password(storage or default_storage(study_name)))
     front = frozenset(t.number for t in pareto_trials(study))
-    return StudyLook(study, config, rows, names, summary, importances(study, names), front)
+    evaluation = dict(study.user_attrs.get(EVALUATION_ATTR, {}))
+    return StudyLook(study, config, rows, names, summary, importances(study, names), front, evaluation)

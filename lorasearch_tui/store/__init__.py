@@ -28,6 +28,7 @@ from ._settings import SearchSettings, describe_sampler, nsga2_population, tpe_s
 from ._storage import StorageUnavailable, first_line, mask_password, open_storage
 from ._study import (
     CONFIG_ATTR,
+    EVALUATION_ATTR,
     FAULT_ATTR,
     RERUN_ATTR,
     RESULTS_DIR,
@@ -53,6 +54,7 @@ __all__ = [
     "best_trial",
     "check_study_name",
     "CONFIG_ATTR",
+    "EVALUATION_ATTR",
     "default_storage",
     "describe_sampler",
     "done_count",

@@ -26,6 +26,7 @@ SETTINGS_ATTR = "lorasearch_settings"
 SURPLUS_ATTR = "lorasearch_surplus"  # a trial created but not run: the study had enough
 RERUN_ATTR = "lorasearch_rerun"  # trials stopped by the failure budget, to run again on resume
 FAULT_ATTR = "lorasearch_fault_injection"
+EVALUATION_ATTR = "lorasearch_evaluation"  # what `lorasearch evaluate` measured, per split
 
 
 STUDY_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
