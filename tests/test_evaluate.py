@@ -181,9 +181,21 @@ def test_a_search_never_reads_the_test_split_and_evaluate_confirms_then_tests(de
     }
     write_json(tmp_path / "c.json", config)
     ran = _lorasearch(
-        "search", "--config", "c.json", "--n-trials", "3", "--study-name", "ev", "--no-tui", cwd=tmp_path
+        "search",
+        "--config",
+        "c.json",
+        "--n-trials",
+        "3",
+        "--study-name",
+        "ev",
+        "--no-tui",
+        "--confirm-top",
+        "3",
+        cwd=tmp_path,
     )
     assert ran.returncode == 0, ran.stdout + ran.stderr
+    # the search ends with the re-ranking on val and the confirmed trial and the base on test
+    assert "confirmed: trial " in ran.stdout and "test split, 30 records" in ran.stdout, ran.stdout
     params = TrainParams(**{k: v for k, v in config.items() if k != "search_space"})
     held = load_data(params, decode_images=False, with_test=True)
     test_ids, val_ids = {e.index for e in held.test}, {e.index for e in held.val}
@@ -194,15 +206,13 @@ def test_a_search_never_reads_the_test_split_and_evaluate_confirms_then_tests(de
     }
     assert scored and scored <= val_ids and not scored & test_ids  # the search scored val records only
 
-    val = _lorasearch(
-        "evaluate", "ev", "--top", "3", "--samples", "12", "--batch-size", "4", "--json", cwd=tmp_path
-    )
-    assert val.returncode == 0, val.stdout + val.stderr
-    summary = json.loads(val.stdout)
+    evaluation = tmp_path / "optuna_studies" / "ev_evaluation.json"
+    summary = json.loads(evaluation.read_text(encoding="utf-8"))["val"]
     assert [r["name"] for r in summary["candidates"]][-1] == BASE and len(summary["candidates"]) == 4
+    assert all(set(r["params"]) == {"learning_rate"} for r in summary["candidates"][:-1])
     for row in summary["candidates"]:
         gens = read_generations(Path(row["generations"]))
-        assert {g.record for g in gens} <= set(sorted(val_ids)[:12])
+        assert {g.record for g in gens} <= val_ids
         assert row["metrics"]["cer"]["value"] == pytest.approx(
             jiwer.cer([g.reference or "\u2205" for g in gens], [g.prediction for g in gens])
         )
@@ -211,7 +221,12 @@ def test_a_search_never_reads_the_test_split_and_evaluate_confirms_then_tests(de
     )
     assert "search_space" not in confirmed and confirmed["learning_rate"] > 0
 
-    # the test split: a Ctrl+C keeps what was written, a second run finishes it without redoing it
+    tested_once = json.loads(evaluation.read_text(encoding="utf-8"))["test"]
+    assert [r["name"] for r in tested_once["candidates"]] == [f"trial {summary['best_trial']}", BASE]
+
+    # the test split again: a Ctrl+C keeps what was written, a second run finishes it without redoing it
+    for done in (tmp_path / "models" / "ev").glob("*/test_generations.jsonl"):
+        done.unlink()
     proc = subprocess.Popen(
         [sys.executable, "-m", "lorasearch_tui", "evaluate", "ev", "--split", "test", "--batch-size", "2"],
         cwd=tmp_path,

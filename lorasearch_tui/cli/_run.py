@@ -37,8 +37,15 @@ def run_search(
     use_tui: bool,
     name_prefix: str = "lorasearch",
     sets: list[str] | None = None,
+    confirm_top: int | None = None,
 ) -> None:
-    """The part of `search` and `demo` that is the same: config, signals, console, exit code."""
+    """The part of `search` and `demo` that is the same: config, signals, console, exit code.
+
+    Args:
+        confirm_top: once the search ends (not on a failure or Ctrl+C), re-rank its K best
+            trials on all val records and score the confirmed one on the test split
+            (`lorasearch evaluate`).
+    """
     from datetime import datetime
 
     from ..events import SearchControls
@@ -60,6 +67,53 @@ def run_search(
         raise fail(finished.message or "the search failed", ExitCode.BUG)
     if code:
         raise typer.Exit(code)
+    if confirm_top and finished is not None and finished.counts.get("complete"):
+        confirm(console, name, options.storage, confirm_top)
+
+
+def confirm(console: Console, study: str, storage: str | None, top: int) -> None:
+    """`lorasearch evaluate STUDY --top K`, then `--split test` on the confirmed trial when the
+    config holds out test records: the search's answer checked on more data, then on data it
+    never saw."""
+    from ..console import EvaluateProgress
+    from ..evaluation import Request, evaluate
+    from ..report import evaluation_view
+
+    with user_errors():
+        try:
+            for split in ("val", "test"):
+                request = Request(
+                    source=study, storage=storage, split=split, top=top if split == "val" else None
+                )
+                if split == "test" and not _holds_out(study, storage):
+                    say(
+                        console,
+                        "no test_split or test_data in the config: the confirmed trial was not scored on "
+                        "held-out records",
+                    )
+                    break
+                what = (
+                    f"the {top} best trials on the val"
+                    if split == "val"
+                    else "the confirmed trial on the test"
+                )
+                say(console, f"confirming: {what} records")
+                with EvaluateProgress(console) as bar:
+                    done = evaluate(request, bar.update)
+                console.print(evaluation_view(done.summary))
+                say(console, f"wrote {done.file}")
+                if done.confirmed_config is not None:
+                    say(console, f"confirmed: {done.summary['best']}, config {done.confirmed_config}")
+        except KeyboardInterrupt:
+            say(console, f"confirming stopped; resume it with: lorasearch evaluate {study} --top {top}")
+            raise typer.Exit(ExitCode.INTERRUPTED) from None
+
+
+def _holds_out(study: str, storage: str | None) -> bool:
+    from ..results import open_existing, stored_config
+
+    params = stored_config(open_existing(study, storage)).params
+    return params.test_data is not None or params.test_split is not None
 
 
 def _config(

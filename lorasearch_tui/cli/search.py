@@ -145,6 +145,16 @@ def search(
             show_default=False,
         ),
     ] = None,
+    confirm_top: Annotated[
+        int | None,
+        typer.Option(
+            "--confirm-top",
+            min=1,
+            help="When the search ends: re-rank its K best trials on every val record (lorasearch "
+            "evaluate), write the winner's config, and score it on the config's test_split.",
+            show_default=False,
+        ),
+    ] = None,
     no_tui: NoTuiOption = False,
     sets: SetOption = None,
     model_name: Annotated[str | None, typer.Option("--model-name", help="Override model_name.")] = None,
@@ -185,7 +195,9 @@ def search(
         recycle_every=recycle_every,
         recycle_above=recycle_above,
     )
-    run_search(options, config, overrides, DEFAULT_SEARCH, use_tui(no_tui), sets=sets or [])
+    run_search(
+        options, config, overrides, DEFAULT_SEARCH, use_tui(no_tui), sets=sets or [], confirm_top=confirm_top
+    )
 
 
 DEMO_SEARCH = {

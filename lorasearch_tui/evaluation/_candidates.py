@@ -42,7 +42,7 @@ class Candidate:
 
 def ranked_trials(study: Any) -> list[Any]:
     """The COMPLETE trials, best first in the (first) objective, the older first on a tie."""
-    from ..results._open import stored_config
+    from ..results import stored_config
 
     goal = stored_config(study).params.objective.goal
     complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE" and t.values]
@@ -56,7 +56,7 @@ def study_candidates(study: Any, numbers: list[int]) -> list[Candidate]:
     Raises:
         UserError: a trial that is not COMPLETE or whose adapter is not on this host.
     """
-    from ..results._open import stored_config
+    from ..results import stored_config
 
     config = stored_config(study)
     by_number = {t.number: t for t in study.get_trials(deepcopy=False)}
@@ -72,9 +72,10 @@ def study_candidates(study: Any, numbers: list[int]) -> list[Candidate]:
                 f"trial {number}'s adapter is not at {folder / 'adapter'} on this host; evaluate where it "
                 f"was trained, or copy its folder here and give the folder"
             )
+        values = dict(trial.params)
         out.append(
             Candidate(
-                f"trial {number}", number, folder / "adapter", folder, config.with_values(dict(trial.params))
+                f"trial {number}", number, folder / "adapter", folder, config.with_values(values), values
             )
         )
     base_folder = Path(config.params.base_output_dir) / study.study_name / "base_model"

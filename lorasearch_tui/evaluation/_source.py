@@ -112,7 +112,7 @@ def _numbers(study: Any, request: Request) -> list[int]:
 
 def _confirm(study: Any, number: int) -> Path:
     """The re-ranking's winner as a config `lorasearch train` runs unchanged."""
-    from ..results._open import stored_config
+    from ..results import stored_config
 
     trial = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
     path = confirmed_file(study.study_name)

@@ -5,6 +5,7 @@ live in `lorasearch_tui.report`)."""
 from ..store import MIN_TRIALS, importances, open_existing
 from ._adapters import find_adapter
 from ._look import StudyLook, look
+from ._open import stored_config
 from ._rows import curves, flat
 from ._studies import StudySummary, list_studies, storages_here
 
@@ -20,4 +21,5 @@ __all__ = [
     "look",
     "open_existing",
     "storages_here",
+    "stored_config",
 ]
