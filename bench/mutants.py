@@ -253,8 +253,56 @@ MUTANTS = [
         (T + "test_bad_input.py::test_the_study_name_rule_itself",),
         "a study name cannot escape its folders",
     ),
+    # Is the winner real? (issue 21)
+    Mutant(
+        "test-overlap",
+        "lorasearch_tui/data/_load.py",
+        "        if shared:\n",
+        "        if False:\n",
+        (T + "test_test_split.py::test_a_test_split_that_shares_records_is_refused",),
+        "a test split sharing records with train or val is refused",
+    ),
+    Mutant(
+        "cer-corpus-level",
+        "lorasearch_tui/evaluation/_metrics.py",
+        '"cer": c["char_edits"][idx].sum(-1) / c["ref_chars"][idx].sum(-1),',
+        '"cer": (c["char_edits"] / c["ref_chars"])[idx].mean(-1),',
+        (T + "test_evaluate.py::test_the_scores_are_jiwers_on_the_same_texts",),
+        "CER is all edits over all reference characters (jiwer's corpus CER), not a mean of ratios",
+    ),
+    Mutant(
+        "paired-draws",
+        "lorasearch_tui/evaluation/_metrics.py",
+        "da, db = _metrics(ca, draws), _metrics(cb, draws)",
+        "da, db = _metrics(ca, draws), _metrics(cb, _draws(len(common), seed + 1))",
+        (T + "test_evaluate.py::test_a_paired_interval_tells_a_clearly_worse_candidate_from_an_equal_one",),
+        "a paired difference resamples both candidates with the same records",
+    ),
+    Mutant(
+        "rerank-one-sided",
+        "lorasearch_tui/evaluation/_rerank.py",
+        'alternative="greater"',
+        'alternative="two-sided"',
+        (T + "test_evaluate.py::test_the_rerank_stops_only_the_significantly_worse_and_never_on_ties",),
+        "the re-ranking stops only a candidate significantly worse than the leader",
+    ),
+    Mutant(
+        "cut-line-kept",
+        "lorasearch_tui/evaluation/_generations.py",
+        "        except (ValueError, TypeError):\n            continue\n",
+        "        except (ValueError, TypeError):\n            row = Generation(-1, '', '', '', '')\n",
+        (T + "test_evaluate.py::test_a_cut_last_line_is_generated_again",),
+        "a generation cut by a kill is generated again, never scored",
+    ),
+    Mutant(
+        "strict-punctuation",
+        "lorasearch_tui/training/_scoring.py",
+        'if not unicodedata.category(c).startswith("P")',
+        'if not unicodedata.category(c) in ("Po",)',
+        (T + "test_evaluate.py::test_the_strict_preset_scores_cjk_ocr_as_published",),
+        "every Unicode punctuation category is removed, CJK's included",
+    ),
 ]
-
 
 def copy_repo(to: Path) -> None:
     """The checkout as git sees it (tracked and untracked, not ignored), without .venv."""

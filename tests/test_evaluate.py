@@ -70,6 +70,9 @@ def test_the_strict_preset_scores_cjk_ocr_as_published():
     strict = Normalize(**NORMALIZE_PRESETS["ocr_strict"])
     prediction, reference = normalized("第 1 頁，共 2 頁。", strict), normalized("第1頁 共2頁", strict)
     assert score_record(0, prediction, reference).char_edits == 0
+    # every punctuation category: brackets, dashes, quotes, not only the Po of ，and 。
+    bracketed = normalized("「第 1 頁」—（共 2 頁）“完”", strict)
+    assert score_record(0, bracketed, normalized("第1頁共2頁完", strict)).char_edits == 0
     plain = Normalize()
     assert (
         score_record(0, normalized("第 1 頁，共 2 頁。", plain), normalized("第1頁 共2頁", plain)).char_edits
@@ -90,6 +93,11 @@ def test_a_paired_interval_tells_a_clearly_worse_candidate_from_an_equal_one():
     assert verdict["worse"] and not verdict["better"] and verdict["low"] > 0
     assert paired(_scores(good), _scores(bad))["cer"]["better"]
     # the same errors on other records: as good on average, nothing to tell them apart
+    # a candidate one character worse on every record, on records of very different difficulty:
+    # paired, that is certain; compared as two independent samples, it would drown in the spread
+    spread = [i % 9 for i in range(40)]
+    one_worse = paired(_scores([e + 1 for e in spread]), _scores(spread))["cer"]
+    assert one_worse["worse"] and one_worse["high"] - one_worse["low"] < 0.02
     shuffled = good[:]
     rng.shuffle(shuffled)
     same = paired(_scores(shuffled), _scores(good))["cer"]
@@ -104,6 +112,11 @@ def test_the_rerank_stops_only_the_significantly_worse_and_never_on_ties():
     stops = to_stop({"leader": leader, "worse": worse, "alike": alike})
     assert list(stops) == ["worse"] and stops["worse"] < 0.05
     assert worse_p(leader, dict(leader)) is None  # exact ties carry no information
+    # better than the leader on most records, much worse on a few: not the leader (its mean is
+    # higher), yet never stopped, since it is not worse on most records
+    steady = {i: 0.2 for i in range(40)}
+    uneven = {i: 0.1 if i < 34 else 1.0 for i in range(40)}
+    assert to_stop({"steady": steady, "uneven": uneven}) == {}
     assert to_stop({"a": leader, "b": dict(leader)}) == {}
     # too few records differ to say anything yet
     assert worse_p({i: 0.0 for i in range(5)}, {i: 1.0 for i in range(5)}) is None
