@@ -304,6 +304,7 @@ MUTANTS = [
     ),
 ]
 
+
 def copy_repo(to: Path) -> None:
     """The checkout as git sees it (tracked and untracked, not ignored), without .venv."""
     listed = subprocess.run(
