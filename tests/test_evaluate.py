@@ -169,6 +169,20 @@ def test_a_cut_last_line_is_generated_again(tmp_path):
     assert [g.record for g in read_generations(path)] == [0, 1, 2]
 
 
+def test_bad_requests_are_one_line_before_any_model_loads(demo_data, tmp_path):
+    from lorasearch_tui.errors import UserError
+    from lorasearch_tui.evaluation import records_of
+
+    plain = Candidate("trial 0", 0, None, tmp_path, TrainParams(input_data=str(demo_data)))
+    with pytest.raises(
+        UserError, match=r"^--split test: the config names no held-out records; set test_split"
+    ):
+        records_of(plain, "test", None)
+    missing = _lorasearch("evaluate", "no_such_study", cwd=tmp_path)
+    assert missing.returncode == 2 and missing.stderr.startswith("error: no study 'no_such_study'")
+    assert "Traceback" not in missing.stderr
+
+
 def _lorasearch(*args, cwd):
     return subprocess.run(
         [sys.executable, "-m", "lorasearch_tui", *args], cwd=cwd, capture_output=True, text=True, timeout=900
@@ -268,6 +282,8 @@ def test_a_search_never_reads_the_test_split_and_evaluate_confirms_then_tests(de
     assert best.read_text(encoding="utf-8").count("\n") == len(test_ids)  # none generated twice
     stored = json.loads((tmp_path / "optuna_studies" / "ev_evaluation.json").read_text(encoding="utf-8"))
     assert set(stored) == {"val", "test"} and stored["test"]["records"] == len(test_ids)
+    wrong_gpu = _lorasearch("evaluate", "ev", "--gpu", "7", cwd=tmp_path)
+    assert wrong_gpu.returncode == 2 and wrong_gpu.stderr.startswith("error: --gpu: "), wrong_gpu.stderr
     # the study keeps it: show and export print it
     shown = json.loads(_lorasearch("show", "ev", "--json", cwd=tmp_path).stdout)
     assert shown["evaluation"]["test"]["best_trial"] == summary["best_trial"]

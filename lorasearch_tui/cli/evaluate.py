@@ -61,6 +61,15 @@ def evaluate(
             "than the leader (a Wilcoxon test after each batch).",
         ),
     ] = False,
+    gpu: Annotated[
+        str | None,
+        typer.Option(
+            "--gpu",
+            help="The GPU to generate on, as --gpus of search takes it (its nvidia-smi number, or its place "
+            "in CUDA_VISIBLE_DEVICES). [default: the first GPU, else the CPU]",
+            show_default=False,
+        ),
+    ] = None,
     storage: StorageOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON, for scripts.")] = False,
 ) -> None:
@@ -83,6 +92,7 @@ def evaluate(
         samples=samples,
         batch_size=batch_size,
         early_stop=not no_early_stop,
+        gpu=gpu,
     )
     with user_errors():
         try:

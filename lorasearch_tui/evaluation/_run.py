@@ -67,6 +67,7 @@ def generate(
     early_stop: bool,
     log: Path,
     on_progress: Callable[[Progress], None] = lambda p: None,
+    env: dict[str, str] | None = None,
 ) -> Progress:
     """Run the worker until every candidate has answered every record (or was stopped early).
 
@@ -92,7 +93,12 @@ def generate(
             stderr=err,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # a Ctrl+C reaches the parent, which stops the worker
-            env={**os.environ, "HF_HUB_OFFLINE": "1"},
+            # never the network; pinned to its GPU (or its CPU threads) as a trial's worker is
+            env={
+                **os.environ,
+                "HF_HUB_OFFLINE": "1",
+                **(env or {}),
+            },
         )
         try:
             assert proc.stdout is not None

@@ -35,6 +35,7 @@ class Request:
     samples: int | None = None
     batch_size: int = 8
     early_stop: bool = True
+    gpu: str | None = None  # `--gpus`' syntax, one GPU; None: the first, else the CPU
 
 
 @dataclass(frozen=True)
@@ -80,9 +81,17 @@ def evaluate(request: Request, on_progress: Callable[[Progress], None] = lambda 
         log = candidates[-1].folder.parent / "evaluate.log"
         out = evaluation_file(study.study_name)
     records = records_of(candidates[0], request.split, request.samples)
+    from ..search import plan_workers
+
+    try:
+        where = plan_workers(request.gpu, None, 1)[0]
+    except UserError as exc:  # its words are search's flags: say them as evaluate's
+        raise UserError(
+            f"--gpu: {str(exc).split(': ', 1)[-1].split(';')[0]}; leave --gpu out to use the CPU"
+        ) from None
     early = request.early_stop and request.split == "val"
     progress = generate(
-        candidates, request.split, request.samples, request.batch_size, early, log, on_progress
+        candidates, request.split, request.samples, request.batch_size, early, log, on_progress, where.env
     )
     summary = score(candidates, request.split, records, progress.stopped)
     confirmed = None

@@ -6,9 +6,12 @@ What a search leaves behind (the study, its files) is `lorasearch_tui.store`'s.
 """
 
 from ..options import SearchOptions
+from ._placement import Placement, plan_workers
 from ._runner import SearchRunner
 
 __all__ = [
+    "Placement",
+    "plan_workers",
     "SearchOptions",
     "SearchRunner",
 ]
