@@ -80,6 +80,12 @@ def evaluate(request: Request, on_progress: Callable[[Progress], None] = lambda 
         candidates = study_candidates(study, _numbers(study, request))
         log = candidates[-1].folder.parent / "evaluate.log"
         out = evaluation_file(study.study_name)
+    # a Hub model or data set is in the cache (its search put it there): checked here, in the
+    # parent, which alone may download, so that the worker never reaches the network
+    from ..data import with_data
+    from ..hub import with_model
+
+    with_model(with_data(candidates[0].params))
     records = records_of(candidates[0], request.split, request.samples)
     from ..search import plan_workers
 
