@@ -264,7 +264,7 @@ MUTANTS = [
     ),
     Mutant(
         "cer-corpus-level",
-        "lorasearch_tui/evaluation/_metrics.py",
+        "lorasearch_tui/scores.py",
         '"cer": c["char_edits"][idx].sum(-1) / c["ref_chars"][idx].sum(-1),',
         '"cer": (c["char_edits"] / c["ref_chars"])[idx].mean(-1),',
         (T + "test_evaluate.py::test_the_scores_are_jiwers_on_the_same_texts",),
@@ -272,9 +272,9 @@ MUTANTS = [
     ),
     Mutant(
         "paired-draws",
-        "lorasearch_tui/evaluation/_metrics.py",
+        "lorasearch_tui/scores.py",
         "da, db = _metrics(ca, draws), _metrics(cb, draws)",
-        "da, db = _metrics(ca, draws), _metrics(cb, _draws(len(common), seed + 1))",
+        "da, db = _metrics(ca, draws), _metrics(cb, _draws(len(common), seed + 1, ROUNDS))",
         (T + "test_evaluate.py::test_a_paired_interval_tells_a_clearly_worse_candidate_from_an_equal_one",),
         "a paired difference resamples both candidates with the same records",
     ),
@@ -301,6 +301,22 @@ MUTANTS = [
         'if not unicodedata.category(c) in ("Po",)',
         (T + "test_evaluate.py::test_the_strict_preset_scores_cjk_ocr_as_published",),
         "every Unicode punctuation category is removed, CJK's included",
+    ),
+    Mutant(
+        "doubt-counted-eval",
+        "lorasearch_tui/results/_doubt.py",
+        "return steps[min(sorted(steps, reverse=True), key=gap)]",
+        "return steps[max(steps)]",
+        (T + "test_evaluate.py::test_the_search_says_which_trials_its_evals_cannot_tell_from_the_best",),
+        "the best trial's interval is of the eval its value came from",
+    ),
+    Mutant(
+        "doubt-paired-zero",
+        "lorasearch_tui/results/_doubt.py",
+        'if diff is not None and diff["low"] <= 0 <= diff["high"]:',
+        "if diff is not None:",
+        (T + "test_evaluate.py::test_the_search_says_which_trials_its_evals_cannot_tell_from_the_best",),
+        "only trials whose paired difference holds 0 are called indistinguishable",
     ),
 ]
 

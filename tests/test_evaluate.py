@@ -291,3 +291,51 @@ def test_a_search_never_reads_the_test_split_and_evaluate_confirms_then_tests(de
     row = next(r for r in json.loads(exported.stdout) if r["number"] == summary["best_trial"])
     assert row["test_cer"] == tested["candidates"][0]["metrics"]["cer"]["value"]
     assert "test split, " in _lorasearch("show", "ev", cwd=tmp_path).stdout
+
+
+def _eval_answers(folder, steps):
+    """A trial folder whose generations.jsonl holds each eval's answers: {step: [errors per record]}."""
+    folder.mkdir(parents=True)
+    with (folder / "generations.jsonl").open("w", encoding="utf-8") as out:
+        for step, errors in steps.items():
+            for record, e in enumerate(errors):
+                row = {
+                    "step": step,
+                    "record": record,
+                    "prediction": "x" * e + "a" * (10 - e),
+                    "reference": "a" * 10,
+                }
+                out.write(json.dumps(row) + "\n")
+
+
+def test_the_search_says_which_trials_its_evals_cannot_tell_from_the_best(tmp_path):
+    from lorasearch_tui.events import TrialOutcome
+    from lorasearch_tui.results import doubt_line
+    from lorasearch_tui.results._doubt import search_doubt
+
+    rng = random.Random(3)
+    best = [rng.choice([1, 2, 3]) for _ in range(32)]
+    close = best[:]
+    rng.shuffle(close)  # as good on average, other records wrong
+    far = [e + 4 for e in best]
+    # trial 0 kept an earlier eval (early stopping): its value is that eval's, not the last one's
+    _eval_answers(tmp_path / "t0", {5: best, 10: [e + 1 for e in best]})
+    _eval_answers(tmp_path / "t1", {10: close})
+    _eval_answers(tmp_path / "t2", {10: far})
+
+    def outcome(n, errors):
+        return TrialOutcome(
+            n, "COMPLETE", value=sum(errors) / 320, trial_dir=str(tmp_path / f"t{n}"), metric="cer"
+        )
+
+    rows = [outcome(0, best), outcome(1, close), outcome(2, far)]
+    doubt = search_doubt(rows, 0, "cer", "minimize")
+    assert doubt is not None and doubt.records == 32 and doubt.close == [1]
+    assert doubt.interval["value"] == pytest.approx(sum(best) / 320)  # the counted eval, step 5
+    assert doubt.interval["low"] < doubt.interval["value"] < doubt.interval["high"]
+    line = doubt_line(doubt, "s")
+    assert (
+        "trial 1: the search cannot tell it from trial 0" in line and "lorasearch evaluate s --top 2" in line
+    )
+    assert "cannot tell" not in doubt_line(doubt, "s", ties=[0, 1])  # the tie line says it already
+    assert search_doubt(rows, 0, "eval_loss", "minimize") is None  # no per-record answers

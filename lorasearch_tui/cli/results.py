@@ -217,6 +217,10 @@ def _show_json(looked: StudyLook) -> dict[str, Any]:
             "adapter": str(best.adapter) if best.adapter else None,
             "train_command": f"lorasearch train --config {best_files(summary.name)[1]}",
             "tied_with": tied(summary.best_number, rows),  # trials of exactly its value, itself in
+            # a generated metric: its interval over its eval's records, and the trials a paired
+            # difference on those records cannot tell from it
+            "interval": looked.doubt.interval if looked.doubt else None,
+            "indistinct_from": looked.doubt.close if looked.doubt else [],
         },
         "objectives": list(summary.objectives) or [summary.metric],
         "pareto_front": [

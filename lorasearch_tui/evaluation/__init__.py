@@ -8,9 +8,9 @@ writes (`_generations.py`) with `_metrics.py`; a re-ranking stops a candidate ea
 significantly worse than the leader (`_rerank.py`). No UI library here: the CLI renders.
 """
 
+from ..scores import METRICS, RecordScore, paired, score_record, summarize
 from ._candidates import BASE, Candidate, adapter_candidates, ranked_trials, study_candidates
 from ._generations import Generation, generations_file, read_generations
-from ._metrics import METRICS, RecordScore, paired, score_record, summarize
 from ._rerank import to_stop, worse_p
 from ._run import Progress, generate, records_of, save, score
 from ._source import EVALUATION_ATTR, Evaluated, Request, confirmed_file, evaluate, evaluation_file

@@ -21,9 +21,9 @@ from typing import Any
 
 from ..atomic import write_json
 from ..errors import RunFailure, UserError
+from ..scores import RecordScore, paired, score_record, summarize
 from ._candidates import BASE, Candidate
 from ._generations import generations_file, read_generations
-from ._metrics import RecordScore, paired, score_record, summarize
 from ._worker import MARK
 
 WORKER = (sys.executable, "-m", "lorasearch_tui.evaluation")

@@ -117,7 +117,7 @@ def _stops(
     say: Callable[[dict[str, Any]], None],
 ) -> set[int]:
     """The adapters (never the base) significantly worse than the leader on the records so far."""
-    from ._metrics import per_record_cer, score_record
+    from ..scores import per_record_cer, score_record
 
     wanted = {e.index for e in seen}
     scores = {

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import printable
 from ..events import STATE_COLOURS, TrialOutcome, cells, headers, tied
-from ..results import StudyLook, curves
+from ..results import StudyLook, curves, doubt_line
 from ._plots import looking_copy, plans, plotly_figure
 from ._view import best_line
 
@@ -67,6 +67,9 @@ def report_html(looked: StudyLook, best_config: Path | None) -> str:
     ]
     if best is not None:
         parts += _best_section(best, ties, summary.metric, best_config, summary.name)
+        if looked.doubt is not None:
+            line = _e(doubt_line(looked.doubt, summary.name, ties))
+            parts.append(f'<p class="{"skipped" if looked.doubt.close else ""}">{line}</p>')
     parts.append("<h2>Parameter importances</h2>")
     if imp.values:
         parts.append(f"<p>{_e(imp.evaluator)}, from {imp.trials} complete trials</p><table>")

@@ -9,7 +9,7 @@ from rich.text import Text
 
 from ..errors import printable
 from ..events import TrialOutcome, difference_lines, saved_line, tie_text, tied
-from ..results import StudyLook
+from ..results import StudyLook, doubt_line
 from ..store import best_files, pareto_config_file
 from ._tables import evaluation_table, fail_reasons, importance_bars, sort_rows, trials_table
 
@@ -44,6 +44,13 @@ def study_view(looked: StudyLook, sort: str = "number") -> Any:
         parts.append(Text("no COMPLETE trial yet"))
     else:
         parts.append(best_line(best, ties, summary.metric, summary.name))
+        if looked.doubt is not None:
+            parts.append(
+                Text(
+                    "  " + doubt_line(looked.doubt, summary.name, ties),
+                    style="yellow" if looked.doubt.close else "",
+                )
+            )
         parts += [
             Text(f"  {printable(name)} = {printable(str(value))}") for name, value in best.params.items()
         ]

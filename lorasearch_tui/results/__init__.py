@@ -4,12 +4,15 @@ live in `lorasearch_tui.report`)."""
 
 from ..store import MIN_TRIALS, importances, open_existing
 from ._adapters import find_adapter
+from ._doubt import Doubt, doubt_line
 from ._look import StudyLook, look
 from ._open import stored_config
 from ._rows import curves, flat
 from ._studies import StudySummary, list_studies, storages_here
 
 __all__ = [
+    "Doubt",
+    "doubt_line",
     "MIN_TRIALS",
     "StudyLook",
     "StudySummary",

@@ -9,6 +9,7 @@ from ..config import SearchConfig
 from ..errors import UserError
 from ..events import ParamImportances, TrialOutcome
 from ..store import EVALUATION_ATTR, default_storage, importances, mask_password, open_existing, pareto_trials
+from ._doubt import Doubt, search_doubt
 from ._open import stored_config
 from ._rows import trial_rows
 from ._studies import StudySummary, summarize
@@ -28,6 +29,8 @@ class StudyLook:
     pareto: frozenset[int]  # several objectives: the trials on the Pareto front (else empty)
     # what `lorasearch evaluate` measured, {split: summary} (see `events.evaluation_rows`)
     evaluation: dict[str, Any] = field(default_factory=dict)
+    # the best trial's interval and the trials its evals cannot tell from it (generated metrics)
+    doubt: Doubt | None = None
 
 
 def look(study_name: str, storage: str | None) -> StudyLook:
@@ -45,4 +48,6 @@ def look(study_name: str, storage: str | None) -> StudyLook:
     summary = summarize(study, mask_password(storage or default_storage(study_name)))
     front = frozenset(t.number for t in pareto_trials(study))
     evaluation = dict(study.user_attrs.get(EVALUATION_ATTR, {}))
-    return StudyLook(study, config, rows, names, summary, importances(study, names), front, evaluation)
+    goal = config.params.goals[0]
+    doubt = search_doubt(rows, summary.best_number, goal.metric, goal.goal)
+    return StudyLook(study, config, rows, names, summary, importances(study, names), front, evaluation, doubt)

@@ -27,13 +27,14 @@ from typing import Any
 from ..config import TrainParams, check_options
 from ..data import Example, LoadedData
 from ..errors import UserError
+from ..scores import GENERATIONS_FILE
 from ._batch_fit import choose, cuda_probe
 from ._early_stop import EarlyStopping
 from ._model import LoadedBase, attach_lora, detach_lora
 from ._observer import NullObserver, TrainingObserver, make_callback
 from ._reporting import reporting_callbacks, run_name
 from ._result import RunHistory, RunResult
-from ._scoring import GENERATIONS_FILE, Scorer
+from ._scoring import Scorer
 
 _log = logging.getLogger("lorasearch.training")
 

@@ -18,8 +18,6 @@ from typing import Any
 from ..config import Normalize, Objective
 from ..data import LoadedData
 
-GENERATIONS_FILE = "generations.jsonl"
-
 
 def normalized(text: str, how: Normalize) -> str:
     """`text` cleaned as `how` says: NFKC first (full-width forms become plain ones, so their

@@ -1,5 +1,5 @@
-"""How generated answers are scored in `evaluate`: per record first, then over the records, with
-seeded bootstrap intervals and paired differences.
+"""How generated answers are scored, by `evaluate` and by the views that judge a search's evals:
+per record first, then over the records, with seeded bootstrap intervals and paired differences.
 
 Per record: the character and word edits (`jiwer`'s alignment) and the reference's length, exact
 match, and the bag-of-characters F1 (the characters both texts hold, counted with repetition,
@@ -23,6 +23,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+GENERATIONS_FILE = "generations.jsonl"  # a search's eval answers, beside each trial's adapter
 EMPTY = "\u2205"
 METRICS = ("cer", "cer_mean", "wer", "exact_match", "char_f1")
 LOWER_IS_BETTER = {"cer": True, "cer_mean": True, "wer": True, "exact_match": False, "char_f1": False}
@@ -86,13 +87,13 @@ def _metrics(c: dict[str, Any], idx: Any) -> dict[str, Any]:
     }
 
 
-def _draws(n: int, seed: int, rounds: int = ROUNDS) -> Any:
+def _draws(n: int, seed: int, rounds: int) -> Any:
     import numpy as np
 
     return np.random.default_rng(seed).integers(0, n, size=(rounds, n))
 
 
-def summarize(scores: list[RecordScore], seed: int = 0) -> dict[str, dict[str, float]]:
+def summarize(scores: list[RecordScore], seed: int = 0, rounds: int = ROUNDS) -> dict[str, dict[str, float]]:
     """Each metric's value over all records and its bootstrap interval: {metric: {value, low, high}}."""
     import numpy as np
 
@@ -100,7 +101,7 @@ def summarize(scores: list[RecordScore], seed: int = 0) -> dict[str, dict[str, f
         return {}
     c = _columns(scores)
     whole = _metrics(c, np.arange(len(scores)))
-    drawn = _metrics(c, _draws(len(scores), seed))
+    drawn = _metrics(c, _draws(len(scores), seed, rounds))
     tail = (1 - LEVEL) / 2 * 100
     return {
         m: {
@@ -128,7 +129,7 @@ def paired(a: list[RecordScore], b: list[RecordScore], seed: int = 0) -> dict[st
         return {}
     ca, cb = _columns([mine[r] for r in common]), _columns([theirs[r] for r in common])
     whole_a, whole_b = _metrics(ca, np.arange(len(common))), _metrics(cb, np.arange(len(common)))
-    draws = _draws(len(common), seed)
+    draws = _draws(len(common), seed, ROUNDS)
     da, db = _metrics(ca, draws), _metrics(cb, draws)
     tail = (1 - LEVEL) / 2 * 100
     out = {}
