@@ -63,9 +63,13 @@ def study_candidates(study: Any, numbers: list[int]) -> list[Candidate]:
     out = []
     for number in numbers:
         trial = by_number.get(number)
-        if trial is None or trial.state.name != "COMPLETE":
-            state = "not in the study" if trial is None else trial.state.name
-            raise UserError(f"trial {number} is {state}: only COMPLETE trials keep an adapter to evaluate")
+        if trial is None:
+            raise UserError(f"--trial: study '{study.study_name}' has no trial {number}")
+        if trial.state.name != "COMPLETE":
+            raise UserError(
+                f"--trial: trial {number} is {trial.state.name}: only COMPLETE trials keep an adapter "
+                "to evaluate"
+            )
         folder = Path(trial.user_attrs.get("trial_dir", ""))
         if not (folder / "adapter" / "adapter_config.json").is_file():
             raise UserError(
