@@ -157,8 +157,8 @@ MUTANTS = [
     Mutant(
         "cer-reference-length",
         "lorasearch_tui/training/_scoring.py",
-        "return float(measure(refs, predictions))",
-        "return float(measure(predictions, refs))",
+        "return float(measure([r for _, r in pairs], [p for p, _ in pairs]))",
+        "return float(measure([p for p, _ in pairs], [r for _, r in pairs]))",
         (T + "test_objective.py::test_cer_wer_and_exact_match_of_known_pairs",),
         "CER and WER are edits over the reference's length",
     ),
@@ -172,7 +172,7 @@ MUTANTS = [
     ),
     Mutant(
         "normalize-nfkc",
-        "lorasearch_tui/training/_scoring.py",
+        "lorasearch_tui/scores.py",
         '    if how.nfkc:\n        text = unicodedata.normalize("NFKC", text)',
         "    pass",
         (T + "test_objective.py::test_normalization_for_ocr_text",),
@@ -180,7 +180,7 @@ MUTANTS = [
     ),
     Mutant(
         "normalize-punctuation",
-        "lorasearch_tui/training/_scoring.py",
+        "lorasearch_tui/scores.py",
         'if not unicodedata.category(c).startswith("P")',
         'if c not in ".,!?"',
         (T + "test_objective.py::test_the_strict_ocr_preset_scores_only_the_characters_read",),
@@ -296,7 +296,7 @@ MUTANTS = [
     ),
     Mutant(
         "strict-punctuation",
-        "lorasearch_tui/training/_scoring.py",
+        "lorasearch_tui/scores.py",
         'if not unicodedata.category(c).startswith("P")',
         'if not unicodedata.category(c) in ("Po",)',
         (T + "test_evaluate.py::test_the_strict_preset_scores_cjk_ocr_as_published",),
@@ -317,6 +317,14 @@ MUTANTS = [
         "if diff is not None:",
         (T + "test_evaluate.py::test_the_search_says_which_trials_its_evals_cannot_tell_from_the_best",),
         "only trials whose paired difference holds 0 are called indistinguishable",
+    ),
+    Mutant(
+        "rerank-alpha",
+        "lorasearch_tui/evaluation/_rerank.py",
+        "return ALPHA / (2 * len(CHECKS) * max(1, adapters - 1))",
+        "return ALPHA",
+        (T + "test_evaluate.py::test_the_rerank_rarely_stops_an_equally_good_candidate",),
+        "the re-ranking stops an equally good candidate in at most about 5% of runs",
     ),
 ]
 

@@ -37,6 +37,25 @@ def interrupt_on_signals(interrupt: Callable[[], None], hung_up: Callable[..., N
             signal.signal(sig, old)
 
 
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise KeyboardInterrupt, as Ctrl+C does: a command that cleans up on
+    Ctrl+C (evaluate stops its worker and keeps what it wrote) does the same for them."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signals = (signal.SIGTERM, signal.SIGHUP)  # Ctrl+C raises it already
+    previous = {sig: signal.getsignal(sig) for sig in signals}
+    for sig in signals:
+        signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def on_terminal_gone(gone: Callable[[int], None]) -> None:
     """Call `gone` from a watching thread when the terminal hangs up.
 

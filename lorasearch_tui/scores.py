@@ -13,12 +13,13 @@ by less than its noise are not told apart by it. Resampling the records (with re
 fixed seed, the same draws for every candidate) gives each score an interval, and, paired, the
 difference of two candidates an interval that does not count the records' own spread twice:
 `trial 7 vs base: CER -0.214 [-0.251, -0.180]` says trial 7 is better on these records beyond
-their noise. An empty reference is compared as `∅`, as the search's evals compare it, so
-nothing divides by zero.
+their noise. A blank reference is compared as `∅` (`blank_as_symbol`), as the search's evals
+compare it: nothing divides by zero, and a blank answer to a blank page is right.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -44,15 +45,41 @@ class RecordScore:
     char_f1: float
 
 
+def normalized(text: str, how: Any) -> str:
+    """`text` cleaned as `how` says: NFKC first (full-width forms become plain ones, so their
+    punctuation and spaces are recognised), then punctuation, then whitespace, then case."""
+    if how.nfkc:
+        text = unicodedata.normalize("NFKC", text)
+    if how.remove_punctuation:
+        text = "".join(c for c in text if not unicodedata.category(c).startswith("P"))
+    if how.remove_whitespace:
+        text = "".join(text.split())
+    if how.collapse_whitespace:
+        text = " ".join(text.split())
+    if how.strip:
+        text = text.strip()
+    if how.lowercase:
+        text = text.lower()
+    return text
+
+
+def blank_as_symbol(prediction: str, reference: str) -> tuple[str, str]:
+    """A blank reference becomes `∅` (jiwer refuses an empty one, and a ratio needs a length);
+    a blank answer to it becomes `∅` too, so that it counts as right (a blank page read blank)."""
+    if reference:
+        return prediction, reference
+    return (prediction or EMPTY), EMPTY
+
+
 def score_record(record: int, prediction: str, reference: str) -> RecordScore:
     """Edits, lengths, exact match and bag-of-characters F1 of one (already normalized) pair."""
     import jiwer
 
-    reference = reference or EMPTY
+    prediction, reference = blank_as_symbol(prediction, reference)
     chars = jiwer.process_characters(reference, prediction)
     words = jiwer.process_words(reference, prediction)
     common = sum((Counter(prediction) & Counter(reference)).values())
-    f1 = 2 * common / (len(prediction) + len(reference)) if prediction or reference else 1.0
+    f1 = 2 * common / (len(prediction) + len(reference))  # the reference is never blank here
     return RecordScore(
         record=record,
         char_edits=chars.substitutions + chars.deletions + chars.insertions,

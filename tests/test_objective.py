@@ -19,7 +19,8 @@ from helpers.searching import config_file, search
 from lorasearch_tui.config import Normalize, parse_config
 from lorasearch_tui.errors import UserError
 from lorasearch_tui.events import EvalLogged, decode_lines
-from lorasearch_tui.training._scoring import normalized, score
+from lorasearch_tui.scores import normalized
+from lorasearch_tui.training._scoring import score
 
 
 def test_cer_wer_and_exact_match_of_known_pairs():

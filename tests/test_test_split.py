@@ -108,3 +108,22 @@ def test_validate_counts_the_test_records_and_refuses_an_overlap(demo_data, tmp_
     result = CliRunner().invoke(app, ["validate", "--config", str(bad)])
     assert result.exit_code == 2
     assert "test_split: '0.1' shares" in result.output and "Traceback" not in result.output
+
+
+def test_a_search_refuses_an_overlapping_test_split_before_it_trains(demo_data, tmp_path):
+    """The overlap is refused by the search itself (its preflight), not only by validate."""
+    from lorasearch_tui.config import load_config
+    from lorasearch_tui.search._preflight import preflight
+
+    config = load_config(
+        write_json(
+            tmp_path / "c.json",
+            {
+                "input_data": str(demo_data),
+                "test_split": "0.1",
+                "search_space": {"learning_rate": {"type": "loguniform", "low": 1e-4, "high": 1e-2}},
+            },
+        )
+    )
+    with pytest.raises(UserError, match=r"^test_split: '0.1' shares"):
+        preflight(config, "bayesian", "median", "s", True)

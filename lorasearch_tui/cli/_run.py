@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from ..errors import ExitCode, UserError
-from ..interrupts import interrupt_on_signals, on_terminal_gone
+from ..interrupts import interrupt_on_signals, on_terminal_gone, terminate_as_interrupt
 from ..options import SearchOptions
 from ._shared import console_setup, fail, say, user_errors
 
@@ -79,7 +79,7 @@ def confirm(console: Console, study: str, storage: str | None, top: int) -> None
     from ..evaluation import Request, evaluate
     from ..report import evaluation_view
 
-    with user_errors():
+    with user_errors(), terminate_as_interrupt():
         try:
             for split in ("val", "test"):
                 request = Request(
@@ -107,6 +107,7 @@ def confirm(console: Console, study: str, storage: str | None, top: int) -> None
         except KeyboardInterrupt:
             say(console, f"confirming stopped; resume it with: lorasearch evaluate {study} --top {top}")
             raise typer.Exit(ExitCode.INTERRUPTED) from None
+    _write_report(console, study, storage)  # again, with the evaluation in it
 
 
 def _holds_out(study: str, storage: str | None) -> bool:

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from ..choices import EvaluateSplit
 from ..errors import ExitCode
+from ..interrupts import terminate_as_interrupt
 from ._shared import StorageOption, say, user_errors
 
 
@@ -94,7 +95,7 @@ def evaluate(
         early_stop=not no_early_stop,
         gpu=gpu,
     )
-    with user_errors():
+    with user_errors(), terminate_as_interrupt():
         try:
             with EvaluateProgress(console) as bar:
                 done = run_evaluate(request, bar.update)

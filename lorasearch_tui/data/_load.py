@@ -89,9 +89,10 @@ def _source(value: str, params: TrainParams, key: str) -> _Source:
     if key == "input_data" and is_hub_dataset_id(value):
         return _Source(value, hub_splits(value, params.data_config, params.data_revision), "image", True)
     if is_hub_dataset_id(value):
+        split = "test_split: test" if key == "test_data" else "val_split: validation"
         raise UserError(
-            f"{key}: '{value}' is no local file; a Hub dataset's other split is named by val_split "
-            f"(val_split: validation)"
+            f"{key}: '{value}' is no local file; a Hub dataset's other split is named by "
+            f"{split.split(':')[0]} ({split})"
         )
     path = data_path(value)
     if is_saved_dataset(path):

@@ -4,7 +4,7 @@ are published: CER, WER, exact match and character F1, each with a bootstrap int
 differences that say whether two rows differ beyond the records' noise.
 
 The generation runs in a worker process (`_worker.py`); the parent (`_run.py`) scores the files it
-writes (`_generations.py`) with `_metrics.py`; a re-ranking stops a candidate early when it is
+writes (`_generations.py`) with `lorasearch_tui.scores`; a re-ranking stops a candidate early when it is
 significantly worse than the leader (`_rerank.py`). No UI library here: the CLI renders.
 """
 

@@ -46,9 +46,11 @@ def read_generations(path: Path) -> list[Generation]:
 def append_generations(path: Path, rows: list[Generation]) -> None:
     """Add a batch's answers; a kill mid-write leaves at most one cut line, which reading skips."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.is_file() and path.stat().st_size and not path.read_bytes().endswith(b"\n"):
-        with path.open("a", encoding="utf-8") as out:
-            out.write("\n")  # end a cut line so the next one starts clean
+    if path.is_file() and path.stat().st_size:
+        with path.open("rb+") as end:  # only the last byte: was the last line cut?
+            end.seek(-1, 2)
+            if end.read(1) != b"\n":
+                end.write(b"\n")  # end a cut line so the next one starts clean
     with path.open("a", encoding="utf-8") as out:
         out.write("".join(json.dumps(asdict(r), ensure_ascii=False) + "\n" for r in rows))
         out.flush()

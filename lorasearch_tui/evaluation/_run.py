@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from typing import Any
 
 from ..atomic import write_json
 from ..errors import RunFailure, UserError
-from ..scores import RecordScore, paired, score_record, summarize
+from ..scores import RecordScore, normalized, paired, score_record, summarize
 from ._candidates import BASE, Candidate
 from ._generations import generations_file, read_generations
 from ._worker import MARK
@@ -51,8 +52,9 @@ def records_of(candidate: Candidate, split: str, samples: int | None) -> list[in
     params = candidate.params
     if split == "test" and params.test_data is None and params.test_split is None:
         raise UserError(
-            "--split test: the config names no held-out records; set test_split (test, train[90%:], 0.1) "
-            "or test_data in the config, with train_split and val_split kept apart from it, and search again"
+            "--split test: the config names no held-out records; set test_split (a Hub dataset's test, or "
+            "train_split train[:80%], val_split train[80%:90%], test_split train[90%:]) or test_data, "
+            "and search again"
         )
     data = load_data(params, decode_images=False, with_test=split == "test")
     examples = data.test if split == "test" else data.val
@@ -111,9 +113,14 @@ def generate(
                 on_progress(progress)
             code = proc.wait()
         except BaseException:
-            proc.kill()
+            try:  # the worker and whatever it started (its own session, so its own group)
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             proc.wait()
             raise
+    if code == 2:
+        raise UserError(_last_line(log).removeprefix("error: "))
     if code != 0:
         raise RunFailure(f"the evaluate worker failed (exit code {code}): {_last_line(log)}; see {log}")
     return progress
@@ -157,7 +164,11 @@ def score(
     rows = []
     for c in candidates:
         gens = [g for g in read_generations(generations_file(c.folder, split)) if g.record in wanted]
-        per[c.name] = [score_record(g.record, g.prediction, g.reference) for g in gens]
+        how = c.params.objective.normalize  # the raw texts again: a changed normalize needs no new answers
+        per[c.name] = [
+            score_record(g.record, normalized(g.raw_prediction, how), normalized(g.raw_reference, how))
+            for g in gens
+        ]
         rows.append(
             {
                 "name": c.name,

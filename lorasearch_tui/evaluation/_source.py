@@ -101,7 +101,10 @@ def evaluate(request: Request, on_progress: Callable[[Progress], None] = lambda 
     )
     summary = score(candidates, request.split, records, progress.stopped)
     confirmed = None
-    if study is not None and request.split == "val" and summary["best_trial"] is not None:
+    adapters = sum(1 for c in candidates if c.adapter is not None)
+    # a choice needs a comparison: one trial alone (--trial N, --top 1) confirms nothing, and
+    # leaves an earlier confirmation as it was
+    if study is not None and request.split == "val" and summary["best_trial"] is not None and adapters > 1:
         confirmed = _confirm(study, summary["best_trial"])
         summary["confirmed_config"] = str(confirmed)
     save(summary, out)

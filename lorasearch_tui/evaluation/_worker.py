@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from ..config import TrainParams
+from ..errors import UserError
 from ._generations import Generation, append_generations, read_generations
-from ._rerank import to_stop
+from ._rerank import check_alpha, check_points, to_stop
 
 MARK = "PROGRESS "
 
@@ -36,24 +37,26 @@ def run_job(job: dict[str, Any], say: Callable[[dict[str, Any]], None]) -> None:
     what the search varied, and `_run.py` refuses a job where that is the model or the data.
     """
     from ..data import load_data
-    from ..training import load_base
-    from ..training._scoring import generate, max_new_tokens, normalized
+    from ..scores import normalized
+    from ..training import generate, load_base, max_new_tokens
 
     candidates = job["candidates"]
     params = TrainParams.model_validate(candidates[0]["params"])
     data = load_data(params, decode_images=False, with_test=job["split"] == "test")
-    examples = data.test if job["split"] == "test" else data.val
-    if job.get("samples"):
-        examples = examples[: job["samples"]]
+    split = data.test if job["split"] == "test" else data.val
+    examples = split[: job["samples"]] if job.get("samples") else split
     how = params.objective.normalize
     say({"event": "loading", "model": params.model_name, "records": len(examples)})
     base = load_base(params)
     model = _with_adapters(base.model, candidates)
-    max_new = max_new_tokens(base, examples, params.objective)
+    # from every record of the split, not only --samples: a later, larger run reuses these answers
+    max_new = max_new_tokens(base, split, params.objective)
     files = [Path(c["file"]) for c in candidates]
     done = [{g.record: g for g in read_generations(f)} for f in files]
     stopped: set[int] = set()
     batch = max(1, job["batch_size"])
+    checks = check_points(len(examples), batch)
+    adapters = sum(1 for c in candidates if c["adapter"] is not None)
     wanted = {e.index for e in examples}
     already = sum(len(wanted & d.keys()) for d in done)
     say({"event": "started", "records": len(examples), "candidates": len(candidates), "done": already})
@@ -71,8 +74,9 @@ def run_job(job: dict[str, Any], say: Callable[[dict[str, Any]], None]) -> None:
             append_generations(files[i], rows)
             done[i].update((g.record, g) for g in rows)
             say({"event": "generated", "candidate": candidate["name"], "new": len(rows)})
-        if job.get("early_stop"):
-            stopped |= _stops(candidates, done, stopped, examples[: start + batch], say)
+        seen = min(start + batch, len(examples))
+        if job.get("early_stop") and seen in checks:
+            stopped |= _stops(candidates, done, stopped, examples[:seen], check_alpha(adapters), say)
     say({"event": "done"})
 
 
@@ -114,20 +118,27 @@ def _stops(
     done: list[dict[int, Generation]],
     stopped: set[int],
     seen: list[Any],
+    alpha: float,
     say: Callable[[dict[str, Any]], None],
 ) -> set[int]:
-    """The adapters (never the base) significantly worse than the leader on the records so far."""
+    """The adapters (never the base) significantly worse than the leader on the records so far;
+    the leader is the lowest corpus CER, the measure the final choice is made on."""
     from ..scores import per_record_cer, score_record
 
     wanted = {e.index for e in seen}
-    scores = {
-        i: per_record_cer(
-            [score_record(g.record, g.prediction, g.reference) for r, g in done[i].items() if r in wanted]
-        )
+    records = {
+        i: [score_record(g.record, g.prediction, g.reference) for r, g in done[i].items() if r in wanted]
         for i, c in enumerate(candidates)
         if c["adapter"] is not None and i not in stopped
     }
-    stops = to_stop({str(i): s for i, s in scores.items()})
+    records = {i: r for i, r in records.items() if r}
+    if not records:
+        return set()
+    leader = min(
+        records, key=lambda i: sum(s.char_edits for s in records[i]) / sum(s.ref_chars for s in records[i])
+    )
+    scores = {i: per_record_cer(r) for i, r in records.items()}
+    stops = to_stop({str(i): s for i, s in scores.items()}, alpha, leader=str(leader))
     for name, p in stops.items():
         i = int(name)
         say({"event": "stopped", "candidate": candidates[i]["name"], "records": len(scores[i]), "p": p})
@@ -140,7 +151,11 @@ def main(argv: list[str]) -> int:
     def say(message: dict[str, Any]) -> None:
         print(MARK + json.dumps(message), flush=True)
 
-    run_job(job, say)
+    try:
+        run_job(job, say)
+    except UserError as exc:  # a model folder gone since the parent looked: one line, exit 2
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 2
     return 0
 
 

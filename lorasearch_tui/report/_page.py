@@ -13,7 +13,18 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import printable
-from ..events import STATE_COLOURS, TrialOutcome, cells, headers, tied
+from ..events import (
+    STATE_COLOURS,
+    TrialOutcome,
+    cells,
+    difference_lines,
+    evaluation_headers,
+    evaluation_rows,
+    evaluation_title,
+    headers,
+    saved_line,
+    tied,
+)
 from ..results import StudyLook, curves, doubt_line
 from ._plots import looking_copy, plans, plotly_figure
 from ._view import best_line
@@ -67,9 +78,7 @@ def report_html(looked: StudyLook, best_config: Path | None) -> str:
     ]
     if best is not None:
         parts += _best_section(best, ties, summary.metric, best_config, summary.name)
-        if looked.doubt is not None:
-            line = _e(doubt_line(looked.doubt, summary.name, ties))
-            parts.append(f'<p class="{"skipped" if looked.doubt.close else ""}">{line}</p>')
+        parts += _doubt_and_evaluation(looked, ties)
     parts.append("<h2>Parameter importances</h2>")
     if imp.values:
         parts.append(f"<p>{_e(imp.evaluator)}, from {imp.trials} complete trials</p><table>")
@@ -141,6 +150,33 @@ def _best_section(
     if best_config is not None:
         parts.append(f"<p>train it: <code>lorasearch train --config {_e(best_config)}</code></p>")
     return parts
+
+
+def _doubt_and_evaluation(looked: StudyLook, ties: list[int]) -> list[str]:
+    """Whether the search's evals tell the best apart, then what `evaluate` measured."""
+    parts = []
+    if looked.doubt is not None:
+        line = _e(doubt_line(looked.doubt, looked.summary.name, ties))
+        parts.append(f'<p class="{"skipped" if looked.doubt.close else ""}">{line}</p>')
+    for split in ("val", "test"):
+        if split in looked.evaluation:
+            parts += _evaluation_section(looked.evaluation[split])
+    return parts
+
+
+def _evaluation_section(summary: dict[str, Any]) -> list[str]:
+    """`lorasearch evaluate`'s table of one split and its paired lines, as `show` prints them."""
+    head = "".join(f'<th class="l">{_e(h)}</th>' for h in evaluation_headers())
+    rows = "".join(
+        "<tr>" + "".join(f'<td class="l">{_e(c)}</td>' for c in row) + "</tr>"
+        for row in evaluation_rows(summary)
+    )
+    lines = [*difference_lines(summary), *filter(None, [saved_line(summary)])]
+    return [
+        f"<h2>Evaluated: {_e(evaluation_title(summary))}</h2>",
+        f"<table><tr>{head}</tr>{rows}</table>",
+        *(f"<p>{_e(line)}</p>" for line in lines),
+    ]
 
 
 def _table(looked: StudyLook) -> str:

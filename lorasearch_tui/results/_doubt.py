@@ -35,6 +35,7 @@ class Doubt:
     records: int
     interval: dict[str, float]  # value, low, high of the metric at the counted eval
     close: list[int] = field(default_factory=list)  # trials whose paired difference holds 0
+    ranks: dict[int, int] = field(default_factory=dict)  # trial -> its place among the complete (1: best)
 
 
 def _scores_at_value(trial_dir: str | None, metric: str, value: float | None) -> list[Any] | None:
@@ -89,7 +90,8 @@ def search_doubt(rows: list[TrialOutcome], best: int | None, metric: str, goal: 
         diff = paired(theirs, mine).get(key) if theirs else None
         if diff is not None and diff["low"] <= 0 <= diff["high"]:
             close.append(other.number)
-    return Doubt(best, metric, len(mine), summarize(mine)[key], sorted(close))
+    ranks = {r.number: place for place, r in enumerate(complete, 1)}
+    return Doubt(best, metric, len(mine), summarize(mine)[key], sorted(close), ranks)
 
 
 def doubt_line(doubt: Doubt, study: str, ties: list[int] | tuple[int, ...] = ()) -> str:
@@ -104,8 +106,9 @@ def doubt_line(doubt: Doubt, study: str, ties: list[int] | tuple[int, ...] = ())
     if not close:
         return text
     several = len(close) > 1
+    top = max(doubt.ranks.get(n, 0) for n in close)  # the --top that reaches every trial named
     return (
         f"{text}; trial{'s' if several else ''} {', '.join(map(str, close))}: the search cannot tell "
         f"{'them' if several else 'it'} from trial {doubt.best} (a paired interval holds 0); "
-        f"score them on more records: lorasearch evaluate {study} --top {len(close) + 1}"
+        f"score them on more records: lorasearch evaluate {study} --top {top}"
     )

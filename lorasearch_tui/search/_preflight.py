@@ -38,7 +38,11 @@ def preflight(config: SearchConfig, mode: str, pruner: str, study_name: str, new
         )
     make_sampler(mode, config.space, config.params.seed, 0)  # grid refuses floats and huge grids
     make_pruner(pruner, config.params.eval_steps)
-    data = load_data(config.params)  # decodes every image, so a truncated one is found now
+    # decodes every image, so a truncated one is found now; a test split of the same data is
+    # selected only to refuse an overlap with train or val before anything trains on it (a
+    # test_data file of its own cannot overlap, and is not opened)
+    same_source_test = config.params.test_split is not None and config.params.test_data is None
+    data = load_data(config.params, with_test=same_source_test)
     check_options(config.params, data.has_images)
     model_path(config.params.model_name, config.params.model_revision)
     check_folders(config, study_name, new)

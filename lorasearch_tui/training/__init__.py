@@ -15,6 +15,7 @@ from ._observer import TrainingDiverged, TrainingObserver
 from ._result import RunResult
 from ._run import evaluate_loss, lora_adapter, run_training
 from ._save import METRICS_FILE, merge_adapter
+from ._scoring import generate, max_new_tokens
 
 __all__ = [
     "METRICS_FILE",
@@ -23,7 +24,9 @@ __all__ = [
     "TrainingObserver",
     "base_signature",
     "evaluate_loss",
+    "generate",
     "load_base",
+    "max_new_tokens",
     "lora_adapter",
     "lora_target_modules",
     "merge_adapter",

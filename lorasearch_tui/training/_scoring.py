@@ -11,30 +11,12 @@ from __future__ import annotations
 
 import json
 import time
-import unicodedata
 from pathlib import Path
 from typing import Any
 
-from ..config import Normalize, Objective
+from ..config import Objective
 from ..data import LoadedData
-
-
-def normalized(text: str, how: Normalize) -> str:
-    """`text` cleaned as `how` says: NFKC first (full-width forms become plain ones, so their
-    punctuation and spaces are recognised), then punctuation, then whitespace, then case."""
-    if how.nfkc:
-        text = unicodedata.normalize("NFKC", text)
-    if how.remove_punctuation:
-        text = "".join(c for c in text if not unicodedata.category(c).startswith("P"))
-    if how.remove_whitespace:
-        text = "".join(text.split())
-    if how.collapse_whitespace:
-        text = " ".join(text.split())
-    if how.strip:
-        text = text.strip()
-    if how.lowercase:
-        text = text.lower()
-    return text
+from ..scores import blank_as_symbol, normalized
 
 
 def score(metric: str, predictions: list[str], references: list[str]) -> float:
@@ -44,9 +26,9 @@ def score(metric: str, predictions: list[str], references: list[str]) -> float:
         return sum(p == r for p, r in zip(predictions, references, strict=True)) / len(references)
     import jiwer
 
-    refs = [r if r else "\u2205" for r in references]  # jiwer refuses an empty reference
+    pairs = [blank_as_symbol(p, r) for p, r in zip(predictions, references, strict=True)]
     measure = jiwer.cer if metric == "cer" else jiwer.wer
-    return float(measure(refs, predictions))
+    return float(measure([r for _, r in pairs], [p for p, _ in pairs]))
 
 
 class Scorer:
