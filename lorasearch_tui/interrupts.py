@@ -16,18 +16,9 @@ from typing import Any
 
 
 @contextmanager
-def interrupt_on_signals(interrupt: Callable[[], None], hung_up: Callable[..., None]) -> Iterator[None]:
-    """Ctrl+C, SIGTERM and SIGHUP stop the search cleanly: the trial is recorded, the files are
-    written, exit code 130. SIGHUP (the SSH connection dropped) also calls `hung_up`: the
-    terminal is gone, so the front end must not wait on it."""
-    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+def _handled(signals: tuple[signal.Signals, ...], handler: Callable[[int, Any], None]) -> Iterator[None]:
+    """`handler` for `signals` while the block runs, the previous handlers again after it."""
     previous = {sig: signal.getsignal(sig) for sig in signals}
-
-    def handler(signum: int, frame: Any) -> None:
-        interrupt()
-        if signum == signal.SIGHUP:
-            hung_up(signum)
-
     for sig in signals:
         signal.signal(sig, handler)
     try:
@@ -38,6 +29,21 @@ def interrupt_on_signals(interrupt: Callable[[], None], hung_up: Callable[..., N
 
 
 @contextmanager
+def interrupt_on_signals(interrupt: Callable[[], None], hung_up: Callable[..., None]) -> Iterator[None]:
+    """Ctrl+C, SIGTERM and SIGHUP stop the search cleanly: the trial is recorded, the files are
+    written, exit code 130. SIGHUP (the SSH connection dropped) also calls `hung_up`: the
+    terminal is gone, so the front end must not wait on it."""
+
+    def handler(signum: int, frame: Any) -> None:
+        interrupt()
+        if signum == signal.SIGHUP:
+            hung_up(signum)
+
+    with _handled((signal.SIGINT, signal.SIGTERM, signal.SIGHUP), handler):
+        yield
+
+
+@contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
     """SIGTERM and SIGHUP raise KeyboardInterrupt, as Ctrl+C does: a command that cleans up on
     Ctrl+C (evaluate stops its worker and keeps what it wrote) does the same for them."""
@@ -45,15 +51,8 @@ def terminate_as_interrupt() -> Iterator[None]:
     def handler(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
-    signals = (signal.SIGTERM, signal.SIGHUP)  # Ctrl+C raises it already
-    previous = {sig: signal.getsignal(sig) for sig in signals}
-    for sig in signals:
-        signal.signal(sig, handler)
-    try:
+    with _handled((signal.SIGTERM, signal.SIGHUP), handler):  # Ctrl+C raises it already
         yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def on_terminal_gone(gone: Callable[[int], None]) -> None:
