@@ -8,7 +8,7 @@ writes (`_generations.py`) with `lorasearch_tui.scores`; a re-ranking stops a ca
 significantly worse than the leader (`_rerank.py`). No UI library here: the CLI renders.
 """
 
-from ..scores import METRICS, RecordScore, paired, score_record, summarize
+from ..scores import RecordScore, paired, score_record, summarize
 from ._candidates import BASE, Candidate, adapter_candidates, ranked_trials, study_candidates
 from ._generations import Generation, generations_file, read_generations
 from ._rerank import to_stop, worse_p
@@ -23,7 +23,6 @@ __all__ = [
     "evaluate",
     "evaluation_file",
     "BASE",
-    "METRICS",
     "Candidate",
     "Generation",
     "Progress",

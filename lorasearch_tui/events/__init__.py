@@ -28,7 +28,6 @@ from ._evaluation import (
     evaluation_headers,
     evaluation_rows,
     evaluation_title,
-    fmt_interval,
     saved_line,
     tie_text,
 )
@@ -61,7 +60,6 @@ __all__ = [
     "evaluation_headers",
     "evaluation_rows",
     "evaluation_title",
-    "fmt_interval",
     "saved_line",
     "tie_text",
     "MEASURED",
