@@ -1,4 +1,4 @@
-"""Break one line of a rule that matters, run the fast tests that claim that rule, and say
+"""Break one line of a rule that matters, run the tests that claim that rule, and say
 whether they noticed: a test guards a promise only if it fails when the promise breaks.
 
     .venv/bin/python bench/mutants.py            # every mutant, then the table
@@ -43,6 +43,7 @@ class Mutant:
 
 T = "tests/"
 MEDIAN = T + "test_engine_rules.py::test_the_median_pruner_waits_for_two_trials_and_never_judges_a_first_eval"
+JOIN = T + "test_join.py::test_runners_started_at_once_make_one_study_and_each_takes_its_share"
 FOREIGN = T + "test_leases.py::test_a_trial_another_host_keeps_alive_is_left_alone_until_its_lease_runs_out"
 MUTANTS = [
     # The failure budget
@@ -326,6 +327,39 @@ MUTANTS = [
         (T + "test_evaluate.py::test_the_rerank_rarely_stops_an_equally_good_candidate",),
         "the re-ranking stops an equally good candidate in at most about 5% of runs",
     ),
+    # --join and --max-trials-here (issue 22)
+    Mutant(
+        "join-duplicate-refused",
+        "lorasearch_tui/store/_study.py",
+        "            if not join:",
+        "            if True:",
+        (T + "test_join.py::test_a_joiner_waits_for_the_creator_to_store_its_config",),
+        "runners started at once with --join: one creates the study, the others join it",
+    ),
+    Mutant(
+        "join-waits-for-config",
+        "lorasearch_tui/store/_study.py",
+        "wait_s=JOIN_WAIT_S if join else 0.0",
+        "wait_s=0.0",
+        (T + "test_join.py::test_a_joiner_waits_for_the_creator_to_store_its_config",),
+        "a joiner waits for the study's creator to store the config",
+    ),
+    Mutant(
+        "join-table-race",
+        "lorasearch_tui/store/_storage.py",
+        "opening = functools.partial(_made_meanwhile, connect) if creating else connect",
+        "opening = connect",
+        (JOIN + "[sqlite]", JOIN + "[postgresql]"),
+        "runners making a fresh database's tables at once all get the study",
+    ),
+    Mutant(
+        "max-trials-here",
+        "lorasearch_tui/search/_runner.py",
+        "            self._finished_here += 1",
+        "            pass",
+        (JOIN,),
+        "--max-trials-here K: a runner finishes at most K trials, then exits 0",
+    ),
 ]
 
 
@@ -347,7 +381,9 @@ def copy_repo(to: Path) -> None:
 
 def pytest(copy: Path, tests: tuple[str, ...], env: dict[str, str], timeout: float) -> tuple[int, str]:
     """Run the tests in the copy; (exit code, last lines). 124 when past `timeout`."""
-    command = [sys.executable, "-m", "pytest", "-q", "-x", "-m", "not slow", "-p", "no:cacheprovider", *tests]
+    # a test named by its node id runs whatever its mark; a whole file, only its fast tests
+    fast = [] if all("::" in t for t in tests) else ["-m", "not slow"]
+    command = [sys.executable, "-m", "pytest", "-q", "-x", *fast, "-p", "no:cacheprovider", *tests]
     try:
         done = subprocess.run(command, cwd=copy, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired as exc:

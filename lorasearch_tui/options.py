@@ -25,6 +25,8 @@ class SearchOptions:
     pruner: str = "median"
     timeout: float | None = None  # seconds after which no new trial starts
     resume: bool = False
+    join: bool = False  # create the study, or continue it when another process already did
+    max_trials_here: int | None = None  # this runner finishes at most this many trials, then exits
     storage: str | None = None
     given: frozenset[str] = frozenset()
     trial_timeout: float | None = None  # with "trial_timeout" in `given`: replaces the config's

@@ -95,7 +95,13 @@ def start_two(tmp_path: Path, url: str, *extra: str):
 
 
 def test_two_runners_finish_exactly_the_grid_once(tmp_path, storage_url):
-    (a, a_log), (b, b_log) = start_two(tmp_path, storage_url)
+    """Both started at once with the same `--join` line, as a scheduler starts them; host a may
+    finish only 2 trials (`--max-trials-here 2`), host b does the rest."""
+    out = tmp_path / "runs"
+    config = config_file(tmp_path, GRID, base_output_dir=str(out), max_steps=8, eval_steps=4)
+    line = ("-c", str(config), "--study-name", "g", "--storage", storage_url, "--search-mode", "grid")
+    a, a_log = runner(tmp_path / "a", "host-a", *line, "--join", "--max-trials-here", "2")
+    b, b_log = runner(tmp_path / "b", "host-b", *line, "--join")
     assert a.wait(timeout=600) == 0, a_log.read_text()
     assert b.wait(timeout=600) == 0, b_log.read_text()
     study = load(storage_url)
@@ -104,8 +110,10 @@ def test_two_runners_finish_exactly_the_grid_once(tmp_path, storage_url):
     points = [tuple(sorted(t.params.items())) for t in done]
     assert len(set(points)) == 6, [(t.number, t.params) for t in study.trials]  # every point once
     assert not [t for t in study.trials if t.state.name in ("RUNNING", "WAITING")]
-    hosts = {t.user_attrs["lorasearch_lease"]["host"] for t in done}
-    assert hosts == {"host-a", "host-b"}  # both trained
+    hosts = [t.user_attrs["lorasearch_lease"]["host"] for t in done]
+    assert hosts.count("host-a") == 2, (hosts, a_log.read_text())  # its share, then it left
+    assert "Search completed" in b_log.read_text()
+    assert [a_log.read_text().count("Study g"), b_log.read_text().count("Study g")].count(1) == 1
 
 
 def test_a_runner_killed_mid_trial_is_found_lost_and_its_params_run_again(tmp_path, storage_url):

@@ -131,6 +131,10 @@ def _config(
     """
     from ..config import apply_sets, load_config, parse_config
 
+    if options.resume and options.join:
+        raise UserError("--join: it already continues an existing study; give --join or --resume, not both")
+    if options.join and not options.study_name:
+        raise UserError("--join: name the study that every runner shares with --study-name")
     if options.resume and not options.study_name:
         raise UserError("--resume: name the study to continue with --study-name")
     if options.resume and config_path is None:

@@ -59,6 +59,24 @@ def search(
         float | None, typer.Option("--timeout", min=0, help="Start no new trial after this many seconds.")
     ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an existing study.")] = False,
+    join: Annotated[
+        bool,
+        typer.Option(
+            "--join",
+            help="Create the study, or continue it if it exists (its config must match): the same "
+            "command for every runner, even started in the same second (Slurm arrays, Kubernetes).",
+        ),
+    ] = False,
+    max_trials_here: Annotated[
+        int | None,
+        typer.Option(
+            "--max-trials-here",
+            min=1,
+            help="This runner finishes at most this many trials, then exits 0 (the study may go on "
+            "with other runners). [default: no limit]",
+            show_default=False,
+        ),
+    ] = None,
     storage: StorageOption = None,
     trial_timeout: Annotated[
         float | None,
@@ -183,6 +201,8 @@ def search(
         pruner=pruner or DEFAULTS.pruner,
         timeout=timeout,
         resume=resume,
+        join=join,
+        max_trials_here=max_trials_here,
         storage=storage,
         given=frozenset(k for k, v in flags.items() if v is not None),
         trial_timeout=trial_timeout,

@@ -283,5 +283,7 @@ class SearchConsole:
                     style="bold green",
                 )
             )
-        if e.message:
+        if e.message and e.reason == "failed":
             self._print(Text(f"search stopped: {printable(e.message)}", style="bold red"))
+        elif e.message:  # a runner that ended well before the study did (--max-trials-here)
+            self._print(printable(e.message))

@@ -160,12 +160,12 @@ class ParamImportances:
 
 @_record
 class SearchFinished:
-    reason: str  # completed, timeout, stopped, interrupted, failed
+    reason: str  # completed, timeout, stopped, interrupted, failed, "done here" (--max-trials-here)
     counts: dict[str, int] = Field(default_factory=dict)
     best_number: int | None = None
     best_value: float | None = None
     best_params: dict[str, Any] = Field(default_factory=dict)
-    message: str | None = None  # why a failed search stopped, in one line
+    message: str | None = None  # why a failed search stopped (or a runner left its study), one line
     event: Literal["search_finished"] = "search_finished"
 
 

@@ -53,8 +53,9 @@ class Prepared:
     placements: list[Placement]
     faults: str | None  # LORASEARCH_INJECT_FAULT when set
     leases: Leases
+    created: bool  # this runner made the study (False: resumed, or joined one another made)
 
-    def started(self, resumed: bool, worker_logs: list[Path]) -> SearchStarted:
+    def started(self, worker_logs: list[Path]) -> SearchStarted:
         """The event that opens the search: what it searches, where, on which workers."""
         config, settings = self.config, self.settings
         return SearchStarted(
@@ -65,7 +66,7 @@ class Prepared:
             n_trials=self.target,
             space={k: describe(v) for k, v in config.space.items()},
             fixed={k: v for k, v in config.params.model_dump().items() if k not in config.space},
-            resumed=resumed,
+            resumed=not self.created,
             trials_done=done_count(self.before),
             fault_injection=self.faults,
             workers=tuple(p.label for p in self.placements),
@@ -97,16 +98,17 @@ def open_search(config: SearchConfig | None, options: Any, cancel: threading.Eve
         config = replace(config, params=with_model(config.params))
         preflight(config, options.mode, options.pruner, name, new=False)
 
-    def check(config: SearchConfig, settings: SearchSettings) -> None:
-        if options.resume:  # the stored config: its data, model and folders must still be there
+    def check(config: SearchConfig, settings: SearchSettings, new: bool) -> None:
+        if not new:  # the stored config: its data, model and folders must still be there
             with_data(config.params)  # the stored commits, from the cache or downloaded on this host
             with_model(config.params)
             preflight(config, settings.mode, settings.pruner, name, new=False)
-        else:  # known not to exist: its trial folder must not hold an older study's trials
-            check_folders(config, name, new=True)
+        else:  # its trial folder must not hold an older study's trials; with --join, the
+            # study's other runners may be writing theirs there already
+            check_folders(config, name, new=not options.join)
 
     settings = SearchSettings(options.mode, options.pruner, options.n_trials, options.trial_timeout)
-    study, config, settings = open_study(
+    study, config, settings, created = open_study(
         name,
         storage,
         options.resume,
@@ -115,6 +117,7 @@ def open_search(config: SearchConfig | None, options: Any, cancel: threading.Eve
         set(options.given),
         check=check,
         cancel=cancel,
+        join=options.join,
     )
     if config.params.multi and settings.pruner != "none":
         # Optuna prunes no study of several objectives: say so where the settings are shown
@@ -134,4 +137,6 @@ def open_search(config: SearchConfig | None, options: Any, cancel: threading.Eve
     leases.renew([])
     before = trial_counts(study)
     target = config.grid_size() if settings.mode == "grid" else settings.n_trials
-    return Prepared(study, storage, settings, target or 0, before, config, placements, faults, leases)
+    return Prepared(
+        study, storage, settings, target or 0, before, config, placements, faults, leases, created
+    )

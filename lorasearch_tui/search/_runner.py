@@ -62,6 +62,8 @@ from ._prepare import Prepared, open_search
 from ._samplers import to_distributions
 from ._slot import WorkerSlot
 
+DONE_HERE = "done here"  # the reason a runner gives when it took the trials --max-trials-here allows
+
 
 class SearchRunner:
     """Runs one search to its end (target reached, timeout, stop, interrupt, failure)."""
@@ -87,6 +89,7 @@ class SearchRunner:
         self._progress: StudyProgress | None = None
         self._target = 0
         self._importances_at = -1  # COMPLETE trials the last importances were computed from
+        self._finished_here = 0  # trials this runner finished (for --max-trials-here)
 
     def prepare(self) -> None:
         """Check everything and open the study, without training; `run()` calls it if needed.
@@ -118,7 +121,7 @@ class SearchRunner:
         options, config = self._options, self._config
         study_dir = (Path(config.params.base_output_dir) / study.study_name).resolve()
         self._pool = pool = WorkerPool(self._placements, study_dir, options, self._sink)
-        self._sink.emit(p.started(options.resume, pool.logs))
+        self._sink.emit(p.started(pool.logs))
         monitor = None
         if options.hardware_interval:
             monitor = HardwareMonitor(self._sink.emit, pool.pids, options.hardware_interval)
@@ -126,6 +129,8 @@ class SearchRunner:
         reason, message = "completed", None
         try:
             reason = self._loop(study, config, target)
+            if reason == DONE_HERE:
+                message = self._done_here_line(study, target)
         except RunFailure as exc:
             reason, message = "failed", str(exc)
             self._end_running(study, fail_reason="interrupted", interrupted=True)
@@ -169,8 +174,9 @@ class SearchRunner:
                 return ending
             may_start = ending is None and self._pool.idle() and not controls.paused.is_set()
             if may_start and time.monotonic() >= self._next_count:
-                if self._start_what_is_needed(study, config, target, distributions):
-                    return "completed"
+                ending = self._start_what_is_needed(study, config, target, distributions)
+                if ending == "completed":
+                    return ending
             self._pool.wait()
 
     def _take_requests(self, study: Any) -> None:
@@ -195,21 +201,39 @@ class SearchRunner:
 
     def _start_what_is_needed(
         self, study: Any, config: SearchConfig, target: int, distributions: Any
-    ) -> bool:
-        """Start as many trials on idle workers as the study still needs; True when it needs
-        none and nothing runs here (the search is complete)."""
+    ) -> str | None:
+        """Start as many trials on idle workers as the study still needs and this runner may
+        take. `completed` when the study needs none and nothing runs here; `done here` when
+        this runner has finished the trials `--max-trials-here` allows it (the loop then ends
+        once its running ones end)."""
         busy, idle = self._pool.busy(), self._pool.idle()
         counts = trial_counts(study)
         self._tell_progress(counts, target)
         done = done_count(counts)
         if done >= target and not busy:
-            return True
+            return "completed"
         need = target - done - counts["running"]
+        limit = self._options.max_trials_here
+        if limit is not None:
+            room = limit - self._finished_here - len(busy)
+            if room <= 0:
+                return DONE_HERE
+            need = min(need, room)
         for slot in idle[: max(0, need)]:
             self._start(study, slot, study.ask(distributions), config, target)
         if need <= 0:  # the running trials (here or elsewhere) finish it: no storage read a poll
             self._next_count = time.monotonic() + 1.0
-        return False
+        return None
+
+    def _done_here_line(self, study: Any, target: int) -> str:
+        """What a runner that took its share says as it leaves (the study may go on elsewhere)."""
+        limit = self._options.max_trials_here
+        try:
+            done = f"; the study has {done_count(trial_counts(study))} of {target}"
+        except RunFailure:
+            done = ""
+        trials = f"{limit} trial{'s' if limit != 1 else ''}"
+        return f"this runner finished the {trials} --max-trials-here allows{done}"
 
     def _tell_progress(self, counts: dict[str, int], target: int) -> None:
         """Emit the study's counts when they changed (the header's figures for all hosts)."""
@@ -255,6 +279,8 @@ class SearchRunner:
         end the search from here."""
         trial, live = slot.trial, slot.live
         assert live is not None
+        if not ending.outcome.interrupted:
+            self._finished_here += 1  # an interrupted trial runs again: it is nobody's yet
         try:
             self._record(study, trial, live, ending, slot)
         finally:

@@ -94,7 +94,7 @@ def _require(module: str, what: str, extra: str) -> None:
 
 
 def open_storage(  # noqa: C901 - one branch per storage kind (sqlite, journal, RDB URL)
-    url: str, read_only: bool = False, cancel: threading.Event | None = None
+    url: str, read_only: bool = False, cancel: threading.Event | None = None, creating: bool = False
 ) -> Any:
     """An Optuna storage for `url` whose every call rides out locks and dropped connections.
 
@@ -102,6 +102,8 @@ def open_storage(  # noqa: C901 - one branch per storage kind (sqlite, journal, 
         read_only: open a SQLite file read-only (SQLite refuses every write) and never create
             tables, for `lorasearch watch`; the file must exist.
         cancel: when set (Ctrl+C), a call waiting for a busy storage gives up at once.
+        creating: other processes may be making the same database's tables at this moment
+            (`--join`): a server's refusal of a table that another one made first is retried.
 
     Raises:
         UserError: the URL cannot be opened (bad URL, missing driver, unreachable server).
@@ -146,7 +148,8 @@ def open_storage(  # noqa: C901 - one branch per storage kind (sqlite, journal, 
     # call. A database server that refuses or cannot be found at the start is a wrong URL or a
     # server not started: said at once, not after minutes of retrying.
     try:
-        inner = _retry(connect, label, path, patience, "open", cancel) if path is not None else connect()
+        opening = functools.partial(_made_meanwhile, connect) if creating else connect
+        inner = _retry(opening, label, path, patience, "open", cancel) if path is not None else opening()
     except (RunFailure, UserError):
         raise
     except Exception as exc:  # a bad URL, a missing driver, a refused connection, a foreign file
@@ -154,6 +157,25 @@ def open_storage(  # noqa: C901 - one branch per storage kind (sqlite, journal, 
             raise UserError(f"--storage: {label} holds no Optuna studies ({first_line(exc)})") from None
         raise UserError(f"--storage: cannot open {label}: {first_line(exc)}") from None
     return _retrying_storage_class()(inner, label, path, patience, cancel)
+
+
+def _made_meanwhile(connect: Callable[[], Any], attempts: int = 5) -> Any:
+    """`connect()` again when the database says a table (or its type, or the schema's version
+    row) already exists: Optuna checks for its tables, then makes them, and a process that
+    started at the same moment may have made them in between (seen on SQLite and PostgreSQL
+    with 8 runners started at once)."""
+    from sqlalchemy import exc as sa
+
+    for attempt in range(attempts):
+        try:
+            return connect()
+        except (sa.IntegrityError, sa.ProgrammingError, sa.OperationalError) as exc:
+            text = str(exc.orig).lower()
+            made = ("already exists", "duplicate key", "unique constraint failed")
+            if attempt == attempts - 1 or not any(m in text for m in made):
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def first_line(exc: BaseException) -> str:

@@ -27,6 +27,7 @@ SURPLUS_ATTR = "lorasearch_surplus"  # a trial created but not run: the study ha
 RERUN_ATTR = "lorasearch_rerun"  # trials stopped by the failure budget, to run again on resume
 FAULT_ATTR = "lorasearch_fault_injection"
 EVALUATION_ATTR = "lorasearch_evaluation"  # what `lorasearch evaluate` measured, per split
+JOIN_WAIT_S = 30.0  # how long `--join` waits for a study's creator to store its config
 
 
 STUDY_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
@@ -62,22 +63,27 @@ def open_study(  # noqa: C901 - the resume rules, one check each (store, outside
     config: SearchConfig | None,
     settings: SearchSettings,
     given: set[str],
-    check: Callable[[SearchConfig, SearchSettings], None] = lambda config, settings: None,
+    check: Callable[[SearchConfig, SearchSettings, bool], None] = lambda config, settings, new: None,
     cancel: threading.Event | None = None,
-) -> tuple[Any, SearchConfig, SearchSettings]:
-    """Create a new study or resume one, enforcing the rules of `--resume`.
+    join: bool = False,
+) -> tuple[Any, SearchConfig, SearchSettings, bool]:
+    """Create a new study or resume one, enforcing the rules of `--resume` (and `--join`).
 
     Args:
         url: the storage URL (a SQLite file that is not there is created only for a new study).
         config: the config the user gave (None on a resume without `--config`).
         settings: mode, pruner and target as given or defaulted.
         given: which of `mode`, `pruner`, `n_trials`, `trial_timeout` the user gave explicitly.
-        check: checks the config in force (data, model, folders) before anything is written:
-            it raises UserError and the study stays as it was.
+        check: checks the config in force (data, model, folders) before anything is written,
+            told whether the study is new: it raises UserError and the study stays as it was.
         cancel: see `open_storage`.
+        join: create the study if it is not there, else continue it as `--resume` does.
+            Identical processes started in the same second (a Slurm array, a Kubernetes Job)
+            all get the same study: Optuna lets one create it and refuses the others, which
+            then continue it, once its creator has stored its config.
 
     Returns:
-        The study, the config it searches, the settings in force.
+        The study, the config it searches, the settings in force, and whether it was created.
     """
     import optuna
 
@@ -89,34 +95,39 @@ def open_study(  # noqa: C901 - the resume rules, one check each (store, outside
         if resume:
             raise UserError(f"--resume: no study '{name}' in {label}; drop --resume to start it")
         assert config is not None
-        check(config, settings)  # before the database file is made: a refusal writes nothing
+        check(config, settings, True)  # before the database file is made: a refusal writes nothing
         checked = True
         db_file.parent.mkdir(parents=True, exist_ok=True)
-    storage = open_storage(url, cancel=cancel)
+    storage = open_storage(url, cancel=cancel, creating=join)
     exists = study_exists(name, storage)
-    if exists and not resume:
-        raise UserError(f"study '{name}' already exists in {label}; add --resume to continue it")
+    if exists and not (resume or join):
+        raise UserError(
+            f"study '{name}' already exists in {label}; add --resume to continue it "
+            "(--join: create it or continue it)"
+        )
     if resume and not exists:
         raise UserError(f"--resume: no study '{name}' in {label}; drop --resume to start it")
     if not exists:
         assert config is not None
         if not checked:
-            check(config, settings)
+            check(config, settings, True)
         try:
             # each metric's direction: lower CER, higher accuracy, less memory
             goals = [g.goal for g in config.params.goals]
             study = optuna.create_study(study_name=name, storage=storage, directions=goals)
         except optuna.exceptions.DuplicatedStudyError:
-            raise UserError(
-                f"study '{name}' was created in {label} by another process a moment ago; "
-                f"add --resume to continue it"
-            ) from None
-        study.set_user_attr(CONFIG_ATTR, config.to_dict())
-        study.set_user_attr(SETTINGS_ATTR, settings.to_dict())
-        return study, config, settings
+            if not join:
+                raise UserError(
+                    f"study '{name}' was created in {label} by another process a moment ago; "
+                    f"add --resume to continue it (--join: create it or continue it)"
+                ) from None
+        else:
+            study.set_user_attr(CONFIG_ATTR, config.to_dict())
+            study.set_user_attr(SETTINGS_ATTR, settings.to_dict())
+            return study, config, settings, True
 
     study = optuna.load_study(study_name=name, storage=storage)
-    stored_config = study.user_attrs.get(CONFIG_ATTR)
+    stored_config = _stored_config(study, wait_s=JOIN_WAIT_S if join else 0.0)
     if stored_config is None:
         raise UserError(f"--resume: study '{name}' was not made by lorasearch (it stores no config)")
     if config is not None:
@@ -145,10 +156,24 @@ def open_study(  # noqa: C901 - the resume rules, one check each (store, outside
         n_trials=settings.n_trials if "n_trials" in given else stored.get("n_trials", settings.n_trials),
         trial_timeout=config.trial_timeout,
     )
-    check(config, settings)
+    check(config, settings, False)
     study.set_user_attr(SETTINGS_ATTR, settings.to_dict())
     study.set_user_attr(CONFIG_ATTR, config.to_dict())
-    return study, config, settings
+    return study, config, settings, False
+
+
+def _stored_config(study: Any, wait_s: float) -> dict[str, Any] | None:
+    """The config a lorasearch study stores. A study another `--join` process has just
+    created may not hold it yet (Optuna creates the study, then its creator writes the
+    config): wait up to `wait_s` for it."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        stored = study.user_attrs.get(CONFIG_ATTR)
+        if stored is not None and SETTINGS_ATTR in study.user_attrs:
+            return stored
+        if time.monotonic() >= deadline:
+            return stored
+        time.sleep(0.2)
 
 
 def must_rerun(trial: Any, rerun_list: set[int]) -> bool:
