@@ -16,6 +16,7 @@ stdout and stderr is the libraries' and lands in the log.
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from collections.abc import Callable
@@ -49,6 +50,8 @@ def run_job(job: dict[str, Any], say: Callable[[dict[str, Any]], None]) -> None:
     say({"event": "loading", "model": params.model_name, "records": len(examples)})
     base = load_base(params)
     model = _with_adapters(base.model, candidates)
+    gc.collect()
+    gc.freeze()  # the model and the libraries live to the end: no collection need look at them
     # from every record of the split, not only --samples: a later, larger run reuses these answers
     max_new = max_new_tokens(base, split, params.objective)
     files = [Path(c["file"]) for c in candidates]
