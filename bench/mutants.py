@@ -360,6 +360,23 @@ MUTANTS = [
         (JOIN,),
         "--max-trials-here K: a runner finishes at most K trials, then exits 0",
     ),
+    # Known sets first (issue 23)
+    Mutant(
+        "enqueue-twice",
+        "lorasearch_tui/search/_prepare.py",
+        "user_attrs={ENQUEUED_ATTR: True}, skip_if_exists=True",
+        "user_attrs={ENQUEUED_ATTR: True}, skip_if_exists=False",
+        (T + "test_enqueue.py::test_known_sets_run_first_are_marked_and_never_run_twice",),
+        "a known set the study already holds never runs again",
+    ),
+    Mutant(
+        "enqueue-int-steps",
+        "lorasearch_tui/config/_space.py",
+        "if why is None and (int(value) - self.low) % self.step:",
+        "if False:",
+        (T + "test_config.py::test_invalid_configs_name_the_path",),
+        "a known set's value must be one its search-space entry can draw",
+    ),
 ]
 
 

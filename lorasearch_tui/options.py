@@ -27,6 +27,7 @@ class SearchOptions:
     resume: bool = False
     join: bool = False  # create the study, or continue it when another process already did
     max_trials_here: int | None = None  # this runner finishes at most this many trials, then exits
+    enqueue: str | None = None  # a file of known parameter sets to run first (--enqueue)
     storage: str | None = None
     given: frozenset[str] = frozenset()
     trial_timeout: float | None = None  # with "trial_timeout" in `given`: replaces the config's

@@ -46,6 +46,12 @@ def test_valid_configs_load(raw):
     assert set(config.space) == set(raw.get("search_space", {}))
 
 
+KNOWN = {
+    "learning_rate": {"type": "loguniform", "low": 1e-5, "high": 1e-3},
+    "lora_r": {"type": "int", "low": 4, "high": 32, "step": 4},
+    "optim": {"type": "categorical", "choices": ["adamw_torch", "adamw_8bit"]},
+}
+
 INVALID = [
     ({"lerning_rate": 1e-4}, "c.json: lerning_rate: unknown key; did you mean 'learning_rate'?"),
     ({"search_spcae": {}}, "c.json: search_spcae: unknown key; did you mean 'search_space'?"),
@@ -129,6 +135,22 @@ INVALID = [
     ({"train_split": "1.5"}, "c.json: train_split: a plain fraction must be in (0, 1]"),
     ({"search_space": []}, "c.json: search_space: must be a valid dictionary"),
     ({"max_seq_length": 8}, "c.json: max_seq_length: must be greater than or equal to 16 (got 8)"),
+    # enqueue: known sets, each checked against the space (issue 23)
+    (
+        {"search_space": KNOWN, "enqueue": [{"learning_rate": 1e-4}, {"lora_rank": 8}]},
+        "c.json: enqueue[1].lora_rank: not searched here (searched: learning_rate, lora_r, optim)",
+    ),
+    (
+        {"search_space": KNOWN, "enqueue": [{"learning_rate": 0.01}]},
+        "c.json: enqueue[0].learning_rate: 0.01 is outside [1e-05, 0.001] of loguniform(1e-05, 0.001)",
+    ),
+    ({"search_space": KNOWN, "enqueue": [{"lora_r": 6}]}, "enqueue[0].lora_r: 6 is not on the steps of 4"),
+    ({"search_space": KNOWN, "enqueue": [{"lora_r": 8.5}]}, "enqueue[0].lora_r: 8.5 is not a whole number"),
+    ({"search_space": KNOWN, "enqueue": [{"optim": "sgd"}]}, "enqueue[0].optim: 'sgd' is not one of"),
+    ({"search_space": KNOWN, "enqueue": [{"lora_r": "8"}]}, "enqueue[0].lora_r: '8' is not a number"),
+    ({"search_space": KNOWN, "enqueue": [{}]}, "enqueue[0]: a parameter set is an object"),
+    ({"enqueue": [{"learning_rate": 1e-4}]}, "not searched here (searched: nothing"),
+    ({"search_space": KNOWN, "enqueue": {"lora_r": 8}}, "c.json: enqueue: must be a valid list"),
 ]
 
 

@@ -49,6 +49,7 @@ def _full(tmp_path, state: str = "COMPLETE") -> TrialOutcome:
         trial_dir=str(tmp_path / "trial_0"),
         worker="host-a GPU 1",
         rerun_of=3,
+        enqueued=True,
         metric="cer",
         started_at="2026-01-01T00:00:00+00:00",
         completed_at="2026-01-01T00:00:12+00:00",

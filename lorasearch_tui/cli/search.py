@@ -67,6 +67,16 @@ def search(
             "command for every runner, even started in the same second (Slurm arrays, Kubernetes).",
         ),
     ] = False,
+    enqueue: Annotated[
+        Path | None,
+        typer.Option(
+            "--enqueue",
+            help="Run these known parameter sets first: a JSON/YAML list of sets, or an earlier "
+            "study's best_params or best_config file. Each must fit the search space; a set the "
+            "study already holds is not run again.",
+            show_default=False,
+        ),
+    ] = None,
     max_trials_here: Annotated[
         int | None,
         typer.Option(
@@ -203,6 +213,7 @@ def search(
         resume=resume,
         join=join,
         max_trials_here=max_trials_here,
+        enqueue=str(enqueue) if enqueue is not None else None,
         storage=storage,
         given=frozenset(k for k, v in flags.items() if v is not None),
         trial_timeout=trial_timeout,

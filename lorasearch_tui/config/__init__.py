@@ -1,6 +1,7 @@
 """The config file: fixed parameters, the search space, and the one loader that checks both."""
 
 from ._checks import chat_template_text, check_options
+from ._enqueue import read_sets
 from ._load import SearchConfig, config_schema, load_config, parse_config
 from ._objective import Normalize, Objective
 from ._overrides import apply_sets
@@ -21,4 +22,5 @@ __all__ = [
     "grid_size",
     "load_config",
     "parse_config",
+    "read_sets",
 ]

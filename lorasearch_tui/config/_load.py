@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..errors import UserError
 from ..hub import is_hub_dataset_id, is_hub_id
 from ..jsonfile import loads, read_text
+from ._enqueue import check_sets
 from ._objective import check_objectives
 from ._overrides import apply_sets
 from ._params import PARAM_NAMES, TrainParams
@@ -48,13 +49,18 @@ class ConfigFile(TrainParams):
         description="Seconds a search trial may take (its model load apart); a longer one is stopped "
         "and recorded FAIL 'timed out'. None: no limit. --trial-timeout overrides it.",
     )
+    enqueue: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Known parameter sets to run before the sampler proposes anything, each an object "
+        "of searched parameters and values inside their search_space entries (the others are drawn).",
+    )
     schema_ref: str | None = Field(
         None, alias="$schema", description="Path or URL of this schema, for editors; ignored."
     )
 
 
 # The file's keys that are not training parameters (the field names, `$schema` as schema_ref).
-SEARCH_KEYS = ("search_space", "trial_timeout", "schema_ref")
+SEARCH_KEYS = ("search_space", "trial_timeout", "enqueue", "schema_ref")
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,7 @@ class SearchConfig:
     source: str = "<defaults>"
     explicit: frozenset[str] = frozenset()  # fixed keys the file set, for display
     trial_timeout: float | None = None  # a search setting, stored with the config
+    enqueue: tuple[dict[str, Any], ...] = ()  # known sets the study runs first
 
     def with_values(self, values: dict[str, Any]) -> TrainParams:
         """The parameters of one trial: the fixed ones with `values` put in."""
@@ -84,6 +91,8 @@ class SearchConfig:
             data["search_space"] = {k: v.model_dump() for k, v in self.space.items()}
         if self.trial_timeout is not None:
             data["trial_timeout"] = self.trial_timeout
+        if self.enqueue:
+            data["enqueue"] = [dict(values) for values in self.enqueue]
         return data
 
 
@@ -171,18 +180,28 @@ def parse_config(raw: dict[str, Any], label: str) -> SearchConfig:
         raise UserError(f"{label}: {wrong}")
     explicit = frozenset(k for k in raw if k in PARAM_NAMES)
     return SearchConfig(
-        params=params, space=space, source=label, explicit=explicit, trial_timeout=parsed.trial_timeout
+        params=params,
+        space=space,
+        source=label,
+        explicit=explicit,
+        trial_timeout=parsed.trial_timeout,
+        enqueue=check_sets(parsed.enqueue, space, f"{label}: enqueue"),
     )
 
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
 
-def _read_object(path: Path) -> dict[str, Any]:
-    text = read_text(path, "config file")
+def read_document(path: Path, what: str) -> Any:
+    """A JSON file, or YAML by its suffix, as Python values (UserError: one line)."""
+    text = read_text(path, what)
     if not text.strip():
         raise UserError(f"{path}: the file is empty; write a JSON object (see `lorasearch schema`)")
-    data = _yaml(text, path) if path.suffix.lower() in YAML_SUFFIXES else loads(text, path)
+    return _yaml(text, path) if path.suffix.lower() in YAML_SUFFIXES else loads(text, path)
+
+
+def _read_object(path: Path) -> dict[str, Any]:
+    data = read_document(path, "config file")
     if not isinstance(data, dict):
         raise UserError(f"{path}: the top level must be a JSON object, not {type(data).__name__}")
     return data
@@ -277,7 +296,7 @@ def _model_in(annotation: Any) -> Any:
 def _valid_keys(loc: list[str], raw: dict[str, Any]) -> list[str]:
     """The keys allowed where an unknown key stood, to suggest the nearest one."""
     if len(loc) == 1:
-        return [*PARAM_NAMES, "search_space", "trial_timeout", "$schema"]
+        return [*PARAM_NAMES, "search_space", "trial_timeout", "enqueue", "$schema"]
     if loc[0] in PARAM_NAMES:  # a nested block: objective.normalize.x
         parent = _field(loc[:-1])
         return list(getattr(_model_in(parent.annotation), "model_fields", {})) if parent else []

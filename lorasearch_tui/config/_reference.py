@@ -21,7 +21,8 @@ def reference_markdown() -> str:
         if "default" in spec:
             default = _code(spec["default"])
         else:  # made by a factory: an empty space, an objective of its own defaults
-            default = "`{}`" if key == "search_space" else "see `objective.*` below"
+            factory = {"search_space": "`{}`", "enqueue": "`[]`"}
+            default = factory.get(key, "see `objective.*` below")
         what = _cell(spec.get("description", ""))
         rows.append(f"| `{key}` | {_type(spec, schema)} | {default} | {what} |")
     for name in ("Objective", "Normalize"):
@@ -49,7 +50,10 @@ def _type(spec: dict[str, Any], schema: dict[str, Any]) -> str:
     if kind == "array":
         return f"list of {_type(spec.get('items', {}), schema)}"
     if kind == "object":
-        return "search-space entries" if "additionalProperties" in spec else "object"
+        values = spec.get("additionalProperties")
+        if values is True or values == {}:  # any JSON values by name: a parameter set
+            return "parameter sets"
+        return "search-space entries" if values is not None else "object"
     return {
         "number": "number",
         "integer": "integer",

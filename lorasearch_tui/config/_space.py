@@ -38,6 +38,21 @@ class _Dist(BaseModel):
         """A short human form: `loguniform(1e-05, 0.0005)`."""
         raise NotImplementedError
 
+    def refuses(self, value: Any) -> str | None:
+        """Why `value` is not one this entry can draw (a known set to run, `enqueue`), or None."""
+        raise NotImplementedError
+
+
+def _outside(value: Any, low: float, high: float, whole: bool = False) -> str | None:
+    """Why a number is not in [low, high] (or not a whole number when `whole`), or None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"{value!r} is not a number"
+    if whole and not (isinstance(value, int) or float(value).is_integer()):
+        return f"{value!r} is not a whole number"
+    if not low <= value <= high:
+        return f"{value!r} is outside [{low:g}, {high:g}]"
+    return None
+
 
 class LogUniform(_Dist):
     """A float drawn on a log scale between `low` and `high`: for learning rates."""
@@ -61,6 +76,9 @@ class LogUniform(_Dist):
     def describe(self) -> str:
         return f"loguniform({self.low:g}, {self.high:g})"
 
+    def refuses(self, value: Any) -> str | None:
+        return _outside(value, self.low, self.high)
+
 
 class Uniform(_Dist):
     """A float drawn evenly between `low` and `high`."""
@@ -83,6 +101,9 @@ class Uniform(_Dist):
 
     def describe(self) -> str:
         return f"uniform({self.low:g}, {self.high:g})"
+
+    def refuses(self, value: Any) -> str | None:
+        return _outside(value, self.low, self.high)
 
 
 class IntRange(_Dist):
@@ -117,6 +138,12 @@ class IntRange(_Dist):
             return f"int({self.low}, {self.high}, step={self.step})"
         return f"int({self.low:g}, {self.high:g})"
 
+    def refuses(self, value: Any) -> str | None:
+        why = _outside(value, self.low, self.high, whole=True)
+        if why is None and (int(value) - self.low) % self.step:
+            why = f"{value!r} is not on the steps of {self.step} from {self.low}"
+        return why
+
 
 class Categorical(_Dist):
     """One of the listed `choices` (JSON scalars)."""
@@ -138,6 +165,10 @@ class Categorical(_Dist):
 
     def describe(self) -> str:
         return f"categorical{self.choices}"
+
+    def refuses(self, value: Any) -> str | None:
+        same = [c for c in self.choices if c == value and type(c) is type(value)]
+        return None if same else f"{value!r} is not one of the choices {self.choices}"
 
 
 Distribution = Annotated[LogUniform | Uniform | IntRange | Categorical, Field(discriminator="type")]

@@ -33,6 +33,7 @@ from ..events import (
     TrialStarted,
     WorkerStateChanged,
     mark,
+    number_cell,
     tie_text,
     tied,
     value_cells,
@@ -251,7 +252,7 @@ class SearchConsole:
         for t in self._finished:
             marked = mark(t.number, e.best_number, self._pareto, ties)
             table.add_row(
-                f"{t.number}{' *' if marked == '★' else (' ' + marked if marked else '')}",
+                f"{number_cell(t)}{' *' if marked == '★' else (' ' + marked if marked else '')}",
                 Text(t.label, style=STATE_COLOURS.get(t.label, "")),
                 *value_cells(t, objectives),
                 *(f"{v:.4g}" if isinstance(v, float) else str(v) for v in (t.params.get(n) for n in names)),

@@ -18,6 +18,7 @@ from ._columns import (
     fmt_value,
     headers,
     mark,
+    number_cell,
     value_cells,
 )
 from ._controls import POLL_S, SearchControls
@@ -66,6 +67,7 @@ __all__ = [
     "STATE_COLOURS",
     "TrialOutcome",
     "cells",
+    "number_cell",
     "fmt_bytes",
     "fmt_seconds",
     "fmt_value",

@@ -86,13 +86,18 @@ def cells(
     """One trial's cells under `headers` (plain text: a view colours the state's cell with
     `STATE_COLOURS[t.label]`); `ties`: the trials tied for best (see `tied`)."""
     return [
-        str(t.number),
+        number_cell(t),
         t.label,
         *(fmt_value(t.params.get(n)) for n in names),
         *value_cells(t, objectives),
         mark(t.number, best, pareto, ties),
         *(c.cell(t) for c in MEASURED),
     ]
+
+
+def number_cell(t: TrialOutcome) -> str:
+    """`7`, or `7 enqueued` for a known set the user queued."""
+    return f"{t.number} enqueued" if t.enqueued else str(t.number)
 
 
 def value_cells(t: TrialOutcome, objectives: tuple[str, ...]) -> list[str]:

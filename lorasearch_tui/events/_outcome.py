@@ -56,6 +56,7 @@ class TrialOutcome:
     trial_dir: str = ""  # its folder: metrics, adapter, results (on the host that trained it)
     worker: str = ""  # where it trained: "GPU 1", "host-b GPU 1"
     rerun_of: int | None = None  # the trial whose parameters it runs again
+    enqueued: bool = False  # a known parameter set the user queued (enqueue, --enqueue)
     metric: str = METRIC  # what `value` measures
     started_at: str | None = None  # ISO time, UTC
     completed_at: str | None = None

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import DiskFull, is_disk_full
 from ..events import EvalLogged, StepLogged, TrialOutcome, encode
-from ..store import LIVE_METRICS, METRIC
+from ..store import ENQUEUED_ATTR, LIVE_METRICS, METRIC
 
 
 def _now() -> str:
@@ -41,13 +41,16 @@ class LiveTrial:
     started_at: str = field(default_factory=_now)
     max_steps: int = 0
     last_step: int = 0  # the last train step logged
+    enqueued: bool = False  # a known set the user queued
 
     @classmethod
     def of(cls, trial: Any, folder: Path) -> LiveTrial:
         """A trial Optuna just gave, its folder told to the study (where `watch` finds its
         live metrics)."""
         trial.set_user_attr("trial_dir", str(folder))
-        return cls(trial.number, dict(trial.params), {}, folder, trial.user_attrs.get("rerun_of"))
+        live = cls(trial.number, dict(trial.params), {}, folder, trial.user_attrs.get("rerun_of"))
+        live.enqueued = bool(trial.user_attrs.get(ENQUEUED_ATTR))
+        return live
 
     def log(self, event: StepLogged | EvalLogged) -> None:
         """Append a step or an eval to the trial's live metrics file (read by `lorasearch watch`,
@@ -87,6 +90,7 @@ class LiveTrial:
             "trial_dir": str(self.folder),
             "worker": worker,
             "rerun_of": self.rerun_of,
+            "enqueued": self.enqueued,
             "metric": (self.config.get("objective") or {}).get("metric", METRIC),
             "started_at": self.started_at,
             "completed_at": _now(),

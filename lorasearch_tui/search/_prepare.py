@@ -15,11 +15,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..config import SearchConfig, describe
+from ..config import SearchConfig, describe, read_sets
 from ..data import load_data, with_data
+from ..errors import UserError
 from ..events import SearchStarted
 from ..hub import with_model
 from ..store import (
+    ENQUEUED_ATTR,
     FAULT_ATTR,
     SETTINGS_ATTR,
     Leases,
@@ -98,7 +100,19 @@ def open_search(config: SearchConfig | None, options: Any, cancel: threading.Eve
         config = replace(config, params=with_model(config.params))
         preflight(config, options.mode, options.pruner, name, new=False)
 
+    enqueued: list[dict[str, Any]] = []  # the known sets to run first, checked
+
     def check(config: SearchConfig, settings: SearchSettings, new: bool) -> None:
+        # With --join, only the runner that creates the study queues the known sets: two
+        # runners queueing the same set at once could both find it absent and run it twice.
+        enqueued[:] = list(config.enqueue) if new else []
+        if options.enqueue and (new or not options.join):
+            enqueued.extend(read_sets(Path(options.enqueue), config.space))
+        if enqueued and settings.mode == "grid":
+            raise UserError(
+                "enqueue: a grid search runs every combination of its space already; "
+                "use --search-mode random or bayesian to run known sets first"
+            )
         if not new:  # the stored config: its data, model and folders must still be there
             with_data(config.params)  # the stored commits, from the cache or downloaded on this host
             with_model(config.params)
@@ -125,6 +139,8 @@ def open_search(config: SearchConfig | None, options: Any, cancel: threading.Eve
         study.set_user_attr(SETTINGS_ATTR, settings.to_dict())
     if faults:
         study.set_user_attr(FAULT_ATTR, faults)
+    for values in enqueued:  # before the sampler proposes anything; never a set the study holds
+        study.enqueue_trial(values, user_attrs={ENQUEUED_ATTR: True}, skip_if_exists=True)
     leases = Leases(study, options.lost_after)
     # A runner that joins others must not draw what they draw: its seed moves with it.
     # Not a grid's: every runner must order the grid alike, so that a point has one number.

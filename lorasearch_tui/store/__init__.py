@@ -28,6 +28,7 @@ from ._settings import SearchSettings, describe_sampler, nsga2_population, tpe_s
 from ._storage import StorageUnavailable, first_line, mask_password, open_storage
 from ._study import (
     CONFIG_ATTR,
+    ENQUEUED_ATTR,
     EVALUATION_ATTR,
     FAULT_ATTR,
     RERUN_ATTR,
@@ -58,6 +59,7 @@ __all__ = [
     "default_storage",
     "describe_sampler",
     "done_count",
+    "ENQUEUED_ATTR",
     "FAULT_ATTR",
     "finished",
     "first_line",

@@ -26,6 +26,7 @@ SETTINGS_ATTR = "lorasearch_settings"
 SURPLUS_ATTR = "lorasearch_surplus"  # a trial created but not run: the study had enough
 RERUN_ATTR = "lorasearch_rerun"  # trials stopped by the failure budget, to run again on resume
 FAULT_ATTR = "lorasearch_fault_injection"
+ENQUEUED_ATTR = "enqueued"  # a trial's: a known set the user queued (TrialOutcome.enqueued)
 EVALUATION_ATTR = "lorasearch_evaluation"  # what `lorasearch evaluate` measured, per split
 JOIN_WAIT_S = 30.0  # how long `--join` waits for a study's creator to store its config
 
