@@ -43,6 +43,7 @@ class Mutant:
 
 T = "tests/"
 MEDIAN = T + "test_engine_rules.py::test_the_median_pruner_waits_for_two_trials_and_never_judges_a_first_eval"
+INTERRUPT = T + "test_search.py::test_interrupt_records_the_trial_writes_files_and_exits_130"
 JOIN = T + "test_join.py::test_runners_started_at_once_make_one_study_and_each_takes_its_share"
 FOREIGN = T + "test_leases.py::test_a_trial_another_host_keeps_alive_is_left_alone_until_its_lease_runs_out"
 MUTANTS = [
@@ -359,6 +360,22 @@ MUTANTS = [
         "            pass",
         (JOIN,),
         "--max-trials-here K: a runner finishes at most K trials, then exits 0",
+    ),
+    Mutant(
+        "usr1-interrupts",
+        "lorasearch_tui/interrupts.py",
+        "(signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1), handler",
+        "(signal.SIGINT, signal.SIGTERM, signal.SIGHUP), handler",
+        (INTERRUPT + "[sigusr1-slurm-time-limit]",),
+        "a scheduler's USR1 records the running trial as interrupted, exit 130",
+    ),
+    Mutant(
+        "interrupted-handed-over",
+        "lorasearch_tui/search/_runner.py",
+        "                    queue_reruns(study)",
+        "                    pass",
+        (T + "test_examples.py::test_four_array_tasks_at_once_finish_the_study_and_usr1_hands_a_trial_on",),
+        "an interrupted runner's trial is taken over at once by the runners still at work",
     ),
     # Known sets first (issue 23)
     Mutant(

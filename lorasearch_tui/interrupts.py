@@ -1,4 +1,4 @@
-"""How the commands meet Ctrl+C, SIGTERM and a dropped SSH connection.
+"""How the commands meet Ctrl+C, SIGTERM, a scheduler's SIGUSR1 and a dropped SSH connection.
 
 A search records its running trial and writes its files before it exits 130, whatever ended
 it; a hung-up terminal also means that nothing may wait on the screen any more. `train` stops
@@ -30,16 +30,18 @@ def _handled(signals: tuple[signal.Signals, ...], handler: Callable[[int, Any], 
 
 @contextmanager
 def interrupt_on_signals(interrupt: Callable[[], None], hung_up: Callable[..., None]) -> Iterator[None]:
-    """Ctrl+C, SIGTERM and SIGHUP stop the search cleanly: the trial is recorded, the files are
-    written, exit code 130. SIGHUP (the SSH connection dropped) also calls `hung_up`: the
-    terminal is gone, so the front end must not wait on it."""
+    """Ctrl+C, SIGTERM, SIGHUP and SIGUSR1 stop the search cleanly: the trial is recorded
+    (interrupted: it runs again), the files are written, exit code 130. SIGUSR1 is what a
+    scheduler sends before a time limit (Slurm's `--signal=USR1@300`). SIGHUP (the SSH
+    connection dropped) also calls `hung_up`: the terminal is gone, so the front end must not
+    wait on it."""
 
     def handler(signum: int, frame: Any) -> None:
         interrupt()
         if signum == signal.SIGHUP:
             hung_up(signum)
 
-    with _handled((signal.SIGINT, signal.SIGTERM, signal.SIGHUP), handler):
+    with _handled((signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1), handler):
         yield
 
 

@@ -147,11 +147,22 @@ INVALID = [
     ({"search_space": KNOWN, "enqueue": [{"lora_r": 6}]}, "enqueue[0].lora_r: 6 is not on the steps of 4"),
     ({"search_space": KNOWN, "enqueue": [{"lora_r": 8.5}]}, "enqueue[0].lora_r: 8.5 is not a whole number"),
     ({"search_space": KNOWN, "enqueue": [{"optim": "sgd"}]}, "enqueue[0].optim: 'sgd' is not one of"),
-    ({"search_space": KNOWN, "enqueue": [{"lora_r": "8"}]}, "enqueue[0].lora_r: '8' is not a number"),
+    ({"search_space": KNOWN, "enqueue": [{"lora_r": "8"}]}, "enqueue[0].lora_r: '8' is text, not a number"),
+    ({"search_space": KNOWN, "enqueue": [{"lora_r": "eight"}]}, "enqueue[0].lora_r: 'eight' is not a number"),
+    (
+        {"search_space": KNOWN, "enqueue": [{"learning_rate": "2e-4"}]},
+        "enqueue[0].learning_rate: '2e-4' is text, not a number (in YAML, write 2.0e-4",
+    ),
     ({"search_space": KNOWN, "enqueue": [{}]}, "enqueue[0]: a parameter set is an object"),
     ({"enqueue": [{"learning_rate": 1e-4}]}, "not searched here (searched: nothing"),
     ({"search_space": KNOWN, "enqueue": {"lora_r": 8}}, "c.json: enqueue: must be a valid list"),
 ]
+
+
+def test_a_known_set_takes_the_type_a_trial_draws():
+    config = parse_config({"search_space": KNOWN, "enqueue": [{"lora_r": 16.0, "optim": "adamw_8bit"}]}, "c")
+    assert config.enqueue == ({"lora_r": 16, "optim": "adamw_8bit"},)
+    assert type(config.enqueue[0]["lora_r"]) is int
 
 
 @pytest.mark.parametrize(("raw", "expected"), INVALID, ids=[e for _, e in INVALID])

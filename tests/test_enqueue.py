@@ -62,6 +62,8 @@ def test_a_set_that_does_not_fit_is_one_line_and_nothing_is_written(tmp_path):
         "unknown.json": ([{"lora_r": 8}], "unknown.json[0].lora_r: not searched here"),
         "search.json": ({"search_space": LR_SPACE}, "a search config, not known values"),
         "list.json": (["0.02"], "list.json[0]: a parameter set is an object"),
+        "typo.json": ({"learning_rate": 0.02, "lerning_rate": 0.03}, "typo.json[0].lerning_rate: not"),
+        "other.json": ({"best_params": {"lora_r": 8}}, "none of its values are of parameters searched here"),
     }
     for name, (content, expected) in sets.items():
         write_json(tmp_path / name, content)

@@ -17,7 +17,7 @@ import time
 
 import pytest
 from conftest import REPO, write_json
-from helpers.searching import LR_SPACE, lorasearch, study_of, wait_for
+from helpers.searching import LR_SPACE, lorasearch, run_standin, study_of, wait_for
 
 from lorasearch_tui.store import open_existing
 
@@ -142,3 +142,14 @@ study = optuna.load_study(study_name="w", storage=sys.argv[1])
 study.set_user_attr("lorasearch_config", json.loads(sys.argv[2]))
 study.set_user_attr("lorasearch_settings", json.loads(sys.argv[3]))
 """
+
+
+def test_max_trials_here_counts_the_trials_running_here(tmp_path, monkeypatch):
+    """Two workers and `--max-trials-here 3`: the third trial starts while the first two run,
+    and no fourth. Mutation it catches: the room left not counting the running trials."""
+    monkeypatch.chdir(tmp_path)
+    finished, study, sink = run_standin(tmp_path, "slow", n_trials=10, workers=2, max_trials_here=3)
+    assert finished.reason == "done here", finished.message
+    assert finished.message.startswith("this runner finished the 3 trials --max-trials-here allows")
+    assert len([t for t in study.trials if t.state.name == "COMPLETE"]) == 3
+    assert len(study.trials) == 3

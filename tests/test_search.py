@@ -310,7 +310,9 @@ def test_a_crashed_worker_fails_its_trial_and_is_replaced(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["ctrl-c", "sigterm", "sighup-ssh-dropped"]
+    "sig",
+    [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1],
+    ids=["ctrl-c", "sigterm", "sighup-ssh-dropped", "sigusr1-slurm-time-limit"],
 )
 def test_interrupt_records_the_trial_writes_files_and_exits_130(tmp_path, sig):
     config = config_file(tmp_path, LR_SPACE, max_steps=400)

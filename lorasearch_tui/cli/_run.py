@@ -67,7 +67,12 @@ def run_search(
         raise fail(finished.message or "the search failed", ExitCode.BUG)
     if code:
         raise typer.Exit(code)
-    if confirm_top and finished is not None and finished.counts.get("complete"):
+    if confirm_top and finished is not None and finished.reason == "done here":
+        # other runners are still at work on the study: every task confirming it would
+        # evaluate a study that is not done, each writing the same files
+        later = f"once it is done: lorasearch evaluate {name}"
+        say(console, f"--confirm-top: the study goes on with other runners; {later}")
+    elif confirm_top and finished is not None and finished.counts.get("complete"):
         confirm(console, name, options.storage, confirm_top)
 
 

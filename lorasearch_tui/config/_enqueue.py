@@ -12,7 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from ._params import PARAM_NAMES
 from ._space import _Dist
+
+_CONFIG_KEYS = {*PARAM_NAMES, "trial_timeout", "enqueue", "$schema"}  # what a best config may hold
 
 BEST_PARAMS_KEY = "best_params"  # what a study's `{study}_best_params.json` holds the set under
 
@@ -32,12 +35,11 @@ def check_sets(sets: Any, space: dict[str, _Dist], label: str) -> tuple[dict[str
             raise UserError(f"{where}: a parameter set is an object of searched parameters and values")
         for key, value in values.items():
             if key not in space:
-                searched = ", ".join(space) or "nothing: the config has no search_space"
-                raise UserError(f"{where}.{key}: not searched here (searched: {searched})")
+                raise UserError(f"{where}.{key}: not searched here (searched: {_searched(space)})")
             why = space[key].refuses(value)
             if why is not None:
                 raise UserError(f"{where}.{key}: {why} of {space[key].describe()}")
-        checked.append(dict(values))
+        checked.append({key: space[key].as_drawn(value) for key, value in values.items()})
     return tuple(checked)
 
 
@@ -58,9 +60,23 @@ def read_sets(path: Path, space: dict[str, _Dist]) -> tuple[dict[str, Any], ...]
             "earlier study's best_params or best_config file"
         )
     if isinstance(data, dict) and isinstance(data.get(BEST_PARAMS_KEY), dict):
-        data = [data[BEST_PARAMS_KEY]]  # {study}_best_params.json
-    elif isinstance(data, dict) and "search_space" not in data and set(data) - set(space):
-        data = [{k: v for k, v in data.items() if k in space}]  # a best config: its fixed values
+        data = [_ours(data[BEST_PARAMS_KEY], space, label)]  # {study}_best_params.json
+    elif isinstance(data, dict) and set(data) - set(space) and set(data) <= _CONFIG_KEYS:
+        data = [_ours(data, space, label)]  # a best config: every parameter, fixed
     elif isinstance(data, dict):
-        data = [data]
+        data = [data]  # one set: a key that is no searched parameter is refused, typos included
     return check_sets(data, space, label)
+
+
+def _ours(values: dict[str, Any], space: dict[str, _Dist], label: str) -> dict[str, Any]:
+    """An earlier study's values of the parameters this search searches."""
+    ours = {k: v for k, v in values.items() if k in space}
+    if not ours:
+        raise UserError(
+            f"{label}: none of its values are of parameters searched here (searched: {_searched(space)})"
+        )
+    return ours
+
+
+def _searched(space: dict[str, _Dist]) -> str:
+    return ", ".join(space) or "nothing: the config has no search_space"

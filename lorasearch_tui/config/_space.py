@@ -42,9 +42,23 @@ class _Dist(BaseModel):
         """Why `value` is not one this entry can draw (a known set to run, `enqueue`), or None."""
         raise NotImplementedError
 
+    def as_drawn(self, value: Any) -> Any:
+        """An accepted value in the type a trial draws (`16.0` of an int range is `16`)."""
+        return value
+
+
+def _number_text(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
 
 def _outside(value: Any, low: float, high: float, whole: bool = False) -> str | None:
     """Why a number is not in [low, high] (or not a whole number when `whole`), or None."""
+    if isinstance(value, str) and _number_text(value):  # YAML 1.1 reads 2e-4 as text
+        return f"{value!r} is text, not a number (in YAML, write 2.0e-4 for 2e-4)"
     if isinstance(value, bool) or not isinstance(value, int | float):
         return f"{value!r} is not a number"
     if whole and not (isinstance(value, int) or float(value).is_integer()):
@@ -143,6 +157,9 @@ class IntRange(_Dist):
         if why is None and (int(value) - self.low) % self.step:
             why = f"{value!r} is not on the steps of {self.step} from {self.low}"
         return why
+
+    def as_drawn(self, value: Any) -> Any:
+        return int(value)
 
 
 class Categorical(_Dist):

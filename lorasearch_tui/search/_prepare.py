@@ -117,11 +117,14 @@ def open_search(config: SearchConfig | None, options: Any, cancel: threading.Eve
             with_data(config.params)  # the stored commits, from the cache or downloaded on this host
             with_model(config.params)
             preflight(config, settings.mode, settings.pruner, name, new=False)
-        else:  # its trial folder must not hold an older study's trials; with --join, the
-            # study's other runners may be writing theirs there already
-            check_folders(config, name, new=not options.join)
+        else:  # seen absent a moment ago: its trial folder must not hold an older study's trials
+            check_folders(config, name, new=True)
 
     settings = SearchSettings(options.mode, options.pruner, options.n_trials, options.trial_timeout)
+    if config is not None and config.params.multi:
+        # Optuna prunes no study of several objectives: stored as such from the start, so that
+        # every runner of a --join line reads the settings it gave
+        settings = replace(settings, pruner="none")
     study, config, settings, created = open_study(
         name,
         storage,

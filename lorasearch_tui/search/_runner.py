@@ -44,6 +44,7 @@ from ..store import (
     finished,
     importances,
     pareto_trials,
+    queue_reruns,
     record_surplus,
     recover,
     search_finished,
@@ -159,6 +160,10 @@ class SearchRunner:
         while True:
             if controls.interrupted.is_set():
                 self._end_running(study, fail_reason="interrupted", interrupted=True)
+                try:  # runners still at work on the study take the trial over at once
+                    queue_reruns(study)
+                except RunFailure:
+                    pass  # the storage is gone: a later --resume queues it
                 return "interrupted"
             self._take_requests(study)
             for slot in self._pool.busy():

@@ -92,6 +92,14 @@ def recover(
             write_trial_results(outcome, _config_of(config, frozen.params))
             _log.info("trial %d: wrote %s again from the study", frozen.number, Path(folder) / TRIAL_RESULTS)
 
+    return queue_reruns(study)
+
+
+def queue_reruns(study: Any) -> list[int]:
+    """Queue the parameters of every interrupted trial (and of those the failure budget
+    stopped) that nothing runs again yet: the next trial any runner asks for runs them. A
+    runner stopped by Ctrl+C or a scheduler's signal calls it as it leaves, so a runner still
+    at work takes its trial over at once, not when a lease comes due. The numbers queued."""
     trials = study.get_trials(deepcopy=False)
     rerun_list = set(study.user_attrs.get(RERUN_ATTR, []))
     # A finished trial cannot be changed, so "already queued again" is read from the reruns.
@@ -111,4 +119,4 @@ def _config_of(config: SearchConfig, params: dict[str, Any]) -> dict[str, Any]:
         return {}
 
 
-__all__ = ["INTERRUPTED", "recover"]
+__all__ = ["INTERRUPTED", "queue_reruns", "recover"]

@@ -128,9 +128,10 @@ def open_study(  # noqa: C901 - the resume rules, one check each (store, outside
             return study, config, settings, True
 
     study = optuna.load_study(study_name=name, storage=storage)
-    stored_config = _stored_config(study, wait_s=JOIN_WAIT_S if join else 0.0)
+    stored_config = _stored_config(study, wait_s=JOIN_WAIT_S if join else 0.0, cancel=cancel)
     if stored_config is None:
-        raise UserError(f"--resume: study '{name}' was not made by lorasearch (it stores no config)")
+        flag = "--join" if join else "--resume"
+        raise UserError(f"{flag}: study '{name}' was not made by lorasearch (it stores no config)")
     if config is not None:
         differing = _differing_keys(stored_config, config.to_dict())
         differing = [k for k in differing if not (k == "trial_timeout" and k in given)]
@@ -163,7 +164,7 @@ def open_study(  # noqa: C901 - the resume rules, one check each (store, outside
     return study, config, settings, False
 
 
-def _stored_config(study: Any, wait_s: float) -> dict[str, Any] | None:
+def _stored_config(study: Any, wait_s: float, cancel: threading.Event | None = None) -> dict[str, Any] | None:
     """The config a lorasearch study stores. A study another `--join` process has just
     created may not hold it yet (Optuna creates the study, then its creator writes the
     config): wait up to `wait_s` for it."""
@@ -172,7 +173,7 @@ def _stored_config(study: Any, wait_s: float) -> dict[str, Any] | None:
         stored = study.user_attrs.get(CONFIG_ATTR)
         if stored is not None and SETTINGS_ATTR in study.user_attrs:
             return stored
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= deadline or (cancel is not None and cancel.is_set()):
             return stored
         time.sleep(0.2)
 
@@ -260,6 +261,9 @@ def record_surplus(study: Any, trial: Any, why: str) -> None:
     rerun_of = trial.user_attrs.get("rerun_of")
     if rerun_of is not None:
         study.enqueue_trial(dict(trial.params), user_attrs={"rerun_of": rerun_of}, skip_if_exists=False)
+    elif trial.user_attrs.get(ENQUEUED_ATTR):  # a known set: queued again, or it never runs
+        fixed = study._storage.get_trial_system_attrs(trial._trial_id).get("fixed_params", trial.params)
+        study.enqueue_trial(dict(fixed), user_attrs={ENQUEUED_ATTR: True}, skip_if_exists=False)
 
 
 def done_count(counts: dict[str, int]) -> int:

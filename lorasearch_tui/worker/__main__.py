@@ -15,8 +15,10 @@ from ._protocol import Channel
 def main(argv: list[str]) -> int:
     read_fd, write_fd = int(argv[1]), int(argv[2])
     die_with_parent()
-    # Ctrl+C belongs to the parent, which decides what happens to the running trial.
+    # Ctrl+C and a scheduler's SIGUSR1 (the time limit is near; Slurm may send it to every
+    # process of the job) belong to the parent, which decides what happens to the trial.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s", stream=sys.stderr
     )

@@ -222,10 +222,15 @@ class Worker:
     def _load_data(self, params: TrainParams) -> LoadedData:
         key = data_key(params)
         if self._data is None or self._data[0] != key:
-            if self._data is not None:
+            changed = self._data is not None
+            if changed:
                 gc.unfreeze()  # the old data may go now (see _load_base)
+                self._data = None
             # The search's parent decoded every image before the search started.
             self._data = (key, load_data(params, decode_images=False))
+            if changed and self._base is not None:
+                gc.collect()
+                gc.freeze()  # as after the base model loads: the new data lives on
         return self._data[1]
 
 
