@@ -87,6 +87,9 @@ def test_four_array_tasks_at_once_finish_the_study_and_usr1_hands_a_trial_on(tmp
     victim, victim_log = tasks[signalled]
     victim.send_signal(signal.SIGUSR1)  # what `#SBATCH --signal=B:USR1@300` sends the script
     assert victim.wait(timeout=120) == 130, victim_log.read_text()
+    # handed over as it left: queued already, not at another task's next lease renewal (30 s)
+    queued = optuna.load_study(study_name="arr", storage=storage).trials
+    assert [t.user_attrs.get("rerun_of") for t in queued].count(2) == 1, [t.user_attrs for t in queued]
     for i, (proc, log) in enumerate(tasks):
         if i != signalled:
             assert proc.wait(timeout=600) == 0, log.read_text()
