@@ -108,7 +108,7 @@ MUTANTS = [
     Mutant(
         "recover-rerun",
         "lorasearch_tui/store/_recover.py",
-        'study.enqueue_trial(trial.params, user_attrs={"rerun_of": trial.number}, skip_if_exists=False)',
+        "queue_rerun(study, trial.number, trial.params)",
         "pass",
         (FOREIGN,),
         "a lost trial's parameters run again",
@@ -372,7 +372,7 @@ MUTANTS = [
     Mutant(
         "interrupted-handed-over",
         "lorasearch_tui/search/_runner.py",
-        "                    queue_reruns(study)",
+        "                    queue_rerun(study, slot.live.number, slot.live.params)",
         "                    pass",
         (T + "test_examples.py::test_four_array_tasks_at_once_finish_the_study_and_usr1_hands_a_trial_on",),
         "an interrupted runner's trial is taken over at once by the runners still at work",

@@ -116,11 +116,15 @@ def test_an_interrupt_records_every_running_trial_and_resume_reruns_them(tmp_pat
         thread.join(60)
     finished, study, _ = result["run"]
     assert finished.reason == "interrupted"
+    # each interrupted trial's parameters queued as it was recorded (another runner could take them)
     assert [(t.state.name, t.user_attrs.get("fail_reason")) for t in study.trials] == [
         ("FAIL", "interrupted"),
         ("FAIL", "interrupted"),
+        ("WAITING", None),
+        ("WAITING", None),
     ]
-    params = [t.params for t in study.trials]
+    assert sorted(t.user_attrs.get("rerun_of") for t in study.trials[2:]) == [0, 1]
+    params = [t.params for t in study.trials[:2]]
     finished, study, _ = run_standin(tmp_path, "good", n_trials=3, workers=2, resume=True)
     trials = study.trials
     assert finished.reason == "completed" and len(trials) == 5

@@ -110,7 +110,9 @@ async def test_abort_fails_the_running_trial_at_once_and_quit_records_the_next(t
     assert [(t.state.name, t.user_attrs.get("fail_reason")) for t in trials] == [
         ("FAIL", "aborted by user"),
         ("FAIL", "interrupted"),
+        ("WAITING", None),  # the quit trial's parameters, queued to run again
     ]
+    assert trials[2].user_attrs.get("rerun_of") == 1
     assert (tmp_path / "out/k/trial_1/trial_results.json").is_file()
     # --resume runs the quit trial's params again first; the aborted one is a result, not rerun.
     resume = SearchOptions(

@@ -44,7 +44,7 @@ from ..store import (
     finished,
     importances,
     pareto_trials,
-    queue_reruns,
+    queue_rerun,
     record_surplus,
     recover,
     search_finished,
@@ -159,11 +159,7 @@ class SearchRunner:
         self._next_count = 0.0  # when to read the study's counts again (a trial's end: at once)
         while True:
             if controls.interrupted.is_set():
-                self._end_running(study, fail_reason="interrupted", interrupted=True)
-                try:  # runners still at work on the study take the trial over at once
-                    queue_reruns(study)
-                except RunFailure:
-                    pass  # the storage is gone: a later --resume queues it
+                self._end_running(study, hand_over=True, fail_reason="interrupted", interrupted=True)
                 return "interrupted"
             self._take_requests(study)
             for slot in self._pool.busy():
@@ -303,12 +299,19 @@ class SearchRunner:
             raise DiskFull(live.folder, f" (trial {live.number}: {ending.outcome.fail_reason})")
         self._budget.spend(study, ending)
 
-    def _end_running(self, study: Any, **facts: Any) -> None:
+    def _end_running(self, study: Any, hand_over: bool = False, **facts: Any) -> None:
         """Stop every running trial now and record it FAIL with `facts` (interrupted: it runs
-        again on resume). Used on Ctrl+C, and when the search ends on a failure."""
+        again on resume). Used on Ctrl+C, and when the search ends on a failure.
+
+        `hand_over` (an interrupt): each trial's parameters are queued first, so that runners
+        still at work on the study take it over at once. Queued before the trial is recorded,
+        never after: a runner that reads the study in between then finds the rerun there and
+        queues no second one."""
         for slot in self._pool.busy():
             slot.worker.kill()
             try:
+                if hand_over and slot.live is not None and slot.live.params:
+                    queue_rerun(study, slot.live.number, slot.live.params)
                 self._finish(study, slot, slot.ending("FAIL", **facts))
             except RunFailure:  # the storage is gone: the trial's file has it
                 pass

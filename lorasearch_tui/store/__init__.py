@@ -23,7 +23,7 @@ from ._outcomes import (
     tell_or_keep,
     write_trial_results,
 )
-from ._recover import queue_reruns, recover
+from ._recover import queue_rerun, recover
 from ._settings import SearchSettings, describe_sampler, nsga2_population, tpe_startup
 from ._storage import StorageUnavailable, first_line, mask_password, open_storage
 from ._study import (
@@ -84,7 +84,7 @@ __all__ = [
     "pareto_trials",
     "read_metrics",
     "record_surplus",
-    "queue_reruns",
+    "queue_rerun",
     "recover",
     "report_file",
     "RERUN_ATTR",

@@ -97,9 +97,9 @@ def recover(
 
 def queue_reruns(study: Any) -> list[int]:
     """Queue the parameters of every interrupted trial (and of those the failure budget
-    stopped) that nothing runs again yet: the next trial any runner asks for runs them. A
-    runner stopped by Ctrl+C or a scheduler's signal calls it as it leaves, so a runner still
-    at work takes its trial over at once, not when a lease comes due. The numbers queued."""
+    stopped) that nothing runs again yet: the next trial any runner asks for runs them. The
+    numbers queued. (A runner stopped by Ctrl+C or a signal queues its own trials as it leaves:
+    `queue_rerun`, before it records them.)"""
     trials = study.get_trials(deepcopy=False)
     rerun_list = set(study.user_attrs.get(RERUN_ATTR, []))
     # A finished trial cannot be changed, so "already queued again" is read from the reruns.
@@ -107,9 +107,14 @@ def queue_reruns(study: Any) -> list[int]:
     requeued = []
     for trial in trials:
         if must_rerun(trial, rerun_list) and trial.number not in queued and trial.params:
-            study.enqueue_trial(trial.params, user_attrs={"rerun_of": trial.number}, skip_if_exists=False)
+            queue_rerun(study, trial.number, trial.params)
             requeued.append(trial.number)
     return requeued
+
+
+def queue_rerun(study: Any, number: int, params: dict[str, Any]) -> None:
+    """Queue trial `number`'s parameters to run again first, as trial `rerun_of` it."""
+    study.enqueue_trial(dict(params), user_attrs={"rerun_of": number}, skip_if_exists=False)
 
 
 def _config_of(config: SearchConfig, params: dict[str, Any]) -> dict[str, Any]:
@@ -119,4 +124,4 @@ def _config_of(config: SearchConfig, params: dict[str, Any]) -> dict[str, Any]:
         return {}
 
 
-__all__ = ["INTERRUPTED", "queue_reruns", "recover"]
+__all__ = ["INTERRUPTED", "queue_rerun", "queue_reruns", "recover"]
