@@ -45,6 +45,8 @@ T = "tests/"
 MEDIAN = T + "test_engine_rules.py::test_the_median_pruner_waits_for_two_trials_and_never_judges_a_first_eval"
 INTERRUPT = T + "test_search.py::test_interrupt_records_the_trial_writes_files_and_exits_130"
 JOIN = T + "test_join.py::test_runners_started_at_once_make_one_study_and_each_takes_its_share"
+WARM = T + "test_warm_start.py::test_imported_trials_guide_count_toward_nothing_and_are_never_best"
+APART = T + "test_warm_start.py::test_a_better_imported_trial_is_never_best_and_its_set_runs_here_later"
 FOREIGN = T + "test_leases.py::test_a_trial_another_host_keeps_alive_is_left_alone_until_its_lease_runs_out"
 MUTANTS = [
     # The failure budget
@@ -380,9 +382,9 @@ MUTANTS = [
     # Known sets first (issue 23)
     Mutant(
         "enqueue-twice",
-        "lorasearch_tui/search/_prepare.py",
-        "user_attrs={ENQUEUED_ATTR: True}, skip_if_exists=True",
-        "user_attrs={ENQUEUED_ATTR: True}, skip_if_exists=False",
+        "lorasearch_tui/store/_warm_start.py",
+        "if any(_same(values, other) for other in held):",
+        "if False:",
         (T + "test_enqueue.py::test_known_sets_run_first_are_marked_and_never_run_twice",),
         "a known set the study already holds never runs again",
     ),
@@ -393,6 +395,63 @@ MUTANTS = [
         "if False:",
         (T + "test_config.py::test_invalid_configs_name_the_path",),
         "a known set's value must be one its search-space entry can draw",
+    ),
+    # Warm start (issue 23)
+    Mutant(
+        "imported-counted",
+        "lorasearch_tui/store/_study.py",
+        "            continue  # measured in an earlier study: it guides the sampler, it counts nowhere",
+        "            pass",
+        (WARM,),
+        "imported trials never count toward --n-trials",
+    ),
+    Mutant(
+        "imported-best",
+        "lorasearch_tui/store/_study.py",
+        "    complete = measured_here(study)",
+        "    complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == 'COMPLETE']",
+        (APART,),
+        "an imported trial is never the study's best",
+    ),
+    Mutant(
+        "imported-tie",
+        "lorasearch_tui/events/_outcome.py",
+        "    outcomes = [o for o in outcomes if not o.imported]",
+        "    outcomes = list(outcomes)",
+        (WARM,),
+        "an imported trial ties with no trial of the study",
+    ),
+    Mutant(
+        "enqueue-top-skipped",
+        "lorasearch_tui/store/_warm_start.py",
+        "        if not is_imported(t)\n    ]",
+        "    ]",
+        (APART,),
+        "--enqueue-top runs the earlier best here though an imported trial holds its parameters",
+    ),
+    Mutant(
+        "imported-twice",
+        "lorasearch_tui/store/_warm_start.py",
+        "new = [t for t in warm.trials if t.user_attrs[IMPORTED_ATTR] not in held]",
+        "new = list(warm.trials)",
+        (WARM,),
+        "a resumed warm start imports no trial twice",
+    ),
+    Mutant(
+        "warm-direction",
+        "lorasearch_tui/store/_warm_start.py",
+        "if i is None or direction != goal.goal:",
+        "if i is None:",
+        (T + "test_warm_start.py::test_several_objectives_are_matched_by_name_and_another_is_refused",),
+        "a study measured in the other direction is refused",
+    ),
+    Mutant(
+        "warm-misfit",
+        "lorasearch_tui/store/_warm_start.py",
+        "        if dist.refuses(trial.params[key]) is not None:",
+        "        if False:",
+        (T + "test_warm_start.py::test_what_does_not_fit_is_counted_with_its_reason",),
+        "a trial outside this search space is not imported",
     ),
 ]
 

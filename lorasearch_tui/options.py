@@ -28,6 +28,8 @@ class SearchOptions:
     join: bool = False  # create the study, or continue it when another process already did
     max_trials_here: int | None = None  # this runner finishes at most this many trials, then exits
     enqueue: str | None = None  # a file of known parameter sets to run first (--enqueue)
+    warm_start_from: str | None = None  # STUDY or STUDY@URL whose trials guide this one
+    enqueue_top: int = 0  # run that study's best this many first (--enqueue-top)
     storage: str | None = None
     given: frozenset[str] = frozenset()
     trial_timeout: float | None = None  # with "trial_timeout" in `given`: replaces the config's

@@ -263,7 +263,8 @@ def test_the_largest_seed_resumes():
     import optuna
 
     from lorasearch_tui.config import parse_config
-    from lorasearch_tui.search._samplers import make_sampler, to_distributions
+    from lorasearch_tui.search._samplers import make_sampler
+    from lorasearch_tui.store import to_distributions
 
     def first_draws(sampler) -> list[float]:
         study = optuna.create_study(sampler=sampler)

@@ -50,6 +50,7 @@ def _full(tmp_path, state: str = "COMPLETE") -> TrialOutcome:
         worker="host-a GPU 1",
         rerun_of=3,
         enqueued=True,
+        imported="screen#4",
         metric="cer",
         started_at="2026-01-01T00:00:00+00:00",
         completed_at="2026-01-01T00:00:12+00:00",

@@ -140,6 +140,8 @@ def _config(
         raise UserError("--join: it already continues an existing study; give --join or --resume, not both")
     if options.join and not options.study_name:
         raise UserError("--join: name the study that every runner shares with --study-name")
+    if options.enqueue_top and not options.warm_start_from:
+        raise UserError("--enqueue-top: name the study whose best trials to run first with --warm-start-from")
     if options.resume and not options.study_name:
         raise UserError("--resume: name the study to continue with --study-name")
     if options.resume and config_path is None:

@@ -77,6 +77,27 @@ def search(
             show_default=False,
         ),
     ] = None,
+    warm_start_from: Annotated[
+        str | None,
+        typer.Option(
+            "--warm-start-from",
+            metavar="STUDY[@STORAGE_URL]",
+            help="Add an earlier study's complete and pruned trials that fit this search space as "
+            "measured: the sampler starts from them. Marked 'imported', never counted toward "
+            "--n-trials, never best. Same objective required. STUDY alone: in this search's storage.",
+            show_default=False,
+        ),
+    ] = None,
+    enqueue_top: Annotated[
+        int,
+        typer.Option(
+            "--enqueue-top",
+            min=0,
+            metavar="K",
+            help="With --warm-start-from: run that study's K best trials' parameters here first "
+            "(on this config's data), marked 'enqueued'.",
+        ),
+    ] = 0,
     max_trials_here: Annotated[
         int | None,
         typer.Option(
@@ -214,6 +235,8 @@ def search(
         join=join,
         max_trials_here=max_trials_here,
         enqueue=str(enqueue) if enqueue is not None else None,
+        warm_start_from=warm_start_from,
+        enqueue_top=enqueue_top,
         storage=storage,
         given=frozenset(k for k, v in flags.items() if v is not None),
         trial_timeout=trial_timeout,

@@ -135,6 +135,8 @@ class SearchConsole:
             self._print(f"  search {name}: {printable(dist)}")
         if e.notice:
             self._print(Text(f"  {e.notice}", style="yellow"))
+        if e.warm_start:
+            self._print(f"  {e.warm_start}")
         if e.fault_injection:
             self._print(
                 Text(

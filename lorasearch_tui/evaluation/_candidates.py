@@ -41,11 +41,13 @@ class Candidate:
 
 
 def ranked_trials(study: Any) -> list[Any]:
-    """The COMPLETE trials, best first in the (first) objective, the older first on a tie."""
+    """The COMPLETE trials the study trained (not imported ones: their adapters are another
+    study's), best first in the (first) objective, the older first on a tie."""
     from ..results import stored_config
+    from ..store import measured_here
 
     goal = stored_config(study).params.objective.goal
-    complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE" and t.values]
+    complete = [t for t in measured_here(study) if t.values]
     sign = 1 if goal == "minimize" else -1
     return sorted(complete, key=lambda t: (sign * t.values[0], t.number))
 
@@ -57,6 +59,7 @@ def study_candidates(study: Any, numbers: list[int]) -> list[Candidate]:
         UserError: a trial that is not COMPLETE or whose adapter is not on this host.
     """
     from ..results import stored_config
+    from ..store import IMPORTED_ATTR
 
     config = stored_config(study)
     by_number = {t.number: t for t in study.get_trials(deepcopy=False)}
@@ -69,6 +72,12 @@ def study_candidates(study: Any, numbers: list[int]) -> list[Candidate]:
             raise UserError(
                 f"--trial: trial {number} is {trial.state.name}: only COMPLETE trials keep an adapter "
                 "to evaluate"
+            )
+        if trial.user_attrs.get(IMPORTED_ATTR):
+            source = trial.user_attrs[IMPORTED_ATTR]
+            raise UserError(
+                f"--trial: trial {number} was imported from {source} (--warm-start-from): its adapter is "
+                f"that study's; evaluate it there"
             )
         folder = Path(trial.user_attrs.get("trial_dir", ""))
         if not (folder / "adapter" / "adapter_config.json").is_file():

@@ -96,7 +96,10 @@ def cells(
 
 
 def number_cell(t: TrialOutcome) -> str:
-    """`7`, or `7 enqueued` for a known set the user queued."""
+    """`7`; `7 enqueued` for a known set the user queued; `7 imported from screen#4` for a
+    trial measured in an earlier study."""
+    if t.imported:
+        return f"{t.number} imported from {t.imported}"
     return f"{t.number} enqueued" if t.enqueued else str(t.number)
 
 

@@ -57,6 +57,7 @@ class TrialOutcome:
     worker: str = ""  # where it trained: "GPU 1", "host-b GPU 1"
     rerun_of: int | None = None  # the trial whose parameters it runs again
     enqueued: bool = False  # a known parameter set the user queued (enqueue, --enqueue)
+    imported: str | None = None  # "screen#4": measured in an earlier study (--warm-start-from)
     metric: str = METRIC  # what `value` measures
     started_at: str | None = None  # ISO time, UTC
     completed_at: str | None = None
@@ -108,8 +109,9 @@ def _finite(value: Any) -> bool:
 def tied(best: int | None, outcomes: Iterable[TrialOutcome]) -> list[int]:
     """The COMPLETE trials whose value is exactly the best trial's, the best among them, in
     number order; empty when none ties with it. Optuna names the first of equal trials best;
-    a view calls them a tie instead, since nothing measured tells them apart."""
-    outcomes = list(outcomes)
+    a view calls them a tie instead, since nothing measured tells them apart. Imported trials
+    (measured in an earlier study) tie with nothing here."""
+    outcomes = [o for o in outcomes if not o.imported]
     value = next((o.value for o in outcomes if o.number == best), None)
     if value is None:
         return []

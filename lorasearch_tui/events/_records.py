@@ -45,6 +45,7 @@ class SearchStarted:
     direction: str = "minimize"
     objectives: tuple[str, ...] = ()  # several objectives: every metric, the first being `metric`
     directions: tuple[str, ...] = ()  # and each one's direction
+    warm_start: str = ""  # what --warm-start-from imported, in one line
     event: Literal["search_started"] = "search_started"
 
     @property

@@ -154,10 +154,15 @@ class SearchState:
 
     @property
     def done(self) -> int:
-        """Trials that count toward the target (all finished ones but the interrupted): the
+        """Trials that count toward the target (all finished ones but the interrupted and the
+        imported): the
         study's count when the engine sent one (other hosts' trials in it), else this view's."""
         before = self.started.trials_done if self.started and self.started.resumed else 0
-        counted = sum(1 for t in self.trials.values() if t.outcome is not None and not t.outcome.interrupted)
+        counted = sum(
+            1
+            for t in self.trials.values()
+            if t.outcome is not None and not t.outcome.interrupted and not t.outcome.imported
+        )
         # the study's count lags a trial this view just saw end by a poll: the larger is right
         return max(before + counted, self.progress.done if self.progress else 0)
 
@@ -205,7 +210,7 @@ class SearchState:
         durations = [
             t.outcome.duration_s
             for t in self.trials.values()
-            if t.outcome and t.outcome.duration_s is not None
+            if t.outcome and t.outcome.duration_s is not None and not t.outcome.imported
         ]
         if not durations or not self.total:
             return None

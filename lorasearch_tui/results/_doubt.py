@@ -72,7 +72,7 @@ def search_doubt(rows: list[TrialOutcome], best: int | None, metric: str, goal: 
     it; None when the metric has no per-record answers or the files are not on this host."""
     if best is None or metric not in _MEASURE:
         return None
-    complete = [r for r in rows if r.state == "COMPLETE" and r.value is not None]
+    complete = [r for r in rows if r.state == "COMPLETE" and r.value is not None and not r.imported]
     complete.sort(key=lambda r: (r.value if goal == "minimize" else -r.value, r.number))
     top = complete[:CLOSE_CANDIDATES]
     leader = next((r for r in top if r.number == best), None)

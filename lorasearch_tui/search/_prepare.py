@@ -21,11 +21,12 @@ from ..errors import UserError
 from ..events import SearchStarted
 from ..hub import with_model
 from ..store import (
-    ENQUEUED_ATTR,
     FAULT_ATTR,
     SETTINGS_ATTR,
     Leases,
     SearchSettings,
+    WarmStart,
+    add_imported,
     check_study_name,
     default_storage,
     describe_sampler,
@@ -34,6 +35,8 @@ from ..store import (
     mask_password,
     objective_facts,
     open_study,
+    queue_known,
+    read_warm_start,
     recover,
     trial_counts,
 )
@@ -56,6 +59,7 @@ class Prepared:
     faults: str | None  # LORASEARCH_INJECT_FAULT when set
     leases: Leases
     created: bool  # this runner made the study (False: resumed, or joined one another made)
+    warm_start: str = ""  # what --warm-start-from imported, in one line ("" without it)
 
     def started(self, worker_logs: list[Path]) -> SearchStarted:
         """The event that opens the search: what it searches, where, on which workers."""
@@ -74,6 +78,7 @@ class Prepared:
             workers=tuple(p.label for p in self.placements),
             worker_logs=tuple(str(log) for log in worker_logs),
             sampler=describe_sampler(settings.mode, self.target),
+            warm_start=self.warm_start,
             **objective_facts(config),
         )
 
@@ -101,17 +106,25 @@ def open_search(config: SearchConfig | None, options: Any, cancel: threading.Eve
         preflight(config, options.mode, options.pruner, name, new=False)
 
     enqueued: list[dict[str, Any]] = []  # the known sets to run first, checked
+    warm: list[WarmStart] = []  # what --warm-start-from gives, read before anything is written
 
     def check(config: SearchConfig, settings: SearchSettings, new: bool) -> None:
-        # With --join, only the runner that creates the study queues the known sets: two
-        # runners queueing the same set at once could both find it absent and run it twice.
+        # With --join, only the runner that creates the study queues the known sets and imports
+        # the earlier study: two runners doing it at once could both find a set or a trial absent.
+        mine = new or not options.join
         enqueued[:] = list(config.enqueue) if new else []
-        if options.enqueue and (new or not options.join):
+        if options.enqueue and mine:
             enqueued.extend(read_sets(Path(options.enqueue), config.space))
-        if enqueued and settings.mode == "grid":
+        if options.warm_start_from and mine:
+            warm[:] = [
+                read_warm_start(options.warm_start_from, config, options.storage, name, options.enqueue_top)
+            ]
+            enqueued.extend(warm[0].top)
+        if (enqueued or warm) and settings.mode == "grid":
+            flag = "--warm-start-from" if warm else "enqueue"
             raise UserError(
-                "enqueue: a grid search runs every combination of its space already; "
-                "use --search-mode random or bayesian to run known sets first"
+                f"{flag}: a grid search runs every combination of its space already; "
+                "use --search-mode random or bayesian to start from what you know"
             )
         if not new:  # the stored config: its data, model and folders must still be there
             with_data(config.params)  # the stored commits, from the cache or downloaded on this host
@@ -142,8 +155,8 @@ def open_search(config: SearchConfig | None, options: Any, cancel: threading.Eve
         study.set_user_attr(SETTINGS_ATTR, settings.to_dict())
     if faults:
         study.set_user_attr(FAULT_ATTR, faults)
-    for values in enqueued:  # before the sampler proposes anything; never a set the study holds
-        study.enqueue_trial(values, user_attrs={ENQUEUED_ATTR: True}, skip_if_exists=True)
+    queue_known(study, enqueued)  # before the sampler proposes anything; never a set the study holds
+    warm_start = warm[0].said(add_imported(study, warm[0])) if warm else ""
     leases = Leases(study, options.lost_after)
     # A runner that joins others must not draw what they draw: its seed moves with it.
     # Not a grid's: every runner must order the grid alike, so that a point has one number.
@@ -157,5 +170,5 @@ def open_search(config: SearchConfig | None, options: Any, cancel: threading.Eve
     before = trial_counts(study)
     target = config.grid_size() if settings.mode == "grid" else settings.n_trials
     return Prepared(
-        study, storage, settings, target or 0, before, config, placements, faults, leases, created
+        study, storage, settings, target or 0, before, config, placements, faults, leases, created, warm_start
     )

@@ -50,6 +50,7 @@ from ..store import (
     search_finished,
     surplus_reason,
     tell_or_keep,
+    to_distributions,
     trial_counts,
     trial_dir,
     write_best_files,
@@ -60,7 +61,6 @@ from ._live_trial import Ending, LiveTrial
 from ._placement import Placement
 from ._pool import WorkerPool
 from ._prepare import Prepared, open_search
-from ._samplers import to_distributions
 from ._slot import WorkerSlot
 
 DONE_HERE = "done here"  # the reason a runner gives when it took the trials --max-trials-here allows

@@ -20,7 +20,8 @@
 The median pruner waits for 2 complete trials (Optuna's default of 5 would leave little to
 prune in a search of 8-20 trials) and never judges a trial on its first eval (warm-up of
 `eval_steps`), then stops a trial whose eval loss is worse than the median of earlier trials
-at the same step. Hyperband counts its resource in optimizer steps from `eval_steps` on.
+at the same step, when at least 2 of them reached that step. Hyperband counts its resource in
+optimizer steps from `eval_steps` on.
 """
 
 from __future__ import annotations
@@ -36,16 +37,6 @@ from ..store import nsga2_population, tpe_startup
 MEDIAN_STARTUP_TRIALS = 2
 MAX_GRID = 100_000  # a grid larger than this could never run anyway (a trial takes minutes)
 SEED_SPACE = 2**32  # numpy's seeds: 0 .. 2**32 - 1
-
-
-def to_distributions(space: dict[str, _Dist]) -> dict[str, Any]:
-    """Optuna distributions for `study.ask(...)`, each in the form its kind gives."""
-    import optuna.distributions
-
-    return {
-        name: getattr(optuna.distributions, kind)(**args)
-        for name, (kind, args) in ((name, dist.optuna_form()) for name, dist in space.items())
-    }
 
 
 def grid_values(space: dict[str, _Dist]) -> dict[str, list[Any]]:
@@ -112,8 +103,13 @@ def make_pruner(name: str, eval_steps: int) -> Any:
     import optuna
 
     if name == "median":
+        # n_min_trials: a median of one is no median. Trials of other lengths (a searched epoch
+        # count, or a warm start's imported curves from a shorter screen) may leave a step with
+        # a single complete trial that reached it.
         return optuna.pruners.MedianPruner(
-            n_startup_trials=MEDIAN_STARTUP_TRIALS, n_warmup_steps=eval_steps + 1
+            n_startup_trials=MEDIAN_STARTUP_TRIALS,
+            n_warmup_steps=eval_steps + 1,
+            n_min_trials=MEDIAN_STARTUP_TRIALS,
         )
     if name == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=eval_steps, reduction_factor=3)

@@ -8,6 +8,7 @@ which turns a study into the engine's events for `watch`. It never imports the s
 (an import contract in pyproject.toml checks both).
 """
 
+from ._distributions import to_distributions
 from ._files import best_files, pareto_config_file, report_file, search_finished, trial_dir, write_best_files
 from ._importance import MIN_TRIALS, importances
 from ._lease import LEASE_ATTR, RUNNER_PREFIX, Leases, Runner, live_runners, lost_reason
@@ -31,6 +32,7 @@ from ._study import (
     ENQUEUED_ATTR,
     EVALUATION_ATTR,
     FAULT_ATTR,
+    IMPORTED_ATTR,
     RERUN_ATTR,
     RESULTS_DIR,
     SETTINGS_ATTR,
@@ -39,6 +41,8 @@ from ._study import (
     check_study_name,
     default_storage,
     done_count,
+    is_imported,
+    measured_here,
     objective_facts,
     open_existing,
     open_study,
@@ -48,6 +52,7 @@ from ._study import (
     surplus_reason,
     trial_counts,
 )
+from ._warm_start import WarmStart, add_imported, queue_known, read_warm_start
 from ._watch import StudyWatcher
 
 __all__ = [
@@ -65,6 +70,14 @@ __all__ = [
     "first_line",
     "first_value",
     "importances",
+    "IMPORTED_ATTR",
+    "is_imported",
+    "measured_here",
+    "add_imported",
+    "queue_known",
+    "read_warm_start",
+    "WarmStart",
+    "to_distributions",
     "INTERRUPTED",
     "LEASE_ATTR",
     "Leases",

@@ -27,6 +27,7 @@ SURPLUS_ATTR = "lorasearch_surplus"  # a trial created but not run: the study ha
 RERUN_ATTR = "lorasearch_rerun"  # trials stopped by the failure budget, to run again on resume
 FAULT_ATTR = "lorasearch_fault_injection"
 ENQUEUED_ATTR = "enqueued"  # a trial's: a known set the user queued (TrialOutcome.enqueued)
+IMPORTED_ATTR = "imported"  # a trial's: "screen#4", measured in an earlier study (TrialOutcome.imported)
 EVALUATION_ATTR = "lorasearch_evaluation"  # what `lorasearch evaluate` measured, per split
 JOIN_WAIT_S = 30.0  # how long `--join` waits for a study's creator to store its config
 
@@ -192,6 +193,8 @@ def trial_counts(study: Any) -> dict[str, int]:
     counts = {"complete": 0, "pruned": 0, "failed": 0, "interrupted": 0, "running": 0}
     rerun_list = set(study.user_attrs.get(RERUN_ATTR, []))
     for trial in study.get_trials(deepcopy=False):
+        if is_imported(trial):
+            continue  # measured in an earlier study: it guides the sampler, it counts nowhere
         if trial.state == TrialState.COMPLETE:
             counts["complete"] += 1
         elif trial.state == TrialState.PRUNED:
@@ -271,14 +274,29 @@ def done_count(counts: dict[str, int]) -> int:
     return counts["complete"] + counts["pruned"] + counts["failed"]
 
 
-def best_trial(study: Any) -> Any | None:
-    """The COMPLETE trial with the best value in the study's direction (out-of-memory trials
-    are PRUNED, never best). With several objectives, the best in the first one: always a
-    trial of the Pareto front, and the one whose curves and value the views show."""
-    from optuna.study import StudyDirection
+def is_imported(trial: Any) -> bool:
+    """A trial added from an earlier study (`--warm-start-from`): measured there, on its data."""
+    return bool(trial.user_attrs.get(IMPORTED_ATTR))
+
+
+def measured_here(study: Any) -> list[Any]:
+    """The COMPLETE trials this study trained: an imported trial's value was measured under
+    another config (often another slice of the data), so it is never this study's best."""
     from optuna.trial import TrialState
 
-    complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+    return [
+        t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE and not is_imported(t)
+    ]
+
+
+def best_trial(study: Any) -> Any | None:
+    """The COMPLETE trial with the best value in the study's direction (out-of-memory trials
+    are PRUNED, never best; imported ones are not this study's). With several objectives, the
+    best in the first one: always a trial of the Pareto front, and the one whose curves and
+    value the views show."""
+    from optuna.study import StudyDirection
+
+    complete = measured_here(study)
     if not complete:
         return None
     pick = max if study.directions[0] == StudyDirection.MAXIMIZE else min
@@ -299,10 +317,19 @@ def objective_facts(config: SearchConfig) -> dict[str, Any]:
 
 
 def pareto_trials(study: Any) -> list[Any]:
-    """The Pareto front of a study of several objectives, by trial number ([] for one)."""
+    """The Pareto front of a study of several objectives among the trials it trained, by trial
+    number ([] for one objective)."""
     if len(study.directions) == 1:
         return []
-    return sorted(study.best_trials, key=lambda t: t.number)
+    from optuna.study import StudyDirection
+
+    signs = [1 if d == StudyDirection.MINIMIZE else -1 for d in study.directions]
+    points = [(t, [s * v for s, v in zip(signs, t.values, strict=True)]) for t in measured_here(study)]
+
+    def dominated(p: list[float]) -> bool:
+        return any(all(a <= b for a, b in zip(q, p, strict=True)) and q != p for _, q in points)
+
+    return [t for t, p in sorted(points, key=lambda tp: tp[0].number) if not dominated(p)]
 
 
 def _differing_keys(stored: dict[str, Any], given: dict[str, Any]) -> list[str]:

@@ -9,7 +9,14 @@ from typing import Any
 from textual.widgets import RichLog
 
 from ...errors import printable
-from ...events import SearchFinished, SearchStarted, TrialFinished, TrialOutcome, WorkerStateChanged
+from ...events import (
+    SearchFinished,
+    SearchStarted,
+    TrialFinished,
+    TrialOutcome,
+    WorkerStateChanged,
+    number_cell,
+)
 
 
 class LogPane(RichLog):
@@ -49,8 +56,8 @@ def line_of(event: Any, objectives: tuple[str, ...] = ()) -> str | None:
     match event:
         case TrialFinished(outcome=outcome):
             return _trial_line(outcome, objectives)
-        case SearchStarted(notice=notice) if notice:
-            return notice
+        case SearchStarted(notice=notice, warm_start=warm) if notice or warm:
+            return "\n".join(line for line in (notice, warm) if line)
         case WorkerStateChanged(state="recycled"):
             where = f" ({event.worker})" if event.worker else ""
             return f"worker recycled{where}: {printable(event.detail)}"
@@ -65,4 +72,4 @@ def _trial_line(t: TrialOutcome, objectives: tuple[str, ...] = ()) -> str:
         value = " " + ", ".join(f"{m} {v:.4g}" for m, v in zip(objectives, t.values, strict=False))
     why = f" ({printable(t.fail_reason)})" if t.fail_reason else ""
     pruned = f" at step {t.pruned_at}" if t.pruned_at is not None else ""
-    return f"trial {t.number} {t.label}{pruned}{value}{why}"
+    return f"trial {number_cell(t)} {t.label}{pruned}{value}{why}"
