@@ -47,6 +47,7 @@ INTERRUPT = T + "test_search.py::test_interrupt_records_the_trial_writes_files_a
 JOIN = T + "test_join.py::test_runners_started_at_once_make_one_study_and_each_takes_its_share"
 WARM = T + "test_warm_start.py::test_imported_trials_guide_count_toward_nothing_and_are_never_best"
 APART = T + "test_warm_start.py::test_a_better_imported_trial_is_never_best_and_its_set_runs_here_later"
+SHAPES = T + "test_space_shapes.py::test_a_grid_over_a_shaped_space_is_the_product_of_the_choices"
 FOREIGN = T + "test_leases.py::test_a_trial_another_host_keeps_alive_is_left_alone_until_its_lease_runs_out"
 MUTANTS = [
     # The failure budget
@@ -452,6 +453,39 @@ MUTANTS = [
         "        if False:",
         (T + "test_warm_start.py::test_what_does_not_fit_is_counted_with_its_reason",),
         "a trial outside this search space is not imported",
+    ),
+    # LoRA-shaped spaces (issue 23)
+    Mutant(
+        "multiple-resolve",
+        "lorasearch_tui/config/_space.py",
+        "product = value * values[self.of]",
+        "product = value",
+        (SHAPES,),
+        "a multiple trains with the product, not the factor the study stores",
+    ),
+    Mutant(
+        "when-applies",
+        "lorasearch_tui/config/_space.py",
+        "return all(_same_value(values.get(k), v) for k, v in (self.when or {}).items())",
+        "return True",
+        (SHAPES,),
+        "a conditional entry is drawn only while its condition holds",
+    ),
+    Mutant(
+        "shape-cycle",
+        "lorasearch_tui/config/_space.py",
+        "    cycle = _cycle(space)",
+        "    cycle = []",
+        (T + "test_bad_input.py::test_a_broken_config_is_one_line[cycle]",),
+        "entries that depend on each other in a cycle are one line, exit 2",
+    ),
+    Mutant(
+        "shown-derived",
+        "lorasearch_tui/events/_columns.py",
+        "*(fmt_value(t.shown.get(n)) for n in names),",
+        "*(fmt_value(t.params.get(n)) for n in names),",
+        (SHAPES,),
+        "the tables show what a trial trained with (the product), not the factor",
     ),
 ]
 

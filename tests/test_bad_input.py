@@ -82,6 +82,63 @@ CONFIG_CASES = {
     "seed-too-large": (b'{"seed": 4294967296}', "seed: must be less than or equal to 4294967295"),
     "huge-float": (b'{"learning_rate": 1e400}', "learning_rate: must be a finite number"),
 }
+# LoRA-shaped spaces (issue 23): a multiple of another parameter, a condition on another
+R = {"type": "categorical", "choices": [4, 8]}
+DORA = {"type": "categorical", "choices": [True, False]}
+DROPOUT = {"type": "uniform", "low": 0.0, "high": 0.1}
+SHAPE_CASES = {
+    "multiple-of-unknown": (
+        {"lora_r": R, "lora_alpha": {"type": "multiple_of", "of": "lora_rank", "choices": [1, 2]}},
+        "search_space.lora_alpha.of: 'lora_rank' is not a parameter; did you mean 'lora_r'?",
+    ),
+    "multiple-of-itself": (
+        {"lora_alpha": {"type": "multiple_of", "of": "lora_alpha", "choices": [1, 2]}},
+        "search_space.lora_alpha.of: lora_alpha cannot depend on itself",
+    ),
+    "multiple-not-whole": (
+        {"lora_r": R, "lora_alpha": {"type": "multiple_of", "of": "lora_r", "choices": [1, 0.3]}},
+        "search_space.lora_alpha.choices[1]: 0.3 x lora_r 4 = 1.2: must be a valid integer",
+    ),
+    "multiple-of-range": (
+        {
+            "lora_r": {"type": "int", "low": 4, "high": 8},
+            "lora_dropout": {**DROPOUT},
+            "lora_alpha": {"type": "multiple_of", "of": "lora_dropout", "choices": [2]},
+        },
+        "search_space.lora_alpha.of: lora_dropout is a uniform range; a multiple needs it int",
+    ),
+    "multiple-of-text": (
+        {"lora_alpha": {"type": "multiple_of", "of": "instruction", "choices": [2]}},
+        "search_space.lora_alpha.of: instruction takes",
+    ),
+    "factor-zero": (
+        {"lora_alpha": {"type": "multiple_of", "of": "lora_r", "choices": [0, 2]}},
+        "search_space.lora_alpha: every factor must be a number > 0",
+    ),
+    "when-unknown": (
+        {"use_dora": DORA, "lora_dropout": {**DROPOUT, "when": {"use_dor": False}}},
+        "search_space.lora_dropout.when.use_dor: 'use_dor' is not a parameter; did you mean 'use_dora'?",
+    ),
+    "when-fixed": (
+        {"lora_dropout": {**DROPOUT, "when": {"use_dora": False}}},
+        "search_space.lora_dropout.when.use_dora: use_dora is not searched here",
+    ),
+    "when-never": (
+        {"use_dora": DORA, "lora_dropout": {**DROPOUT, "when": {"use_dora": "no"}}},
+        "search_space.lora_dropout.when.use_dora: never met: 'no' is not one of the choices [True, False]",
+    ),
+    "cycle": (
+        {
+            "lora_r": {**R, "when": {"lora_alpha": 2}},
+            "lora_alpha": {"type": "multiple_of", "of": "lora_r", "choices": [1, 2]},
+        },
+        "search_space: lora_r -> lora_alpha -> lora_r depend on each other in a cycle",
+    ),
+}
+CONFIG_CASES |= {
+    name: (json.dumps({"search_space": space}).encode(), expected)
+    for name, (space, expected) in SHAPE_CASES.items()
+}
 
 
 @pytest.mark.parametrize("case", CONFIG_CASES)

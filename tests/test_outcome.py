@@ -29,7 +29,7 @@ def _full(tmp_path, state: str = "COMPLETE") -> TrialOutcome:
     return TrialOutcome(
         number=0,
         state=state,
-        params={"learning_rate": 0.01},
+        params={"learning_rate": 0.01, "lora_alpha": 2},
         value=0.5 if state == "COMPLETE" else None,
         fail_reason=None if state == "COMPLETE" else "diverged: loss nan",
         pruned_at=4,
@@ -51,6 +51,7 @@ def _full(tmp_path, state: str = "COMPLETE") -> TrialOutcome:
         rerun_of=3,
         enqueued=True,
         imported="screen#4",
+        derived={"lora_alpha": 32},  # drawn 2 x lora_r 16
         metric="cer",
         started_at="2026-01-01T00:00:00+00:00",
         completed_at="2026-01-01T00:00:12+00:00",
@@ -73,7 +74,13 @@ def test_the_study_gives_the_outcome_back(tmp_path, state):
     outcome = _full(tmp_path, state)
     study = optuna.create_study()
     study.enqueue_trial(outcome.params)
-    trial = study.ask({"learning_rate": optuna.distributions.FloatDistribution(0.001, 0.1, log=True)})
+    dists = optuna.distributions
+    trial = study.ask(
+        {
+            "learning_rate": dists.FloatDistribution(0.001, 0.1, log=True),
+            "lora_alpha": dists.IntDistribution(1, 4),
+        }
+    )
     trial.set_user_attr(LEASE_ATTR, {"host": "host-a", "worker": "GPU 1"})
     trial.set_user_attr("rerun_of", 3)
     tell(outcome, study, trial)
@@ -100,9 +107,10 @@ def test_the_event_and_the_export_carry_every_field(tmp_path):
     outcome = _full(tmp_path)
     event = TrialFinished(outcome, best_number=0, best_value=0.5)
     assert decode(encode(event)) == event
-    row = flat(outcome, ["learning_rate"])
-    assert {k for k in asdict(outcome) if k not in ("params", "values")} <= row.keys()
+    row = flat(outcome, ["learning_rate", "lora_alpha"])
+    assert {k for k in asdict(outcome) if k not in ("params", "values", "derived")} <= row.keys()
     assert row["param_learning_rate"] == 0.01 and row["batch"] == "4x1 fitted" and row["state"] == "OOM"
+    assert row["param_lora_alpha"] == 32  # what it trained with, not the factor drawn
 
 
 def test_the_tables_show_each_measured_column(tmp_path):

@@ -24,13 +24,14 @@ from ._overrides import apply_sets
 from ._params import PARAM_NAMES, TrainParams
 from ._space import (
     DIST_TYPES,
-    Categorical,
+    KINDS,
     Distribution,
-    IntRange,
     LogUniform,
-    Uniform,
+    MultipleOf,
     _Dist,
+    check_shape,
     grid_size,
+    resolved,
 )
 
 
@@ -75,8 +76,19 @@ class SearchConfig:
     enqueue: tuple[dict[str, Any], ...] = ()  # known sets the study runs first
 
     def with_values(self, values: dict[str, Any]) -> TrainParams:
-        """The parameters of one trial: the fixed ones with `values` put in."""
-        return TrainParams.model_validate({**self.params.model_dump(), **values})
+        """The parameters of one trial: the fixed ones with the drawn `values` put in, as they
+        resolve (`lora_alpha` drawn as a multiple of `lora_r`: the product)."""
+        return TrainParams.model_validate(self.resolve(values))
+
+    def resolve(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Every parameter of a trial that drew `values`, as it trains (a plain dict)."""
+        return resolved(self.space, self.params.model_dump(), values)
+
+    def derived(self, values: dict[str, Any]) -> dict[str, Any]:
+        """The drawn values that a trial trains with in another form (a multiple: the product),
+        by name: what the tables show instead of the factor the study stores."""
+        out = self.resolve(values)
+        return {k: out[k] for k in values if k in self.space and out[k] != values[k]}
 
     def grid_size(self) -> int | None:
         """Combinations of a grid over the space, None if some range is continuous."""
@@ -88,7 +100,11 @@ class SearchConfig:
         for name in self.space:
             data.pop(name, None)
         if self.space:
-            data["search_space"] = {k: v.model_dump() for k, v in self.space.items()}
+            # an entry without a condition is stored as before `when` existed: a study made
+            # then still matches its config on --resume --config
+            data["search_space"] = {
+                k: v.model_dump(exclude={"when"} if v.when is None else None) for k, v in self.space.items()
+            }
         if self.trial_timeout is not None:
             data["trial_timeout"] = self.trial_timeout
         if self.enqueue:
@@ -170,11 +186,17 @@ def parse_config(raw: dict[str, Any], label: str) -> SearchConfig:
                 f"{label}: {name}: set both as a fixed value and in search_space; keep one of the two"
             )
         _check_candidates(label, name, dist)
+    wrong = check_shape(space, PARAM_NAMES)
+    if wrong:
+        raise UserError(f"{label}: {wrong}")
 
     fixed = parsed.model_dump(exclude=set(SEARCH_KEYS))
     if "objective" not in raw and raw.get("objectives"):
         del fixed["objective"]  # it is objectives[0]
     params = TrainParams.model_validate(fixed)
+    for name, dist in space.items():
+        if isinstance(dist, MultipleOf):
+            _check_products(label, name, dist, space, fixed)
     wrong = check_objectives(params.objective, params.objectives, "objective" in raw)
     if wrong:
         raise UserError(f"{label}: {wrong}")
@@ -235,6 +257,27 @@ def _check_candidates(label: str, name: str, dist: _Dist) -> None:
         except ValidationError as exc:
             msg = _plain(exc.errors()[0]["msg"])
             raise UserError(f"{label}: search_space.{name}.{key}: {msg} (got {value!r})") from None
+
+
+def _check_products(
+    label: str, name: str, dist: MultipleOf, space: dict[str, _Dist], fixed: dict[str, Any]
+) -> None:
+    """Each factor times each value of what it multiplies must be a valid value of `name`."""
+    bases = space[dist.of].grid_values() if dist.of in space else [fixed[dist.of]]
+    for base in bases or []:
+        if isinstance(base, bool) or not isinstance(base, int | float):
+            raise UserError(
+                f"{label}: search_space.{name}.of: {dist.of} takes {base!r}, not a number to multiply"
+            )
+        for i, factor in enumerate(dist.choices):
+            value = dist.resolve(factor, {dist.of: base})
+            try:
+                TrainParams.model_validate({name: value})
+            except ValidationError as exc:
+                msg = _plain(exc.errors()[0]["msg"])
+                raise UserError(
+                    f"{label}: search_space.{name}.choices[{i}]: {factor} x {dist.of} {base} = {value}: {msg}"
+                ) from None
 
 
 def _first_error(exc: ValidationError, raw: dict[str, Any]) -> str:
@@ -302,12 +345,7 @@ def _valid_keys(loc: list[str], raw: dict[str, Any]) -> list[str]:
         return list(getattr(_model_in(parent.annotation), "model_fields", {})) if parent else []
     if loc[0] == "search_space" and len(loc) == 3:
         entry = raw.get("search_space", {}).get(loc[1], {})
-        model: type[BaseModel] = {
-            "loguniform": LogUniform,
-            "uniform": Uniform,
-            "int": IntRange,
-            "categorical": Categorical,
-        }.get(entry.get("type"), LogUniform)
+        model: type[BaseModel] = KINDS.get(entry.get("type"), LogUniform)
         return list(model.model_fields)
     return []
 

@@ -1,11 +1,20 @@
 """The `search_space` entries: one distribution per searched parameter.
 
-Four kinds, chosen by the entry's `type`. Each knows its own values for a grid (`grid_values`,
+Five kinds, chosen by the entry's `type`. Each knows its own values for a grid (`grid_values`,
 None where the range is continuous), so the grid rule lives in one place.
+
+A space may be shaped the way LoRA is: `multiple_of` defines a parameter from another
+(`lora_alpha` as 1, 2 or 4 times `lora_r`: a flat space would waste trials on meaningless
+pairs), and any entry's `when` searches it only while other parameters have given values
+(`lora_dropout` only without DoRA). The study stores what was drawn (the factor); a trial
+trains with what it means (`resolve`: the product), and the tables show that. The space as a
+whole (`draw_order`, `check_shape`) orders the entries so that each is drawn after what it
+depends on, and refuses unknown names and cycles.
 """
 
 from __future__ import annotations
 
+import difflib
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -15,6 +24,29 @@ Scalar = bool | int | float | str | None
 
 class _Dist(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+    when: dict[str, Scalar] | None = Field(
+        None,
+        description='Search it only while these searched parameters have these values, e.g. {"use_dora": '
+        "false}; otherwise the fixed value applies and the trial draws nothing for it.",
+    )
+
+    def depends_on(self) -> list[str]:
+        """The parameters that must be drawn (or fixed) before this one."""
+        return list(self.when or {})
+
+    def applies(self, values: dict[str, Any]) -> bool:
+        """Whether it is searched in a trial whose parameters so far are `values`."""
+        return all(_same_value(values.get(k), v) for k, v in (self.when or {}).items())
+
+    def resolve(self, value: Any, values: dict[str, Any]) -> Any:
+        """What a trial trains with when this entry drew `value` (the trial's other values in
+        `values`): the value itself, but for an entry defined from another."""
+        return value
+
+    def condition(self) -> str:
+        """` when use_dora=False`, or ""."""
+        return "".join(f" when {k}={v}" for k, v in (self.when or {}).items())
 
     def grid_values(self) -> list[Any] | None:
         """Every value a grid search tries, or None for a continuous range."""
@@ -188,8 +220,153 @@ class Categorical(_Dist):
         return None if same else f"{value!r} is not one of the choices {self.choices}"
 
 
-Distribution = Annotated[LogUniform | Uniform | IntRange | Categorical, Field(discriminator="type")]
-DIST_TYPES = ("loguniform", "uniform", "int", "categorical")
+class MultipleOf(_Dist):
+    """A multiple of another parameter: `lora_alpha` as 1, 2 or 4 times `lora_r`. The study
+    stores the factor drawn; the trial trains with the product."""
+
+    type: Literal["multiple_of"]
+    of: str = Field(description="The parameter it multiplies (searched as int or categorical, or fixed).")
+    choices: list[int | float] = Field(min_length=1, description="The factors to try, each > 0.")
+
+    @model_validator(mode="after")
+    def _positive(self) -> MultipleOf:
+        if any(isinstance(c, bool) or c <= 0 for c in self.choices):
+            raise ValueError(f"every factor must be a number > 0 (got {self.choices})")
+        return self
+
+    def depends_on(self) -> list[str]:
+        return [*super().depends_on(), self.of]
+
+    def resolve(self, value: Any, values: dict[str, Any]) -> Any:
+        product = value * values[self.of]
+        return int(product) if float(product).is_integer() else product
+
+    def grid_values(self) -> list[Any]:
+        return list(self.choices)
+
+    def grid_count(self) -> int:
+        return len(self.choices)
+
+    def candidate_values(self) -> dict[str, Any]:
+        return {}  # what counts is the products, which `check_shape` checks with `of`'s values
+
+    def optuna_form(self) -> tuple[str, dict[str, Any]]:
+        return "CategoricalDistribution", {"choices": self.choices}
+
+    def describe(self) -> str:
+        return f"{self.of} x {self.choices}"
+
+    def refuses(self, value: Any) -> str | None:
+        same = [c for c in self.choices if c == value and not isinstance(value, bool)]
+        return None if same else f"{value!r} is not one of the factors {self.choices}"
+
+
+Distribution = Annotated[
+    LogUniform | Uniform | IntRange | Categorical | MultipleOf, Field(discriminator="type")
+]
+DIST_TYPES = ("loguniform", "uniform", "int", "categorical", "multiple_of")
+KINDS: dict[str, type[_Dist]] = {
+    "loguniform": LogUniform,
+    "uniform": Uniform,
+    "int": IntRange,
+    "categorical": Categorical,
+    "multiple_of": MultipleOf,
+}
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """Equal and of the same kind: a condition on `true` is not met by `1`."""
+    return a == b and isinstance(a, bool) == isinstance(b, bool)
+
+
+def draw_order(space: dict[str, _Dist]) -> list[str]:
+    """The searched parameters, each after the searched ones it depends on (the config's order
+    otherwise). `check_shape` has refused cycles."""
+    done: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in done:
+            return
+        for other in space[name].depends_on():
+            if other in space:
+                visit(other)
+        done.append(name)
+
+    for name in space:
+        visit(name)
+    return done
+
+
+def resolved(space: dict[str, _Dist], fixed: dict[str, Any], drawn: dict[str, Any]) -> dict[str, Any]:
+    """What a trial trains with: the fixed values, with each drawn value put in as it resolves
+    (a multiple of another parameter: the product)."""
+    values = {**fixed, **drawn}
+    for name in draw_order(space):
+        if name in drawn:
+            values[name] = space[name].resolve(drawn[name], values)
+    return values
+
+
+def check_shape(space: dict[str, _Dist], names: tuple[str, ...] | list[str]) -> str | None:
+    """What is wrong with how the entries refer to each other, as `search_space.X.key: why`,
+    or None. `names`: every parameter there is."""
+    for name, dist in space.items():
+        for key in dist.depends_on():
+            of = isinstance(dist, MultipleOf) and key == dist.of
+            path = f"search_space.{name}.of" if of else f"search_space.{name}.when.{key}"
+            if key not in names:
+                close = difflib.get_close_matches(key, list(names), n=1, cutoff=0.6)
+                return f"{path}: '{key}' is not a parameter" + (
+                    f"; did you mean '{close[0]}'?" if close else ""
+                )
+            if key == name:
+                return f"{path}: {name} cannot depend on itself"
+        for key, value in (dist.when or {}).items():
+            if key not in space:
+                return (
+                    f"search_space.{name}.when.{key}: {key} is not searched here, so the condition never "
+                    f"changes; search {key}, or drop the condition"
+                )
+            why = space[key].refuses(value)
+            if why is not None:
+                return f"search_space.{name}.when.{key}: never met: {why}"
+        if isinstance(dist, MultipleOf) and dist.of in space and space[dist.of].grid_values() is None:
+            return (
+                f"search_space.{name}.of: {dist.of} is a {space[dist.of].type} range; a multiple needs it "
+                "int, categorical or fixed"
+            )
+    cycle = _cycle(space)
+    if cycle:
+        return f"search_space: {' -> '.join(cycle)} depend on each other in a cycle; break it"
+    return None
+
+
+def _cycle(space: dict[str, _Dist]) -> list[str]:
+    """A cycle of dependencies among searched entries, as the path around it, or []."""
+    state: dict[str, int] = {}  # 1: on the path, 2: done
+    path: list[str] = []
+
+    def visit(name: str) -> list[str]:
+        state[name] = 1
+        path.append(name)
+        for other in space[name].depends_on():
+            if other not in space or state.get(other) == 2:
+                continue
+            if state.get(other) == 1:
+                return [*path[path.index(other) :], other]
+            found = visit(other)
+            if found:
+                return found
+        path.pop()
+        state[name] = 2
+        return []
+
+    for name in space:
+        if name not in state:
+            found = visit(name)
+            if found:
+                return found
+    return []
 
 
 def grid_size(space: dict[str, _Dist]) -> int | None:
@@ -204,5 +381,6 @@ def grid_size(space: dict[str, _Dist]) -> int | None:
 
 
 def describe(dist: _Dist) -> str:
-    """A short human form of a distribution: `loguniform(1e-05, 0.0005)`."""
-    return dist.describe()
+    """A short human form of a distribution: `loguniform(1e-05, 0.0005)`, `uniform(0, 0.1)
+    when use_dora=False`."""
+    return dist.describe() + dist.condition()

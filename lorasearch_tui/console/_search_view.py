@@ -32,6 +32,7 @@ from ..events import (
     TrialOutcome,
     TrialStarted,
     WorkerStateChanged,
+    fmt_value,
     mark,
     number_cell,
     tie_text,
@@ -208,7 +209,7 @@ class SearchConsole:
         if t.values is not None and self._started is not None:
             more = zip(self._started.objectives[1:], t.values[1:], strict=False)
             line.append("".join(f"  {metric} {v:.4g}" for metric, v in more))
-        line.append(f"  {format_params(t.params)}  {t.duration_s or 0.0:.1f} s")
+        line.append(f"  {format_params(t.shown)}  {t.duration_s or 0.0:.1f} s")
         if t.pruned_at is not None:
             line.append(f"  pruned at step {t.pruned_at}", style="yellow")
         if t.fail_reason:
@@ -257,7 +258,7 @@ class SearchConsole:
                 f"{number_cell(t)}{' *' if marked == '★' else (' ' + marked if marked else '')}",
                 Text(t.label, style=STATE_COLOURS.get(t.label, "")),
                 *value_cells(t, objectives),
-                *(f"{v:.4g}" if isinstance(v, float) else str(v) for v in (t.params.get(n) for n in names)),
+                *(fmt_value(t.shown.get(n)) for n in names),
                 *(c.cell(t) for c in MEASURED),
                 printable(t.reason),
             )

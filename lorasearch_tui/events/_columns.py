@@ -88,7 +88,7 @@ def cells(
     return [
         number_cell(t),
         t.label,
-        *(fmt_value(t.params.get(n)) for n in names),
+        *(fmt_value(t.shown.get(n)) for n in names),
         *value_cells(t, objectives),
         mark(t.number, best, pareto, ties),
         *(c.cell(t) for c in MEASURED),

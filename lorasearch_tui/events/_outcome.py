@@ -58,6 +58,9 @@ class TrialOutcome:
     rerun_of: int | None = None  # the trial whose parameters it runs again
     enqueued: bool = False  # a known parameter set the user queued (enqueue, --enqueue)
     imported: str | None = None  # "screen#4": measured in an earlier study (--warm-start-from)
+    # drawn values a trial trains with in another form: {"lora_alpha": 32} where the study
+    # stores the factor 2 of a `multiple_of` entry (`params` keeps what was drawn)
+    derived: dict[str, Any] = Field(default_factory=dict)
     metric: str = METRIC  # what `value` measures
     started_at: str | None = None  # ISO time, UTC
     completed_at: str | None = None
@@ -83,6 +86,11 @@ class TrialOutcome:
             value = values = None
         fields.update(state=state, value=value, values=tuple(values) if values is not None else None)
         return cls(**fields)
+
+    @property
+    def shown(self) -> dict[str, Any]:
+        """The searched parameters as the trial trained with them: what every view shows."""
+        return {**self.params, **self.derived}
 
     @property
     def label(self) -> str:

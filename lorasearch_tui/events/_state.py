@@ -136,7 +136,7 @@ class SearchState:
         trial = self._trial(event.number)
         if not outcome.max_steps and trial.max_steps:  # a sender that did not know it
             outcome = replace(outcome, max_steps=trial.max_steps)
-        trial.outcome, trial.params = outcome, dict(outcome.params)
+        trial.outcome, trial.params = outcome, outcome.shown
         trial.steps = outcome.steps
         trial.trial_dir = outcome.trial_dir or trial.trial_dir
         trial.worker = outcome.worker or trial.worker

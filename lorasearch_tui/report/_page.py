@@ -144,7 +144,7 @@ def _best_section(
     parts = ["<h2>Best trial</h2>"]
     if ties:
         parts.append(f'<p class="skipped">{_e(best_line(best, ties, metric, study))}</p>')
-    parts.append("<pre>" + html.escape(json.dumps(best.params, indent=2)) + "</pre>")
+    parts.append("<pre>" + html.escape(json.dumps(best.shown, indent=2)) + "</pre>")
     if best.adapter:
         parts.append(f"<p>adapter: <code>{_e(best.adapter)}</code></p>")
     if best_config is not None:

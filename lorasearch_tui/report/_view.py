@@ -52,7 +52,7 @@ def study_view(looked: StudyLook, sort: str = "number") -> Any:
                 )
             )
         parts += [
-            Text(f"  {printable(name)} = {printable(str(value))}") for name, value in best.params.items()
+            Text(f"  {printable(name)} = {printable(str(value))}") for name, value in best.shown.items()
         ]
         if best.adapter:
             parts.append(Text(f"  adapter: {best.adapter}"))

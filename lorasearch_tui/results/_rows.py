@@ -28,10 +28,11 @@ def flat(
     objectives: tuple[str, ...] = (),
     pareto: frozenset[int] = frozenset(),
 ) -> dict[str, Any]:
-    """The row for a CSV or JSON export: params as `param_NAME` columns, then every field of the
+    """The row for a CSV or JSON export: params (as trained) as `param_NAME` columns, then every field of the
     outcome; with several objectives, each one's value as `value_METRIC` and a `pareto` column."""
     data = asdict(row)
-    params = data.pop("params")
+    data.pop("params"), data.pop("derived")
+    params = row.shown  # as the trial trained with them (a multiple's product, not its factor)
     values = data.pop("values")
     several: dict[str, Any] = {}
     if len(objectives) > 1:

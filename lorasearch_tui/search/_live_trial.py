@@ -42,6 +42,7 @@ class LiveTrial:
     max_steps: int = 0
     last_step: int = 0  # the last train step logged
     enqueued: bool = False  # a known set the user queued
+    derived: dict[str, Any] = field(default_factory=dict)  # drawn values as they train (a multiple's product)
 
     @classmethod
     def of(cls, trial: Any, folder: Path) -> LiveTrial:
@@ -91,6 +92,7 @@ class LiveTrial:
             "worker": worker,
             "rerun_of": self.rerun_of,
             "enqueued": self.enqueued,
+            "derived": self.derived,
             "metric": (self.config.get("objective") or {}).get("metric", METRIC),
             "started_at": self.started_at,
             "completed_at": _now(),

@@ -50,7 +50,6 @@ from ..store import (
     search_finished,
     surplus_reason,
     tell_or_keep,
-    to_distributions,
     trial_counts,
     trial_dir,
     write_best_files,
@@ -61,6 +60,7 @@ from ._live_trial import Ending, LiveTrial
 from ._placement import Placement
 from ._pool import WorkerPool
 from ._prepare import Prepared, open_search
+from ._samplers import ask
 from ._slot import WorkerSlot
 
 DONE_HERE = "done here"  # the reason a runner gives when it took the trials --max-trials-here allows
@@ -153,7 +153,6 @@ class SearchRunner:
         how the search ended."""
         options, controls = self._options, self.controls
         started = time.monotonic()
-        distributions = to_distributions(config.space)
         self._target = target
         ending: str | None = None
         self._next_count = 0.0  # when to read the study's counts again (a trial's end: at once)
@@ -175,7 +174,7 @@ class SearchRunner:
                 return ending
             may_start = ending is None and self._pool.idle() and not controls.paused.is_set()
             if may_start and time.monotonic() >= self._next_count:
-                ending = self._start_what_is_needed(study, config, target, distributions)
+                ending = self._start_what_is_needed(study, config, target)
                 if ending == "completed":
                     return ending
             self._pool.wait()
@@ -200,9 +199,7 @@ class SearchRunner:
         recover(study, config, self._leases.lost, mine)
         self._tell_progress(trial_counts(study), target)  # other hosts' trials too
 
-    def _start_what_is_needed(
-        self, study: Any, config: SearchConfig, target: int, distributions: Any
-    ) -> str | None:
+    def _start_what_is_needed(self, study: Any, config: SearchConfig, target: int) -> str | None:
         """Start as many trials on idle workers as the study still needs and this runner may
         take. `completed` when the study needs none and nothing runs here; `done here` when
         this runner has finished the trials `--max-trials-here` allows it (the loop then ends
@@ -221,7 +218,7 @@ class SearchRunner:
                 return DONE_HERE
             need = min(need, room)
         for slot in idle[: max(0, need)]:
-            self._start(study, slot, study.ask(distributions), config, target)
+            self._start(study, slot, ask(study, config.space), config, target)
         if need <= 0:  # the running trials (here or elsewhere) finish it: no storage read a poll
             self._next_count = time.monotonic() + 1.0
         return None
@@ -251,15 +248,18 @@ class SearchRunner:
             return
         live = LiveTrial.of(trial, trial_dir(config, study.study_name, trial.number).resolve())
         where = slot.placement.label
-        self._sink.emit(TrialStarted(trial.number, live.params, live.rerun_of, where, str(live.folder)))
         try:
             params = config.with_values(live.params)
         except ValueError as exc:  # a combination the config's own rules refuse
+            self._sink.emit(TrialStarted(trial.number, live.params, live.rerun_of, where, str(live.folder)))
             slot.hold(trial, live)
             invalid = slot.ending("FAIL", fail_reason=f"invalid parameters: {exc}", budget=True)
             self._finish(study, slot, invalid)
             return
         live.config = params.model_dump()
+        live.derived = config.derived(live.params)  # shown as they train: lora_alpha 32, not x2
+        shown = {**live.params, **live.derived}
+        self._sink.emit(TrialStarted(trial.number, shown, live.rerun_of, where, str(live.folder)))
         failed = slot.begin(trial, live, config.trial_timeout)
         if failed is not None:
             self._finish(study, slot, failed)

@@ -30,13 +30,26 @@ from typing import Any
 
 from ..choices import MODES, PRUNERS
 from ..config import grid_size
-from ..config._space import _Dist
+from ..config._space import _Dist, draw_order
 from ..errors import UserError
-from ..store import nsga2_population, tpe_startup
+from ..store import nsga2_population, to_distributions, tpe_startup
 
 MEDIAN_STARTUP_TRIALS = 2
 MAX_GRID = 100_000  # a grid larger than this could never run anyway (a trial takes minutes)
 SEED_SPACE = 2**32  # numpy's seeds: 0 .. 2**32 - 1
+
+
+def ask(study: Any, space: dict[str, _Dist]) -> Any:
+    """A new trial (or the next queued one) with its parameters drawn in their order, each only
+    where its `when` holds: Optuna's define-by-run, the suggestions Optuna's own
+    `ask(fixed_distributions)` makes, one parameter after another."""
+    trial = study.ask()
+    distributions = to_distributions(space)
+    drawn: dict[str, Any] = {}
+    for name in draw_order(space):
+        if space[name].applies(drawn):
+            drawn[name] = trial._suggest(name, distributions[name])
+    return trial
 
 
 def grid_values(space: dict[str, _Dist]) -> dict[str, list[Any]]:
@@ -78,7 +91,13 @@ def make_sampler(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # multivariate
             return optuna.samplers.TPESampler(
-                seed=moved, constant_liar=True, multivariate=True, n_startup_trials=tpe_startup(n_trials)
+                seed=moved,
+                constant_liar=True,
+                multivariate=True,
+                # a space whose entries are searched only under conditions: TPE models each
+                # set of parameters drawn together (else those apart are drawn at random)
+                group=any(d.when for d in space.values()),
+                n_startup_trials=tpe_startup(n_trials),
             )
     if mode == "random":
         return optuna.samplers.RandomSampler(seed=moved)

@@ -119,6 +119,6 @@ def search_finished(study: Any, config: SearchConfig, reason: str, message: str 
         counts=counts,
         best_number=best.number if best else None,
         best_value=first_value(best) if best else None,
-        best_params=dict(best.params) if best else {},
+        best_params={**best.params, **best.user_attrs.get("derived", {})} if best else {},  # as trained
         message=message,
     )

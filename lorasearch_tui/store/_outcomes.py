@@ -44,9 +44,9 @@ _ATTRS = tuple(name for name in TrialOutcome.__dataclass_fields__ if name not in
 
 
 def to_attrs(outcome: TrialOutcome) -> dict[str, Any]:
-    """What the study keeps of the outcome as user attributes: None, "" and False left out."""
+    """What the study keeps of the outcome as user attributes: None, "", False and {} left out."""
     attrs = {key: getattr(outcome, key) for key in _ATTRS}
-    return {k: v for k, v in attrs.items() if v is not None and v != "" and v is not False}
+    return {k: v for k, v in attrs.items() if v is not None and v != "" and v is not False and v != {}}
 
 
 def outcome_of(trial: Any, metric: str = METRIC) -> TrialOutcome:

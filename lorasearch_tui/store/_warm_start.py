@@ -123,7 +123,7 @@ def read_warm_start(
         if why is not None:
             skipped[why] += 1
             continue
-        params = {k: config.space[k].as_drawn(trial.params[k]) for k in config.space}
+        params = {k: config.space[k].as_drawn(v) for k, v in trial.params.items() if k in config.space}
         values = [trial.values[i] for i in order] if trial.values else None
         if values is not None and not all(math.isfinite(v) for v in values):
             values = None
@@ -213,6 +213,10 @@ def _misfit(trial: Any, config: SearchConfig, fixed: dict[str, Any]) -> str | No
     if is_imported(trial):
         return "imported there from another study"
     for key, dist in config.space.items():
+        if not dist.applies(trial.params):  # searched here only under a condition it does not meet
+            if key in trial.params:
+                return f"with {key} where this space does not search it{dist.condition()}"
+            continue
         if key not in trial.params:
             return f"without {key}"
         if dist.refuses(trial.params[key]) is not None:

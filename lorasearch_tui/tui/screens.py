@@ -52,7 +52,7 @@ class TrialDetailScreen(ModalScreen[None]):
             text.append(f"\nruns again the parameters of interrupted trial {t.rerun_of}")
         text.append(f"\nfolder: {self._folder or 'not known yet'}")
         text.append("\n\nparameters\n", style="bold")
-        for name, value in t.params.items():
+        for name, value in t.shown.items():
             text.append(f"  {name} = {_fmt(value)}\n")
         text.append("\nfull config\n", style="bold")
         for name, value in self._config.items():
