@@ -152,9 +152,9 @@ MUTANTS = [
     ),
     Mutant(
         "prune-median-warmup",
-        "lorasearch_tui/search/_samplers.py",
-        "n_warmup_steps=eval_steps + 1",
-        "n_warmup_steps=0",
+        "lorasearch_tui/config/_pruner.py",
+        '"n_warmup_steps": eval_steps + 1,  # never the first eval',
+        '"n_warmup_steps": 0,',
         (MEDIAN,),
         "the median pruner never judges a first eval",
     ),
@@ -486,6 +486,39 @@ MUTANTS = [
         "*(fmt_value(t.params.get(n)) for n in names),",
         (SHAPES,),
         "the tables show what a trial trained with (the product), not the factor",
+    ),
+    # Pruners (issue 23)
+    Mutant(
+        "pruner-threshold",
+        "lorasearch_tui/config/_pruner.py",
+        'return "ThresholdPruner", {"lower": self.lower, "upper": self.upper}',
+        'return "ThresholdPruner", {"lower": self.lower, "upper": None}',
+        (T + "test_pruners.py::test_threshold_stops_a_trial_above_its_bound_at_its_first_eval",),
+        "threshold stops a trial past its bound",
+    ),
+    Mutant(
+        "pruner-percentile",
+        "lorasearch_tui/config/_pruner.py",
+        '"percentile": self.percentile,',
+        '"percentile": 50.0,',
+        (T + "test_pruners.py::test_percentile_keeps_only_the_best_quarter_where_the_median_keeps_half",),
+        "percentile judges by the percentile the config gives",
+    ),
+    Mutant(
+        "pruner-patience",
+        "lorasearch_tui/config/_pruner.py",
+        '"patience": self.patience,',
+        '"patience": self.patience + 1,',
+        (T + "test_pruners.py::test_patient_stops_a_trial_that_got_worse_for_its_patience",),
+        "patient stops a trial after the patience the config gives",
+    ),
+    Mutant(
+        "pruner-flag-wins",
+        "lorasearch_tui/config/_pruner.py",
+        'if block is not None and getattr(block, "type", None) == name:',
+        "if block is not None:",
+        (T + "test_pruners.py::test_the_flag_picks_a_pruner_with_its_defaults",),
+        "--pruner NAME runs NAME, whatever pruner the config's block names",
     ),
 ]
 

@@ -15,7 +15,7 @@ from ..errors import UserError
 from ._params import PARAM_NAMES
 from ._space import _Dist
 
-_CONFIG_KEYS = {*PARAM_NAMES, "trial_timeout", "enqueue", "$schema"}  # what a best config may hold
+_CONFIG_KEYS = {*PARAM_NAMES, "trial_timeout", "enqueue", "pruner", "$schema"}  # what a best config may hold
 
 BEST_PARAMS_KEY = "best_params"  # what a study's `{study}_best_params.json` holds the set under
 

@@ -22,6 +22,7 @@ from ._enqueue import check_sets
 from ._objective import check_objectives
 from ._overrides import apply_sets
 from ._params import PARAM_NAMES, TrainParams
+from ._pruner import PRUNER_KINDS, PrunerBlock, _Pruner
 from ._space import (
     DIST_TYPES,
     KINDS,
@@ -55,13 +56,19 @@ class ConfigFile(TrainParams):
         description="Known parameter sets to run before the sampler proposes anything, each an object "
         "of searched parameters and values inside their search_space entries (the others are drawn).",
     )
+    pruner: PrunerBlock | None = Field(
+        None,
+        description='Which pruner stops unpromising trials, with its options: {"type": "percentile", '
+        '"percentile": 25}; types median, percentile, hyperband, successive_halving, patient, threshold, '
+        "none. --pruner NAME picks one with its defaults. Default: median.",
+    )
     schema_ref: str | None = Field(
         None, alias="$schema", description="Path or URL of this schema, for editors; ignored."
     )
 
 
 # The file's keys that are not training parameters (the field names, `$schema` as schema_ref).
-SEARCH_KEYS = ("search_space", "trial_timeout", "enqueue", "schema_ref")
+SEARCH_KEYS = ("search_space", "trial_timeout", "enqueue", "pruner", "schema_ref")
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,7 @@ class SearchConfig:
     explicit: frozenset[str] = frozenset()  # fixed keys the file set, for display
     trial_timeout: float | None = None  # a search setting, stored with the config
     enqueue: tuple[dict[str, Any], ...] = ()  # known sets the study runs first
+    pruner: _Pruner | None = None  # the config's pruner block (--pruner may pick another)
 
     def with_values(self, values: dict[str, Any]) -> TrainParams:
         """The parameters of one trial: the fixed ones with the drawn `values` put in, as they
@@ -109,6 +117,8 @@ class SearchConfig:
             data["trial_timeout"] = self.trial_timeout
         if self.enqueue:
             data["enqueue"] = [dict(values) for values in self.enqueue]
+        if self.pruner is not None:
+            data["pruner"] = self.pruner.model_dump()
         return data
 
 
@@ -208,6 +218,7 @@ def parse_config(raw: dict[str, Any], label: str) -> SearchConfig:
         explicit=explicit,
         trial_timeout=parsed.trial_timeout,
         enqueue=check_sets(parsed.enqueue, space, f"{label}: enqueue"),
+        pruner=parsed.pruner,
     )
 
 
@@ -286,15 +297,24 @@ def _first_error(exc: ValidationError, raw: dict[str, Any]) -> str:
     # A discriminated union puts the chosen tag in the path: search_space.lr.loguniform.low.
     if len(loc) > 2 and loc[0] == "search_space" and loc[2] in DIST_TYPES:
         del loc[2]
+    if loc[:1] == ["pruner"]:  # the same at each level of a pruner: pruner.patient.wraps.median.x
+        loc = [
+            p
+            for i, p in enumerate(loc)
+            if not (i and loc[i - 1] in ("pruner", "wraps") and p in PRUNER_KINDS)
+        ]
+    kinds = ", ".join(DIST_TYPES)
+    if loc[:1] == ["pruner"]:
+        kinds = ", ".join(k for k in PRUNER_KINDS if "wraps" not in loc or k not in ("patient", "none"))
     path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".") or "(top level)"
     loc = [str(p) for p in loc]
     kind = err["type"]
     if kind == "extra_forbidden":
         return f"{path}: unknown key{_did_you_mean(loc[-1], _valid_keys(loc, raw))}"
     if kind == "union_tag_invalid":
-        return f"{path}.type: unknown type {err['input'].get('type')!r}; use one of {', '.join(DIST_TYPES)}"
+        return f"{path}.type: unknown type {err['input'].get('type')!r}; use one of {kinds}"
     if kind == "union_tag_not_found":
-        return f"{path}: missing 'type'; use one of {', '.join(DIST_TYPES)}"
+        return f"{path}: missing 'type'; use one of {kinds}"
     if kind == "missing":
         return f"{path}: missing; add this key"
     msg = _plain(err["msg"])
@@ -339,7 +359,7 @@ def _model_in(annotation: Any) -> Any:
 def _valid_keys(loc: list[str], raw: dict[str, Any]) -> list[str]:
     """The keys allowed where an unknown key stood, to suggest the nearest one."""
     if len(loc) == 1:
-        return [*PARAM_NAMES, "search_space", "trial_timeout", "enqueue", "$schema"]
+        return [*PARAM_NAMES, "search_space", "trial_timeout", "enqueue", "pruner", "$schema"]
     if loc[0] in PARAM_NAMES:  # a nested block: objective.normalize.x
         parent = _field(loc[:-1])
         return list(getattr(_model_in(parent.annotation), "model_fields", {})) if parent else []

@@ -44,6 +44,9 @@ def _type(spec: dict[str, Any], schema: dict[str, Any]) -> str:
         return " \\| ".join(f"`{v}`" for v in spec["enum"])
     if "const" in spec:
         return f"`{spec['const']}`"
+    if "oneOf" in spec:  # a block chosen by its `type` (the pruner)
+        kinds = spec.get("discriminator", {}).get("mapping", {})
+        return "object, `type` " + " \\| ".join(f"`{k}`" for k in kinds) if kinds else "object"
     if "anyOf" in spec:
         return " or ".join(_type(s, schema) for s in spec["anyOf"])
     kind = spec.get("type", "any")

@@ -37,7 +37,7 @@ def preflight(config: SearchConfig, mode: str, pruner: str, study_name: str, new
             f"has one), or run lorasearch train for one fixed config"
         )
     make_sampler(mode, config.space, config.params.seed, 0)  # grid refuses floats and huge grids
-    make_pruner(pruner, config.params.eval_steps)
+    make_pruner(pruner, config.pruner, config.params.eval_steps)
     # decodes every image, so a truncated one is found now; a test split of the same data is
     # selected only to refuse an overlap with train or val before anything trains on it (a
     # test_data file of its own cannot overlap, and is not opened)

@@ -42,7 +42,7 @@ from ..store import (
 )
 from ._placement import Placement, plan_workers
 from ._preflight import check_folders, fault_injection, preflight
-from ._samplers import make_pruner, make_sampler
+from ._samplers import describe_pruner, make_pruner, make_sampler
 
 
 @dataclass
@@ -68,7 +68,7 @@ class Prepared:
             study_name=self.study.study_name,
             storage=mask_password(self.storage),
             mode=settings.mode,
-            pruner=settings.pruner,
+            pruner=describe_pruner(settings.pruner, config.pruner),
             n_trials=self.target,
             space={k: describe(v) for k, v in config.space.items()},
             fixed={k: v for k, v in config.params.model_dump().items() if k not in config.space},
@@ -81,6 +81,14 @@ class Prepared:
             warm_start=self.warm_start,
             **objective_facts(config),
         )
+
+
+def pruner_name(options: Any, config: SearchConfig | None) -> str:
+    """The pruner a new study runs: `--pruner` when given, else the config's block, else the
+    default (median)."""
+    if "pruner" in options.given or config is None or config.pruner is None:
+        return str(options.pruner)
+    return str(config.pruner.type)  # type: ignore[attr-defined]  # every kind has its tag
 
 
 def open_search(config: SearchConfig | None, options: Any, cancel: threading.Event) -> Prepared:
@@ -103,7 +111,7 @@ def open_search(config: SearchConfig | None, options: Any, cancel: threading.Eve
         config = replace(config, params=with_data(config.params))
         load_data(config.params, decode_images=False)
         config = replace(config, params=with_model(config.params))
-        preflight(config, options.mode, options.pruner, name, new=False)
+        preflight(config, options.mode, pruner_name(options, config), name, new=False)
 
     enqueued: list[dict[str, Any]] = []  # the known sets to run first, checked
     warm: list[WarmStart] = []  # what --warm-start-from gives, read before anything is written
@@ -133,7 +141,9 @@ def open_search(config: SearchConfig | None, options: Any, cancel: threading.Eve
         else:  # seen absent a moment ago: its trial folder must not hold an older study's trials
             check_folders(config, name, new=True)
 
-    settings = SearchSettings(options.mode, options.pruner, options.n_trials, options.trial_timeout)
+    settings = SearchSettings(
+        options.mode, pruner_name(options, config), options.n_trials, options.trial_timeout
+    )
     if config is not None and config.params.multi:
         # Optuna prunes no study of several objectives: stored as such from the start, so that
         # every runner of a --join line reads the settings it gave
@@ -164,7 +174,7 @@ def open_search(config: SearchConfig | None, options: Any, cancel: threading.Eve
     joins = others and settings.mode != "grid"
     seed = config.params.seed + (zlib.crc32(leases.runner.key.encode()) if joins else 0)
     study.sampler = make_sampler(settings.mode, config.space, seed, len(study.trials), settings.n_trials)
-    study.pruner = make_pruner(settings.pruner, config.params.eval_steps)
+    study.pruner = make_pruner(settings.pruner, config.pruner, config.params.eval_steps)
     recover(study, config, leases.lost, host=leases.runner.host)
     leases.renew([])
     before = trial_counts(study)

@@ -17,11 +17,8 @@
 - nsga2: `NSGAIISampler`, the genetic algorithm for several objectives, with a population
   sized to the budget (`nsga2_population`).
 
-The median pruner waits for 2 complete trials (Optuna's default of 5 would leave little to
-prune in a search of 8-20 trials) and never judges a trial on its first eval (warm-up of
-`eval_steps`), then stops a trial whose eval loss is worse than the median of earlier trials
-at the same step, when at least 2 of them reached that step. Hyperband counts its resource in
-optimizer steps from `eval_steps` on.
+Pruners (`make_pruner`) are built from the config's `pruner` block or `--pruner NAME` with
+its defaults; what each judges, and why its defaults, is in `config/_pruner.py`.
 """
 
 from __future__ import annotations
@@ -30,11 +27,11 @@ from typing import Any
 
 from ..choices import MODES, PRUNERS
 from ..config import grid_size
+from ..config._pruner import pruner_of
 from ..config._space import _Dist, draw_order
 from ..errors import UserError
 from ..store import nsga2_population, to_distributions, tpe_startup
 
-MEDIAN_STARTUP_TRIALS = 2
 MAX_GRID = 100_000  # a grid larger than this could never run anyway (a trial takes minutes)
 SEED_SPACE = 2**32  # numpy's seeds: 0 .. 2**32 - 1
 
@@ -117,21 +114,43 @@ def make_sampler(
     raise UserError(f"--search-mode: unknown mode '{mode}'; use one of {', '.join(MODES)}")
 
 
-def make_pruner(name: str, eval_steps: int) -> Any:
-    """The pruner by its CLI name; `none` never prunes."""
+def make_pruner(name: str, block: Any, eval_steps: int) -> Any:
+    """The pruner a search runs, by its name: the config's `pruner` block when it names the
+    same one, else that pruner with its defaults (`config/_pruner.py`); `none` never prunes.
+
+    Raises:
+        UserError: an unknown name, or one that has no defaults (threshold needs its bounds).
+    """
+    from pydantic import ValidationError
+
+    if name not in PRUNERS:
+        raise UserError(f"--pruner: unknown pruner '{name}'; use one of {', '.join(PRUNERS)}")
+    try:
+        chosen = pruner_of(name, block)
+    except ValidationError:
+        raise UserError(
+            f'--pruner {name}: it needs its options in the config, like "pruner": {{"type": "{name}", '
+            '"upper": 3.0}; see `lorasearch schema`'
+        ) from None
+    return _build(chosen.optuna_form(eval_steps))
+
+
+def describe_pruner(name: str, block: Any) -> str:
+    """How the header shows the pruner a study runs: `percentile(25%)`."""
+    try:
+        return pruner_of(name, block).describe()
+    except (KeyError, ValueError):  # a study made by another version: its name as it is
+        return name
+
+
+def _build(form: tuple[str, dict[str, Any]]) -> Any:
+    """An Optuna pruner from its form (a wrapped pruner's form built first)."""
+    import warnings
+
     import optuna
 
-    if name == "median":
-        # n_min_trials: a median of one is no median. Trials of other lengths (a searched epoch
-        # count, or a warm start's imported curves from a shorter screen) may leave a step with
-        # a single complete trial that reached it.
-        return optuna.pruners.MedianPruner(
-            n_startup_trials=MEDIAN_STARTUP_TRIALS,
-            n_warmup_steps=eval_steps + 1,
-            n_min_trials=MEDIAN_STARTUP_TRIALS,
-        )
-    if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=eval_steps, reduction_factor=3)
-    if name == "none":
-        return optuna.pruners.NopPruner()
-    raise UserError(f"--pruner: unknown pruner '{name}'; use one of {', '.join(PRUNERS)}")
+    kind, args = form
+    args = {k: _build(v) if isinstance(v, tuple) else v for k, v in args.items()}
+    with warnings.catch_warnings():  # PatientPruner is "experimental" since Optuna 2.8: no news
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return getattr(optuna.pruners, kind)(**args)

@@ -21,6 +21,8 @@ Behaviours:
 - `diverged`: every trial's loss diverges at its first step (a failure of its parameters);
 - `late-bad`: an eval loss of 0.5 + 0.1/step whatever the parameters, except that from trial 2
   on the last eval is 1.0 worse (a curve that only turns bad where no pruner may judge it).
+- `stall`: as `good` for a learning rate of 0.05 or more; below, the eval loss is
+  1/(1 + learning_rate) + 0.01 * step, worse at every eval (a curve a patient pruner stops).
 """
 
 from __future__ import annotations
@@ -96,6 +98,8 @@ def run_trial(trial: int, params: dict, behaviour: str, send, receive) -> None:
         )
         if step % eval_steps == 0 or step == max_steps:
             at = value + 0.1 / step + (late if step == max_steps else 0.0)
+            if behaviour == "stall" and params["learning_rate"] < 0.05:
+                at = value + 0.01 * step
             send({"event": "eval", "number": trial, "step": step, "value": at})
             decision = receive()
             if decision is None:
