@@ -489,6 +489,14 @@ MUTANTS = [
     ),
     # Pruners (issue 23)
     Mutant(
+        "wilcoxon-records",
+        "lorasearch_tui/search/_slot.py",
+        "if message.scores and reports_records(trial.study.pruner):",
+        "if False:",
+        (T + "test_pruners.py::test_wilcoxon_stops_a_trial_worse_record_by_record_not_one_worse_by_noise",),
+        "the Wilcoxon pruner judges each record's score, not the eval's one value",
+    ),
+    Mutant(
         "pruner-threshold",
         "lorasearch_tui/config/_pruner.py",
         'return "ThresholdPruner", {"lower": self.lower, "upper": self.upper}',

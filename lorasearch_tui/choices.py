@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 SearchMode = Literal["bayesian", "random", "grid", "gp", "nsga2"]
-Pruner = Literal["median", "hyperband", "successive_halving", "percentile", "patient", "threshold", "none"]
+Pruner = Literal[
+    "median", "hyperband", "successive_halving", "percentile", "patient", "threshold", "wilcoxon", "none"
+]
 TableSort = Literal["number", "value", "duration", "state"]
 ExportFormat = Literal["csv", "json"]
 PlotFormat = Literal["html", "png", "both"]

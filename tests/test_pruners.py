@@ -22,6 +22,7 @@ from lorasearch_tui.events import EvalLogged, SearchStarted
 
 STEPS = {"max_steps": 8, "eval_steps": 2}
 GOES_ON = [(2, False), (4, False), (6, False), (8, False)]
+LR = {"learning_rate": {"type": "uniform", "low": 0.01, "high": 0.1}}
 
 
 @pytest.fixture(autouse=True)
@@ -96,6 +97,36 @@ def test_the_flag_picks_a_pruner_with_its_defaults(tmp_path):
     assert sorted(p.name for p in (tmp_path / "optuna_studies").iterdir()) == before
 
 
+def test_wilcoxon_stops_a_trial_worse_record_by_record_not_one_worse_by_noise(tmp_path):
+    """Each eval sends 8 records' scores with a noise of up to 0.1. Against the best (0.1),
+    rate 0.01 is worse on most records (p = 0.055 < 0.1 at step 2): it stops there. Rate 0.09
+    is worse on average too, but its records say nothing either way (p = 0.65): it goes on.
+    The study holds each record's score under a key of its own (step x 10**6 + record)."""
+    block = {"type": "wilcoxon", "p_threshold": 0.1}
+    objective = {"metric": "cer"}
+    fixed = {**STEPS, "pruner": block, "objective": objective}
+    fixed["enqueue"] = [{"learning_rate": r} for r in (0.1, 0.01, 0.09)]
+    finished, study, sink = run_standin(tmp_path, "records", name="w", n_trials=3, fixed=fixed)
+    assert finished.reason == "completed"
+    seen: dict[int, list[tuple[int, bool]]] = {}
+    for e in sink.events:
+        if isinstance(e, EvalLogged):
+            seen.setdefault(e.number, []).append((e.step, e.pruned))
+            assert len(e.scores) == 8
+    assert seen == {0: GOES_ON, 1: [(2, True)], 2: GOES_ON}
+    keys = sorted(study.trials[1].intermediate_values)
+    assert keys == [2_000_000 + i for i in range(8)]
+    shown = next(e for e in sink.events if isinstance(e, SearchStarted)).pruner
+    assert shown == "wilcoxon(p<0.1)"
+
+
+def test_wilcoxon_needs_a_metric_scored_record_by_record(tmp_path):
+    config = write_json(tmp_path / "c.json", {**STEPS, "pruner": {"type": "wilcoxon"}, "search_space": LR})
+    proc = lorasearch(tmp_path, "search", "--no-tui", "-c", str(config))
+    assert proc.returncode == 2 and "eval_loss has no per-record scores" in proc.stderr, proc.stderr
+    assert not (tmp_path / "optuna_studies").exists()
+
+
 @pytest.mark.parametrize(
     ("block", "expected"),
     [
@@ -131,3 +162,30 @@ def test_successive_halving_prunes_a_real_demo_trial_at_its_first_rung(tmp_path)
     trials = sorted(study_of(tmp_path, "sh").trials, key=lambda t: t.number)
     assert [t.state.name for t in trials] == ["COMPLETE", "PRUNED"]
     assert trials[1].user_attrs["pruned_at"] == 10
+
+
+@pytest.mark.slow
+def test_wilcoxon_judges_a_real_demo_search_record_by_record(tmp_path):
+    """The demo trains for real with CER as its objective: every eval of every trial reaches the
+    study as its 8 records' scores, which the Wilcoxon pruner judges. (The demo's tiny model
+    writes no right character yet, so every record scores alike and nothing is pruned here:
+    the stand-in test above shows the decisions.)"""
+    config = json.loads((REPO / "configs" / "demo.json").read_text())
+    config |= {
+        "train_split": "train[:10%]",
+        "objective": {"metric": "cer", "eval_samples": 8},
+        "pruner": {"type": "wilcoxon"},
+        "eval_steps": 3,
+    }
+    path = write_json(tmp_path / "w.json", config)
+    proc = lorasearch(tmp_path, "search", "-c", str(path), "--study-name", "w", "--n-trials", "2", "--no-tui")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "wilcoxon(p<0.1) pruner" in proc.stdout
+    for trial in study_of(tmp_path, "w").trials:
+        assert trial.state.name in ("COMPLETE", "PRUNED"), trial.user_attrs.get("fail_reason")
+        steps = sorted({key // 1_000_000 for key in trial.intermediate_values})
+        assert steps and steps[0] == 3
+        for step in steps:
+            assert sorted(k % 1_000_000 for k in trial.intermediate_values if k // 1_000_000 == step) == list(
+                range(8)
+            )

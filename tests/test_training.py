@@ -173,7 +173,7 @@ def test_an_observer_can_stop_the_run(demo_params, tmp_path):
         def on_step(self, step, loss, lr):
             pass
 
-        def on_eval(self, step, eval_loss, value):
+        def on_eval(self, step, eval_loss, value, scores=()):
             self.evals.append(step)
 
         def should_stop(self):

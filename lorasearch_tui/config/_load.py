@@ -60,7 +60,7 @@ class ConfigFile(TrainParams):
         None,
         description='Which pruner stops unpromising trials, with its options: {"type": "percentile", '
         '"percentile": 25}; types median, percentile, hyperband, successive_halving, patient, threshold, '
-        "none. --pruner NAME picks one with its defaults. Default: median.",
+        "wilcoxon, none. --pruner NAME picks one with its defaults. Default: median.",
     )
     schema_ref: str | None = Field(
         None, alias="$schema", description="Path or URL of this schema, for editors; ignored."

@@ -15,6 +15,11 @@ at each `eval_steps`, never the last one (a trial trained to its end keeps its v
   with `wraps`, only if that pruner agrees too.
 - `threshold`: stops a trial whose eval leaves [`lower`, `upper`]: a diverging trial stops at
   its first eval, whatever the other trials did.
+- `wilcoxon`: for a generated metric (CER, WER, exact match), the one measured record by
+  record: at each eval the worker sends every scored record's value, and a trial stops when
+  a Wilcoxon signed-rank test says it is worse than the best trial on the same records at the
+  same step (p < `p_threshold`). Where two trials differ by noise on a few records, the
+  median of corpus values cannot tell; the paired test can.
 """
 
 from __future__ import annotations
@@ -145,6 +150,20 @@ class Patient(_Pruner):
         return f"patient({self.patience}{inner})"
 
 
+class Wilcoxon(_Pruner):
+    type: Literal["wilcoxon"]
+    p_threshold: float = Field(
+        0.1, gt=0, lt=1, description="Stop a trial worse than the best at this significance."
+    )
+
+    def optuna_form(self, eval_steps: int) -> tuple[str, dict[str, Any]]:
+        # n_startup_steps counts records: a trial is judged from its first eval on
+        return "WilcoxonPruner", {"p_threshold": self.p_threshold, "n_startup_steps": 2}
+
+    def describe(self) -> str:
+        return f"wilcoxon(p<{self.p_threshold:g})"
+
+
 class NoPruner(_Pruner):
     type: Literal["none"]
 
@@ -156,7 +175,7 @@ class NoPruner(_Pruner):
 
 
 PrunerBlock = Annotated[
-    Median | Percentile | Hyperband | SuccessiveHalving | Threshold | Patient | NoPruner,
+    Median | Percentile | Hyperband | SuccessiveHalving | Threshold | Patient | Wilcoxon | NoPruner,
     Field(discriminator="type"),
 ]
 PRUNER_KINDS: dict[str, type[_Pruner]] = {
@@ -166,6 +185,7 @@ PRUNER_KINDS: dict[str, type[_Pruner]] = {
     "successive_halving": SuccessiveHalving,
     "threshold": Threshold,
     "patient": Patient,
+    "wilcoxon": Wilcoxon,
     "none": NoPruner,
 }
 

@@ -64,7 +64,7 @@ class TrainProgress:
                 self._task, completed=step, status=f"loss {loss:.4f}  lr {learning_rate:.2e}"
             )
 
-    def on_eval(self, step: int, eval_loss: float, value: float) -> None:
+    def on_eval(self, step: int, eval_loss: float, value: float, scores: tuple[float, ...] = ()) -> None:
         label = "before training" if step == 0 else f"step {step}"
         other = f", objective {value:.4f}" if value != eval_loss else ""
         self._progress.console.print(

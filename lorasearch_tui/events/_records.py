@@ -116,6 +116,7 @@ class EvalLogged:
     value: float  # the objective's value (the eval loss unless the config names another metric)
     pruned: bool = False  # the pruner stopped the trial at this eval
     eval_loss: float | None = None  # the val loss, kept beside another metric (None: it is `value`)
+    scores: tuple[float, ...] = ()  # each scored record's value (a generated metric's): Wilcoxon's
     event: Literal["eval"] = "eval"
 
 

@@ -34,6 +34,15 @@ from ._placement import Placement
 from ._trial_clock import TrialClock
 
 _log = logging.getLogger("lorasearch.search")
+RECORD_KEYS = 1_000_000  # a per-record report's key: step x this + the record's place in the eval
+
+
+def reports_records(pruner: Any) -> bool:
+    """A pruner that judges record by record (Optuna's Wilcoxon): it is told each record's
+    score at a step, under keys of their own, instead of the step's one value."""
+    import optuna
+
+    return isinstance(pruner, optuna.pruners.WilcoxonPruner)
 
 
 @dataclass
@@ -214,7 +223,12 @@ class WorkerSlot:
         # so once when the search started): every trial trains to its end.
         if step > 0 and len(trial.study.directions) == 1:  # step 0: the untrained adapter
             try:
-                trial.report(value, step)
+                if message.scores and reports_records(trial.study.pruner):
+                    # Wilcoxon's instances: each record at this step, keyed apart from others
+                    for i, score in enumerate(message.scores):
+                        trial.report(score, step * RECORD_KEYS + i)
+                else:
+                    trial.report(value, step)
                 # The last eval is the result: a trial trained to its end is COMPLETE with
                 # it (pruning it there would save nothing and throw its value away).
                 last = live.max_steps is not None and step >= live.max_steps

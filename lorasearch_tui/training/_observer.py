@@ -32,9 +32,10 @@ class TrainingObserver(Protocol):
     def on_step(self, step: int, loss: float, learning_rate: float) -> None:
         """A train loss was logged at optimizer step `step`."""
 
-    def on_eval(self, step: int, eval_loss: float, value: float) -> None:
+    def on_eval(self, step: int, eval_loss: float, value: float, scores: tuple[float, ...] = ()) -> None:
         """The val split was evaluated after optimizer step `step` (0 = before training);
-        `value` is the objective's (`eval_loss` itself unless the config names another metric)."""
+        `value` is the objective's (`eval_loss` itself unless the config names another metric);
+        `scores`, each scored record's own value (a generated metric's; () otherwise)."""
 
     def should_stop(self) -> bool:
         """Asked after every step and eval; True ends the run there (pruned, aborted)."""
@@ -53,7 +54,7 @@ class NullObserver:
     def on_step(self, step: int, loss: float, learning_rate: float) -> None:
         pass
 
-    def on_eval(self, step: int, eval_loss: float, value: float) -> None:
+    def on_eval(self, step: int, eval_loss: float, value: float, scores: tuple[float, ...] = ()) -> None:
         pass
 
     def should_stop(self) -> bool:
@@ -64,11 +65,15 @@ class NullObserver:
 
 
 def make_callback(  # noqa: C901 - one hook per trainer event; training, outside the cap's scope
-    observer: TrainingObserver, history: RunHistory, value_of: Callable[[dict, Any, int], float] | None = None
+    observer: TrainingObserver,
+    history: RunHistory,
+    value_of: Callable[[dict, Any, int], float] | None = None,
+    scores_of: Callable[[], tuple[float, ...]] | None = None,
 ) -> Any:
     """A transformers `TrainerCallback` that feeds `observer` and records `history`.
 
-    `value_of(logs, model, step)` gives the objective's value at an eval (None: the eval loss).
+    `value_of(logs, model, step)` gives the objective's value at an eval (None: the eval loss);
+    `scores_of()` each record's score behind the value just given (the Wilcoxon pruner's).
     Built in a function so transformers is imported only when a run starts.
     """
     from transformers import TrainerCallback
@@ -101,7 +106,7 @@ def make_callback(  # noqa: C901 - one hook per trainer event; training, outside
                 if "eval_mean_token_accuracy" in logs:  # an objective besides the first one may be it
                     record["token_accuracy"] = float(logs["eval_mean_token_accuracy"])
                 history.evals.append(record)
-                observer.on_eval(step, value, objective)
+                observer.on_eval(step, value, objective, scores_of() if scores_of is not None else ())
             self._maybe_stop(state, control)
 
         def on_step_end(self, args, state, control, **kwargs):

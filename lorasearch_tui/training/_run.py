@@ -125,7 +125,8 @@ def run_training(
                 "gradient_accumulation_steps": choice.accumulation,
             }
         )
-    callbacks = [make_callback(observer or NullObserver(), history, value_of)]
+    scores_of = (lambda: scorer.last_scores) if scorer is not None else None
+    callbacks = [make_callback(observer or NullObserver(), history, value_of, scores_of)]
     stopping = None
     if params.early_stopping_patience is not None:
         stopping = EarlyStopping(params.early_stopping_patience, objective.goal == "maximize", history)

@@ -44,6 +44,7 @@ class Scorer:
         self._batch = max(1, batch_size)
         self._log = log
         self.seconds = 0.0
+        self.last_scores: tuple[float, ...] = ()  # each record's score at the last eval, in order
         self._max_new = max_new_tokens(base, self._examples, objective)
 
     def __call__(self, model: Any, step: int) -> float:
@@ -64,6 +65,10 @@ class Scorer:
                 model.train()
         predictions = [normalized(a, self._objective.normalize) for a in answers]
         value = score(self._objective.metric, predictions, self._references)
+        metric = self._objective.metric
+        self.last_scores = tuple(
+            score(metric, [p], [r]) for p, r in zip(predictions, self._references, strict=True)
+        )
         self.seconds += time.perf_counter() - began
         if self._log is not None:
             with self._log.open("a", encoding="utf-8") as out:

@@ -75,8 +75,8 @@ class _TrialObserver:
         trigger(self._faults, self._number, step)
         self._send(StepLogged(self._number, step, self._max_steps, loss, learning_rate))
 
-    def on_eval(self, step: int, eval_loss: float, value: float) -> None:
-        self._send(EvalLogged(self._number, step, value, eval_loss=eval_loss))
+    def on_eval(self, step: int, eval_loss: float, value: float, scores: tuple[float, ...] = ()) -> None:
+        self._send(EvalLogged(self._number, step, value, eval_loss=eval_loss, scores=scores))
         while True:
             message = self._channel.recv()  # EOFError (parent gone) ends the worker
             if isinstance(message, Decision) and message.step == step:

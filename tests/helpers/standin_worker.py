@@ -23,6 +23,8 @@ Behaviours:
   on the last eval is 1.0 worse (a curve that only turns bad where no pruner may judge it).
 - `stall`: as `good` for a learning rate of 0.05 or more; below, the eval loss is
   1/(1 + learning_rate) + 0.01 * step, worse at every eval (a curve a patient pruner stops).
+- `records`: as `good`, and each eval also sends 8 records' scores: the eval's value plus a
+  noise of up to 0.1 whose pattern depends on the trial's number (for the Wilcoxon pruner).
 """
 
 from __future__ import annotations
@@ -100,7 +102,10 @@ def run_trial(trial: int, params: dict, behaviour: str, send, receive) -> None:
             at = value + 0.1 / step + (late if step == max_steps else 0.0)
             if behaviour == "stall" and params["learning_rate"] < 0.05:
                 at = value + 0.01 * step
-            send({"event": "eval", "number": trial, "step": step, "value": at})
+            event = {"event": "eval", "number": trial, "step": step, "value": at}
+            if behaviour == "records":
+                event["scores"] = [at + 0.1 * (((i * 5 + trial * 3) % 7) - 3) / 3 for i in range(8)]
+            send(event)
             decision = receive()
             if decision is None:
                 sys.exit(1)
