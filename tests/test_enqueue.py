@@ -78,3 +78,23 @@ def test_a_set_that_does_not_fit_is_one_line_and_nothing_is_written(tmp_path):
     )
     assert proc.returncode == 2 and "a grid search runs every combination" in proc.stderr, proc.stderr
     assert not (tmp_path / "optuna_studies").exists() or not list((tmp_path / "optuna_studies").iterdir())
+
+
+def test_the_start_says_what_became_of_the_known_sets(tmp_path):
+    """More sets than --n-trials: the start says how many stay queued, and they run on a resume
+    with a larger target; sets the study holds are said to be there already. Nothing is
+    dropped, nothing runs past the target."""
+    from lorasearch_tui.events import SearchStarted
+
+    known = write_json(tmp_path / "known.json", [{"learning_rate": r} for r in (0.02, 0.05, 0.07)])
+    finished, study, sink = run_standin(tmp_path, n_trials=2, enqueue=str(known))
+    said = next(e for e in sink.events if isinstance(e, SearchStarted)).known_sets
+    assert said == (
+        "3 known sets queued to run first; 1 of them beyond --n-trials 2 stay queued "
+        "(--resume with a larger --n-trials runs them)"
+    )
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE", "WAITING"]
+    finished, study, sink = run_standin(tmp_path, n_trials=3, enqueue=str(known), resume=True)
+    said = next(e for e in sink.events if isinstance(e, SearchStarted)).known_sets
+    assert said == "0 known sets queued to run first; 3 in the study already (not queued again)"
+    assert rates(study) == [0.02, 0.05, 0.07] and finished.reason == "completed"

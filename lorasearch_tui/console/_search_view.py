@@ -136,8 +136,9 @@ class SearchConsole:
             self._print(f"  search {name}: {printable(dist)}")
         if e.notice:
             self._print(Text(f"  {e.notice}", style="yellow"))
-        if e.warm_start:
-            self._print(f"  {e.warm_start}")
+        for line in (e.known_sets, e.warm_start):
+            if line:
+                self._print(f"  {line}")
         if e.fault_injection:
             self._print(
                 Text(

@@ -46,6 +46,7 @@ class SearchStarted:
     objectives: tuple[str, ...] = ()  # several objectives: every metric, the first being `metric`
     directions: tuple[str, ...] = ()  # and each one's direction
     warm_start: str = ""  # what --warm-start-from imported, in one line
+    known_sets: str = ""  # what became of the known sets given (enqueue), in one line
     event: Literal["search_started"] = "search_started"
 
     @property

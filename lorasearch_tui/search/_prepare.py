@@ -21,6 +21,7 @@ from ..errors import UserError
 from ..events import SearchStarted
 from ..hub import with_model
 from ..store import (
+    ENQUEUED_ATTR,
     FAULT_ATTR,
     SETTINGS_ATTR,
     Leases,
@@ -60,6 +61,7 @@ class Prepared:
     leases: Leases
     created: bool  # this runner made the study (False: resumed, or joined one another made)
     warm_start: str = ""  # what --warm-start-from imported, in one line ("" without it)
+    known_sets: str = ""  # what became of the known sets given (enqueue), in one line
 
     def started(self, worker_logs: list[Path]) -> SearchStarted:
         """The event that opens the search: what it searches, where, on which workers."""
@@ -79,6 +81,7 @@ class Prepared:
             worker_logs=tuple(str(log) for log in worker_logs),
             sampler=describe_sampler(settings.mode, self.target),
             warm_start=self.warm_start,
+            known_sets=self.known_sets,
             **objective_facts(config),
         )
 
@@ -165,7 +168,7 @@ def open_search(config: SearchConfig | None, options: Any, cancel: threading.Eve
         study.set_user_attr(SETTINGS_ATTR, settings.to_dict())
     if faults:
         study.set_user_attr(FAULT_ATTR, faults)
-    queue_known(study, enqueued)  # before the sampler proposes anything; never a set the study holds
+    queued = queue_known(study, enqueued)  # before the sampler proposes anything; never a set it holds
     warm_start = warm[0].said(add_imported(study, warm[0])) if warm else ""
     leases = Leases(study, options.lost_after)
     # A runner that joins others must not draw what they draw: its seed moves with it.
@@ -179,6 +182,41 @@ def open_search(config: SearchConfig | None, options: Any, cancel: threading.Eve
     leases.renew([])
     before = trial_counts(study)
     target = config.grid_size() if settings.mode == "grid" else settings.n_trials
+    known = _known_sets_line(study, len(enqueued), queued, target, before) if enqueued else ""
     return Prepared(
-        study, storage, settings, target or 0, before, config, placements, faults, leases, created, warm_start
+        study,
+        storage,
+        settings,
+        target or 0,
+        before,
+        config,
+        placements,
+        faults,
+        leases,
+        created,
+        warm_start,
+        known,
     )
+
+
+def _known_sets_line(study: Any, given: int, queued: int, target: int, counts: dict[str, int]) -> str:
+    """What became of the known sets: queued, already in the study, and how many of those
+    waiting do not fit in the trials the study still needs (they stay queued for a larger
+    --n-trials: nothing is dropped, nothing runs past the target)."""
+    from optuna.trial import TrialState
+
+    line = f"{queued} known set{'s' if queued != 1 else ''} queued to run first"
+    if given > queued:
+        line += f"; {given - queued} in the study already (not queued again)"
+    waiting = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+        if t.user_attrs.get(ENQUEUED_ATTR)
+    ]
+    room = max(target - done_count(counts) - counts["running"], 0)
+    if len(waiting) > room:
+        line += (
+            f"; {len(waiting) - room} of them beyond --n-trials {target} stay queued "
+            "(--resume with a larger --n-trials runs them)"
+        )
+    return line

@@ -56,8 +56,8 @@ def line_of(event: Any, objectives: tuple[str, ...] = ()) -> str | None:
     match event:
         case TrialFinished(outcome=outcome):
             return _trial_line(outcome, objectives)
-        case SearchStarted(notice=notice, warm_start=warm) if notice or warm:
-            return "\n".join(line for line in (notice, warm) if line)
+        case SearchStarted(notice=notice, warm_start=warm, known_sets=known) if notice or warm or known:
+            return "\n".join(line for line in (notice, known, warm) if line)
         case WorkerStateChanged(state="recycled"):
             where = f" ({event.worker})" if event.worker else ""
             return f"worker recycled{where}: {printable(event.detail)}"
