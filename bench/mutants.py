@@ -454,6 +454,22 @@ MUTANTS = [
         (T + "test_warm_start.py::test_what_does_not_fit_is_counted_with_its_reason",),
         "a trial outside this search space is not imported",
     ),
+    Mutant(
+        "warm-meaning",
+        "lorasearch_tui/store/_warm_start.py",
+        "why = _misfit(trial, config, fixed) or _meant_otherwise(trial, theirs, config)",
+        "why = _misfit(trial, config, fixed)",
+        (T + "test_warm_start.py::test_a_value_that_meant_something_else_there_is_not_imported",),
+        "a value that meant something else in the earlier study is not imported",
+    ),
+    Mutant(
+        "enqueue-unmet",
+        "lorasearch_tui/config/_enqueue.py",
+        "            if unmet:",
+        "            if False:",
+        (T + "test_bad_input.py::test_a_broken_config_is_one_line[enqueue-unmet]",),
+        "a known set giving a value its condition does not search is refused, not dropped",
+    ),
     # LoRA-shaped spaces (issue 23)
     Mutant(
         "multiple-resolve",

@@ -135,6 +135,18 @@ SHAPE_CASES = {
         "search_space: lora_r -> lora_alpha -> lora_r depend on each other in a cycle",
     ),
 }
+SHAPE_CONFIGS = {
+    "enqueue-unmet": (
+        {
+            "search_space": {"use_dora": DORA, "lora_dropout": {**DROPOUT, "when": {"use_dora": False}}},
+            "enqueue": [{"use_dora": True, "lora_dropout": 0.05}],
+        },
+        "enqueue[0].lora_dropout: searched only when use_dora=False, which this set does not meet",
+    ),
+}
+CONFIG_CASES |= {
+    name: (json.dumps(raw).encode(), expected) for name, (raw, expected) in SHAPE_CONFIGS.items()
+}
 CONFIG_CASES |= {
     name: (json.dumps({"search_space": space}).encode(), expected)
     for name, (space, expected) in SHAPE_CASES.items()

@@ -114,3 +114,16 @@ def test_an_entry_without_a_condition_is_stored_as_before_conditions_existed():
     stored = config.to_dict()["search_space"]
     assert "when" not in stored["lora_r"] and stored["lora_dropout"]["when"] == {"use_dora": False}
     assert parse_config(config.to_dict(), "again").space == config.space
+
+
+def test_a_best_config_enqueued_runs_what_it_trained_with(tmp_path):
+    """A best config holds what its trial trained with (alpha 16 of rank 8, the fixed dropout
+    under DoRA): enqueued, it is the factor 2 and no dropout, which train the same again."""
+    from lorasearch_tui.config import parse_config, read_sets
+
+    best = write_json(
+        tmp_path / "best_config.json",
+        {"lora_r": 8, "lora_alpha": 16, "use_dora": True, "lora_dropout": 0.0, "learning_rate": 0.01},
+    )
+    space = parse_config({"search_space": SHAPED}, "t").space
+    assert read_sets(best, space) == ({"lora_r": 8, "lora_alpha": 2, "use_dora": True},)

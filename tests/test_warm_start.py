@@ -150,6 +150,22 @@ def test_what_does_not_fit_is_counted_with_its_reason(tmp_path):
     assert warm.skipped == {"with learning_rate outside loguniform(0.01, 0.1)": 1, "without lora_alpha": 3}
 
 
+def test_a_value_that_meant_something_else_there_is_not_imported(tmp_path):
+    """alpha 2 searched as a plain value there is the factor 2 of a rank of 16 here (32): the
+    same number, another meaning. Mutation it catches: values compared as drawn only."""
+    done = optuna.trial.TrialState.COMPLETE
+    plain = {"lora_alpha": {"type": "categorical", "choices": [2, 32]}}
+    earlier_study(
+        tmp_path,
+        "plain",
+        {"max_steps": 4, "search_space": plain},
+        [{"state": done, "value": 0.5, "params": {"lora_alpha": 2}}],
+    )
+    multiple = {"lora_alpha": {"type": "multiple_of", "of": "lora_r", "choices": [1, 2]}}
+    warm = read_warm_start("plain", parse_config({"max_steps": 4, "search_space": multiple}, "t"), None, "x")
+    assert warm.trials == () and warm.skipped == {"with lora_alpha meaning 2 there, 32 here": 1}
+
+
 def test_several_objectives_are_matched_by_name_and_another_is_refused(tmp_path):
     objectives = [{"metric": "cer"}, {"metric": "peak_memory_gb"}, {"metric": "train_seconds"}]
     config = {"max_steps": 4, "objectives": objectives, "search_space": LR_SPACE}

@@ -213,7 +213,7 @@ def _show_json(looked: StudyLook) -> dict[str, Any]:
         else {
             "number": best.number,
             "value": best.value,
-            "params": best.params,
+            "params": best.shown,  # as it trained (a multiple's product, not its factor)
             "adapter": str(best.adapter) if best.adapter else None,
             "train_command": f"lorasearch train --config {best_files(summary.name)[1]}",
             "tied_with": tied(summary.best_number, rows),  # trials of exactly its value, itself in
@@ -227,7 +227,7 @@ def _show_json(looked: StudyLook) -> dict[str, Any]:
             {
                 "number": r.number,
                 "values": list(r.values or ()),
-                "params": r.params,
+                "params": r.shown,
                 "adapter": str(r.adapter) if r.adapter else None,
                 "train_command": f"lorasearch train --config {pareto_config_file(summary.name, r.number)}",
             }

@@ -6,7 +6,8 @@ from ._load import SearchConfig, config_schema, load_config, parse_config
 from ._objective import Normalize, Objective
 from ._overrides import apply_sets
 from ._params import PARAM_NAMES, TrainParams
-from ._space import describe, grid_size
+from ._pruner import describe_pruner, pruner_of
+from ._space import describe, draw_order, grid_size
 
 __all__ = [
     "apply_sets",
@@ -19,6 +20,9 @@ __all__ = [
     "TrainParams",
     "config_schema",
     "describe",
+    "describe_pruner",
+    "draw_order",
+    "pruner_of",
     "grid_size",
     "load_config",
     "parse_config",

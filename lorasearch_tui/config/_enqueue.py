@@ -39,6 +39,12 @@ def check_sets(sets: Any, space: dict[str, _Dist], label: str) -> tuple[dict[str
             why = space[key].refuses(value)
             if why is not None:
                 raise UserError(f"{where}.{key}: {why} of {space[key].describe()}")
+            unmet = [k for k, v in (space[key].when or {}).items() if k in values and values[k] != v]
+            if unmet:
+                raise UserError(
+                    f"{where}.{key}: searched only{space[key].condition()}, which this set does not "
+                    f"meet ({unmet[0]}: {values[unmet[0]]!r}); drop {key} from it"
+                )
         checked.append({key: space[key].as_drawn(value) for key, value in values.items()})
     return tuple(checked)
 
@@ -62,7 +68,7 @@ def read_sets(path: Path, space: dict[str, _Dist]) -> tuple[dict[str, Any], ...]
     if isinstance(data, dict) and isinstance(data.get(BEST_PARAMS_KEY), dict):
         data = [_ours(data[BEST_PARAMS_KEY], space, label)]  # {study}_best_params.json
     elif isinstance(data, dict) and set(data) - set(space) and set(data) <= _CONFIG_KEYS:
-        data = [_ours(data, space, label)]  # a best config: every parameter, fixed
+        data = [_as_drawn(_ours(data, space, label), data, space)]  # a best config: as it trained
     elif isinstance(data, dict):
         data = [data]  # one set: a key that is no searched parameter is refused, typos included
     return check_sets(data, space, label)
@@ -76,6 +82,13 @@ def _ours(values: dict[str, Any], space: dict[str, _Dist], label: str) -> dict[s
             f"{label}: none of its values are of parameters searched here (searched: {_searched(space)})"
         )
     return ours
+
+
+def _as_drawn(values: dict[str, Any], config: dict[str, Any], space: dict[str, _Dist]) -> dict[str, Any]:
+    """A best config's values as a trial would draw them: a multiple's product back to its
+    factor (`lora_alpha` 32 with `lora_r` 16: 2), and no value where the entry's condition is
+    not met (the config holds the fixed value there, which was never drawn)."""
+    return {k: space[k].unresolve(v, config) for k, v in values.items() if space[k].applies(config)}
 
 
 def _searched(space: dict[str, _Dist]) -> str:

@@ -190,6 +190,14 @@ PRUNER_KINDS: dict[str, type[_Pruner]] = {
 }
 
 
+def describe_pruner(name: str, block: _Pruner | None) -> str:
+    """How the header, `watch` and `studies` show the pruner a study runs: `percentile(25%)`."""
+    try:
+        return pruner_of(name, block).describe()
+    except (KeyError, ValueError):  # a study made by another version: its name as it is
+        return name
+
+
 def pruner_of(name: str, block: _Pruner | None) -> _Pruner:
     """The pruner a search runs: the config's block when it names `name`, else `name` with its
     defaults.

@@ -44,6 +44,11 @@ class _Dist(BaseModel):
         `values`): the value itself, but for an entry defined from another."""
         return value
 
+    def unresolve(self, value: Any, values: dict[str, Any]) -> Any:
+        """What was drawn for a trial that trained with `value` (a best config's): `resolve`
+        undone."""
+        return value
+
     def condition(self) -> str:
         """` when use_dora=False`, or ""."""
         return "".join(f" when {k}={v}" for k, v in (self.when or {}).items())
@@ -69,6 +74,17 @@ class _Dist(BaseModel):
     def describe(self) -> str:
         """A short human form: `loguniform(1e-05, 0.0005)`."""
         raise NotImplementedError
+
+    def suggest(self, trial: Any, name: str) -> Any:
+        """Draw it in an Optuna trial (define-by-run), with Optuna's public suggestion of the
+        distribution `optuna_form` names."""
+        kind, args = self.optuna_form()
+        method = {
+            "FloatDistribution": trial.suggest_float,
+            "IntDistribution": trial.suggest_int,
+            "CategoricalDistribution": trial.suggest_categorical,
+        }[kind]
+        return method(name, **args)
 
     def refuses(self, value: Any) -> str | None:
         """Why `value` is not one this entry can draw (a known set to run, `enqueue`), or None."""
@@ -240,6 +256,13 @@ class MultipleOf(_Dist):
     def resolve(self, value: Any, values: dict[str, Any]) -> Any:
         product = value * values[self.of]
         return int(product) if float(product).is_integer() else product
+
+    def unresolve(self, value: Any, values: dict[str, Any]) -> Any:
+        base = values.get(self.of)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not base:
+            return value  # not a product: refused as a factor by `refuses`
+        factor = value / base
+        return int(factor) if float(factor).is_integer() else factor
 
     def grid_values(self) -> list[Any]:
         return list(self.choices)

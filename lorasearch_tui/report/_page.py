@@ -93,7 +93,7 @@ def report_html(looked: StudyLook, best_config: Path | None) -> str:
         parts.append('<th class="l">params</th></tr>')
         for r in front:
             cells = "".join(f"<td>{v:.4g}</td>" for v in r.values or ())
-            parts.append(f'<tr><td>{r.number}</td>{cells}<td class="l">{_e(json.dumps(r.params))}</td></tr>')
+            parts.append(f'<tr><td>{r.number}</td>{cells}<td class="l">{_e(json.dumps(r.shown))}</td></tr>')
         parts.append("</table>")
     parts.append("<h2>Trials</h2>" + _table(looked))
 

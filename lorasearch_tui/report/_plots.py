@@ -34,7 +34,7 @@ def looking_copy(study: Any, rows: list[TrialOutcome]) -> Any:
     """An in-memory study with the trials the study ran (as `rows` lists them)."""
     import optuna
 
-    keep = {row.number for row in rows}
+    keep = {row.number for row in rows if not row.imported}  # imported: measured on other data
     copy = optuna.create_study(study_name=study.study_name, directions=study.directions)
     copy.add_trials([t for t in study.get_trials(deepcopy=True) if t.number in keep])
     return copy

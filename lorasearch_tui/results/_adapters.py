@@ -12,7 +12,7 @@ from typing import Any
 
 from ..config import TrainParams
 from ..errors import UserError
-from ..store import TRIAL_RESULTS, best_trial, open_existing
+from ..store import IMPORTED_ATTR, TRIAL_RESULTS, best_trial, open_existing
 from ._open import stored_config
 
 ADAPTER_CONFIG = "adapter_config.json"
@@ -41,6 +41,13 @@ def find_adapter(source: str, storage: str | None = None) -> tuple[Path, TrainPa
         trial = best_trial(study)
         if trial is None:
             raise UserError(f"SOURCE: study '{name}' has no COMPLETE trial yet")
+    source = trial.user_attrs.get(IMPORTED_ATTR)
+    if source:
+        study_name, _, number = str(source).partition("#")
+        raise UserError(
+            f"SOURCE: trial {trial.number} of '{name}' was imported from {source}: its adapter is that "
+            f"study's; give {study_name}:{number}"
+        )
     if trial.state.name != "COMPLETE":
         raise UserError(
             f"SOURCE: trial {trial.number} of '{name}' is {trial.state.name}: "

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ..config import describe_pruner
 from ..errors import RunFailure, UserError
 from ..store import (
     RESULTS_DIR,
@@ -110,15 +111,16 @@ def summarize(study: Any, storage_label: str) -> StudySummary:
     best = best_trial(study)
     runners = live_runners(study.user_attrs, time.time())
     try:
-        goals = stored_config(study).params.goals
+        config = stored_config(study)
+        goals, block = config.params.goals, config.pruner
     except UserError:  # a study lorasearch did not make: its values are what they are
-        goals = []
+        goals, block = [], None
     objective = goals[0] if goals else None
     return StudySummary(
         name=study.study_name,
         storage=storage_label,
         mode=str(settings.get("mode", "?")),
-        pruner=str(settings.get("pruner", "?")),
+        pruner=describe_pruner(str(settings.get("pruner", "?")), block),
         target=study_target(study),
         counts=trial_counts(study),
         best_number=best.number if best else None,

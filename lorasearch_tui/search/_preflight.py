@@ -38,7 +38,7 @@ def preflight(config: SearchConfig, mode: str, pruner: str, study_name: str, new
         )
     make_sampler(mode, config.space, config.params.seed, 0)  # grid refuses floats and huge grids
     make_pruner(pruner, config.pruner, config.params.eval_steps)
-    if pruner == "wilcoxon" and not config.params.objective.generates:
+    if pruner == "wilcoxon" and not config.params.multi and not config.params.objective.generates:
         raise UserError(
             f"--pruner wilcoxon: it compares trials record by record, and {config.params.objective.metric} "
             "has no per-record scores; set objective.metric to cer, wer or exact_match"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..config import SearchConfig, describe, read_sets
+from ..config import SearchConfig, describe, describe_pruner, read_sets
 from ..data import load_data, with_data
 from ..errors import UserError
 from ..events import SearchStarted
@@ -43,7 +43,7 @@ from ..store import (
 )
 from ._placement import Placement, plan_workers
 from ._preflight import check_folders, fault_injection, preflight
-from ._samplers import describe_pruner, make_pruner, make_sampler
+from ._samplers import make_pruner, make_sampler
 
 
 @dataclass
@@ -124,6 +124,7 @@ def open_search(config: SearchConfig | None, options: Any, cancel: threading.Eve
         # the earlier study: two runners doing it at once could both find a set or a trial absent.
         mine = new or not options.join
         enqueued[:] = list(config.enqueue) if new else []
+        warm.clear()  # a --join runner that lost the race to create the study imports nothing
         if options.enqueue and mine:
             enqueued.extend(read_sets(Path(options.enqueue), config.space))
         if options.warm_start_from and mine:

@@ -26,11 +26,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..choices import MODES, PRUNERS
-from ..config import grid_size
-from ..config._pruner import pruner_of
-from ..config._space import _Dist, draw_order
+from ..config import draw_order, grid_size, pruner_of
+from ..config._space import _Dist
 from ..errors import UserError
-from ..store import nsga2_population, to_distributions, tpe_startup
+from ..store import nsga2_population, tpe_startup
 
 MAX_GRID = 100_000  # a grid larger than this could never run anyway (a trial takes minutes)
 SEED_SPACE = 2**32  # numpy's seeds: 0 .. 2**32 - 1
@@ -41,11 +40,10 @@ def ask(study: Any, space: dict[str, _Dist]) -> Any:
     where its `when` holds: Optuna's define-by-run, the suggestions Optuna's own
     `ask(fixed_distributions)` makes, one parameter after another."""
     trial = study.ask()
-    distributions = to_distributions(space)
     drawn: dict[str, Any] = {}
     for name in draw_order(space):
         if space[name].applies(drawn):
-            drawn[name] = trial._suggest(name, distributions[name])
+            drawn[name] = space[name].suggest(trial, name)
     return trial
 
 
@@ -135,14 +133,6 @@ def make_pruner(name: str, block: Any, eval_steps: int) -> Any:
     return _build(chosen.optuna_form(eval_steps))
 
 
-def describe_pruner(name: str, block: Any) -> str:
-    """How the header shows the pruner a study runs: `percentile(25%)`."""
-    try:
-        return pruner_of(name, block).describe()
-    except (KeyError, ValueError):  # a study made by another version: its name as it is
-        return name
-
-
 def _build(form: tuple[str, dict[str, Any]]) -> Any:
     """An Optuna pruner from its form (a wrapped pruner's form built first)."""
     import warnings
@@ -153,4 +143,35 @@ def _build(form: tuple[str, dict[str, Any]]) -> Any:
     args = {k: _build(v) if isinstance(v, tuple) else v for k, v in args.items()}
     with warnings.catch_warnings():  # PatientPruner is "experimental" since Optuna 2.8: no news
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if kind == "WilcoxonPruner":
+            return _wilcoxon_against_our_best(**args)
         return getattr(optuna.pruners, kind)(**args)
+
+
+def _wilcoxon_against_our_best(**args: Any) -> Any:
+    """Optuna's Wilcoxon pruner, judging against the best trial this study trained: Optuna's
+    `study.best_trial` may be an imported one (`--warm-start-from`), whose records were scored
+    on other data, or under keys of another pruner."""
+    import optuna
+
+    from ..store import best_trial
+
+    class _OwnBest:
+        def __init__(self, study: Any) -> None:
+            self._study = study
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._study, name)
+
+        @property
+        def best_trial(self) -> Any:
+            best = best_trial(self._study)
+            if best is None:
+                raise ValueError("no trial of its own is complete yet")  # Optuna's: no best yet
+            return best
+
+    class _Wilcoxon(optuna.pruners.WilcoxonPruner):
+        def prune(self, study: Any, trial: Any) -> bool:
+            return super().prune(_OwnBest(study), trial)
+
+    return _Wilcoxon(**args)

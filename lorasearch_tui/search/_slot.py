@@ -34,7 +34,12 @@ from ._placement import Placement
 from ._trial_clock import TrialClock
 
 _log = logging.getLogger("lorasearch.search")
-RECORD_KEYS = 1_000_000  # a per-record report's key: step x this + the record's place in the eval
+
+
+def record_key(step: int, eval_steps: int, records: int) -> int:
+    """The key of an eval's first record: evals numbered 1, 2, ... (the last one, at a step off
+    the grid of `eval_steps`, gets the next number), `records` keys each."""
+    return -(-step // eval_steps) * records
 
 
 def reports_records(pruner: Any) -> bool:
@@ -224,9 +229,11 @@ class WorkerSlot:
         if step > 0 and len(trial.study.directions) == 1:  # step 0: the untrained adapter
             try:
                 if message.scores and reports_records(trial.study.pruner):
-                    # Wilcoxon's instances: each record at this step, keyed apart from others
+                    # Wilcoxon's instances: each record of this eval under a key of its own,
+                    # the same in every trial (the eval's number, not its step: 32-bit keys)
+                    first = record_key(step, live.config.get("eval_steps") or 1, len(message.scores))
                     for i, score in enumerate(message.scores):
-                        trial.report(score, step * RECORD_KEYS + i)
+                        trial.report(score, first + i)
                 else:
                     trial.report(value, step)
                 # The last eval is the result: a trial trained to its end is COMPLETE with

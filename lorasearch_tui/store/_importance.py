@@ -14,6 +14,7 @@ import warnings
 from typing import Any
 
 from ..events import ParamImportances
+from ._study import measured_here
 
 MIN_TRIALS = 3  # COMPLETE trials with every searched parameter
 
@@ -23,7 +24,11 @@ def importances(study: Any, params: list[str] | None = None) -> ParamImportances
     import optuna
     from optuna.importance import PedAnovaImportanceEvaluator
 
-    complete = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))]
+    complete = measured_here(study)  # imported trials were measured on other data: not here
+    if len(complete) != len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))):
+        own = optuna.create_study(directions=study.directions)  # in memory, this study's own
+        own.add_trials(complete)
+        study = own
     name = "PED-ANOVA (optuna.importance.PedAnovaImportanceEvaluator)"
     if len(complete) < MIN_TRIALS:
         return ParamImportances(

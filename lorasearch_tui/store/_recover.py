@@ -66,6 +66,7 @@ def recover(
                 number=frozen.number,
                 state="FAIL",
                 params=dict(frozen.params),
+                derived=config.derived(dict(frozen.params)),
                 trial_dir=str(folder),
                 fail_reason=why,
                 rerun_of=frozen.user_attrs.get("rerun_of"),

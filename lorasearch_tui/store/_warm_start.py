@@ -26,7 +26,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import SearchConfig, parse_config
+from ..config import SearchConfig, draw_order, parse_config
 from ..errors import UserError
 from ._distributions import to_distributions
 from ._storage import mask_password
@@ -112,14 +112,15 @@ def read_warm_start(
     stored = earlier.user_attrs.get(CONFIG_ATTR)
     if stored is None:
         raise UserError(f"{FLAG}: study '{name}' was not made by lorasearch (it stores no config)")
-    order = _value_order(parse_config(stored, f"study '{name}'"), config, name)
+    theirs = parse_config(stored, f"study '{name}'")
+    order = _value_order(theirs, config, name)
     distributions = to_distributions(config.space)
     fixed = config.params.model_dump()
     # the curve a trial reports is its study's first objective's; a study of several is never pruned
     one_curve = len(config.params.goals) == 1 and order[0] == 0
     trials, skipped, ranked = [], Counter[str](), []
     for trial in earlier.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
-        why = _misfit(trial, config, fixed)
+        why = _misfit(trial, config, fixed) or _meant_otherwise(trial, theirs, config)
         if why is not None:
             skipped[why] += 1
             continue
@@ -140,7 +141,7 @@ def read_warm_start(
                 distributions={k: distributions[k] for k in params},
                 intermediate_values=dict(trial.intermediate_values) if one_curve else None,
                 constraints=dict(trial.constraints) or None,  # out of memory: the sampler avoids it
-                user_attrs={**attrs, IMPORTED_ATTR: f"{name}#{trial.number}"},
+                user_attrs={**attrs, IMPORTED_ATTR: f"{name}#{trial.number}", **_derived(config, params)},
             )
         )
         if complete and values is not None:
@@ -212,7 +213,8 @@ def _misfit(trial: Any, config: SearchConfig, fixed: dict[str, Any]) -> str | No
     """Why an earlier trial does not fit this search, in a few words shared by all alike, or None."""
     if is_imported(trial):
         return "imported there from another study"
-    for key, dist in config.space.items():
+    for key in draw_order(config.space):
+        dist = config.space[key]
         if not dist.applies(trial.params):  # searched here only under a condition it does not meet
             if key in trial.params:
                 return f"with {key} where this space does not search it{dist.condition()}"
@@ -224,6 +226,23 @@ def _misfit(trial: Any, config: SearchConfig, fixed: dict[str, Any]) -> str | No
     for key, value in trial.params.items():
         if key not in config.space and fixed.get(key) != value:
             return f"with {key} searched there, fixed at {fixed.get(key)} here"
+    return None
+
+
+def _derived(config: SearchConfig, params: dict[str, Any]) -> dict[str, Any]:
+    """The `derived` attribute of a trial's outcome (shown instead of a drawn factor), if any."""
+    derived = config.derived(params)
+    return {"derived": derived} if derived else {}
+
+
+def _meant_otherwise(trial: Any, theirs: SearchConfig, ours: SearchConfig) -> str | None:
+    """Why a trial that fits this space trained with other values than its parameters mean
+    here, or None: a `lora_alpha` drawn as a factor there and as a value here (or the other way
+    round), or a factor of another fixed `lora_r`."""
+    there, here = theirs.resolve(trial.params), ours.resolve(trial.params)
+    for key in trial.params:
+        if key in ours.space and there.get(key) != here.get(key):
+            return f"with {key} meaning {there.get(key)} there, {here.get(key)} here"
     return None
 
 

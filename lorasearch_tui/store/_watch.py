@@ -19,7 +19,7 @@ from typing import Any
 
 import psutil
 
-from ..config import describe, parse_config
+from ..config import describe, describe_pruner, parse_config
 from ..errors import UserError
 from ..events import (
     NOT_RUNNING,
@@ -105,7 +105,7 @@ class StudyWatcher:
                 self._sink.emit(
                     TrialStarted(
                         trial.number,
-                        dict(trial.params),
+                        {**trial.params, **self._config.derived(dict(trial.params))},
                         trial.user_attrs.get("rerun_of"),
                         where(trial.user_attrs),
                         trial.user_attrs.get("trial_dir", ""),
@@ -197,13 +197,14 @@ class StudyWatcher:
         target = config.grid_size() if settings.get("mode") == "grid" else settings.get("n_trials", 0)
         self._target = target or 0
         self._space = list(config.space)
+        self._config = config  # a running trial's values as it trains them (a multiple's product)
         self._metric = config.params.goals[0].metric
         self._sink.emit(
             SearchStarted(
                 study_name=study.study_name,
                 storage=self._storage,
                 mode=settings.get("mode", "?"),
-                pruner=settings.get("pruner", "?"),
+                pruner=describe_pruner(settings.get("pruner", "?"), config.pruner),
                 n_trials=target or 0,
                 space={k: describe(v) for k, v in config.space.items()},
                 fixed={k: v for k, v in config.params.model_dump().items() if k not in config.space},
