@@ -489,7 +489,7 @@ MUTANTS = [
     ),
     Mutant(
         "shape-cycle",
-        "lorasearch_tui/config/_space.py",
+        "lorasearch_tui/config/_shape.py",
         "    cycle = _cycle(space)",
         "    cycle = []",
         (T + "test_bad_input.py::test_a_broken_config_is_one_line[cycle]",),

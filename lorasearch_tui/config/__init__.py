@@ -7,7 +7,8 @@ from ._objective import Normalize, Objective
 from ._overrides import apply_sets
 from ._params import PARAM_NAMES, TrainParams
 from ._pruner import describe_pruner, pruner_of
-from ._space import describe, draw_order, grid_size
+from ._shape import draw_order
+from ._space import describe, grid_size
 
 __all__ = [
     "apply_sets",

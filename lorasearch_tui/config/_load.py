@@ -23,6 +23,7 @@ from ._objective import check_objectives
 from ._overrides import apply_sets
 from ._params import PARAM_NAMES, TrainParams
 from ._pruner import PRUNER_KINDS, PrunerBlock, _Pruner
+from ._shape import check_shape, resolved
 from ._space import (
     DIST_TYPES,
     KINDS,
@@ -30,9 +31,7 @@ from ._space import (
     LogUniform,
     MultipleOf,
     _Dist,
-    check_shape,
     grid_size,
-    resolved,
 )
 
 
