@@ -133,6 +133,7 @@ def test_wilcoxon_needs_a_metric_scored_record_by_record(tmp_path):
     [
         ({"type": "percentil"}, "pruner.type: unknown type 'percentil'; use one of median, percentile"),
         ({"type": "percentile", "percentile": 120}, "pruner.percentile: must be less than 100"),
+        ({"type": "percentile", "percentil": 3}, "pruner.percentil: unknown key; did you mean 'percentile'?"),
         ({"type": "threshold"}, 'pruner: give "lower", "upper" or both'),
         ({"type": "threshold", "lower": 3.0, "upper": 1.0}, "pruner: lower (3.0) must be less than upper"),
         ({"type": "patient", "wraps": {"type": "patient"}}, "pruner.wraps.type: unknown type 'patient'"),

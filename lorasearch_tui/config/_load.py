@@ -366,6 +366,11 @@ def _valid_keys(loc: list[str], raw: dict[str, Any]) -> list[str]:
         entry = raw.get("search_space", {}).get(loc[1], {})
         model: type[BaseModel] = KINDS.get(entry.get("type"), LogUniform)
         return list(model.model_fields)
+    if loc[0] == "pruner":  # pruner.x, or pruner.wraps.x: the fields of the kind its type names
+        block = raw.get("pruner", {})
+        block = block.get("wraps", {}) if "wraps" in loc[1:-1] and isinstance(block, dict) else block
+        kind = PRUNER_KINDS.get(block.get("type")) if isinstance(block, dict) else None
+        return list(kind.model_fields) if kind is not None else []
     return []
 
 
