@@ -455,6 +455,14 @@ MUTANTS = [
         "a trial outside this search space is not imported",
     ),
     Mutant(
+        "warm-join-loser",
+        "lorasearch_tui/search/_prepare.py",
+        "        warm.clear()  # a --join runner that lost the race to create the study imports nothing",
+        "        pass",
+        (T + "test_warm_start.py::test_a_joiner_that_lost_the_race_to_create_the_study_imports_nothing",),
+        "with --join, only the runner that created the study imports the earlier one",
+    ),
+    Mutant(
         "warm-meaning",
         "lorasearch_tui/store/_warm_start.py",
         "why = _misfit(trial, config, fixed) or _meant_otherwise(trial, theirs, config)",

@@ -282,3 +282,24 @@ def test_the_two_stage_recipe_of_the_readme_runs_on_the_demo(tmp_path):
     assert all(t.user_attrs.get("enqueued") for t in own[:top])
     show = lorasearch(tmp_path, "show", full_name)
     assert show.returncode == 0 and f"imported from {screen_name}#" in show.stdout, show.stdout
+
+
+def test_a_joiner_that_lost_the_race_to_create_the_study_imports_nothing(tmp_path, monkeypatch):
+    """Two `--join` runners with the same --warm-start-from: the one whose creation Optuna
+    refused (made to happen here: its check misses the study) read the earlier study as a
+    creator would, and must import nothing: two runners importing at once could both find a
+    trial absent. Mutation it catches: the warm start it read kept after it lost."""
+    from lorasearch_tui.store import _study
+
+    run_standin(tmp_path, name="screen", n_trials=3)
+    run_standin(tmp_path, name="full", n_trials=1, join=True, warm_start_from="screen")
+    shutil.rmtree(tmp_path / "out" / "full")  # as a racer sees it: no trial folder yet
+    exists = _study.study_exists
+    monkeypatch.setattr(
+        _study, "study_exists", lambda name, storage: name != "full" and exists(name, storage)
+    )
+    finished, full, sink = run_standin(tmp_path, name="full", n_trials=2, join=True, warm_start_from="screen")
+    assert finished.reason == "completed"
+    started = next(e for e in sink.events if isinstance(e, SearchStarted))
+    assert started.resumed and started.warm_start == ""
+    assert sum(1 for t in full.trials if t.user_attrs.get("imported")) == 3
