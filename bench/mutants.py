@@ -513,6 +513,14 @@ MUTANTS = [
     ),
     # Pruners (issue 23)
     Mutant(
+        "wilcoxon-own-best",
+        "lorasearch_tui/search/_samplers.py",
+        "            return super().prune(_OwnBest(study), trial)",
+        "            return super().prune(study, trial)",
+        (T + "test_pruners.py::test_wilcoxon_judges_against_the_best_trial_this_study_trained",),
+        "the Wilcoxon pruner judges against this study's best, never an imported trial",
+    ),
+    Mutant(
         "wilcoxon-records",
         "lorasearch_tui/search/_slot.py",
         "if message.scores and reports_records(trial.study.pruner):",

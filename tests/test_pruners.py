@@ -121,6 +121,25 @@ def test_wilcoxon_stops_a_trial_worse_record_by_record_not_one_worse_by_noise(tm
     assert shown == "wilcoxon(p<0.1)"
 
 
+def test_wilcoxon_judges_against_the_best_trial_this_study_trained(tmp_path):
+    """Warm-started from a study that holds a better trial (rate 0.1) whose values are per step,
+    not per record: Optuna's own pruner would pair this study's records with that trial's steps
+    and never prune. Judged against this study's best (0.09), rate 0.01 stops at step 2
+    (p = 0.055). Mutation it catches: the study's best taken from every trial."""
+    cer = {"objective": {"metric": "cer"}}
+    screen = {**STEPS, **cer, "pruner": {"type": "none"}, "enqueue": [{"learning_rate": 0.1}]}
+    run_standin(tmp_path, "records", name="screen", n_trials=1, fixed=screen)
+    full = {**STEPS, **cer, "pruner": {"type": "wilcoxon"}}
+    full["enqueue"] = [{"learning_rate": 0.09}, {"learning_rate": 0.01}]
+    finished, study, sink = run_standin(
+        tmp_path, "records", name="full", n_trials=2, fixed=full, warm_start_from="screen"
+    )
+    assert finished.reason == "completed"
+    assert [t.user_attrs.get("imported") for t in study.trials] == [None, None, "screen#0"]
+    pruned = {e.number: e.step for e in sink.events if isinstance(e, EvalLogged) and e.pruned}
+    assert pruned == {1: 2}
+
+
 def test_wilcoxon_needs_a_metric_scored_record_by_record(tmp_path):
     config = write_json(tmp_path / "c.json", {**STEPS, "pruner": {"type": "wilcoxon"}, "search_space": LR})
     proc = lorasearch(tmp_path, "search", "--no-tui", "-c", str(config))
