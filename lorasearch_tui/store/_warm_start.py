@@ -29,13 +29,11 @@ from typing import Any
 from ..config import SearchConfig, draw_order, parse_config
 from ..errors import UserError
 from ._distributions import to_distributions
-from ._storage import mask_password
 from ._study import (
     CONFIG_ATTR,
     ENQUEUED_ATTR,
     IMPORTED_ATTR,
     STUDY_NAME,
-    default_storage,
     is_imported,
     open_existing,
 )
@@ -51,7 +49,6 @@ class WarmStart:
     """What an earlier study gives a new one."""
 
     source: str  # the earlier study's name
-    storage: str  # where it is (password masked)
     trials: tuple[Any, ...]  # the fitting trials, as Optuna FrozenTrials marked imported
     skipped: dict[str, int] = field(default_factory=dict)  # why a trial does not fit -> how many
     top: tuple[dict[str, Any], ...] = ()  # the best fitting COMPLETE trials' parameters, best first
@@ -150,7 +147,6 @@ def read_warm_start(
     ranked.sort(key=lambda r: (-r[0] if maximize else r[0], r[1]))
     return WarmStart(
         source=name,
-        storage=mask_password(url or default_storage(name)),
         trials=tuple(trials),
         skipped=dict(skipped),
         top=tuple(params for _, _, params in ranked[:top]),
