@@ -50,11 +50,15 @@ _a_core_per_test_process()
 def demo_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Every test sees a private demo cache, built once for the session (~10 s), and the empty,
     offline Hugging Face cache set above. `LORASEARCH_TEST_CACHE` names a folder to keep it in
-    across sessions instead (bench/mutants.py runs pytest dozens of times)."""
+    across sessions instead (bench/mutants.py runs pytest dozens of times). The model is built
+    untaught (`LORASEARCH_DEMO_PRETRAIN_STEPS=0`): the same architecture, tokenizer and data as
+    the demo's, without the two minutes of teaching it to read, which only the tests of what
+    the model writes need (test_demo_reads.py builds it taught)."""
     kept = os.environ.get("LORASEARCH_TEST_CACHE")
     cache = Path(kept) if kept else tmp_path_factory.mktemp("lorasearch-cache")
     with pytest.MonkeyPatch.context() as patch:  # for this session only, undone at its end
         patch.setenv("LORASEARCH_CACHE_DIR", str(cache))
+        patch.setenv("LORASEARCH_DEMO_PRETRAIN_STEPS", "0")
         from lorasearch_tui.demo import ensure_demo_assets
 
         yield ensure_demo_assets()

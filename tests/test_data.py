@@ -10,6 +10,7 @@ from PIL import Image
 
 from lorasearch_tui.config import TrainParams
 from lorasearch_tui.data import length_stats, load_data
+from lorasearch_tui.demo._model import TOKENS_PER_IMAGE
 from lorasearch_tui.errors import UserError
 
 
@@ -228,8 +229,8 @@ def test_empty_split_names_the_split(tmp_path):
 def test_length_stats_count_tokens_and_image_tokens(demo_model, demo_data):
     data = load_data(TrainParams(input_data=str(demo_data)))
     stats = length_stats(data.train, demo_model, max_seq_length=20)
-    assert stats.unit == "tokens" and stats.image_tokens_per_image == 16
-    assert stats.prompt.min > 16
+    assert stats.unit == "tokens" and stats.image_tokens_per_image == TOKENS_PER_IMAGE == 36
+    assert stats.prompt.min > TOKENS_PER_IMAGE
     assert stats.over_limit == sum(1 for _ in data.train)  # every example is over 20 tokens
     chars = length_stats(data.train, None, max_seq_length=20)
     assert chars.unit == "characters" and chars.over_limit == 0

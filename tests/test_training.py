@@ -10,6 +10,7 @@ from conftest import FAST, write_jsonl
 
 from lorasearch_tui.config import TrainParams
 from lorasearch_tui.data import load_data
+from lorasearch_tui.demo._model import TOKENS_PER_IMAGE
 from lorasearch_tui.errors import UserError
 from lorasearch_tui.training import (
     METRICS_FILE,
@@ -90,7 +91,7 @@ def test_vlm_batches_mask_the_prompt_and_image_tokens(demo_params, tmp_path):
     tokenizer = base.tokenizer
     image_id = tokenizer.convert_tokens_to_ids("<image_soft_token>")
     ids, labels = batch["input_ids"], batch["labels"]
-    assert (ids == image_id).sum() == 3 * 16
+    assert (ids == image_id).sum() == 3 * TOKENS_PER_IMAGE
     assert (labels[ids == image_id] == -100).all()
     for row in range(3):
         trained = ids[row][labels[row] != -100]

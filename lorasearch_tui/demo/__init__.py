@@ -16,7 +16,7 @@ from pathlib import Path
 
 DEMO_PREFIX = "demo:"
 # Bump when the assets change, so old caches are rebuilt rather than reused.
-ASSETS_VERSION = "1"
+ASSETS_VERSION = "2"
 DEMO_INSTRUCTION = "請給我 OCR 結果"
 _N_RECORDS = 300
 _log = logging.getLogger("lorasearch.demo")
@@ -29,8 +29,13 @@ def cache_dir() -> Path:
 
 
 def demo_dir() -> Path:
-    """The folder of this version of the demo assets."""
-    return cache_dir() / f"demo-v{ASSETS_VERSION}"
+    """The folder of this version of the demo assets (a build taught to read for another number
+    of steps than the default has a folder of its own, so the two never mix)."""
+    from ._pretrain import PRETRAIN_STEPS
+
+    steps = pretrain_steps()
+    suffix = "" if steps == PRETRAIN_STEPS else f"-pretrain{steps}"
+    return cache_dir() / f"demo-v{ASSETS_VERSION}{suffix}"
 
 
 def demo_paths() -> dict[str, Path]:
@@ -63,6 +68,7 @@ def ensure_demo_assets(progress: Callable[[str], None] | None = None) -> Path:
         return target
     from ._model import build_tiny_gemma3
     from ._ocr_data import corpus_texts, write_ocr_dataset
+    from ._pretrain import pretrain
 
     say = progress or _log.info
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -73,6 +79,10 @@ def ensure_demo_assets(progress: Callable[[str], None] | None = None) -> Path:
         say("Building the tiny Gemma 3 vision-language model and its tokenizer...")
         corpus = corpus_texts(_N_RECORDS) + [DEMO_INSTRUCTION, "user model"] * 20
         build_tiny_gemma3(work / "tiny-gemma3", corpus)
+        steps = pretrain_steps()
+        if steps:
+            say(f"Teaching it to read ({steps} steps, about a minute on two cores)...")
+            pretrain(work / "tiny-gemma3", DEMO_INSTRUCTION, steps, say)
         (work / ".complete").write_text(ASSETS_VERSION + "\n")
         if target.exists():  # a stale, incomplete build
             shutil.rmtree(target)
@@ -98,3 +108,12 @@ def resolve_demo_name(value: str) -> Path:
         raise KeyError(value)
     ensure_demo_assets()
     return paths[value]
+
+
+def pretrain_steps() -> int:
+    """How long the build teaches the model to read: `LORASEARCH_DEMO_PRETRAIN_STEPS`, else the
+    default. The test suite builds with 0 (a model that reads nothing, as in assets version 1)
+    for every test that checks mechanics, not what the model writes."""
+    from ._pretrain import PRETRAIN_STEPS
+
+    return int(os.environ.get("LORASEARCH_DEMO_PRETRAIN_STEPS", PRETRAIN_STEPS))

@@ -14,6 +14,8 @@ from typing import Any
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
+from . import _ocr_data as _ocr
+
 SPECIAL_TOKENS = [
     "<pad>",
     "<eos>",
@@ -43,19 +45,24 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
 )
 
-IMAGE_SIZE = 64
-PATCH_SIZE = 8
-TOKENS_PER_IMAGE = 16  # 8x8 patches pooled 2x2 -> 4x4 soft tokens
-VOCAB_SIZE = 640
+IMAGE_SIZE = _ocr.IMAGE_SIZE
+PATCH_SIZE = _ocr.CELL  # one patch per character cell
+TOKENS_PER_IMAGE = _ocr.GRID * _ocr.GRID  # no pooling: one soft token per cell
+VOCAB_SIZE = 640  # the text-only test model's BPE vocabulary
+# The VLM's vocabulary: the special tokens and the 256 bytes, no merges. One token per
+# character of the demo's ASCII lines, so the n-th answer token reads the n-th cell: a fixed
+# offset from it, which a two-layer model learns quickly (with BPE merges it did not).
+BYTE_VOCAB_SIZE = len(SPECIAL_TOKENS) + 256
 
 
-def train_tokenizer(corpus: list[str]) -> Tokenizer:
-    """A byte-level BPE tokenizer trained on the demo's own texts, Gemma's special tokens first."""
+def train_tokenizer(corpus: list[str], vocab_size: int = VOCAB_SIZE) -> Tokenizer:
+    """A byte-level BPE tokenizer trained on `corpus`, Gemma's special tokens first; with
+    `BYTE_VOCAB_SIZE` it has no merges at all."""
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=VOCAB_SIZE,
+        vocab_size=vocab_size,
         special_tokens=SPECIAL_TOKENS,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
@@ -64,9 +71,9 @@ def train_tokenizer(corpus: list[str]) -> Tokenizer:
     return tok
 
 
-def chat_tokenizer(corpus: list[str], vision: bool) -> Any:
-    """A transformers tokenizer over `train_tokenizer(corpus)`, with Gemma's turn tokens and
-    chat template; `vision` declares the image tokens a Gemma 3 processor looks for."""
+def chat_tokenizer(corpus: list[str], vision: bool, vocab_size: int = VOCAB_SIZE) -> Any:
+    """A transformers tokenizer over `train_tokenizer(corpus, vocab_size)`, with Gemma's turn
+    tokens and chat template; `vision` declares the image tokens a Gemma 3 processor looks for."""
     from transformers import PreTrainedTokenizerFast
 
     extra: dict[str, Any] = {"chat_template": CHAT_TEMPLATE}
@@ -78,7 +85,7 @@ def chat_tokenizer(corpus: list[str], vision: bool) -> Any:
         }
         extra["model_max_length"] = 8192
     return PreTrainedTokenizerFast(
-        tokenizer_object=train_tokenizer(corpus),
+        tokenizer_object=train_tokenizer(corpus, vocab_size),
         bos_token="<bos>",
         eos_token="<end_of_turn>",
         pad_token="<pad>",
@@ -108,7 +115,7 @@ def build_tiny_gemma3(folder: Path, corpus: list[str], seed: int = 0) -> None:
 
     hf_logging.disable_progress_bar()
 
-    tokenizer = chat_tokenizer(corpus, vision=True)
+    tokenizer = chat_tokenizer(corpus, vision=True, vocab_size=BYTE_VOCAB_SIZE)
     image_processor = Gemma3ImageProcessorPil(
         size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
         image_mean=[0.5, 0.5, 0.5],
@@ -122,7 +129,7 @@ def build_tiny_gemma3(folder: Path, corpus: list[str], seed: int = 0) -> None:
     )
 
     text_config = Gemma3TextConfig(
-        vocab_size=VOCAB_SIZE,
+        vocab_size=len(tokenizer),
         hidden_size=64,
         intermediate_size=128,
         num_hidden_layers=2,
@@ -154,10 +161,13 @@ def build_tiny_gemma3(folder: Path, corpus: list[str], seed: int = 0) -> None:
     )
     torch.manual_seed(seed)
     model = Gemma3ForConditionalGeneration(config)
-    # The projector starts at zero in transformers; give it small random values so image
-    # features reach the language model from the first step, as in a pretrained checkpoint.
+    # The projector starts at zero in transformers; give it random values at the scale of the
+    # text embeddings (0.02 left the image ten times fainter than the text, and unread), and
+    # drop the vision tower's position embeddings, which outweighed the glyphs: the order of
+    # the soft tokens already tells the language model where each cell is.
     with torch.no_grad():
-        model.model.multi_modal_projector.mm_input_projection_weight.normal_(0.0, 0.02)
+        model.model.multi_modal_projector.mm_input_projection_weight.normal_(0.0, 0.2)
+        model.model.vision_tower.embeddings.position_embedding.weight.zero_()
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
     processor.save_pretrained(folder)

@@ -2,6 +2,11 @@
 
 The records use the reference project's OCR format (`image_path` + `ocr_text`, image paths
 relative to the data file), so the demo walks exactly the path a user's data walks.
+
+A line is drawn one character per 8-pixel cell on a 6 x 6 grid (48 x 48 pixels), left to
+right and wrapping, so that each of the tiny model's 36 image tokens sees one character: a
+model that small can learn to read that in a minute of pre-training on two cores, where a
+wide strip squeezed into its few image tokens stayed unreadable (every CER was 1.0).
 """
 
 from __future__ import annotations
@@ -20,8 +25,21 @@ _WORDS = (
 _NAMES = "Chen Lin Wang Huang Tsai Liu Yang Wu Lee Chang Smith Garcia Muller Sato".split()
 
 
+CELL = 8  # pixels per character cell, the vision tower's patch size
+GRID = 6  # cells per side
+IMAGE_SIZE = CELL * GRID
+
+
 def _line(rng: random.Random) -> str:
-    """One short line of receipt-like text: a few words, a name or numbers."""
+    """One short line of receipt-like text that fits the grid."""
+    while True:
+        text = _any_line(rng)
+        if len(text) <= GRID * GRID:
+            return text
+
+
+def _any_line(rng: random.Random) -> str:
+    """A few words, a name or numbers, as on a receipt."""
     shape = rng.randrange(4)
     if shape == 0:
         return f"{rng.choice(_WORDS).title()}: {rng.randrange(1, 999)}.{rng.randrange(100):02d}"
@@ -32,11 +50,18 @@ def _line(rng: random.Random) -> str:
     return " ".join(rng.choice(_WORDS) for _ in range(rng.randrange(2, 5)))
 
 
-def render_line(text: str, font: ImageFont.ImageFont) -> Image.Image:
-    """Black text on a white strip, padded, as a scanner would give a cropped line."""
-    left, top, right, bottom = font.getbbox(text)
-    image = Image.new("RGB", (right - left + 16, bottom - top + 12), "white")
-    ImageDraw.Draw(image).text((8 - left, 6 - top), text, fill="black", font=font)
+def demo_font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """Pillow's built-in font at a size that fills a cell."""
+    return ImageFont.load_default(size=10)
+
+
+def render_line(text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont) -> Image.Image:
+    """Black characters on white, one per grid cell, centred, wrapping at the grid's width."""
+    image = Image.new("RGB", (IMAGE_SIZE, IMAGE_SIZE), "white")
+    draw = ImageDraw.Draw(image)
+    for i, char in enumerate(text[: GRID * GRID]):
+        row, col = divmod(i, GRID)
+        draw.text((col * CELL + CELL / 2, row * CELL + CELL / 2), char, fill="black", font=font, anchor="mm")
     return image
 
 
@@ -47,7 +72,7 @@ def write_ocr_dataset(folder: Path, n_records: int = 300, seed: int = 0) -> Path
         The path of the JSON Lines file.
     """
     rng = random.Random(seed)
-    font = ImageFont.load_default(size=18)
+    font = demo_font()
     images = folder / "images"
     images.mkdir(parents=True, exist_ok=True)
     rows = []
