@@ -8,8 +8,9 @@ then evaluates its K best trials and the base model on every val record twice: f
 `--no-early-stop` (every candidate answers every record), then, the answers deleted, with the
 early stop. It prints the generations each made, the wall time of each, the saving as a share,
 and whether both chose the same trial (they must: the stop only drops candidates already
-significantly worse than the leader). The demo's tiny model writes little that is right, so
-which trials stop depends on how differently wrong they are; the numbers are this run's.
+significantly worse than the leader). The numbers are this run's: on the taught demo (assets
+v2), 6 trials of 20 steps, the top 5 and the base on 30 val records, 42 of 180 generations
+saved (23%), wall time 0.93x, the same choice (2026-12-04, 2 cores).
 """
 
 from __future__ import annotations
