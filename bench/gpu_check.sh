@@ -6,8 +6,11 @@
 #
 # Steps: install the carried wheels beside the image's CUDA torch; the GPU-only tests
 # (tests/test_gpu.py: bf16 4-bit training, gradient checkpointing, a real CUDA out-of-memory
-# recorded as OOM, NVML's sample of the real GPU); the demo search on the GPU; the 12B-shaped
-# throughput bench (bench/gpu_throughput.py). Results also land in $OUT (the device tool's
+# recorded as OOM, NVML's sample of the real GPU); the demo search on the GPU, then `evaluate`
+# of its 2 best trials and the base model (batched bf16 generation on the GPU); the 12B-shaped
+# throughput bench (bench/gpu_throughput.py). The demo model is built untaught
+# (LORASEARCH_DEMO_PRETRAIN_STEPS=0): teaching it to read runs on the CPU and would spend a
+# minute of the device's time on what the CPU machines already check. Results also land in $OUT (the device tool's
 # folder that comes back) when it is set.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -32,11 +35,16 @@ timeout 240 python3 -m pytest -q -p no:cacheprovider -rA tests/test_gpu.py > "$o
 tests_rc=$?
 echo "gpu tests: rc $tests_rc at $(elapsed) s"
 
-# 2. The demo search on the GPU, headless (4 trials).
+# 2. The demo search on the GPU, headless (4 trials), then evaluate on the GPU.
 mkdir -p /tmp/gpu_demo
+export LORASEARCH_DEMO_PRETRAIN_STEPS=0
 ( cd /tmp/gpu_demo && timeout 150 python3 -m lorasearch_tui demo --no-tui --n-trials 4 ) > "$out/demo.log" 2>&1
 demo_rc=$?
 echo "demo search: rc $demo_rc at $(elapsed) s"
+study=$(cd /tmp/gpu_demo/optuna_studies 2>/dev/null && ls ./*_best_params.json 2>/dev/null | head -1 | sed 's|^\./||; s|_best_params\.json$||')
+( cd /tmp/gpu_demo && timeout 90 python3 -m lorasearch_tui evaluate "${study:-none}" --top 2 --json ) > "$out/evaluate.json" 2> "$out/evaluate.log"
+evaluate_rc=$?
+echo "evaluate: rc $evaluate_rc at $(elapsed) s"
 
 # 3. Throughput, 12B shape, seq 1024 (what is left of the time, at most 4 minutes).
 left=$(( 460 - $(elapsed) ))
@@ -45,10 +53,10 @@ timeout "$left" python3 bench/gpu_throughput.py --json "$out/throughput.json" > 
 bench_rc=$?
 echo "throughput: rc $bench_rc at $(elapsed) s"
 
-python3 - "$out" "$tests_rc" "$demo_rc" "$bench_rc" <<'PY'
+python3 - "$out" "$tests_rc" "$demo_rc" "$bench_rc" "$evaluate_rc" <<'PY'
 import json, re, sys
 from pathlib import Path
-out, tests_rc, demo_rc, bench_rc = Path(sys.argv[1]), *sys.argv[2:]
+out, tests_rc, demo_rc, bench_rc, evaluate_rc = Path(sys.argv[1]), *sys.argv[2:]
 print("\n| check | result |\n|---|---|")
 print(f"| GPU | {(out / 'versions.txt').read_text().splitlines()[0]} |")
 for line in (out / "tests.log").read_text().splitlines():
@@ -58,6 +66,12 @@ for line in (out / "tests.log").read_text().splitlines():
 demo = (out / "demo.log").read_text()
 done = re.search(r"(\d+) complete, (\d+) pruned, (\d+) failed", demo)
 print(f"| demo search, 4 trials (rc {demo_rc}) | {done.group(0) if done else 'see demo.log'} |")
+try:
+    rows = json.loads((out / "evaluate.json").read_text())["candidates"]
+    said = ", ".join(f"{r['name']} CER {r['metrics']['cer']['value']:.4f}" for r in rows)
+except (OSError, ValueError, KeyError):
+    said = "see evaluate.log"
+print(f"| evaluate --top 2, bf16 on the GPU (rc {evaluate_rc}) | {said} |")
 try:
     for row in json.loads((out / "throughput.json").read_text())["rows"]:
         chose = f" ({row['chosen']})" if row.get("chosen") else ""
