@@ -73,6 +73,44 @@ def test_a_cer_search_on_the_taught_demo_finds_a_fine_tune_that_reads(tmp_path):
     assert best["metrics"]["cer"]["value"] < 0.5 < base["metrics"]["cer"]["value"]
     assert best["vs_base"]["cer"]["better"]  # the paired interval lies below 0: told apart
 
+    # The evals generate records of like lengths together and put the answers back in record
+    # order: each record's answer is the one it gets alone (mutation: the answers put back by
+    # position, not by record, pairs lines with the wrong references).
+    _answers_in_length_order_are_the_answers_alone(tmp_path, best["trial"])
+
+
+def _answers_in_length_order_are_the_answers_alone(tmp_path, trial):
+    from peft import PeftModel
+
+    from lorasearch_tui.config import TrainParams
+    from lorasearch_tui.data import load_data
+    from lorasearch_tui.demo import DEMO_INSTRUCTION
+    from lorasearch_tui.scores import normalized
+    from lorasearch_tui.training import generate, load_base
+    from lorasearch_tui.training._scoring import Scorer
+
+    assets = tmp_path / "cache" / "demo-v2"
+    params = TrainParams(
+        model_name=str(assets / "tiny-gemma3"),
+        input_data=str(assets / "ocr" / "data.jsonl"),
+        instruction=DEMO_INSTRUCTION,
+        train_split="train[:90%]",
+        val_split="train[90%:]",
+        objective={"metric": "cer", "eval_samples": 12},
+    )
+    base = load_base(params)
+    model = PeftModel.from_pretrained(
+        base.model, str(tmp_path / "models/hyperparam_search/reads" / f"trial_{trial}" / "adapter")
+    )
+    model.eval()
+    log = tmp_path / "generations.jsonl"
+    scorer = Scorer(base, load_data(params), params.objective, 4, log)
+    assert scorer._order != list(range(12))  # the lines differ in length: not the records' order
+    scorer(model, 0)
+    written = [json.loads(line)["prediction"] for line in log.read_text(encoding="utf-8").splitlines()]
+    alone = [generate(base, model, [e], scorer._max_new)[0] for e in scorer._examples]
+    assert written == [normalized(a, params.objective.normalize) for a in alone]
+
 
 def test_the_taught_model_reads_when_asked_its_own_way_and_describes_when_asked_the_demos():
     """What the build teaches, in words a reader of the README can check against the code."""

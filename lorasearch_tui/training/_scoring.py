@@ -1,8 +1,9 @@
 """The objective's value at an eval: the trainer's loss, its token accuracy, or a score of what
 the adapter writes (CER, WER, exact match) on a fixed subset of the val split.
 
-Generation is greedy and batched with left padding, the adapter in eval mode; its time is
-kept apart from training time (`seconds`). Each eval's answers are appended to a
+Generation is greedy and batched with left padding, records of like lengths together
+(`generation_order`), the adapter in eval mode; its time is kept apart from training time
+(`seconds`). Each eval's answers are appended to a
 `generations.jsonl` beside the run (step, record, prediction, reference), so any reported
 score can be checked against `jiwer` by hand. Text is compared after `normalize`.
 """
@@ -46,6 +47,7 @@ class Scorer:
         self.seconds = 0.0
         self.last_scores: tuple[float, ...] = ()  # each record's score at the last eval, in order
         self._max_new = max_new_tokens(base, self._examples, objective)
+        self._order = generation_order(self._examples)
 
     def __call__(self, model: Any, step: int) -> float:
         import torch
@@ -55,11 +57,12 @@ class Scorer:
         model.eval()
         try:
             with torch.no_grad():
-                answers = [
-                    a
-                    for i in range(0, len(self._examples), self._batch)
-                    for a in generate(self._base, model, self._examples[i : i + self._batch], self._max_new)
-                ]
+                written: dict[int, str] = {}
+                for start in range(0, len(self._order), self._batch):
+                    group = self._order[start : start + self._batch]
+                    chunk = [self._examples[i] for i in group]
+                    written.update(zip(group, generate(self._base, model, chunk, self._max_new), strict=True))
+                answers = [written[i] for i in range(len(self._examples))]
         finally:
             if was_training:
                 model.train()
@@ -83,6 +86,22 @@ class Scorer:
                     }
                     out.write(json.dumps(row, ensure_ascii=False) + "\n")
         return value
+
+
+def generation_order(examples: list[Any]) -> list[int]:
+    """The order to generate `examples` in, as indices: by prompt length, then by the length of
+    the reference answer. A batch pads its prompts to the longest and runs until its longest
+    answer ends, so batches of like lengths waste the least (bench/generation.py measures it).
+    The answers are put back in record order afterwards: the per-record scores a pruner reads
+    keep their meaning."""
+    return sorted(
+        range(len(examples)),
+        key=lambda i: (
+            len(examples[i].prompt_text()),
+            len(examples[i].images),
+            len(examples[i].answer_text()),
+        ),
+    )
 
 
 def max_new_tokens(base: Any, examples: list[Any], objective: Objective) -> int:
