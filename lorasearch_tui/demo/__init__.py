@@ -81,7 +81,7 @@ def ensure_demo_assets(progress: Callable[[str], None] | None = None) -> Path:
         build_tiny_gemma3(work / "tiny-gemma3", corpus)
         steps = pretrain_steps()
         if steps:
-            say(f"Teaching it to read ({steps} steps, about two minutes on two cores)...")
+            say(f"Teaching it to read ({steps} steps; 1500 take about two minutes on two cores)...")
             pretrain(work / "tiny-gemma3", DEMO_INSTRUCTION, steps, say)
         (work / ".complete").write_text(ASSETS_VERSION + "\n")
         if target.exists():  # a stale, incomplete build
