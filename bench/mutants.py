@@ -560,6 +560,22 @@ MUTANTS = [
         (T + "test_pruners.py::test_the_flag_picks_a_pruner_with_its_defaults",),
         "--pruner NAME runs NAME, whatever pruner the config's block names",
     ),
+    Mutant(
+        "eval-answers-by-record",
+        "lorasearch_tui/training/_scoring.py",
+        "written.update(zip(group, generate(",
+        "written.update(zip(range(start, start + len(group)), generate(",
+        (T + "test_demo_reads.py::test_a_cer_search_on_the_taught_demo_finds_a_fine_tune_that_reads",),
+        "an eval generated in length order scores each answer against its own record",
+    ),
+    Mutant(
+        "demo-base-describes",
+        "lorasearch_tui/demo/_pretrain.py",
+        "answer = DESCRIPTION if demo_instruction else text",
+        "answer = text",
+        (T + "test_demo_reads.py::test_a_cer_search_on_the_taught_demo_finds_a_fine_tune_that_reads",),
+        "the demo's base model answers the demo's question with a description, so a search has a job",
+    ),
 ]
 
 
