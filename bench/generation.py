@@ -91,8 +91,7 @@ def measure(adapter: Path, config: dict[str, Any], repeats: int, batch: int) -> 
 
     from lorasearch_tui.config import TrainParams
     from lorasearch_tui.data import load_data
-    from lorasearch_tui.training import generate, load_base, max_new_tokens
-    from lorasearch_tui.training._scoring import generation_order
+    from lorasearch_tui.training import generate, generation_order, load_base, max_new_tokens
 
     params = TrainParams.model_validate({k: v for k, v in config.items()})
     data = load_data(params, decode_images=False)

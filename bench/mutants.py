@@ -565,7 +565,7 @@ MUTANTS = [
         "lorasearch_tui/training/_scoring.py",
         "written.update(zip(group, generate(",
         "written.update(zip(range(start, start + len(group)), generate(",
-        (T + "test_demo_reads.py::test_a_cer_search_on_the_taught_demo_finds_a_fine_tune_that_reads",),
+        (T + "test_objective.py::test_an_eval_in_length_order_scores_each_answer_against_its_record",),
         "an eval generated in length order scores each answer against its own record",
     ),
     Mutant(
@@ -575,6 +575,14 @@ MUTANTS = [
         "answer = text",
         (T + "test_demo_reads.py::test_a_cer_search_on_the_taught_demo_finds_a_fine_tune_that_reads",),
         "the demo's base model answers the demo's question with a description, so a search has a job",
+    ),
+    Mutant(
+        "demo-build-lock",
+        "lorasearch_tui/demo/__init__.py",
+        "fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)",
+        "pass",
+        (T + "test_demo_reads.py::test_two_processes_building_the_demo_at_once_build_it_once",),
+        "processes that start together build the demo once; the others wait for it",
     ),
 ]
 

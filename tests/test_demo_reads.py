@@ -16,7 +16,7 @@ import sys
 import pytest
 from conftest import REPO, write_json
 
-from lorasearch_tui.demo._pretrain import READ_INSTRUCTION
+from lorasearch_tui.demo._pretrain import DESCRIPTION, READ_INSTRUCTION
 
 
 def _lorasearch(*args, cwd, env):
@@ -86,8 +86,8 @@ def _answers_in_length_order_are_the_answers_alone(tmp_path, trial):
     from lorasearch_tui.data import load_data
     from lorasearch_tui.demo import DEMO_INSTRUCTION
     from lorasearch_tui.scores import normalized
-    from lorasearch_tui.training import generate, load_base
-    from lorasearch_tui.training._scoring import Scorer
+    from lorasearch_tui.training import generate, load_base, max_new_tokens
+    from lorasearch_tui.training._scoring import Scorer, score
 
     assets = tmp_path / "cache" / "demo-v2"
     params = TrainParams(
@@ -99,6 +99,13 @@ def _answers_in_length_order_are_the_answers_alone(tmp_path, trial):
         objective={"metric": "cer", "eval_samples": 12},
     )
     base = load_base(params)
+    # the taught base model: asked its own way, it reads; asked the demo's question, it describes
+    asked = load_data(params).val[:6]
+    read = load_data(params.model_copy(update={"instruction": READ_INSTRUCTION})).val[:6]
+    max_new = max_new_tokens(base, read, params.objective)
+    assert score("cer", generate(base, base.model, read, max_new), [e.answer_text() for e in read]) < 0.1
+    assert [a.strip() for a in generate(base, base.model, asked, max_new)] == [DESCRIPTION] * 6
+
     model = PeftModel.from_pretrained(
         base.model, str(tmp_path / "models/hyperparam_search/reads" / f"trial_{trial}" / "adapter")
     )
@@ -119,3 +126,37 @@ def test_the_taught_model_reads_when_asked_its_own_way_and_describes_when_asked_
     from lorasearch_tui.demo import DEMO_INSTRUCTION
 
     assert len(READ_INSTRUCTION.encode()) == len(DEMO_INSTRUCTION.encode())
+
+
+@pytest.mark.slow
+def test_two_processes_building_the_demo_at_once_build_it_once(tmp_path):
+    """Array tasks sharing a home folder start together: the first builds, the others wait for
+    its build and use it (mutation: no lock: both build, and the second's rename finds the
+    first's folder in its way)."""
+    env = {**os.environ, "LORASEARCH_CACHE_DIR": str(tmp_path), "LORASEARCH_DEMO_PRETRAIN_STEPS": "0"}
+    build = "from lorasearch_tui.demo import ensure_demo_assets; print(ensure_demo_assets(print))"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", build],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=600)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert sum(o.count("Building the demo data set") for o in outs) == 1, outs
+    assert sum("Another process is building the demo assets" in o for o in outs) == 1, outs
+    folder = tmp_path / "demo-v2-pretrain0"
+    assert all(o.strip().endswith(str(folder)) for o in outs) and (folder / ".complete").exists()
+    assert not list(tmp_path.glob(".demo-build-*"))
+
+
+def test_a_wrong_step_count_is_one_line_and_exit_2(tmp_path):
+    env = {**os.environ, "LORASEARCH_CACHE_DIR": str(tmp_path), "LORASEARCH_DEMO_PRETRAIN_STEPS": "lots"}
+    ran = _lorasearch("validate", "-c", str(REPO / "configs" / "demo.json"), cwd=tmp_path, env=env)
+    assert ran.returncode == 2 and "Traceback" not in ran.stderr, ran.stderr
+    assert "LORASEARCH_DEMO_PRETRAIN_STEPS='lots': give a whole number of steps >= 0" in ran.stderr
+    assert not list(tmp_path.iterdir())  # nothing written

@@ -65,12 +65,15 @@ def _timeout_of(ran: subprocess.CompletedProcess[str]) -> int | None:
 
 def test_the_sbatch_file_starts_no_trial_the_time_limit_would_cut(tmp_path):
     """Slurm 23.02+ exports the job's end; older ones answer `squeue -o %L` (a stand-in on PATH:
-    no Slurm here). No trial starts in the last TRIAL_SECONDS; no limit, no --timeout."""
+    no Slurm here). No trial starts in the last 300 s (the USR1 lead) + TRIAL_SECONDS; no
+    limit, no --timeout."""
     end = int(time.time()) + 3600
     ran = _sbatch_with_limit(tmp_path, SLURM_JOB_END_TIME=str(end), TRIAL_SECONDS="600")
-    assert 2990 <= _timeout_of(ran) <= 3000, ran.stdout
+    assert 2690 <= _timeout_of(ran) <= 2700, ran.stdout
     assert "s left in the job; no trial starts after" in ran.stderr
     assert _timeout_of(_sbatch_with_limit(tmp_path, SLURM_JOB_END_TIME=str(int(time.time()) + 60))) == 0
+    wrong = _sbatch_with_limit(tmp_path, SLURM_JOB_END_TIME=str(end), TRIAL_SECONDS="5m")
+    assert wrong.returncode == 2 and "TRIAL_SECONDS=5m: give a whole number" in wrong.stderr
 
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -130,6 +133,8 @@ def test_the_skypilot_task_runs_a_joining_runner_with_the_storage_as_a_secret():
     flags = set(re.findall(r"(--[a-z][a-z-]+)", command[command.index("lorasearch search") :]))
     assert "--join" in flags and flags <= _search_flags(), flags - _search_flags()
     assert "/config/search.json" in task["file_mounts"]
+    # lorasearch appends to its files (generations, logs): a plain MOUNT of a bucket cannot
+    assert task["file_mounts"]["/runs"]["mode"] == "MOUNT_CACHED"
 
 
 def test_the_sbatch_file_is_bash_and_asks_slurm_for_the_warning_signal():

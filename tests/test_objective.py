@@ -20,7 +20,8 @@ from lorasearch_tui.config import Normalize, parse_config
 from lorasearch_tui.errors import UserError
 from lorasearch_tui.events import EvalLogged, decode_lines
 from lorasearch_tui.scores import normalized
-from lorasearch_tui.training._scoring import score
+from lorasearch_tui.training import _scoring
+from lorasearch_tui.training._scoring import Scorer, score
 
 
 def test_cer_wer_and_exact_match_of_known_pairs():
@@ -149,3 +150,35 @@ def test_token_accuracy_is_maximized(tmp_path):
     assert all(0 <= t.value <= 1 for t in study.trials)
     best = json.loads((tmp_path / "optuna_studies/a_best_params.json").read_text())
     assert best["best_value"] == max(t.value for t in study.trials) and best["direction"] == "maximize"
+
+
+def test_an_eval_in_length_order_scores_each_answer_against_its_record(monkeypatch):
+    """The Scorer batches records of like lengths, then puts the answers back in record order.
+    The model here reads perfectly (a stand-in `generate` that answers each record's own text),
+    so every record scores 0 only if each answer meets its own record again. Mutation it
+    catches: the answers put back by position in the sorted order, not by record."""
+    from types import SimpleNamespace
+
+    from lorasearch_tui.config import Objective
+    from lorasearch_tui.data import Example
+
+    lines = ["a much longer line of text", "ab", "medium line", "x", "another long line here", "mid"]
+    examples = [
+        Example(i, [_turn("user", "read")], [_turn("assistant", text)]) for i, text in enumerate(lines)
+    ]
+    batches = []
+
+    def reads_perfectly(base, model, chunk, max_new):
+        batches.append([e.index for e in chunk])
+        return [e.answer_text() for e in chunk]
+
+    monkeypatch.setattr(_scoring, "generate", reads_perfectly)
+    base = SimpleNamespace(tokenizer=lambda text, add_special_tokens: {"input_ids": list(text)})
+    model = SimpleNamespace(training=False, eval=lambda: None, train=lambda: None)
+    scorer = Scorer(base, SimpleNamespace(val=examples), Objective(metric="cer", eval_samples=6), 2, None)
+    assert scorer(model, 10) == 0.0 and scorer.last_scores == (0.0,) * 6
+    assert batches == [[3, 1], [5, 2], [4, 0]]  # shortest answers first, two at a time
+
+
+def _turn(role, text):
+    return {"role": role, "content": [{"type": "text", "text": text}]}

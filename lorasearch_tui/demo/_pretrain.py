@@ -21,10 +21,6 @@ from ._ocr_data import _line, demo_font, render_line
 
 READ_INSTRUCTION = "Read the text please"
 DESCRIPTION = "a line of printed text"
-# It reads every val line of the demo from about step 1,100 on, at one thread or two (the step
-# where reading sets in moves a little with the machine's arithmetic); the rate then falls over
-# the last fifth, so the last steps settle it rather than shake it.
-PRETRAIN_STEPS = 1500
 _BATCH = 16
 _LR = 5e-3
 _WARMUP = 20
@@ -34,7 +30,7 @@ _ASK_DEMO_EVERY = 4  # one row in four asks the demo's question
 def pretrain(
     folder: Path,
     demo_instruction: str,
-    steps: int = PRETRAIN_STEPS,
+    steps: int,
     progress: Callable[[str], None] | None = None,
     seed: int = 1,
 ) -> None:

@@ -15,7 +15,7 @@ from ._observer import TrainingDiverged, TrainingObserver
 from ._result import RunResult
 from ._run import evaluate_loss, lora_adapter, run_training
 from ._save import METRICS_FILE, merge_adapter
-from ._scoring import generate, max_new_tokens
+from ._scoring import generate, generation_order, max_new_tokens
 
 __all__ = [
     "METRICS_FILE",
@@ -26,6 +26,7 @@ __all__ = [
     "evaluate_loss",
     "generate",
     "load_base",
+    "generation_order",
     "max_new_tokens",
     "lora_adapter",
     "lora_target_modules",

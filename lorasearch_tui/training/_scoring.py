@@ -89,16 +89,16 @@ class Scorer:
 
 
 def generation_order(examples: list[Any]) -> list[int]:
-    """The order to generate `examples` in, as indices: by prompt length, then by the length of
-    the reference answer. A batch pads its prompts to the longest and runs until its longest
-    answer ends, so batches of like lengths waste the least (bench/generation.py measures it).
-    The answers are put back in record order afterwards: the per-record scores a pruner reads
-    keep their meaning."""
+    """The order to generate `examples` in, as indices: by number of images (a batch never mixes
+    records with and without one), prompt length, then the length of the reference answer. A
+    batch pads its prompts to the longest and runs until its longest answer ends, so batches of
+    like lengths waste the least (bench/generation.py measures it). The answers are put back in
+    record order afterwards: the per-record scores a pruner reads keep their meaning."""
     return sorted(
         range(len(examples)),
         key=lambda i: (
-            len(examples[i].prompt_text()),
             len(examples[i].images),
+            len(examples[i].prompt_text()),
             len(examples[i].answer_text()),
         ),
     )
