@@ -15,33 +15,23 @@ import sys
 
 import pytest
 from conftest import REPO, write_json
+from helpers.searching import lorasearch
 
 from lorasearch_tui.demo._pretrain import DESCRIPTION, READ_INSTRUCTION
-
-
-def _lorasearch(*args, cwd, env):
-    return subprocess.run(
-        [sys.executable, "-m", "lorasearch_tui", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
 
 
 @pytest.mark.slow
 def test_a_cer_search_on_the_taught_demo_finds_a_fine_tune_that_reads(tmp_path):
     """Break `pretrain` (its steps at 0, or the demo's question answered with the line) and the
     best CER stays at the untaught 1.0 or the base model reads as well as the best trial."""
-    env = {**os.environ, "LORASEARCH_CACHE_DIR": str(tmp_path / "cache")}
-    env.pop("LORASEARCH_DEMO_PRETRAIN_STEPS", None)
+    env = {"LORASEARCH_CACHE_DIR": str(tmp_path / "cache"), "LORASEARCH_DEMO_PRETRAIN_STEPS": None}
     # a learning rate the search finds good on the demo, and one too low to teach it in a trial
     write_json(
         tmp_path / "known.json",
         [{"learning_rate": 0.01, "lora_r": 16}, {"learning_rate": 0.001, "lora_r": 4}],
     )
-    ran = _lorasearch(
+    ran = lorasearch(
+        tmp_path,
         "search",
         "-c",
         str(REPO / "configs" / "demo.json"),
@@ -58,16 +48,16 @@ def test_a_cer_search_on_the_taught_demo_finds_a_fine_tune_that_reads(tmp_path):
         "objective.metric=cer",
         "--set",
         "objective.eval_samples=12",
-        cwd=tmp_path,
         env=env,
+        timeout=1200,
     )
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
     assert "Teaching it to read (1500 steps" in ran.stdout + ran.stderr
-    shown = _lorasearch("show", "reads", "--json", cwd=tmp_path, env=env)
+    shown = lorasearch(tmp_path, "show", "reads", "--json", env=env)
     values = [t["value"] for t in json.loads(shown.stdout)["trials"]]
     assert len(values) == 2 and min(values) < 0.5 and len(set(values)) == 2, values
 
-    evaluated = _lorasearch("evaluate", "reads", "--top", "1", "--json", cwd=tmp_path, env=env)
+    evaluated = lorasearch(tmp_path, "evaluate", "reads", "--top", "1", "--json", env=env)
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     best, base = json.loads(evaluated.stdout)["candidates"]
     assert best["metrics"]["cer"]["value"] < 0.5 < base["metrics"]["cer"]["value"]
@@ -155,8 +145,8 @@ def test_two_processes_building_the_demo_at_once_build_it_once(tmp_path):
 
 
 def test_a_wrong_step_count_is_one_line_and_exit_2(tmp_path):
-    env = {**os.environ, "LORASEARCH_CACHE_DIR": str(tmp_path), "LORASEARCH_DEMO_PRETRAIN_STEPS": "lots"}
-    ran = _lorasearch("validate", "-c", str(REPO / "configs" / "demo.json"), cwd=tmp_path, env=env)
+    env = {"LORASEARCH_CACHE_DIR": str(tmp_path), "LORASEARCH_DEMO_PRETRAIN_STEPS": "lots"}
+    ran = lorasearch(tmp_path, "validate", "-c", str(REPO / "configs" / "demo.json"), env=env)
     assert ran.returncode == 2 and "Traceback" not in ran.stderr, ran.stderr
     assert "LORASEARCH_DEMO_PRETRAIN_STEPS='lots': give a whole number of steps >= 0" in ran.stderr
     assert not list(tmp_path.iterdir())  # nothing written
