@@ -10,8 +10,8 @@
 # of its 2 best trials and the base model (batched bf16 generation on the GPU); the 12B-shaped
 # throughput bench (bench/gpu_throughput.py). The demo model is built untaught
 # (LORASEARCH_DEMO_PRETRAIN_STEPS=0): teaching it to read runs on the CPU and would spend a
-# minute of the device's time on what the CPU machines already check. Results also land in $OUT (the device tool's
-# folder that comes back) when it is set.
+# minute of the device's time on what the CPU machines already check. Results also land in
+# $OUT (the device tool's folder that comes back) when it is set.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 out=${OUT:-/tmp/gpu_check}

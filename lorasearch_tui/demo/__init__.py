@@ -76,7 +76,8 @@ def ensure_demo_assets(progress: Callable[[str], None] | None = None) -> Path:
     """
     steps = pretrain_steps()
     target = demo_dir()
-    if assets_ready():
+    complete = target / ".complete"  # what assets_ready() looks at, the variable read once here
+    if complete.exists():
         return target
     say = progress or _log.info
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -86,7 +87,7 @@ def ensure_demo_assets(progress: Callable[[str], None] | None = None) -> Path:
         except BlockingIOError:
             say(f"Another process is building the demo assets in {target}; waiting for it...")
             fcntl.flock(lock, fcntl.LOCK_EX)
-        if not assets_ready():
+        if not complete.exists():  # the build we waited for may have made it
             _build(target, steps, say)
     return target
 

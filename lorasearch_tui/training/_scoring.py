@@ -3,9 +3,9 @@ the adapter writes (CER, WER, exact match) on a fixed subset of the val split.
 
 Generation is greedy and batched with left padding, records of like lengths together
 (`generation_order`), the adapter in eval mode; its time is kept apart from training time
-(`seconds`). Each eval's answers are appended to a
-`generations.jsonl` beside the run (step, record, prediction, reference), so any reported
-score can be checked against `jiwer` by hand. Text is compared after `normalize`.
+(`seconds`). Each eval's answers are appended to a `generations.jsonl` beside the run (step,
+record, prediction, reference), so any reported score can be checked against `jiwer` by hand.
+Text is compared after `normalize`.
 """
 
 from __future__ import annotations
