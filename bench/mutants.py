@@ -249,6 +249,22 @@ MUTANTS = [
         (T + "test_batch_fit.py",),
         "the micro-batch chosen fits in the memory budget",
     ),
+    Mutant(
+        "batch-fit-probe-copies",
+        "lorasearch_tui/training/_batch_fit.py",
+        "[trainer.train_dataset[index] for _ in range(micro)]",
+        "[trainer.train_dataset[index]] * micro",
+        (T + "test_batch_fit.py::test_the_probe_trains_on_copies_of_the_longest_image_record",),
+        "the fit's probe runs on a vision-language model (found on the first GPU run)",
+    ),
+    Mutant(
+        "batch-fit-probe-before-train",
+        "lorasearch_tui/training/_batch_fit.py",
+        "    trainer.current_gradient_accumulation_steps = 1\n",
+        "",
+        (T + "test_batch_fit.py::test_the_probe_trains_on_copies_of_the_longest_image_record",),
+        "the fit's probe can take a step before train() (found on the first GPU run)",
+    ),
     # Study names
     Mutant(
         "study-name-rule",

@@ -1,7 +1,7 @@
 """The effective batch is the user's, the micro-batch lorasearch's: how it is cut never changes
 what is learned (checked on the CPU, real training), and the fit keeps the largest micro-batch
 that fits (its search checked with an injected out-of-memory; the real one runs in
-tests/test_gpu.py on a GPU)."""
+tests/test_gpu.py on a GPU; the probe's training step runs here on the CPU too)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,15 @@ import pytest
 from lorasearch_tui.config import TrainParams, parse_config
 from lorasearch_tui.data import load_data
 from lorasearch_tui.training import load_base, lora_adapter
-from lorasearch_tui.training._batch_fit import BatchChoice, choose, divisors_down, fit
-from lorasearch_tui.training._run import run_training
+from lorasearch_tui.training._batch_fit import (
+    BatchChoice,
+    _longest_index,
+    choose,
+    divisors_down,
+    fit,
+    probe_step,
+)
+from lorasearch_tui.training._run import _trainer, run_training
 
 GIB = 2**30
 
@@ -87,3 +94,19 @@ def test_a_probe_that_cannot_run_leaves_the_numbers_as_given(caplog):
     choice = choose(params, base, broken_probe)
     assert (choice.micro_batch, choice.accumulation, choice.fitted) == (2, 3, False)
     assert choice.note.startswith("fit failed: ") and "batch fit skipped, 2 x 3 as given" in caplog.text
+
+
+def test_the_probe_trains_on_copies_of_the_longest_image_record(tmp_path):
+    """The probe's step, on the vision-language demo, at the sizes a fit tries one after the
+    other on one trainer. It once repeated one dict, which TRL's collator fills in place: every
+    fit on a VLM failed on the first GPU run and trained with the numbers as given."""
+    params = TrainParams(max_seq_length=256, per_device_train_batch_size=2, gradient_accumulation_steps=2)
+    data, base = load_data(params), load_base(params)
+    with lora_adapter(base, params) as model:
+        trainer = _trainer(base, model, params, data, tmp_path, [], False, False)
+        index = _longest_index(trainer.train_dataset)
+        lengths = [len(row.answer_text()) for row in data.train]
+        assert lengths[index] == max(lengths)
+        losses = [probe_step(trainer, index, micro) for micro in (4, 2, 1)]
+        assert all(0 < loss < 100 for loss in losses)
+        assert all(p.grad is None for p in model.parameters() if p.requires_grad)  # thrown away

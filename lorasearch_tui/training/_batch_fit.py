@@ -108,29 +108,48 @@ def cuda_probe(trainer: Any, checkpointing: bool) -> Callable[[int], int | None]
     gradients away."""
     import torch
 
-    dataset = trainer.train_dataset
-    longest = dataset[_longest_index(dataset)]
+    index = _longest_index(trainer.train_dataset)
     if checkpointing:
-        trainer.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        trainer.model.activation_checkpointing_enable(
+            activation_checkpointing_kwargs={"use_reentrant": False}
+        )
 
     def probe(micro: int) -> int | None:
-        model = trainer.model
-        model.train()
         torch.cuda.synchronize()
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
         try:
-            batch = trainer.data_collator([longest] * micro)
-            trainer.training_step(model, batch)
+            probe_step(trainer, index, micro)
             torch.cuda.synchronize()
             return int(torch.cuda.max_memory_allocated())
         except torch.OutOfMemoryError:
             return None
         finally:
-            model.zero_grad(set_to_none=True)
             torch.cuda.empty_cache()
 
     return probe
+
+
+def probe_step(trainer: Any, index: int, micro: int) -> float:
+    """One training step on `micro` copies of train example `index`, its gradients thrown away;
+    the loss, for a test (the memory it took is the probe's business).
+
+    Each copy is a fresh read of the row: TRL's collator fills a multimodal prompt's image
+    placeholder in place, so one dict passed twice reaches it the second time with no
+    placeholder left ("Number of images provided (1) does not match ... (0)"). That is how the
+    fit failed, and fell back to the user's numbers, on every vision-language model on the
+    first GPU run (2026-12-04); the CPU never reaches this code except through a test.
+    """
+    model = trainer.model
+    model.train()  # checkpointing is only active in training mode, and so is its saving
+    # `train()` sets this before its first step, and `training_step` divides the loss by it:
+    # a step taken before `train()` failed with AttributeError, on any model.
+    trainer.current_gradient_accumulation_steps = 1
+    try:
+        batch = trainer.data_collator([trainer.train_dataset[index] for _ in range(micro)])
+        return float(trainer.training_step(model, batch))
+    finally:
+        model.zero_grad(set_to_none=True)
 
 
 def _longest_index(dataset: Any) -> int:
