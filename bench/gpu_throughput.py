@@ -90,6 +90,10 @@ def measure(folder: Path, micro: int, accum: int, ckpt: bool, seq: int, steps: i
     model = get_peft_model(
         model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM")
     )
+    # from_pretrained returns the model in eval mode, where Transformers does not checkpoint:
+    # without this the "ckpt" rows of the first GPU run (2026-12-04) kept every activation
+    # (4x1 with and without: 102.5 GiB both), and compared nothing.
+    model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     if cuda:
         import bitsandbytes as bnb
