@@ -39,6 +39,7 @@ class SearchOptions:
     workers: int | None = None  # workers on the CPU (None: 1)
     trials_per_gpu: int = 1
     lost_after: float = LOST_AFTER_S
+    checkpoint_every: int = 0  # steps between a trial's checkpoints, which a lost trial's rerun resumes from
     recycle_every: int | None = None  # replace a worker after this many trials
     recycle_above: float | None = None  # GiB; or when more than this stayed held (None: 5% GPU / 1 GiB)
     hardware_interval: float | None = 1.0  # seconds between GPU samples; None: none (tests)

@@ -164,6 +164,17 @@ def search(
         int,
         typer.Option("--trials-per-gpu", min=1, help="Trials at once on each GPU (a large GPU fits two)."),
     ] = DEFAULTS.trials_per_gpu,
+    checkpoint_every: Annotated[
+        int,
+        typer.Option(
+            "--checkpoint-every",
+            min=0,
+            metavar="N",
+            help="Each trial keeps a checkpoint of its last N-th step (adapter, optimizer, data "
+            "position); a trial whose runner is lost (killed, preempted, out of time) is rerun from "
+            "there, on any host that sees its folder, instead of from step 0. 0: none.",
+        ),
+    ] = DEFAULTS.checkpoint_every,
     lost_after: Annotated[
         float,
         typer.Option(
@@ -246,6 +257,7 @@ def search(
         workers=workers,
         trials_per_gpu=trials_per_gpu,
         lost_after=lost_after,
+        checkpoint_every=checkpoint_every,
         recycle_every=recycle_every,
         recycle_above=recycle_above,
     )

@@ -168,9 +168,9 @@ class SearchConsole:
             f"trial {e.number}{again}", total=None, status=format_params(e.params)
         )
         if e.rerun_of is not None:  # the bar is hidden in a log: say it there too
-            self._print(
-                Text(f"trial {e.number:>3}  runs the params of trial {e.rerun_of} again", style="dim")
-            )
+            resumed = f", from its checkpoint at step {e.resumed_at}" if e.resumed_at is not None else ""
+            again = f"trial {e.number:>3}  runs the params of trial {e.rerun_of} again{resumed}"
+            self._print(Text(again, style="dim"))
         if self._started is not None and len(self._started.workers) > 1:  # which trials run at once
             self._print(
                 Text(f"trial {e.number:>3}  starts on {e.worker}  {format_params(e.params)}", style="dim")

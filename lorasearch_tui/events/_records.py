@@ -92,6 +92,7 @@ class TrialStarted:
     rerun_of: int | None = None
     worker: str = ""  # where it trains: "GPU 1", "CPU 0"; "host-b GPU 1" when not on this host
     trial_dir: str = ""  # its folder: metrics, adapter, results
+    resumed_at: int | None = None  # a rerun going on from the lost trial's checkpoint of this step
     event: Literal["trial_started"] = "trial_started"
 
 

@@ -42,6 +42,7 @@ class TrialView:
     rerun_of: int | None = None
     worker: str = ""
     trial_dir: str = ""
+    resumed_at: int | None = None  # a rerun that went on from a checkpoint of this step
     started: float = 0.0  # the state's clock when the trial started
     steps: int = 0
     max_steps: int = 0
@@ -100,6 +101,7 @@ class SearchState:
                     rerun_of=event.rerun_of,
                     worker=event.worker,
                     trial_dir=event.trial_dir,
+                    resumed_at=event.resumed_at,
                     started=self.clock(),
                 )
                 self.running = event.number

@@ -11,6 +11,7 @@ from typing import Any
 from ..errors import DiskFull, is_disk_full
 from ..events import EvalLogged, StepLogged, TrialOutcome, encode
 from ..store import ENQUEUED_ATTR, LIVE_METRICS, METRIC
+from ._resume import ResumePoint
 
 
 def _now() -> str:
@@ -43,6 +44,7 @@ class LiveTrial:
     last_step: int = 0  # the last train step logged
     enqueued: bool = False  # a known set the user queued
     derived: dict[str, Any] = field(default_factory=dict)  # drawn values as they train (a multiple's product)
+    resumed: ResumePoint | None = None  # a rerun's checkpoint to go on from (`_resume.py`)
 
     @classmethod
     def of(cls, trial: Any, folder: Path) -> LiveTrial:

@@ -60,6 +60,7 @@ from ._live_trial import Ending, LiveTrial
 from ._placement import Placement
 from ._pool import WorkerPool
 from ._prepare import Prepared, open_search
+from ._resume import RESUMED_ATTR, remove_checkpoints, resume_point
 from ._samplers import ask
 from ._slot import WorkerSlot
 
@@ -259,8 +260,12 @@ class SearchRunner:
         live.config = params.model_dump()
         live.derived = config.derived(live.params)  # shown as they train: lora_alpha 32, not x2
         shown = {**live.params, **live.derived}
-        self._sink.emit(TrialStarted(trial.number, shown, live.rerun_of, where, str(live.folder)))
-        failed = slot.begin(trial, live, config.trial_timeout)
+        live.resumed = resume_point(study, live.rerun_of)
+        resumed_at = live.resumed.step if live.resumed is not None else None
+        if live.resumed is not None:
+            trial.set_user_attr(RESUMED_ATTR, {"trial": live.resumed.trial, "step": live.resumed.step})
+        self._sink.emit(TrialStarted(trial.number, shown, live.rerun_of, where, str(live.folder), resumed_at))
+        failed = slot.begin(trial, live, config.trial_timeout, self._options.checkpoint_every)
         if failed is not None:
             self._finish(study, slot, failed)
 
@@ -328,5 +333,9 @@ class SearchRunner:
         self._sink.emit(finished(outcome, best_trial(study), pareto))
         write_trial_results(outcome, live.config)
         write_best_files(study, self._config)
+        if not outcome.interrupted:  # recorded for good: no rerun will resume from these
+            remove_checkpoints(live.folder)
+            if live.resumed is not None:
+                remove_checkpoints(live.resumed.folder)
         if ending.recycle and not ending.replace_worker:
             slot.recycled(ending.recycle)

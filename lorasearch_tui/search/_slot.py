@@ -50,6 +50,19 @@ def reports_records(pruner: Any) -> bool:
     return isinstance(pruner, optuna.pruners.WilcoxonPruner)
 
 
+def report_eval(trial: Any, live: LiveTrial, message: EvalLogged) -> None:
+    """Tell Optuna an eval: its value at its step, or for a pruner that judges record by
+    record, each record's score under a key of its own."""
+    if message.scores and reports_records(trial.study.pruner):
+        # Wilcoxon's instances: each record of this eval under a key of its own, the same in
+        # every trial (the eval's number, not its step: 32-bit keys)
+        first = record_key(message.step, live.config.get("eval_steps") or 1, len(message.scores))
+        for i, score in enumerate(message.scores):
+            trial.report(score, first + i)
+    else:
+        trial.report(message.value, message.step)
+
+
 @dataclass
 class _Running:
     trial: Any  # Optuna's Trial
@@ -95,8 +108,16 @@ class WorkerSlot:
         """Take a trial that ends before it reaches the worker (its params were refused)."""
         self._running = _Running(trial, live, TrialClock(True, self._stall_s))
 
-    def begin(self, trial: Any, live: LiveTrial, limit_s: float | None) -> Ending | None:
-        """Hand the trial to the worker (started first if need be); its Ending if that failed."""
+    def begin(
+        self, trial: Any, live: LiveTrial, limit_s: float | None, checkpoint_every: int = 0
+    ) -> Ending | None:
+        """Hand the trial to the worker (started first if need be); its Ending if that failed.
+
+        A rerun with a checkpoint to resume from (`live.resumed`) first takes the lost trial's
+        curve up to it as its own: logged, shown, and told to Optuna."""
+        resumed = live.resumed
+        if resumed is not None:
+            self._replay(trial, live, resumed.curve(live.number))
         worker = self.worker
         if self._recycle is not None:
             # Idle, holding nothing to save: killed at once (an orderly exit takes seconds in
@@ -111,7 +132,15 @@ class WorkerSlot:
                 self._emit_state("starting")
             clock = TrialClock(worker.ready, self._stall_s, limit_s)
             self._running = _Running(trial, live, clock)
-            worker.send(Run(trial=live.number, params=live.config, trial_dir=str(live.folder)))
+            worker.send(
+                Run(
+                    trial=live.number,
+                    params=live.config,
+                    trial_dir=str(live.folder),
+                    checkpoint_every=checkpoint_every,
+                    resume_from=str(resumed.checkpoint) if resumed is not None else None,
+                )
+            )
             self._emit_state("training", f"trial {live.number}")
         except WorkerDied as exc:
             self._running = _Running(trial, live, TrialClock(False, self._stall_s, limit_s))
@@ -222,20 +251,13 @@ class WorkerSlot:
     def _judge(self, running: _Running, message: EvalLogged) -> None:
         """The pruner's decision on an eval, sent to the worker, logged and shown with it."""
         trial, live = running.trial, running.live
-        step, value = message.step, message.value
+        step = message.step
         prune = False
         # Optuna neither reports nor prunes trials of several objectives (the runner said
         # so once when the search started): every trial trains to its end.
         if step > 0 and len(trial.study.directions) == 1:  # step 0: the untrained adapter
             try:
-                if message.scores and reports_records(trial.study.pruner):
-                    # Wilcoxon's instances: each record of this eval under a key of its own,
-                    # the same in every trial (the eval's number, not its step: 32-bit keys)
-                    first = record_key(step, live.config.get("eval_steps") or 1, len(message.scores))
-                    for i, score in enumerate(message.scores):
-                        trial.report(score, first + i)
-                else:
-                    trial.report(value, step)
+                report_eval(trial, live, message)
                 # The last eval is the result: a trial trained to its end is COMPLETE with
                 # it (pruning it there would save nothing and throw its value away).
                 last = live.max_steps is not None and step >= live.max_steps
@@ -251,6 +273,17 @@ class WorkerSlot:
         decided = replace(message, pruned=prune)
         live.log(decided)
         self._sink.emit(decided)
+
+    def _replay(self, trial: Any, live: LiveTrial, curve: list[StepLogged | EvalLogged]) -> None:
+        """Log, show and report a resumed trial's earlier steps and evals (never judged again)."""
+        for event in curve:
+            if isinstance(event, EvalLogged) and event.step > 0 and len(trial.study.directions) == 1:
+                try:
+                    report_eval(trial, live, event)
+                except StorageUnavailable as exc:  # only the pruner's view of the curve is shorter
+                    _log.warning("trial %d: step %d not told to the study: %s", live.number, event.step, exc)
+            live.log(event)
+            self._sink.emit(event)
 
     def _finished(self, trial: Any, message: Any, result: Any) -> Ending:
         """How a trial the worker trained to its end (or until pruned) ended."""

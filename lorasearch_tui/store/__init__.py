@@ -21,6 +21,7 @@ from ._outcomes import (
     first_value,
     outcome_of,
     read_metrics,
+    read_regular_file,
     tell_or_keep,
     write_trial_results,
 )
@@ -96,6 +97,7 @@ __all__ = [
     "pareto_config_file",
     "pareto_trials",
     "read_metrics",
+    "read_regular_file",
     "record_surplus",
     "queue_rerun",
     "recover",

@@ -81,6 +81,8 @@ def run_training(
     observer: TrainingObserver | None = None,
     eval_on_start: bool = True,
     save_checkpoints: bool = False,
+    checkpoint_every: int = 0,
+    resume_from: Path | None = None,
 ) -> RunResult:
     """Train `peft_model` on `data` as `params` say and return the result.
 
@@ -89,6 +91,11 @@ def run_training(
         observer: told of every step and eval; may stop the run.
         eval_on_start: evaluate the untrained adapter first (gives `initial_eval_loss`).
         save_checkpoints: write a checkpoint every `params.save_steps` steps.
+        checkpoint_every: a search trial's checkpoints (`--checkpoint-every`): every this many
+            steps, only the last one kept, so that a lost trial's rerun can resume from it.
+        resume_from: a checkpoint folder (`checkpoint-N`) of a run with the same parameters:
+            training goes on from its step with its adapter, optimizer, scheduler, RNG states
+            and data position, as if never stopped (its earlier evals are not repeated).
 
     Raises:
         TrainingDiverged: the loss became NaN or infinite.
@@ -132,14 +139,16 @@ def run_training(
         stopping = EarlyStopping(params.early_stopping_patience, objective.goal == "maximize", history)
         callbacks.append(stopping.callback())
     callbacks += reporting_callbacks(params, output_dir)
-    trainer = _trainer(base, peft_model, params, data, output_dir, callbacks, eval_on_start, save_checkpoints)
+    eval_on_start = eval_on_start and resume_from is None  # the step-0 eval was the first run's
+    saving = (save_checkpoints, checkpoint_every)
+    trainer = _trainer(base, peft_model, params, data, output_dir, callbacks, eval_on_start, *saving)
     cuda = base.device == "cuda"
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     else:
         _reset_peak_rss()
     started = time.perf_counter()
-    trainer.train()
+    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from is not None else None)
     steps = trainer.state.global_step
     if history.stopped_at is None and (not history.evals or history.evals[-1]["step"] != steps):
         trainer.evaluate()  # the final adapter's loss, logged through the callback
@@ -241,6 +250,7 @@ def _trainer(
     callbacks: list[Any],
     eval_on_start: bool,
     save_checkpoints: bool,
+    checkpoint_every: int = 0,
 ) -> Any:
     """TRL's SFTTrainer set up from `params`; one place, so training and evaluation agree."""
     import torch
@@ -274,8 +284,9 @@ def _trainer(
         eval_on_start=eval_on_start,
         prediction_loss_only=True,
         logging_steps=params.logging_steps,
-        save_strategy="steps" if save_checkpoints and params.save_steps else "no",
-        save_steps=params.save_steps or 500,
+        save_strategy="steps" if checkpoint_every or (save_checkpoints and params.save_steps) else "no",
+        save_steps=checkpoint_every or params.save_steps or 500,
+        save_total_limit=1 if checkpoint_every else None,  # a trial's: the last one resumes it
         seed=params.seed,
         data_seed=params.seed,
         bf16=bf16,

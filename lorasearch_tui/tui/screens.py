@@ -50,6 +50,8 @@ class TrialDetailScreen(ModalScreen[None]):
             text.append(f"\nreason: {printable(t.fail_reason)}", style="red")
         if t.rerun_of is not None:
             text.append(f"\nruns again the parameters of interrupted trial {t.rerun_of}")
+            if self._trial.resumed_at is not None:
+                text.append(f", from its checkpoint at step {self._trial.resumed_at}")
         text.append(f"\nfolder: {self._folder or 'not known yet'}")
         text.append("\n\nparameters\n", style="bold")
         for name, value in t.shown.items():

@@ -138,7 +138,16 @@ class Worker:
             base = self._load_base(params)
             with lora_adapter(base, params) as model:
                 observer = _TrialObserver(self._channel, number, self._faults)
-                result = run_training(base, model, params, data, trial_dir / "trainer", observer)
+                result = run_training(
+                    base,
+                    model,
+                    params,
+                    data,
+                    trial_dir / "trainer",
+                    observer,
+                    checkpoint_every=command.checkpoint_every,
+                    resume_from=Path(command.resume_from) if command.resume_from else None,
+                )
                 if observer.pruned_at is None and command.save_adapter:
                     model.save_pretrained(trial_dir / "adapter")
                 del model

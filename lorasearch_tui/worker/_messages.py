@@ -124,6 +124,8 @@ class Run(_Message):
     params: dict[str, Any]
     trial_dir: str
     save_adapter: bool = True
+    checkpoint_every: int = Field(0, ge=0)  # steps between a trial's checkpoints (0: none)
+    resume_from: str | None = None  # the checkpoint a rerun of a lost trial goes on from
 
 
 @keyword_record
