@@ -265,6 +265,47 @@ MUTANTS = [
         (T + "test_batch_fit.py::test_the_probe_trains_on_copies_of_the_longest_image_record",),
         "the fit's probe can take a step before train() (found on the first GPU run)",
     ),
+    # A lost trial resumed from its checkpoint (--checkpoint-every)
+    Mutant(
+        "resume-from-checkpoint",
+        "lorasearch_tui/worker/_loop.py",
+        "resume_from=Path(command.resume_from) if command.resume_from else None,",
+        "resume_from=None,",
+        (T + "test_checkpoint_resume.py::test_a_search_killed_mid_trial_resumes_it_from_its_checkpoint",),
+        "a rerun goes on from the lost trial's checkpoint, not from step 0",
+    ),
+    Mutant(
+        "resume-curve-up-to-checkpoint",
+        "lorasearch_tui/search/_resume.py",
+        "if isinstance(e, (StepLogged, EvalLogged)) and e.step <= self.step",
+        "if isinstance(e, (StepLogged, EvalLogged))",
+        (T + "test_checkpoint_resume.py::test_a_search_killed_mid_trial_resumes_it_from_its_checkpoint",),
+        "a resumed trial's curve has each step once (no eval judged twice)",
+    ),
+    Mutant(
+        "resume-complete-checkpoint",
+        "lorasearch_tui/search/_resume.py",
+        'step = int(json.loads((path / _STATE).read_text())["global_step"])',
+        'step = int(path.name.split("-")[1])',
+        (T + "test_checkpoint_resume.py::test_the_newest_complete_checkpoint_is_taken",),
+        "a checkpoint cut short by the kill is passed over",
+    ),
+    Mutant(
+        "resume-chain",
+        "lorasearch_tui/search/_resume.py",
+        '        number = frozen.user_attrs.get("rerun_of")\n',
+        "        number = None\n",
+        (T + "test_checkpoint_resume.py::test_a_rerun_lost_early_resumes_from_the_one_before",),
+        "a rerun lost before its first checkpoint leaves the one it started from",
+    ),
+    Mutant(
+        "checkpoints-removed",
+        "lorasearch_tui/search/_runner.py",
+        "            remove_checkpoints(live.folder)\n",
+        "",
+        (T + "test_checkpoint_resume.py::test_a_search_killed_mid_trial_resumes_it_from_its_checkpoint",),
+        "a recorded trial's checkpoints are removed (they are gigabytes on a 12B model)",
+    ),
     # Study names
     Mutant(
         "study-name-rule",

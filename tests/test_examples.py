@@ -51,7 +51,7 @@ def test_every_shell_script_passes_shellcheck():
 def _sbatch_with_limit(tmp_path, **env_vars) -> subprocess.CompletedProcess[str]:
     """The sbatch script with `echo` as lorasearch: it prints the command line it would run."""
     env = {**os.environ, "LORASEARCH_STORAGE": "sqlite:///x.db", "LORASEARCH": "echo", **env_vars}
-    for name in ("SLURM_JOB_END_TIME", "SLURM_JOB_ID", "TRIAL_SECONDS"):
+    for name in ("SLURM_JOB_END_TIME", "SLURM_JOB_ID", "TRIAL_SECONDS", "CHECKPOINT_EVERY"):
         if name not in env_vars:
             env.pop(name, None)
     return subprocess.run(["bash", str(SBATCH)], cwd=tmp_path, env=env, capture_output=True, text=True)
@@ -84,6 +84,14 @@ def test_the_sbatch_file_starts_no_trial_the_time_limit_would_cut(tmp_path):
         squeue.chmod(0o755)
         assert _timeout_of(_sbatch_with_limit(tmp_path, SLURM_JOB_ID="7", PATH=path)) == timeout, left
     assert _timeout_of(_sbatch_with_limit(tmp_path)) is None  # outside Slurm: no limit
+
+
+def test_the_sbatch_file_keeps_checkpoints_for_a_requeued_trial(tmp_path):
+    """Every 50 steps unless CHECKPOINT_EVERY says otherwise (0: none); a word is refused."""
+    assert "--checkpoint-every 50" in _sbatch_with_limit(tmp_path).stdout
+    assert "--checkpoint-every 0" in _sbatch_with_limit(tmp_path, CHECKPOINT_EVERY="0").stdout
+    wrong = _sbatch_with_limit(tmp_path, CHECKPOINT_EVERY="often")
+    assert wrong.returncode == 2 and "CHECKPOINT_EVERY=often: give a whole number" in wrong.stderr
 
 
 def test_the_kubernetes_manifests_pass_the_api_schema():
