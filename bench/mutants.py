@@ -275,6 +275,14 @@ MUTANTS = [
         "a rerun goes on from the lost trial's checkpoint, not from step 0",
     ),
     Mutant(
+        "resume-training-dtype",
+        "lorasearch_tui/training/_run.py",
+        "        _resume_in_training_dtype(trainer)\n",
+        "        pass\n",
+        (T + "test_checkpoint_resume.py::test_a_search_killed_mid_trial_resumes_it_from_its_checkpoint",),
+        "a resumed adapter trains in the dtype it trained in before (bit-exact resume)",
+    ),
+    Mutant(
         "resume-curve-up-to-checkpoint",
         "lorasearch_tui/search/_resume.py",
         "if isinstance(e, (StepLogged, EvalLogged)) and e.step <= self.step",

@@ -105,7 +105,9 @@ def test_a_search_killed_mid_trial_resumes_it_from_its_checkpoint(tmp_path):
     assert lost.user_attrs["fail_reason"].startswith("runner lost (host ") and lost.user_attrs["interrupted"]
     assert rerun.state == optuna.trial.TrialState.COMPLETE
     assert rerun.user_attrs["rerun_of"] == 0 and rerun.user_attrs[RESUMED_ATTR] == {"trial": 0, "step": 4}
-    assert rerun.value == pytest.approx(reference.value, rel=1e-3)
+    # the same to float precision: the adapter resumes in the dtype it trained in (bf16 under
+    # TRL's QLoRA cast; PEFT's loader would make it float32: 4e-5 off here, 8e-4 on the demo)
+    assert rerun.value == pytest.approx(reference.value, rel=1e-6)
     # the pruner saw each eval once: the copied one at step 4, then the rerun's own
     assert sorted(rerun.intermediate_values) == sorted(reference.intermediate_values) == [4, 8, 12]
     assert rerun.intermediate_values[4] == lost.intermediate_values[4]

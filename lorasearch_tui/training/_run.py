@@ -148,6 +148,8 @@ def run_training(
     else:
         _reset_peak_rss()
     started = time.perf_counter()
+    if resume_from is not None:
+        _resume_in_training_dtype(trainer)
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from is not None else None)
     steps = trainer.state.global_step
     if history.stopped_at is None and (not history.evals or history.evals[-1]["step"] != steps):
@@ -192,6 +194,28 @@ def run_training(
         early_stopped_at=stopping.stopped_at if stopping is not None else None,
         best_step=int(final["step"]) if final is not None and stopping is not None else None,
     )
+
+
+def _resume_in_training_dtype(trainer: Any) -> None:
+    """Keep a resumed adapter in the dtype its run trained it in.
+
+    TRL casts a quantized model's LoRA weights to bf16 (QLoRA's recipe) when the trainer is
+    built; Transformers' resume loads them with PEFT's `load_adapter`, which casts them up to
+    float32 again (`autocast_adapter_dtype`). The resumed trial then trained at another
+    precision than the run it resumes: 8e-4 off at the end of a 68-step demo trial
+    (`bench/resume_saving.py`). Cast back right after the load, before the optimizer is made
+    and its state loaded (Transformers' order in `train()`), so its moments load as saved.
+    """
+    dtypes = {name: p.dtype for name, p in trainer.model.named_parameters() if p.requires_grad}
+    load = trainer._load_from_checkpoint
+
+    def load_in_training_dtype(*args: Any, **kwargs: Any) -> None:
+        load(*args, **kwargs)
+        for name, param in trainer.model.named_parameters():
+            if name in dtypes and param.dtype != dtypes[name]:
+                param.data = param.data.to(dtypes[name])
+
+    trainer._load_from_checkpoint = load_in_training_dtype
 
 
 def _final(metric: str, last_eval: dict[str, float], measured: dict[str, float], index: int) -> float:
