@@ -12,6 +12,7 @@ from dataclasses import dataclass
 STALL_LIMIT_S = 300.0  # a training worker silent this long is stalled
 LOST_AFTER_S = 180.0  # a running trial whose lease is this old is its runner's no more
 MAX_FAILURES_IN_A_ROW = 3
+SAVE_WAIT_S = 60.0  # a stopping search waits this long for its trials' checkpoints (--checkpoint-every)
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class SearchOptions:
     workers: int | None = None  # workers on the CPU (None: 1)
     trials_per_gpu: int = 1
     lost_after: float = LOST_AFTER_S
+    artifacts: str | None = None  # a shared artifact store's URL: file:///PATH or s3://BUCKET[/PREFIX]
     checkpoint_every: int = 0  # steps between a trial's checkpoints, which a lost trial's rerun resumes from
     recycle_every: int | None = None  # replace a worker after this many trials
     recycle_above: float | None = None  # GiB; or when more than this stayed held (None: 5% GPU / 1 GiB)

@@ -9,6 +9,8 @@ taken: the newest complete one along the chain of reruns.
 from __future__ import annotations
 
 import json
+import re
+import signal
 
 import optuna
 import pytest
@@ -117,3 +119,34 @@ def test_a_search_killed_mid_trial_resumes_it_from_its_checkpoint(tmp_path):
     assert [e.step for e in events if isinstance(e, EvalLogged)] == [0, 4, 8, 12]
     # recorded for good: the checkpoints (trial 0's and the rerun's own) are gone, folder and all
     assert not (trial_0 / "trainer").exists() and not (trial_0.parent / "trial_1" / "trainer").exists()
+
+
+@pytest.mark.slow
+def test_usr1_checkpoints_the_running_trial_for_its_rerun(tmp_path):
+    """Slurm's USR1 before the time limit, with `--checkpoint-every` far beyond the trial (so
+    no checkpoint of its own yet): the stopping search has the trial write one at the end of
+    its step and exits 130; the rerun goes on from that step, and its curve is whole."""
+    config = config_file(tmp_path, ONE_RATE, max_steps=16, eval_steps=8)
+    args = ("-c", str(config), "--study-name", "u", "--checkpoint-every", "100")
+    proc, log = start_search(tmp_path, *args, "--n-trials", "1")
+    wait_for(
+        lambda: steps_logged(tmp_path, "u", 0) >= 3 or proc.poll() is not None,
+        timeout=300,
+        what="trial 0 to train",
+    )
+    proc.send_signal(signal.SIGUSR1)
+    assert proc.wait(timeout=120) == 130, log.read_text()
+    reason = study_of(tmp_path, "u").trials[0].user_attrs["fail_reason"]
+    found = re.fullmatch(r"interrupted \(checkpoint at step (\d+)\)", reason)
+    assert found, reason
+    step = int(found.group(1))
+    assert 3 <= step < 16 and last_checkpoint(tmp_path / "models/hyperparam_search/u/trial_0")[0] == step
+
+    resumed = search(tmp_path, *args, "--resume")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert f"again, from its checkpoint at step {step}" in resumed.stdout
+    rerun = study_of(tmp_path, "u").trials[1]
+    assert rerun.state == optuna.trial.TrialState.COMPLETE
+    assert rerun.user_attrs[RESUMED_ATTR] == {"trial": 0, "step": step}
+    events = decode_lines((tmp_path / "models/hyperparam_search/u/trial_1/metrics.jsonl").read_bytes())
+    assert [e.step for e in events if isinstance(e, StepLogged)] == list(range(1, 17))

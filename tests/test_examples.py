@@ -216,10 +216,14 @@ def test_four_array_tasks_at_once_finish_the_study_and_usr1_hands_a_trial_on(tmp
             assert proc.wait(timeout=600) == 0, log.read_text()
     study = optuna.load_study(study_name="arr", storage=storage)
     two = study.trials[2]
-    assert two.state.name == "FAIL" and two.user_attrs["fail_reason"] == "interrupted"
+    # the sbatch keeps checkpoints (CHECKPOINT_EVERY 50): USR1 has trial 2 write one as it
+    # stops, and the task that takes its rerun over goes on from it
+    saved = re.fullmatch(r"interrupted \(checkpoint at step (\d+)\)", two.user_attrs["fail_reason"])
+    assert two.state.name == "FAIL" and saved, two.user_attrs["fail_reason"]
     reruns = [t for t in study.trials if t.user_attrs.get("rerun_of") == 2]
     ran = ("COMPLETE", "PRUNED")
     assert len(reruns) == 1 and reruns[0].params == two.params and reruns[0].state.name in ran
+    assert reruns[0].user_attrs["resumed_from"] == {"trial": 2, "step": int(saved.group(1))}
     counted = [
         t
         for t in study.trials

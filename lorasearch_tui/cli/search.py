@@ -164,6 +164,19 @@ def search(
         int,
         typer.Option("--trials-per-gpu", min=1, help="Trials at once on each GPU (a large GPU fits two)."),
     ] = DEFAULTS.trials_per_gpu,
+    artifacts: Annotated[
+        str | None,
+        typer.Option(
+            "--artifacts",
+            envvar="LORASEARCH_ARTIFACTS",
+            show_envvar=True,
+            metavar="URL",
+            help="A store every host reaches, file:///PATH or s3://BUCKET[/PREFIX] (boto3; "
+            "credentials from its environment): each complete trial's adapter is uploaded there, "
+            "and merge/train/evaluate fetch it on a host without the trial's folder. Kept in the study.",
+            show_default=False,
+        ),
+    ] = None,
     checkpoint_every: Annotated[
         int,
         typer.Option(
@@ -257,6 +270,7 @@ def search(
         workers=workers,
         trials_per_gpu=trials_per_gpu,
         lost_after=lost_after,
+        artifacts=artifacts,
         checkpoint_every=checkpoint_every,
         recycle_every=recycle_every,
         recycle_above=recycle_above,

@@ -58,7 +58,7 @@ def study_candidates(study: Any, numbers: list[int]) -> list[Candidate]:
     Raises:
         UserError: a trial that is not COMPLETE or whose adapter is not on this host.
     """
-    from ..results import stored_config
+    from ..results import fetched_adapter, stored_config
     from ..store import IMPORTED_ATTR
 
     config = stored_config(study)
@@ -81,9 +81,12 @@ def study_candidates(study: Any, numbers: list[int]) -> list[Candidate]:
             )
         folder = Path(trial.user_attrs.get("trial_dir", ""))
         if not (folder / "adapter" / "adapter_config.json").is_file():
+            fetched = fetched_adapter(study, trial)  # from the study's artifact store, if any
+            folder = fetched.parent if fetched is not None else folder
+        if not (folder / "adapter" / "adapter_config.json").is_file():
             raise UserError(
-                f"trial {number}'s adapter is not at {folder / 'adapter'} on this host; evaluate where it "
-                f"was trained, or copy its folder here and give the folder"
+                f"trial {number}'s adapter is not at {folder / 'adapter'} on this host, nor in an artifact "
+                f"store; evaluate where it was trained, or copy its folder here and give the folder"
             )
         values = dict(trial.params)
         out.append(

@@ -3,7 +3,7 @@ summary, its parameter importances. Read-only; no UI or plotting library here (t
 live in `lorasearch_tui.report`)."""
 
 from ..store import MIN_TRIALS, importances, open_existing
-from ._adapters import find_adapter
+from ._adapters import fetched_adapter, find_adapter
 from ._doubt import Doubt, doubt_line
 from ._look import StudyLook, look
 from ._open import stored_config
@@ -17,6 +17,7 @@ __all__ = [
     "StudyLook",
     "StudySummary",
     "curves",
+    "fetched_adapter",
     "find_adapter",
     "flat",
     "importances",

@@ -12,7 +12,15 @@ from typing import Any
 
 from ..config import TrainParams
 from ..errors import UserError
-from ..store import IMPORTED_ATTR, TRIAL_RESULTS, best_trial, open_existing
+from ..store import (
+    ARTIFACTS_ATTR,
+    IMPORTED_ATTR,
+    TRIAL_RESULTS,
+    best_trial,
+    fetch_adapter,
+    first_line,
+    open_existing,
+)
 from ._open import stored_config
 
 ADAPTER_CONFIG = "adapter_config.json"
@@ -56,11 +64,28 @@ def find_adapter(source: str, storage: str | None = None) -> tuple[Path, TrainPa
     trial_dir = trial.user_attrs.get("trial_dir")
     adapter = Path(trial_dir) / "adapter" if trial_dir else None
     if adapter is None or not (adapter / ADAPTER_CONFIG).is_file():
+        adapter = fetched_adapter(study, trial) or adapter
+    if adapter is None or not (adapter / ADAPTER_CONFIG).is_file():
         raise UserError(
-            f"SOURCE: trial {trial.number}'s adapter is not at {adapter} on this host; "
-            f"merge it where it was trained, or copy its folder here and give the folder"
+            f"SOURCE: trial {trial.number}'s adapter is not at {adapter} on this host, nor in an "
+            f"artifact store (`search --artifacts`); merge it where it was trained, or copy its "
+            f"folder here and give the folder"
         )
     return adapter, stored_config(study).with_values(dict(trial.params))
+
+
+def fetched_adapter(study: Any, trial: Any) -> Path | None:
+    """The trial's adapter from the study's artifact store, in the local cache; None when the
+    study has none (or the trial no adapter there)."""
+    try:
+        return fetch_adapter(study, trial)
+    except UserError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the store's own errors: network, permissions
+        raise UserError(
+            f"SOURCE: trial {trial.number}'s adapter could not be fetched from "
+            f"{study.user_attrs.get(ARTIFACTS_ATTR)}: {first_line(exc)}"
+        ) from None
 
 
 def _from_folder(folder: Path) -> tuple[Path, TrainParams]:

@@ -21,6 +21,7 @@ from ..errors import UserError
 from ..events import SearchStarted
 from ..hub import with_model
 from ..store import (
+    ARTIFACTS_ATTR,
     ENQUEUED_ATTR,
     FAULT_ATTR,
     SETTINGS_ATTR,
@@ -28,6 +29,7 @@ from ..store import (
     SearchSettings,
     WarmStart,
     add_imported,
+    check_artifacts_url,
     check_study_name,
     default_storage,
     describe_sampler,
@@ -105,6 +107,7 @@ def open_search(config: SearchConfig | None, options: Any, cancel: threading.Eve
     placements = plan_workers(options.gpus, options.workers, options.trials_per_gpu)
     faults = fault_injection()
     storage = options.storage or default_storage(name)
+    check_artifacts_url(options.artifacts)  # before anything is written
     if not options.resume:
         assert config is not None
         if "trial_timeout" in options.given:
@@ -167,8 +170,7 @@ def open_search(config: SearchConfig | None, options: Any, cancel: threading.Eve
         # Optuna prunes no study of several objectives: say so where the settings are shown
         settings = replace(settings, pruner="none")
         study.set_user_attr(SETTINGS_ATTR, settings.to_dict())
-    if faults:
-        study.set_user_attr(FAULT_ATTR, faults)
+    _remember(study, {FAULT_ATTR: faults, ARTIFACTS_ATTR: options.artifacts})
     queued = queue_known(study, enqueued)  # before the sampler proposes anything; never a set it holds
     warm_start = warm[0].said(add_imported(study, warm[0])) if warm else ""
     leases = Leases(study, options.lost_after)
@@ -198,6 +200,14 @@ def open_search(config: SearchConfig | None, options: Any, cancel: threading.Eve
         warm_start,
         known,
     )
+
+
+def _remember(study: Any, attrs: dict[str, Any]) -> None:
+    """Keep what this runner was given in the study, where the other runners and the results
+    commands read it (the fault injection said aloud, the artifact store's URL); None: nothing."""
+    for key, value in attrs.items():
+        if value and study.user_attrs.get(key) != value:
+            study.set_user_attr(key, value)
 
 
 def _known_sets_line(study: Any, given: int, queued: int, target: int, counts: dict[str, int]) -> str:

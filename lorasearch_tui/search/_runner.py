@@ -11,7 +11,8 @@ that answer before it trains on. Nothing made up ever reaches the study:
   and `fail_reason` "out of memory (peak ...)", which every front end shows as OOM;
 - a trial past its time limit, a worker that died or stopped talking, a message that is not
   one: FAIL with what happened; the worker's process group is killed and the search goes on;
-- Ctrl+C / SIGTERM / SIGHUP / quit: FAIL with reason `interrupted`; `--resume` runs it again.
+- Ctrl+C / SIGTERM / SIGHUP / quit: FAIL with reason `interrupted`; `--resume` runs it again
+  (with `--checkpoint-every`, from the checkpoint each trial writes as the search stops).
 
 Several trials in a row failing the same way (a worker that cannot start, a model that does
 not load) spend the failure budget: the search stops, exit code 1, and `--resume` runs those
@@ -20,6 +21,7 @@ trials again once the cause is fixed.
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -36,13 +38,16 @@ from ..events import (
     WorkerStateChanged,
 )
 from ..hardware import HardwareMonitor
-from ..options import SearchOptions
+from ..options import SAVE_WAIT_S, SearchOptions
 from ..store import (
+    ARTIFACTS_ATTR,
     Leases,
     best_trial,
     done_count,
     finished,
+    first_line,
     importances,
+    open_artifacts,
     pareto_trials,
     queue_rerun,
     record_surplus,
@@ -52,6 +57,8 @@ from ..store import (
     tell_or_keep,
     trial_counts,
     trial_dir,
+    upload_results,
+    upload_trial,
     write_best_files,
     write_trial_results,
 )
@@ -64,6 +71,7 @@ from ._resume import RESUMED_ATTR, remove_checkpoints, resume_point
 from ._samplers import ask
 from ._slot import WorkerSlot
 
+_log = logging.getLogger("lorasearch.search")
 DONE_HERE = "done here"  # the reason a runner gives when it took the trials --max-trials-here allows
 
 
@@ -92,6 +100,7 @@ class SearchRunner:
         self._target = 0
         self._importances_at = -1  # COMPLETE trials the last importances were computed from
         self._finished_here = 0  # trials this runner finished (for --max-trials-here)
+        self._artifacts: Any = None  # the study's shared artifact store (--artifacts), if any
 
     def prepare(self) -> None:
         """Check everything and open the study, without training; `run()` calls it if needed.
@@ -109,6 +118,9 @@ class SearchRunner:
         self._prepared = prepared
         self._config, self._mode = prepared.config, prepared.settings.mode
         self._placements, self._leases = prepared.placements, prepared.leases
+        # every runner of a study uploads to its store, the first one's URL when none is given
+        url = self._options.artifacts or prepared.study.user_attrs.get(ARTIFACTS_ATTR)
+        self._artifacts = open_artifacts(url) if url else None
 
     def run(self) -> SearchFinished:
         """Run the search to its end and return how it ended (see `prepare` for errors).
@@ -312,26 +324,64 @@ class SearchRunner:
         still at work on the study take it over at once. Queued before the trial is recorded,
         never after: a runner that reads the study in between then finds the rerun there and
         queues no second one."""
+        saved = self._save_running(facts)
         for slot in self._pool.busy():
             slot.worker.kill()
             try:
+                ended = saved.get(slot.index)
+                if isinstance(ended, Ending):  # it reached its end while asked to save
+                    self._finish(study, slot, ended)
+                    continue
                 if hand_over and slot.live is not None and slot.live.params:
                     queue_rerun(study, slot.live.number, slot.live.params)
-                self._finish(study, slot, slot.ending("FAIL", **facts))
+                why = facts.get("fail_reason", "interrupted")
+                at = f"{why} (checkpoint at step {ended})" if ended is not None else why
+                self._finish(study, slot, slot.ending("FAIL", **{**facts, "fail_reason": at}))
             except RunFailure:  # the storage is gone: the trial's file has it
                 pass
+
+    def _upload(self, live: LiveTrial, send: Any) -> None:
+        """Send a trial's files to the shared artifact store: retried by the store, then said in
+        one line if it still fails; never the trial's failure (its files stay in its folder)."""
+        try:
+            send()
+        except Exception as exc:  # noqa: BLE001 - any store error (network, permissions, quota)
+            _log.warning(
+                "trial %d: not uploaded to the artifact store (its files stay in %s): %s",
+                live.number,
+                live.folder,
+                first_line(exc),
+            )
+
+    def _save_running(self, facts: dict[str, Any]) -> dict[int, int | Ending | None]:
+        """With `--checkpoint-every`, an interrupted search (Ctrl+C, SIGTERM, a scheduler's
+        USR1) first has each running trial write a checkpoint at the end of its step, so that
+        its rerun loses nothing: all asked at once, waited for together at most `SAVE_WAIT_S`.
+        By slot: the checkpoint's step, the trial's own Ending if it ended first, or None."""
+        busy = self._pool.busy()
+        if not (facts.get("interrupted") and self._options.checkpoint_every and busy):
+            return {}
+        _log.warning("saving a checkpoint of %d running trial(s), at most %.0f s", len(busy), SAVE_WAIT_S)
+        asked = [slot for slot in busy if slot.ask_to_save()]
+        deadline = time.monotonic() + SAVE_WAIT_S
+        return {slot.index: slot.await_saved(deadline) for slot in asked}
 
     def _record(self, study: Any, trial: Any, live: LiveTrial, ending: Ending, slot: WorkerSlot) -> None:
         """Tell the study, then write the trial's file and the best files (see `tell_or_keep`
         for a storage that cannot be told; a full disk leaves the study told and `--resume`
         writes the file again)."""
         outcome = ending.outcome
+        complete = outcome.state == "COMPLETE" and self._artifacts is not None
+        if complete:  # before it is told: Optuna adds no artifact to a finished trial
+            self._upload(live, lambda: upload_trial(trial, live.folder, self._artifacts))
         tell_or_keep(outcome, study, trial, live.config)
         if ending.replace_worker:
             slot.replaced(outcome.fail_reason or "")
         pareto = tuple(t.number for t in pareto_trials(study))
         self._sink.emit(finished(outcome, best_trial(study), pareto))
         write_trial_results(outcome, live.config)
+        if complete:
+            self._upload(live, lambda: upload_results(study, live.number, live.folder, self._artifacts))
         write_best_files(study, self._config)
         if not outcome.interrupted:  # recorded for good: no rerun will resume from these
             remove_checkpoints(live.folder)

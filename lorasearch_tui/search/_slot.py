@@ -10,6 +10,7 @@ or silent worker never holds up another, and a key still acts within a poll.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -24,6 +25,8 @@ from ..worker import (
     ProtocolError,
     Ready,
     Run,
+    Save,
+    Saved,
     Started,
     WorkerDied,
     WorkerProcess,
@@ -145,6 +148,45 @@ class WorkerSlot:
         except WorkerDied as exc:
             self._running = _Running(trial, live, TrialClock(False, self._stall_s, limit_s))
             return self.ending("FAIL", fail_reason=str(exc), replace_worker=True, budget=True)
+        return None
+
+    def ask_to_save(self) -> bool:
+        """Ask the worker to checkpoint its trial at the end of the step it is in and stop
+        (the search is stopping); False when the worker is gone."""
+        live = self.live
+        assert live is not None
+        try:
+            self.worker.send(Save(trial=live.number))
+        except (WorkerDied, OSError):
+            return False
+        return True
+
+    def await_saved(self, deadline: float) -> int | Ending | None:
+        """Serve the worker asked to save until it says so: the checkpoint's step. Its steps are
+        logged and its evals answered (go on: the trial is stopping anyway) meanwhile. An Ending
+        when the trial ended by itself first (recorded as it ended); None when the worker
+        stopped without a checkpoint, died, or `deadline` (time.monotonic) passed."""
+        running = self._running
+        assert running is not None
+        live = running.live
+        try:
+            while (left := deadline - time.monotonic()) > 0:
+                message = self.worker.recv(min(left, 0.5))
+                match message:
+                    case Saved():
+                        return message.step
+                    case StepLogged():
+                        live.log(message)
+                        self._sink.emit(message)
+                    case EvalLogged():
+                        self.worker.send(Decision(trial=live.number, step=message.step, prune=False))
+                        decided = replace(message, pruned=False)
+                        live.log(decided)
+                        self._sink.emit(decided)
+                    case Finished() | Failed():
+                        return self._handle(running, message)
+        except (WorkerDied, ProtocolError, OSError):
+            return None
         return None
 
     def ending(

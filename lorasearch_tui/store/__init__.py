@@ -8,6 +8,14 @@ which turns a study into the engine's events for `watch`. It never imports the s
 (an import contract in pyproject.toml checks both).
 """
 
+from ._artifacts import (
+    ARTIFACTS_ATTR,
+    check_artifacts_url,
+    fetch_adapter,
+    open_artifacts,
+    upload_results,
+    upload_trial,
+)
 from ._distributions import to_distributions
 from ._files import best_files, pareto_config_file, report_file, search_finished, trial_dir, write_best_files
 from ._importance import MIN_TRIALS, importances
@@ -57,6 +65,12 @@ from ._warm_start import WarmStart, add_imported, queue_known, read_warm_start
 from ._watch import StudyWatcher
 
 __all__ = [
+    "ARTIFACTS_ATTR",
+    "check_artifacts_url",
+    "fetch_adapter",
+    "open_artifacts",
+    "upload_results",
+    "upload_trial",
     "best_files",
     "best_trial",
     "check_study_name",

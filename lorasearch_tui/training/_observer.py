@@ -79,6 +79,8 @@ def make_callback(  # noqa: C901 - one hook per trainer event; training, outside
     from transformers import TrainerCallback
 
     progress = getattr(observer, "on_progress", lambda: None)
+    save_asked = getattr(observer, "should_save", lambda: False)  # optional, as on_saved
+    saved = getattr(observer, "on_saved", lambda step: None)
 
     class _ObserverCallback(TrainerCallback):
         def on_train_begin(self, args, state, control, **kwargs):
@@ -119,10 +121,16 @@ def make_callback(  # noqa: C901 - one hook per trainer event; training, outside
         def on_prediction_step(self, args, state, control, **kwargs):
             progress()
 
+        def on_save(self, args, state, control, **kwargs):
+            saved(state.global_step)
+
         def _maybe_stop(self, state, control):
             if history.stopped_at is None and observer.should_stop():
                 history.stopped_at = state.global_step
             if history.stopped_at is not None:
                 control.should_training_stop = True
+                # asked to save as it stops (the search is stopping): a checkpoint of this
+                # step, which the trainer writes right after this hook, before it stops
+                control.should_save = control.should_save or save_asked()
 
     return _ObserverCallback()

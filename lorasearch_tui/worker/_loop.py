@@ -44,6 +44,8 @@ from ._messages import (
     Ready,
     Result,
     Run,
+    Save,
+    Saved,
     Started,
 )
 from ._protocol import Channel
@@ -61,6 +63,8 @@ class _TrialObserver:
         self._faults = faults
         self._last_sent = time.monotonic()
         self.pruned_at: int | None = None
+        self.save_requested = False  # the parent's `save`: checkpoint at this step's end, stop
+        self.saved_at: int | None = None  # the step of the trial's last checkpoint
         self._max_steps = 0
 
     def _send(self, message: Any) -> None:
@@ -79,10 +83,15 @@ class _TrialObserver:
         self._send(EvalLogged(self._number, step, value, eval_loss=eval_loss, scores=scores))
         while True:
             message = self._channel.recv()  # EOFError (parent gone) ends the worker
+            self._take(message)
             if isinstance(message, Decision) and message.step == step:
                 break
         if message.prune:
             self.pruned_at = step
+
+    def _take(self, message: Any) -> None:
+        if isinstance(message, Save) and message.trial == self._number:
+            self.save_requested = True
 
     def on_progress(self) -> None:
         """A micro-batch or an eval batch went through: say so now and then."""
@@ -92,7 +101,15 @@ class _TrialObserver:
     def should_stop(self) -> bool:
         if self._channel.peer_closed():
             os._exit(1)  # the parent died: nobody wants this trial any more
-        return self.pruned_at is not None
+        while self._channel.has_line():  # a command sent while the step ran (`save`)
+            self._take(self._channel.recv(0))
+        return self.pruned_at is not None or self.save_requested
+
+    def should_save(self) -> bool:
+        return self.save_requested
+
+    def on_saved(self, step: int) -> None:
+        self.saved_at = step
 
 
 class Worker:
@@ -148,10 +165,16 @@ class Worker:
                     checkpoint_every=command.checkpoint_every,
                     resume_from=Path(command.resume_from) if command.resume_from else None,
                 )
-                if observer.pruned_at is None and command.save_adapter:
+                # stopped by the parent's `save` (a trial that reached its end first is a result)
+                stopped = observer.save_requested and observer.pruned_at is None
+                stopped = stopped and result.stopped_at is not None
+                if observer.pruned_at is None and command.save_adapter and not stopped:
                     model.save_pretrained(trial_dir / "adapter")
                 del model
             _remove_if_empty(trial_dir / "trainer")
+            if stopped:  # the search is stopping: the checkpoint is what a rerun goes on from
+                self._channel.send(Saved(trial=number, step=observer.saved_at))
+                return False
             finished = Finished(
                 trial=number,
                 result=_measured(result),

@@ -9,8 +9,9 @@ the same way.
 
 Worker -> parent: `ready`, `loading`, `loaded`, `started`, `alive` (a sign of life while a
 long step or eval runs), `step` and `eval` (the events `StepLogged` and `EvalLogged` of
-`lorasearch_tui.events`, unchanged), `finished`, `failed`.
-Parent -> worker: `run`, `decision` (after each eval: prune or go on), `exit`.
+`lorasearch_tui.events`, unchanged), `finished`, `failed`, `saved` (after `save`).
+Parent -> worker: `run`, `decision` (after each eval: prune or go on), `save` (the search is
+stopping: checkpoint the trial at the end of its step and stop it), `exit`.
 """
 
 from __future__ import annotations
@@ -112,9 +113,20 @@ class Failed(_TrialMessage):
     traceback: str = ""
 
 
+@keyword_record
+class Saved(_TrialMessage):
+    """The trial stopped at the parent's `save`, its checkpoint written at `step` (None: it
+    stopped before any checkpoint could be written)."""
+
+    event: Literal["saved"] = "saved"
+    step: int | None = Field(None, ge=0)
+
+
 # A trial's steps and evals travel as the engine's own events (one format from the worker to
 # `metrics.jsonl` and every view); the rest is the pipe's own business.
-WorkerMessage = Ready | Loading | Loaded | Started | Alive | StepLogged | EvalLogged | Finished | Failed
+WorkerMessage = (
+    Ready | Loading | Loaded | Started | Alive | StepLogged | EvalLogged | Finished | Failed | Saved
+)
 
 
 @keyword_record
@@ -137,12 +149,20 @@ class Decision(_Message):
 
 
 @keyword_record
+class Save(_Message):
+    """Checkpoint trial `trial` at the end of the step it is in, then stop it (`saved`)."""
+
+    cmd: Literal["save"] = "save"
+    trial: int = Field(ge=0)
+
+
+@keyword_record
 class Exit(_Message):
     cmd: Literal["exit"] = "exit"
 
 
 _WORKER_MESSAGES = Codec(WorkerMessage, "event", "message")
-_COMMANDS = Codec(Run | Decision | Exit, "cmd", "message")
+_COMMANDS = Codec(Run | Decision | Save | Exit, "cmd", "message")
 
 
 def encode(message: Any) -> bytes:
