@@ -309,7 +309,7 @@ MUTANTS = [
     Mutant(
         "save-on-stop",
         "lorasearch_tui/search/_runner.py",
-        'if not (facts.get("interrupted") and self._options.checkpoint_every and busy):',
+        'if not (facts.get("interrupted") and self._options.checkpoint_every and training):',
         "if True:",
         (T + "test_checkpoint_resume.py::test_usr1_checkpoints_the_running_trial_for_its_rerun",),
         "a stopping search has its running trials checkpointed first",
@@ -343,7 +343,7 @@ MUTANTS = [
         "artifacts-fetch",
         "lorasearch_tui/results/_adapters.py",
         "        adapter = fetched_adapter(study, trial) or adapter\n",
-        "",
+        "        pass\n",
         (T + "test_artifacts.py::test_a_trial_fetched_from_the_file_store_on_a_host_without_its_folder",),
         "merge finds a trial's adapter in the artifact store on another host",
     ),
@@ -370,6 +370,30 @@ MUTANTS = [
         "",
         (T + "test_artifacts.py::test_a_url_that_names_no_store_is_one_line_and_writes_nothing",),
         "a URL that names no store is refused before anything is written",
+    ),
+    Mutant(
+        "artifacts-same-store",
+        "lorasearch_tui/search/_prepare.py",
+        "    if url and stored and url != stored:",
+        "    if False:",
+        (T + "test_artifacts.py::test_a_trial_fetched_from_the_file_store_on_a_host_without_its_folder",),
+        "a runner given another store than the study's is refused",
+    ),
+    Mutant(
+        "artifacts-no-credentials",
+        "lorasearch_tui/store/_artifacts.py",
+        "    if parsed.username or parsed.password:  # kept in the study, shown by optuna-dashboard",
+        "    if False:",
+        (T + "test_artifacts.py::test_a_url_that_names_no_store_is_one_line_and_writes_nothing",),
+        "a URL with credentials in it is refused (it would be stored and shown)",
+    ),
+    Mutant(
+        "resume-chain-removed",
+        "lorasearch_tui/search/_runner.py",
+        "for folder in {live.folder, *chain_folders(study, live.rerun_of)}:",
+        "for folder in {live.folder}:",
+        (T + "test_checkpoint_resume.py::test_a_search_killed_mid_trial_resumes_it_from_its_checkpoint",),
+        "a rerun recorded for good frees the checkpoints of the trials it reran",
     ),
     # Study names
     Mutant(

@@ -69,13 +69,18 @@ def test_a_trial_fetched_from_the_file_store_on_a_host_without_its_folder(tmp_pa
 
     weights = _elsewhere(tmp_path, "a")
     adapter, params = find_adapter("a", f"sqlite:///{tmp_path}/optuna_studies/a.db")
-    assert adapter == tmp_path / "cache/artifacts/a/trial_0/adapter"
+    cached = adapter.parent  # keyed by the upload's id: a study name used again gets its own
+    assert cached.parent == tmp_path / "cache/artifacts/a" and cached.name.startswith("trial_0-")
     assert (adapter / "adapter_model.safetensors").read_bytes() == weights
     assert params.learning_rate == trial.params["learning_rate"]
     shutil.rmtree(store)  # fetched once: the cache serves it now
     assert find_adapter("a", f"sqlite:///{tmp_path}/optuna_studies/a.db")[0] == adapter
     trial_0, base = study_candidates(study, [0])  # what `evaluate a` scores
     assert trial_0.adapter == adapter and base.adapter is None
+
+    # the study's store is the study's: a runner given another one is refused in one line
+    other = search(tmp_path, "--study-name", "a", "--resume", "--artifacts", f"file://{tmp_path}/else")
+    assert other.returncode == 2 and f"study 'a' keeps its artifacts in file://{store}" in other.stderr
 
 
 def test_a_trial_fetched_from_s3_and_a_failed_upload_fails_no_trial(tmp_path, monkeypatch, s3):
@@ -113,10 +118,19 @@ def test_a_trial_fetched_from_s3_and_a_failed_upload_fails_no_trial(tmp_path, mo
     assert said.count("trial 0: not uploaded to the artifact store") == 2 and "NoSuchBucket" in said
 
 
-@pytest.mark.parametrize("url", ["ftp://host/x", "s3://", "file://host/x"])
-def test_a_url_that_names_no_store_is_one_line_and_writes_nothing(tmp_path, url):
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("ftp://host/x", "neither file:///PATH nor s3://BUCKET[/PREFIX]"),
+        ("s3://", "neither file:///PATH nor s3://BUCKET[/PREFIX]"),
+        ("file://host/x", "neither file:///PATH nor s3://BUCKET[/PREFIX]"),
+        ("file:relative/path", "neither file:///PATH nor s3://BUCKET[/PREFIX]"),
+        ("s3://AKIA123:s3cr3t@bucket/x", "put no credentials in the URL"),
+    ],
+)
+def test_a_url_that_names_no_store_is_one_line_and_writes_nothing(tmp_path, url, said):
     config = config_file(tmp_path, LR_SPACE)
     done = search(tmp_path, "-c", str(config), "--study-name", "b", "--artifacts", url)
     assert done.returncode == 2, done.stdout + done.stderr
-    assert "neither file:///PATH nor s3://BUCKET[/PREFIX]" in done.stderr and "Traceback" not in done.stderr
+    assert said in done.stderr and "Traceback" not in done.stderr and "s3cr3t" not in done.stderr
     assert not (tmp_path / "optuna_studies").exists()

@@ -17,7 +17,8 @@ import pytest
 from helpers.searching import config_file, search, start_search, steps_logged, study_of, wait_for
 
 from lorasearch_tui.events import EvalLogged, StepLogged, decode_lines
-from lorasearch_tui.search._resume import RESUMED_ATTR, last_checkpoint, remove_checkpoints, resume_point
+from lorasearch_tui.search._resume import chain_folders, last_checkpoint, remove_checkpoints, resume_point
+from lorasearch_tui.store import RESUMED_ATTR
 
 ONE_RATE = {"learning_rate": {"type": "categorical", "choices": [0.05]}}
 
@@ -25,7 +26,8 @@ ONE_RATE = {"learning_rate": {"type": "categorical", "choices": [0.05]}}
 def _checkpoint(folder, step, complete=True):
     path = folder / "trainer" / f"checkpoint-{step}"
     path.mkdir(parents=True)
-    (path / "adapter_model.safetensors").write_bytes(b"weights")
+    for name in ("adapter_model.safetensors", "optimizer.pt", "scheduler.pt"):
+        (path / name).write_bytes(b"saved")
     (folder / "trainer" / "README.md").write_text("TRL's model card")
     if complete:  # Transformers writes the trainer state last
         (path / "trainer_state.json").write_text(json.dumps({"global_step": step}))
@@ -68,6 +70,8 @@ def test_a_rerun_lost_early_resumes_from_the_one_before(tmp_path):
     point = resume_point(study, 1)
     assert (point.trial, point.step, point.checkpoint) == (0, 4, four)
     assert resume_point(study, 2) is None and resume_point(study, None) is None
+    # once trial 1's rerun is recorded for good, the checkpoints of the whole chain go
+    assert chain_folders(study, 1) == [tmp_path / "trial_1", tmp_path / "trial_0"]
 
 
 @pytest.mark.slow

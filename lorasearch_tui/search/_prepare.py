@@ -170,7 +170,7 @@ def open_search(config: SearchConfig | None, options: Any, cancel: threading.Eve
         # Optuna prunes no study of several objectives: say so where the settings are shown
         settings = replace(settings, pruner="none")
         study.set_user_attr(SETTINGS_ATTR, settings.to_dict())
-    _remember(study, {FAULT_ATTR: faults, ARTIFACTS_ATTR: options.artifacts})
+    _remember(study, {FAULT_ATTR: faults, ARTIFACTS_ATTR: _same_artifacts(study, options.artifacts)})
     queued = queue_known(study, enqueued)  # before the sampler proposes anything; never a set it holds
     warm_start = warm[0].said(add_imported(study, warm[0])) if warm else ""
     leases = Leases(study, options.lost_after)
@@ -200,6 +200,18 @@ def open_search(config: SearchConfig | None, options: Any, cancel: threading.Eve
         warm_start,
         known,
     )
+
+
+def _same_artifacts(study: Any, url: str | None) -> str | None:
+    """The artifact store this runner was given, which must be the study's if it has one: its
+    trials' artifacts are found by id in that store alone."""
+    stored = study.user_attrs.get(ARTIFACTS_ATTR)
+    if url and stored and url != stored:
+        raise UserError(
+            f"--artifacts: study '{study.study_name}' keeps its artifacts in {stored}; give that "
+            f"URL, or none (the study's is used)"
+        )
+    return url
 
 
 def _remember(study: Any, attrs: dict[str, Any]) -> None:

@@ -22,9 +22,10 @@ from typing import Any
 from ..events import EvalLogged, StepLogged, decode_lines
 from ..store import LIVE_METRICS, read_regular_file
 
-RESUMED_ATTR = "resumed_from"  # a rerun's user attribute: {"trial": lost trial, "step": its checkpoint's}
 TRAINER_DIR = "trainer"  # in a trial's folder: the trainer's working folder, its checkpoints
 _STATE = "trainer_state.json"  # written last into a checkpoint (Trainer._save_checkpoint)
+# what a resume loads besides the state: a bucket mount may upload the small state file first
+_NEEDED = ("adapter_model.safetensors", "optimizer.pt", "scheduler.pt")
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,8 @@ def last_checkpoint(folder: Path) -> tuple[int, Path] | None:
     """The step and folder of the newest complete checkpoint in trial folder `folder`.
 
     Transformers writes `trainer_state.json` last, so a checkpoint cut short by a kill has none
-    (or one that does not parse) and is passed over for the one before it.
+    (or one that does not parse) and is passed over for the one before it; so is one missing a
+    file the resume loads (a copy that arrived in another order).
     """
     newest: tuple[int, Path] | None = None
     for path in (folder / TRAINER_DIR).glob("checkpoint-*"):
@@ -58,25 +60,38 @@ def last_checkpoint(folder: Path) -> tuple[int, Path] | None:
             step = int(json.loads((path / _STATE).read_text())["global_step"])
         except (OSError, ValueError, KeyError, TypeError):
             continue
+        if not all((path / name).is_file() for name in _NEEDED):
+            continue
         if newest is None or step > newest[0]:
             newest = (step, path)
     return newest
+
+
+def _chain(study: Any, number: int | None) -> list[tuple[int, Path | None]]:
+    """Trial `number` and the trials it reruns, newest first: (number, folder)."""
+    trials = study.get_trials(deepcopy=False) if number is not None else []
+    chain: list[tuple[int, Path | None]] = []
+    while number is not None and 0 <= number < len(trials) and number not in dict(chain):
+        folder = trials[number].user_attrs.get("trial_dir")
+        chain.append((number, Path(folder) if folder else None))
+        number = trials[number].user_attrs.get("rerun_of")
+    return chain
+
+
+def chain_folders(study: Any, number: int | None) -> list[Path]:
+    """The folders of trial `number` and of every trial it reruns, directly or not: once a
+    rerun is recorded for good, none of their checkpoints serves anyone."""
+    return [folder for _, folder in _chain(study, number) if folder is not None]
 
 
 def resume_point(study: Any, number: int | None) -> ResumePoint | None:
     """Where a rerun of trial `number` resumes: the newest checkpoint along the chain of reruns
     that ends at it (a rerun lost before its own first checkpoint leaves the one it started
     from). None: no checkpoint, or none this host can see; the rerun starts from step 0."""
-    trials = study.get_trials(deepcopy=False) if number is not None else []
-    seen: set[int] = set()
-    while number is not None and 0 <= number < len(trials) and number not in seen:
-        seen.add(number)
-        frozen = trials[number]
-        folder = frozen.user_attrs.get("trial_dir")
-        found = last_checkpoint(Path(folder)) if folder else None
-        if found is not None:
-            return ResumePoint(number, found[0], found[1], Path(folder))
-        number = frozen.user_attrs.get("rerun_of")
+    for trial, folder in _chain(study, number):
+        found = last_checkpoint(folder) if folder is not None else None
+        if found is not None and folder is not None:
+            return ResumePoint(trial, found[0], found[1], folder)
     return None
 
 

@@ -41,6 +41,7 @@ from ..hardware import HardwareMonitor
 from ..options import SAVE_WAIT_S, SearchOptions
 from ..store import (
     ARTIFACTS_ATTR,
+    RESUMED_ATTR,
     Leases,
     best_trial,
     done_count,
@@ -67,9 +68,9 @@ from ._live_trial import Ending, LiveTrial
 from ._placement import Placement
 from ._pool import WorkerPool
 from ._prepare import Prepared, open_search
-from ._resume import RESUMED_ATTR, remove_checkpoints, resume_point
+from ._resume import chain_folders, remove_checkpoints, resume_point
 from ._samplers import ask
-from ._slot import WorkerSlot
+from ._slot import SAVING, WorkerSlot
 
 _log = logging.getLogger("lorasearch.search")
 DONE_HERE = "done here"  # the reason a runner gives when it took the trials --max-trials-here allows
@@ -272,7 +273,9 @@ class SearchRunner:
         live.config = params.model_dump()
         live.derived = config.derived(live.params)  # shown as they train: lora_alpha 32, not x2
         shown = {**live.params, **live.derived}
-        live.resumed = resume_point(study, live.rerun_of)
+        # early stopping's patience and best adapter are not in a checkpoint: such a trial starts over
+        if params.early_stopping_patience is None:
+            live.resumed = resume_point(study, live.rerun_of)
         resumed_at = live.resumed.step if live.resumed is not None else None
         if live.resumed is not None:
             trial.set_user_attr(RESUMED_ATTR, {"trial": live.resumed.trial, "step": live.resumed.step})
@@ -358,13 +361,22 @@ class SearchRunner:
         USR1) first has each running trial write a checkpoint at the end of its step, so that
         its rerun loses nothing: all asked at once, waited for together at most `SAVE_WAIT_S`.
         By slot: the checkpoint's step, the trial's own Ending if it ended first, or None."""
-        busy = self._pool.busy()
-        if not (facts.get("interrupted") and self._options.checkpoint_every and busy):
+        # a trial still loading its model has no step to end: it starts over
+        training = [s for s in self._pool.busy() if s.live is not None and s.live.max_steps]
+        if not (facts.get("interrupted") and self._options.checkpoint_every and training):
             return {}
-        _log.warning("saving a checkpoint of %d running trial(s), at most %.0f s", len(busy), SAVE_WAIT_S)
-        asked = [slot for slot in busy if slot.ask_to_save()]
+        _log.warning("saving a checkpoint of %d running trial(s), at most %.0f s", len(training), SAVE_WAIT_S)
+        asked = [slot for slot in training if slot.ask_to_save()]
         deadline = time.monotonic() + SAVE_WAIT_S
-        return {slot.index: slot.await_saved(deadline) for slot in asked}
+        done: dict[int, int | Ending | None] = {}
+        while len(done) < len(asked) and time.monotonic() < deadline:  # all served together
+            for slot in asked:
+                if slot.index not in done and (said := slot.poll_saved()) is not SAVING:
+                    done[slot.index] = said  # type: ignore[assignment]
+            if self._leases.due():  # other runners must not take these trials for lost meanwhile
+                self._leases.renew([(s.trial, s.placement.label) for s in asked])
+            self._pool.wait()
+        return done
 
     def _record(self, study: Any, trial: Any, live: LiveTrial, ending: Ending, slot: WorkerSlot) -> None:
         """Tell the study, then write the trial's file and the best files (see `tell_or_keep`
@@ -383,9 +395,9 @@ class SearchRunner:
         if complete:
             self._upload(live, lambda: upload_results(study, live.number, live.folder, self._artifacts))
         write_best_files(study, self._config)
-        if not outcome.interrupted:  # recorded for good: no rerun will resume from these
-            remove_checkpoints(live.folder)
-            if live.resumed is not None:
-                remove_checkpoints(live.resumed.folder)
+        if not (outcome.interrupted or ending.budget):  # for good: no rerun resumes from these
+            # (a trial the failure budget stopped runs again at --resume, from its checkpoint)
+            for folder in {live.folder, *chain_folders(study, live.rerun_of)}:
+                remove_checkpoints(folder)
         if ending.recycle and not ending.replace_worker:
             slot.recycled(ending.recycle)

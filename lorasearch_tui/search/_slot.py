@@ -10,7 +10,6 @@ or silent worker never holds up another, and a key still acts within a poll.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -51,6 +50,9 @@ def reports_records(pruner: Any) -> bool:
     import optuna
 
     return isinstance(pruner, optuna.pruners.WilcoxonPruner)
+
+
+SAVING = object()  # `poll_saved`: the worker has not said yet
 
 
 def report_eval(trial: Any, live: LiveTrial, message: EvalLogged) -> None:
@@ -161,17 +163,17 @@ class WorkerSlot:
             return False
         return True
 
-    def await_saved(self, deadline: float) -> int | Ending | None:
-        """Serve the worker asked to save until it says so: the checkpoint's step. Its steps are
-        logged and its evals answered (go on: the trial is stopping anyway) meanwhile. An Ending
-        when the trial ended by itself first (recorded as it ended); None when the worker
-        stopped without a checkpoint, died, or `deadline` (time.monotonic) passed."""
+    def poll_saved(self) -> int | Ending | None | object:
+        """Read what the worker asked to save has sent, without waiting: the checkpoint's step
+        once it says so; `SAVING` while it works on. Its steps are logged and its evals
+        answered (go on: the trial is stopping anyway) meanwhile. An Ending when the trial ended
+        by itself first (recorded as it ended); None when the worker stopped without a
+        checkpoint or died."""
         running = self._running
         assert running is not None
         live = running.live
         try:
-            while (left := deadline - time.monotonic()) > 0:
-                message = self.worker.recv(min(left, 0.5))
+            while (message := self.worker.recv(0)) is not None:
                 match message:
                     case Saved():
                         return message.step
@@ -187,7 +189,7 @@ class WorkerSlot:
                         return self._handle(running, message)
         except (WorkerDied, ProtocolError, OSError):
             return None
-        return None
+        return SAVING
 
     def ending(
         self,

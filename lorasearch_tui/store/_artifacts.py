@@ -11,9 +11,9 @@ The search's parent uploads when it records a COMPLETE trial: the adapter folder
 and its generations (the trial's artifacts), then `trial_results.json` (the study's,
 `trial_N_trial_results.json`: Optuna adds no artifact to a finished trial). Optuna's
 `Backoff` retries a failed write; one that still fails is said in one line and never fails
-the trial. `fetch_adapter` brings them into a local cache
-(`$LORASEARCH_CACHE_DIR`, else `~/.cache/lorasearch`, `artifacts/STUDY/trial_N/`) when the
-trial's folder is not on this host.
+the trial. `fetch_adapter` brings them into a local cache (`$LORASEARCH_CACHE_DIR`, else
+`~/.cache/lorasearch`, `artifacts/STUDY/trial_N-ID/`, ID the upload's) when the trial's
+folder is not on this host.
 """
 
 from __future__ import annotations
@@ -64,7 +64,12 @@ def check_artifacts_url(url: str | None) -> None:
     if url is None:
         return
     parsed = urlparse(url)
-    if parsed.scheme == "file" and parsed.path and not parsed.netloc:
+    if parsed.username or parsed.password:  # kept in the study, shown by optuna-dashboard
+        raise UserError(
+            "--artifacts: put no credentials in the URL; boto3 reads them from its environment "
+            "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, or a profile)"
+        )
+    if parsed.scheme == "file" and parsed.path.startswith("/") and not parsed.netloc:
         return
     if parsed.scheme == "s3" and parsed.netloc:
         try:
@@ -92,12 +97,17 @@ def open_artifacts(url: str) -> Any:
         store: Any = FileSystemArtifactStore(folder)
     else:
         import boto3
+        from botocore.config import Config
 
-        store = _Prefixed(Boto3ArtifactStore(parsed.netloc, client=boto3.client("s3")), parsed.path)
+        # short waits: the search's loop uploads (a dead endpoint must not hold it for minutes
+        # with botocore's defaults, 60 s a connection times its retries, times Backoff's)
+        quick = Config(connect_timeout=10, read_timeout=120, retries={"max_attempts": 2, "mode": "standard"})
+        client = boto3.client("s3", config=quick)
+        store = _Prefixed(Boto3ArtifactStore(parsed.netloc, client=client), parsed.path)
     # Backoff logs every failed try with its traceback; the search says a failed upload in one
     # line of its own (and a results command in its one-line error), so its log stays quiet
     logging.getLogger("optuna.artifacts._backoff").setLevel(logging.CRITICAL)
-    return Backoff(store, max_retries=4, min_delay=0.5, max_delay=10)
+    return Backoff(store, max_retries=3, min_delay=0.5, max_delay=2)
 
 
 def upload_trial(trial: Any, folder: Path, store: Any) -> list[str]:
@@ -150,13 +160,14 @@ def fetch_adapter(study: Any, frozen: Any) -> Path | None:
     url = study.user_attrs.get(ARTIFACTS_ATTR)
     if not url:
         return None
-    dest = artifacts_cache() / study.study_name / f"trial_{frozen.number}"
-    if (dest / "adapter" / "adapter_config.json").is_file():
-        return dest / "adapter"
     metas = get_all_artifact_meta(optuna.trial.Trial(study, frozen._trial_id))
     found = {meta.filename: meta.artifact_id for meta in metas}  # the last upload of a name wins
     if ADAPTER_TAR not in found:
         return None
+    # keyed by the upload's id too: a study name used again never gets an old study's adapter
+    dest = artifacts_cache() / study.study_name / f"trial_{frozen.number}-{found[ADAPTER_TAR][:8]}"
+    if (dest / "adapter" / "adapter_config.json").is_file():
+        return dest / "adapter"
     store = open_artifacts(url)
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="lorasearch-fetch-", dir=dest) as tmp:

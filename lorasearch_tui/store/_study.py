@@ -23,6 +23,7 @@ from ._storage import first_line, journal_path, mask_password, open_storage, sql
 RESULTS_DIR = Path("optuna_studies")
 CONFIG_ATTR = "lorasearch_config"
 SETTINGS_ATTR = "lorasearch_settings"
+RESUMED_ATTR = "resumed_from"  # a rerun's: {"trial": the lost trial, "step": the checkpoint it went on from}
 SURPLUS_ATTR = "lorasearch_surplus"  # a trial created but not run: the study had enough
 RERUN_ATTR = "lorasearch_rerun"  # trials stopped by the failure budget, to run again on resume
 FAULT_ATTR = "lorasearch_fault_injection"

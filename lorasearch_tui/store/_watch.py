@@ -42,6 +42,7 @@ from ._storage import journal_path, mask_password, sqlite_path
 from ._study import (
     CONFIG_ATTR,
     FAULT_ATTR,
+    RESUMED_ATTR,
     SETTINGS_ATTR,
     best_trial,
     default_storage,
@@ -109,6 +110,7 @@ class StudyWatcher:
                         trial.user_attrs.get("rerun_of"),
                         where(trial.user_attrs),
                         trial.user_attrs.get("trial_dir", ""),
+                        (trial.user_attrs.get(RESUMED_ATTR) or {}).get("step"),
                     )
                 )
             self._read_metrics(trial)

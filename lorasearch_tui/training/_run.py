@@ -15,6 +15,7 @@ a step).
 
 from __future__ import annotations
 
+import json
 import logging
 import resource
 import sys
@@ -159,7 +160,8 @@ def run_training(
         stopping.restore(peft_model)  # the run's result is its best eval, and its adapter
         final = stopping.best
     runtime = time.perf_counter() - started
-    tokens = int(trainer.state.num_input_tokens_seen)
+    # a resumed run's count goes on from the checkpoint's: only what this run trained counts here
+    tokens = int(trainer.state.num_input_tokens_seen) - _tokens_at(resume_from)
     generate_s = scorer.seconds if scorer is not None else 0.0
     train_seconds = max(runtime - history.eval_seconds - generate_s, 1e-9)
     peak, kind = _peak_memory(cuda, torch)
@@ -194,6 +196,17 @@ def run_training(
         early_stopped_at=stopping.stopped_at if stopping is not None else None,
         best_step=int(final["step"]) if final is not None and stopping is not None else None,
     )
+
+
+def _tokens_at(checkpoint: Path | None) -> int:
+    """The input tokens a checkpoint's run had seen (0: no checkpoint, or none recorded)."""
+    if checkpoint is None:
+        return 0
+    try:
+        state = json.loads((checkpoint / "trainer_state.json").read_text())
+        return int(state.get("num_input_tokens_seen") or 0)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 0
 
 
 def _resume_in_training_dtype(trainer: Any) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import shutil
 import signal
 import time
 import traceback
@@ -153,6 +154,9 @@ class Worker:
             self.reported = self.reported or params.report_to != "none"
             data = self._load_data(params)
             base = self._load_base(params)
+            if command.resume_from is None:  # a folder used before (a study name used again)
+                for stale in (trial_dir / "trainer").glob("checkpoint-*"):
+                    shutil.rmtree(stale, ignore_errors=True)
             with lora_adapter(base, params) as model:
                 observer = _TrialObserver(self._channel, number, self._faults)
                 result = run_training(
@@ -167,7 +171,7 @@ class Worker:
                 )
                 # stopped by the parent's `save` (a trial that reached its end first is a result)
                 stopped = observer.save_requested and observer.pruned_at is None
-                stopped = stopped and result.stopped_at is not None
+                stopped = stopped and result.stopped_at is not None and result.steps < result.max_steps
                 if observer.pruned_at is None and command.save_adapter and not stopped:
                     model.save_pretrained(trial_dir / "adapter")
                 del model
