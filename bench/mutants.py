@@ -301,7 +301,7 @@ MUTANTS = [
     Mutant(
         "resume-chain",
         "lorasearch_tui/search/_resume.py",
-        '        number = frozen.user_attrs.get("rerun_of")\n',
+        '        number = trials[number].user_attrs.get("rerun_of")\n',
         "        number = None\n",
         (T + "test_checkpoint_resume.py::test_a_rerun_lost_early_resumes_from_the_one_before",),
         "a rerun lost before its first checkpoint leaves the one it started from",
@@ -325,8 +325,8 @@ MUTANTS = [
     Mutant(
         "checkpoints-removed",
         "lorasearch_tui/search/_runner.py",
-        "            remove_checkpoints(live.folder)\n",
-        "",
+        "                remove_checkpoints(folder)\n",
+        "                pass\n",
         (T + "test_checkpoint_resume.py::test_a_search_killed_mid_trial_resumes_it_from_its_checkpoint",),
         "a recorded trial's checkpoints are removed (they are gigabytes on a 12B model)",
     ),
