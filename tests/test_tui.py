@@ -259,9 +259,13 @@ async def test_watch_follows_a_study_a_headless_search_is_writing(tmp_path):
         deadline = time.monotonic() + 120
         import optuna
 
+        # read-only: a writable look would make Optuna's tables while the search makes them, and
+        # one of the two fails ("UNIQUE constraint failed: alembic_version", seen in a full run)
+        look = f"sqlite:///file:{db}?mode=ro&uri=true"
+
         def created() -> bool:
             try:
-                return any(s.study_name == "w" for s in optuna.get_all_study_summaries(storage))
+                return db.exists() and any(s.study_name == "w" for s in optuna.get_all_study_summaries(look))
             except Exception:  # the file is being created
                 return False
 
