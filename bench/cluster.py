@@ -15,7 +15,10 @@ Then the load at 256 and 1,024 runners for trials of `--trial-minutes` (a 12B QL
 20 minutes): per-trial transactions times trials per second, plus each idle runner's lease
 renewals, against what one PostgreSQL takes (its default `max_connections` is 100).
 
-Use: python bench/cluster.py [--runners 16 32] [--trials-each 2]   (a few minutes on 2 cores;
+With `--proxy`, each count again through one `lorasearch proxy` (Optuna's gRPC storage proxy)
+in front of the database: the runners give `--storage grpc://...`.
+
+Use: python bench/cluster.py [--runners 16 32] [--trials-each 2] [--proxy]   (minutes on 2 cores;
 32 Python processes start at once, so trials per minute here measure this machine's CPU, the
 per-trial figures do not depend on it)
 """
@@ -68,8 +71,31 @@ def _connections(server, database: str) -> int:
     return next(int(x) for x in row.split() if x.strip().isdigit())
 
 
-def measure(server, runners: int, trials_each: int, lost_after: float, root: Path) -> dict[str, float]:
-    database = f"c{runners}"
+def _proxy(url: str, root: Path) -> tuple[subprocess.Popen, str]:
+    """`lorasearch proxy` in front of `url` on a free port; the runners' grpc:// URL."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = root / f"proxy{port}.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lorasearch_tui", "proxy", "--port", str(port)],
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "LORASEARCH_STORAGE": url, "PYTHONUNBUFFERED": "1"},
+    )
+    while "serving" not in log.read_text():
+        if proc.poll() is not None:
+            raise SystemExit(f"the proxy did not start: {log.read_text()}")
+        time.sleep(0.2)
+    return proc, f"grpc://127.0.0.1:{port}"
+
+
+def measure(
+    server, runners: int, trials_each: int, lost_after: float, root: Path, proxy: bool = False
+) -> dict[str, float]:
+    database = f"c{runners}{'p' if proxy else ''}"
     server.psql(f"CREATE DATABASE {database};")
     url = server.get_uri(database)
     script = root / "runner.py"
@@ -84,6 +110,8 @@ def measure(server, runners: int, trials_each: int, lost_after: float, root: Pat
     time.sleep(1.0)  # let pg_stat_database's counters settle
     before = _stats(server, database)
     own = _connections(server, database)  # this process's: its Optuna engine, the sampling psql
+    served = _proxy(url, root) if proxy else None
+    runners_url = served[1] if served else url
     peak = [0]
     stop = threading.Event()
 
@@ -102,7 +130,7 @@ def measure(server, runners: int, trials_each: int, lost_after: float, root: Pat
         command = [
             sys.executable,
             str(script),
-            url,
+            runners_url,
             "study",
             str(n_trials),
             str(folder / "out"),
@@ -114,6 +142,9 @@ def measure(server, runners: int, trials_each: int, lost_after: float, root: Pat
     wall = time.monotonic() - began
     stop.set()
     sampler.join()
+    if served:
+        served[0].send_signal(2)  # SIGINT: the proxy stops as on Ctrl+C
+        served[0].wait()
     time.sleep(1.0)
     after = _stats(server, database)
     study = optuna.load_study(study_name="study", storage=url)
@@ -122,6 +153,7 @@ def measure(server, runners: int, trials_each: int, lost_after: float, root: Pat
     transactions = after["transactions"] - before["transactions"]
     return {
         "runners": runners,
+        "label": f"{runners}{' via proxy' if proxy else ''}",
         "failed_runners": sum(c != 0 for c in codes),
         "trials": done,
         "wall_s": wall,
@@ -141,6 +173,9 @@ def main() -> int:
     parser.add_argument("--trials-each", type=int, default=2)
     parser.add_argument("--lost-after", type=float, default=180.0)
     parser.add_argument("--trial-minutes", type=float, default=20.0, help="a real trial, for the projection")
+    parser.add_argument(
+        "--proxy", action="store_true", help="also each count through one `lorasearch proxy` (gRPC)"
+    )
     args = parser.parse_args()
     import pgserver
 
@@ -155,15 +190,20 @@ def main() -> int:
     server = pgserver.get_server(root / "pg", cleanup_mode="stop")
     try:
         rows = [measure(server, n, args.trials_each, args.lost_after, root) for n in args.runners]
+        proxied = (
+            [measure(server, n, args.trials_each, args.lost_after, root, True) for n in args.runners]
+            if args.proxy
+            else []
+        )
     finally:
         server.cleanup()
     print(
-        f"{'runners':>8}{'trials':>8}{'wall s':>8}{'trials/min':>11}{'tx/trial':>10}{'tx/s':>8}"
+        f"{'runners':>16}{'trials':>8}{'wall s':>8}{'trials/min':>11}{'tx/trial':>10}{'tx/s':>8}"
         f"{'rows r/trial':>13}{'rows w/trial':>13}{'peak conns':>11}{'retries':>8}{'failed':>7}"
     )
-    for r in rows:
+    for r in rows + proxied:
         print(
-            f"{r['runners']:>8}{r['trials']:>8}{r['wall_s']:>8.1f}{r['trials_per_min']:>11.1f}"
+            f"{r['label']:>16}{r['trials']:>8}{r['wall_s']:>8.1f}{r['trials_per_min']:>11.1f}"
             f"{r['tx_per_trial']:>10.1f}{r['tx_per_s']:>8.1f}{r['rows_read_per_trial']:>13.0f}"
             f"{r['rows_written_per_trial']:>13.0f}{r['peak_connections']:>11}{r['retries']:>8}"
             f"{r['failed_runners']:>7}"
@@ -179,7 +219,7 @@ def main() -> int:
         trials_s = n / (args.trial_minutes * 60)
         tx_s = trials_s * last["tx_per_trial"] + 4 * n / renew_s
         print(f"  {n:>5} runners: {tx_s:6.1f} transactions/s, about {conns_each * n:.0f} connections")
-    return 0 if all(r["failed_runners"] == 0 for r in rows) else 1
+    return 0 if all(r["failed_runners"] == 0 for r in rows + proxied) else 1
 
 
 if __name__ == "__main__":

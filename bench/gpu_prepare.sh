@@ -42,7 +42,7 @@ rm -f plotly-* matplotlib-* fonttools-* kiwisolver-* contourpy-* cycler-* pypars
       pygments-* requests-* certifi-* charset_normalizer-* urllib3-* psutil-* httpx-* httpcore-* \
       attrs-* execnet-* pathspec-* xxhash-* mdurl-* \
       boto3-* botocore-* s3transfer-* jmespath-* moto-* flask-* flask_cors-* blinker-* itsdangerous-* \
-      py_partiql_parser-* responses-* xmltodict-* werkzeug-* cryptography-* cffi-* pycparser-*
+      py_partiql_parser-* responses-* xmltodict-* werkzeug-* cryptography-* cffi-* pycparser-* grpcio-*
 size=$(du -sm . | cut -f1)
 echo "trimmed .whl: ${size} MB in $(find . -maxdepth 1 -name "*.whl" | wc -l) wheels"
 [ "$size" -lt 60 ] || { echo "still over 60 MB: drop more before carrying it"; exit 1; }

@@ -395,6 +395,14 @@ MUTANTS = [
         (T + "test_checkpoint_resume.py::test_a_search_killed_mid_trial_resumes_it_from_its_checkpoint",),
         "a rerun recorded for good frees the checkpoints of the trials it reran",
     ),
+    Mutant(
+        "grpc-proxy-storage",
+        "lorasearch_tui/store/_storage.py",
+        "        if proxy is not None:  # `lorasearch proxy` (or Optuna's own) in front of the database",
+        "        if False:",
+        (T + "test_grpc_proxy.py::test_a_search_through_the_proxy_lands_in_the_database",),
+        "--storage grpc://HOST:PORT reaches the database through the proxy",
+    ),
     # Study names
     Mutant(
         "study-name-rule",

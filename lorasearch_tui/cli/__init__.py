@@ -65,6 +65,7 @@ for command in (
     search.search,
     search.demo,
     search.watch,
+    search.proxy,
     evaluate.evaluate,
     results.studies,
     results.show,

@@ -359,3 +359,34 @@ def home() -> None:
         except typer.Exit as stop:  # a search that ended badly said why on stderr
             if stop.exit_code == ExitCode.INTERRUPTED:
                 raise
+
+
+def proxy(
+    storage: StorageOption = None,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on: 0.0.0.0 for every interface.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 13000,
+) -> None:
+    """Serve a study storage to many runners through Optuna's gRPC proxy (pip install
+    'lorasearch-tui[grpc]'): they give `--storage grpc://HOST:PORT`, and the database sees this
+    one process instead of two connections per runner. Run it beside the database; Ctrl+C
+    stops it."""
+    from ..errors import UserError
+    from ..store import mask_password, open_storage
+
+    with user_errors():
+        if not storage:
+            raise UserError("--storage: give the database the proxy serves (or set LORASEARCH_STORAGE)")
+        if storage.startswith("grpc:"):
+            raise UserError("--storage: a proxy serves a database, not another proxy")
+        try:
+            from optuna.storages import run_grpc_proxy_server
+        except ImportError:
+            raise UserError("the gRPC proxy needs grpcio: pip install 'lorasearch-tui[grpc]'") from None
+        served = open_storage(storage)
+    print(f"serving {mask_password(storage)} at grpc://{host}:{port}; Ctrl+C stops it", flush=True)
+    try:
+        run_grpc_proxy_server(served, host=host, port=port)
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None

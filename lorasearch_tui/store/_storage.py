@@ -30,6 +30,7 @@ _log = logging.getLogger("lorasearch.search")
 PATIENCE_ENV = "LORASEARCH_STORAGE_PATIENCE"
 DEFAULT_PATIENCE_S = 300.0
 SQLITE_BUSY_S = 30.0  # SQLite's own wait for a lock, per attempt
+GRPC_READY_S = 10.0  # how long a gRPC storage proxy may take to answer when a storage opens
 
 
 class StorageUnavailable(RunFailure):
@@ -134,12 +135,21 @@ def open_storage(  # noqa: C901 - one branch per storage kind (sqlite, journal, 
     elif url.split(":", 1)[0] == "mysql":
         url = "mysql+pymysql" + url[url.index(":") :]
         _require("pymysql", "MySQL", "mysql")
+    proxy = grpc_address(url)
+    if proxy is not None:
+        _require("grpc", "gRPC proxy", "grpc")
 
     def connect() -> Any:
         if journal is not None:
             from optuna.storages.journal import JournalFileBackend, JournalStorage
 
             return JournalStorage(JournalFileBackend(str(journal)))
+        if proxy is not None:  # `lorasearch proxy` (or Optuna's own) in front of the database
+            from optuna.storages import GrpcStorageProxy
+
+            client = GrpcStorageProxy(host=proxy[0], port=proxy[1])
+            client.wait_server_ready(timeout=GRPC_READY_S)  # none there: said at once
+            return client
         return optuna.storages._CachedStorage(
             optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
         )
@@ -157,6 +167,26 @@ def open_storage(  # noqa: C901 - one branch per storage kind (sqlite, journal, 
             raise UserError(f"--storage: {label} holds no Optuna studies ({first_line(exc)})") from None
         raise UserError(f"--storage: cannot open {label}: {first_line(exc)}") from None
     return _retrying_storage_class()(inner, label, path, patience, cancel)
+
+
+def grpc_address(url: str) -> tuple[str, int] | None:
+    """(host, port) of a `grpc://HOST:PORT` storage URL, else None.
+
+    Raises:
+        UserError: a grpc URL without a host or a port.
+    """
+    from urllib.parse import urlparse
+
+    if not url.startswith("grpc:"):
+        return None
+    parsed = urlparse(url)
+    try:
+        port = parsed.port
+    except ValueError:
+        port = None
+    if not parsed.hostname or port is None:
+        raise UserError(f"--storage: {mask_password(url)} is not grpc://HOST:PORT")
+    return parsed.hostname, port
 
 
 def _made_meanwhile(connect: Callable[[], Any], attempts: int = 5) -> Any:
@@ -199,6 +229,8 @@ def _kind(exc: BaseException) -> str:
         exc, FileNotFoundError | PermissionError | IsADirectoryError
     ):
         return "retry"  # a shared file system's hiccup (a journal file over NFS)
+    if type(exc).__module__.startswith("grpc") and "UNAVAILABLE" in str(exc):
+        return "retry"  # the gRPC proxy restarting, or its network dropped
     if isinstance(exc, sa.DBAPIError | sa.DisconnectionError | sa.TimeoutError):
         text = str(getattr(exc, "orig", exc)).lower()
         if "disk is full" in text or "no space left" in text:
