@@ -334,8 +334,8 @@ MUTANTS = [
     Mutant(
         "artifacts-upload",
         "lorasearch_tui/search/_runner.py",
-        "            self._upload(live, lambda: upload_trial(trial, live.folder, self._artifacts))\n",
-        "            pass\n",
+        "lambda: upload_trial(trial, live.folder, self._artifacts)",
+        "lambda: None",
         (T + "test_artifacts.py::test_a_trial_fetched_from_the_file_store_on_a_host_without_its_folder",),
         "a complete trial's adapter is uploaded to the study's artifact store",
     ),
@@ -357,7 +357,7 @@ MUTANTS = [
     ),
     Mutant(
         "artifacts-upload-never-fails-a-trial",
-        "lorasearch_tui/search/_runner.py",
+        "lorasearch_tui/store/_artifacts.py",
         "except Exception as exc:  # noqa: BLE001 - any store error (network, permissions, quota)",
         "except OSError as exc:  # noqa: BLE001 - any store error (network, permissions, quota)",
         (T + "test_artifacts.py::test_a_trial_fetched_from_s3_and_a_failed_upload_fails_no_trial",),

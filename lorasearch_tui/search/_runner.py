@@ -46,7 +46,6 @@ from ..store import (
     best_trial,
     done_count,
     finished,
-    first_line,
     importances,
     open_artifacts,
     pareto_trials,
@@ -54,6 +53,7 @@ from ..store import (
     record_surplus,
     recover,
     search_finished,
+    send_or_say,
     surplus_reason,
     tell_or_keep,
     trial_counts,
@@ -343,19 +343,6 @@ class SearchRunner:
             except RunFailure:  # the storage is gone: the trial's file has it
                 pass
 
-    def _upload(self, live: LiveTrial, send: Any) -> None:
-        """Send a trial's files to the shared artifact store: retried by the store, then said in
-        one line if it still fails; never the trial's failure (its files stay in its folder)."""
-        try:
-            send()
-        except Exception as exc:  # noqa: BLE001 - any store error (network, permissions, quota)
-            _log.warning(
-                "trial %d: not uploaded to the artifact store (its files stay in %s): %s",
-                live.number,
-                live.folder,
-                first_line(exc),
-            )
-
     def _save_running(self, facts: dict[str, Any]) -> dict[int, int | Ending | None]:
         """With `--checkpoint-every`, an interrupted search (Ctrl+C, SIGTERM, a scheduler's
         USR1) first has each running trial write a checkpoint at the end of its step, so that
@@ -385,7 +372,7 @@ class SearchRunner:
         outcome = ending.outcome
         complete = outcome.state == "COMPLETE" and self._artifacts is not None
         if complete:  # before it is told: Optuna adds no artifact to a finished trial
-            self._upload(live, lambda: upload_trial(trial, live.folder, self._artifacts))
+            send_or_say(live.number, live.folder, lambda: upload_trial(trial, live.folder, self._artifacts))
         tell_or_keep(outcome, study, trial, live.config)
         if ending.replace_worker:
             slot.replaced(outcome.fail_reason or "")
@@ -393,7 +380,11 @@ class SearchRunner:
         self._sink.emit(finished(outcome, best_trial(study), pareto))
         write_trial_results(outcome, live.config)
         if complete:
-            self._upload(live, lambda: upload_results(study, live.number, live.folder, self._artifacts))
+            send_or_say(
+                live.number,
+                live.folder,
+                lambda: upload_results(study, live.number, live.folder, self._artifacts),
+            )
         write_best_files(study, self._config)
         if not (outcome.interrupted or ending.budget):  # for good: no rerun resumes from these
             # (a trial the failure budget stopped runs again at --resume, from its checkpoint)

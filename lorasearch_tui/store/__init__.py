@@ -13,6 +13,7 @@ from ._artifacts import (
     check_artifacts_url,
     fetch_adapter,
     open_artifacts,
+    send_or_say,
     upload_results,
     upload_trial,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "check_artifacts_url",
     "fetch_adapter",
     "open_artifacts",
+    "send_or_say",
     "upload_results",
     "upload_trial",
     "best_files",

@@ -22,6 +22,7 @@ import logging
 import os
 import tarfile
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote, urlparse
@@ -29,6 +30,7 @@ from urllib.parse import unquote, urlparse
 from ..errors import UserError
 from ._outcomes import TRIAL_RESULTS
 
+_log = logging.getLogger("lorasearch.search")  # said among the search's lines
 ARTIFACTS_ATTR = "lorasearch_artifacts"  # the study's artifact store URL
 ENV_VAR = "LORASEARCH_ARTIFACTS"
 ADAPTER_TAR = "adapter.tar"
@@ -132,6 +134,22 @@ def upload_trial(trial: Any, folder: Path, store: Any) -> list[str]:
         upload_artifact(artifact_store=store, file_path=str(generations), study_or_trial=trial)
         sent.append(generations.name)
     return sent
+
+
+def send_or_say(number: int, folder: Path, send: Callable[[], Any]) -> None:
+    """Send trial `number`'s files to the store: retried by the store, then said in one line if
+    it still fails; never the trial's failure (its files stay in `folder`)."""
+    from ._storage import first_line
+
+    try:
+        send()
+    except Exception as exc:  # noqa: BLE001 - any store error (network, permissions, quota)
+        _log.warning(
+            "trial %d: not uploaded to the artifact store (its files stay in %s): %s",
+            number,
+            folder,
+            first_line(exc),
+        )
 
 
 def upload_results(study: Any, number: int, folder: Path, store: Any) -> None:
