@@ -71,7 +71,9 @@ def _chain(study: Any, number: int | None) -> list[tuple[int, Path | None]]:
     """Trial `number` and the trials it reruns, newest first: (number, folder)."""
     trials = study.get_trials(deepcopy=False) if number is not None else []
     chain: list[tuple[int, Path | None]] = []
-    while number is not None and 0 <= number < len(trials) and number not in dict(chain):
+    seen: set[int] = set()
+    while number is not None and 0 <= number < len(trials) and number not in seen:
+        seen.add(number)
         folder = trials[number].user_attrs.get("trial_dir")
         chain.append((number, Path(folder) if folder else None))
         number = trials[number].user_attrs.get("rerun_of")

@@ -276,9 +276,10 @@ class SearchRunner:
         # early stopping's patience and best adapter are not in a checkpoint: such a trial starts over
         if params.early_stopping_patience is None:
             live.resumed = resume_point(study, live.rerun_of)
-        resumed_at = live.resumed.step if live.resumed is not None else None
+        resumed_at = None
         if live.resumed is not None:
-            trial.set_user_attr(RESUMED_ATTR, {"trial": live.resumed.trial, "step": live.resumed.step})
+            resumed_at = live.resumed.step
+            trial.set_user_attr(RESUMED_ATTR, {"trial": live.resumed.trial, "step": resumed_at})
         self._sink.emit(TrialStarted(trial.number, shown, live.rerun_of, where, str(live.folder), resumed_at))
         failed = slot.begin(trial, live, config.trial_timeout, self._options.checkpoint_every)
         if failed is not None:

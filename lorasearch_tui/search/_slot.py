@@ -181,10 +181,7 @@ class WorkerSlot:
                         live.log(message)
                         self._sink.emit(message)
                     case EvalLogged():
-                        self.worker.send(Decision(trial=live.number, step=message.step, prune=False))
-                        decided = replace(message, pruned=False)
-                        live.log(decided)
-                        self._sink.emit(decided)
+                        self._answer(running, message, prune=False)
                     case Finished() | Failed():
                         return self._handle(running, message)
         except (WorkerDied, ProtocolError, OSError):
@@ -312,10 +309,14 @@ class WorkerSlot:
                 _log.warning(
                     "trial %d, step %d: not pruned, the storage did not answer: %s", live.number, step, exc
                 )
-        self.worker.send(Decision(trial=live.number, step=step, prune=prune))
+        self._answer(running, message, prune)
+
+    def _answer(self, running: _Running, message: EvalLogged, prune: bool) -> None:
+        """Send the worker the decision on its eval; log and show the eval with it."""
+        self.worker.send(Decision(trial=running.live.number, step=message.step, prune=prune))
         running.clock.answered()
         decided = replace(message, pruned=prune)
-        live.log(decided)
+        running.live.log(decided)
         self._sink.emit(decided)
 
     def _replay(self, trial: Any, live: LiveTrial, curve: list[StepLogged | EvalLogged]) -> None:
