@@ -738,6 +738,30 @@ MUTANTS = [
         (T + "test_demo_reads.py::test_two_processes_building_the_demo_at_once_build_it_once",),
         "processes that start together build the demo once; the others wait for it",
     ),
+    Mutant(
+        "tui-progress-at-tick",
+        "lorasearch_tui/tui/search_screen.py",
+        "        if self._progress_pending:\n            self.redraw()\n",
+        "",
+        (T + "test_tui.py::test_a_running_trials_steps_and_samples_are_drawn_at_the_next_tick",),
+        "a running trial's steps reach the screen (drawn once a second, not per step)",
+    ),
+    Mutant(
+        "tui-hardware-at-tick",
+        "lorasearch_tui/tui/search_screen.py",
+        "            self.query_one(GpuPanel).show(self.state)\n",
+        "",
+        (T + "test_tui.py::test_a_running_trials_steps_and_samples_are_drawn_at_the_next_tick",),
+        "a hardware sample reaches the GPU pane (drawn once a second)",
+    ),
+    Mutant(
+        "tui-tree-relabelled",
+        "lorasearch_tui/tui/widgets/config_tree.py",
+        "                self._leaves[name].set_label(label)\n",
+        "",
+        (T + "test_tui.py::test_a_running_trials_steps_and_samples_are_drawn_at_the_next_tick",),
+        "the config tree shows the running trial's values (relabelled, not rebuilt)",
+    ),
 ]
 
 

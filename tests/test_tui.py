@@ -383,6 +383,50 @@ async def test_a_column_grows_to_the_values_a_running_row_later_holds():
         assert table.columns["peak mem"].content_width >= len("23.40 GiB")
 
 
+async def test_a_running_trials_steps_and_samples_are_drawn_at_the_next_tick():
+    """Steps, evals and hardware samples alone (no trial starting or ending) are drawn once a
+    second, with the header's clock, not as each comes: batched, never dropped; and the config
+    tree follows the running trial's values on the same leaves (never rebuilt: its cursor
+    stays). Mutations: `SearchScreen.tick` without its redraw -> the steps never show; without
+    the GPU pane's -> the sample never shows; the tree's labels left as built -> no value."""
+    from helpers.fake_engine import script
+
+    from lorasearch_tui.events import EvalLogged, HardwareSampled, StepLogged, TrialStarted
+
+    started, go, done = script()[0], threading.Event(), threading.Event()
+
+    def engine(sink) -> None:
+        sink.emit(started)
+        sink.emit(TrialStarted(0, {"learning_rate": 0.01, "lora_r": 8}))
+        go.wait(30)  # the RUNNING row is on screen: from here on, only progress
+        for step in range(1, 6):
+            sink.emit(StepLogged(0, step, 10, 2.0 - step / 10, 0.01))
+        sink.emit(EvalLogged(0, 5, 1.5))
+        sink.emit(HardwareSampled((), 2 * 2**30, 8 * 2**30, int(0.7 * 2**30), "no NVIDIA GPU found"))
+        done.wait(30)
+
+    app = SearchApp(engine, SearchControls(), clock=lambda: 100.0)
+    async with app.run_test(size=(160, 48)) as pilot:
+        try:
+            table, tree = app.query_one(TrialTable), app.query_one(ConfigTree)
+            await wait_until(pilot, lambda: table.row_count == 1, timeout=10)
+            leaves = list(tree.root.children[0].children)
+            assert str(leaves[0].label).startswith("learning_rate = 0.01")
+            go.set()
+            columns = [str(c.label) for c in table.columns.values()]
+            gpu = app.query_one(GpuPanel).query_one("#gpu-text")
+
+            def drawn() -> bool:
+                steps = table_rows(app)[0][columns.index("steps")]
+                return steps == "5/10" and "0.70 GiB" in str(gpu.render())
+
+            await wait_until(pilot, drawn, timeout=5)  # a tick is a second
+            assert list(tree.root.children[0].children) == leaves  # the same leaves, relabelled
+        finally:
+            go.set()
+            done.set()  # the engine's thread ends with the test, passed or failed
+
+
 async def test_watch_of_a_study_nobody_runs_says_so(tmp_path):
     """Its search process is gone: no time left is made up (it once showed "left ~7m46s")."""
     import socket

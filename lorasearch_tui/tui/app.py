@@ -77,6 +77,7 @@ class SearchApp(SteeringKeys, App[int]):
         self._log_handler: LogHandler | None = None
         self._propagate = True
         self._panes = SearchScreen(self.state, self._refresh_header)
+        self._keys_shown: tuple[bool | None, ...] = ()  # `check_action` of each key, last drawn
 
     @classmethod
     def for_search(
@@ -168,7 +169,7 @@ class SearchApp(SteeringKeys, App[int]):
         screen that shows what they change."""
         self._panes.redraw_for(kinds)
         if kinds & {TrialStarted, TrialFinished, SearchFinished, SearchStarted}:
-            self.refresh_bindings()
+            self._refresh_keys()
         if ParamImportances in kinds and isinstance(self.screen, ImportancesScreen):
             self.screen.update_from(self.state)
         if TrialFinished in kinds and isinstance(self.screen, ParetoScreen):
@@ -188,12 +189,23 @@ class SearchApp(SteeringKeys, App[int]):
             self.query_one(LogPane).write(text)
             self.notify(text, severity="error", timeout=30)
         if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
-            self.refresh_bindings()
+            self._refresh_keys()
             self._refresh_header()
             if self._quitting or self._exit_code == ExitCode.INTERRUPTED:
                 self.exit(self._exit_code, return_code=self._exit_code)
 
+    def _refresh_keys(self) -> None:
+        """Redraw the footer's keys when one of them is shown, greyed out or hidden otherwise
+        than before. The footer rebuilds every key's widget when asked, a tenth of a second of
+        a core or more, which at every trial's start and end was most of what the screen cost
+        (bench/overhead.py); most of them change no key."""
+        keys = tuple(self.check_action(key.action, ()) for key in KEYS)
+        if keys != self._keys_shown:
+            self._keys_shown = keys
+            self.refresh_bindings()
+
     def _tick(self) -> None:
+        self._panes.tick()
         self._refresh_header()
         self._panes.follow_logs()
 

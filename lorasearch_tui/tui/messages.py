@@ -8,6 +8,7 @@ refresh, not one per step, and no event is ever dropped.
 from __future__ import annotations
 
 import queue
+import threading
 
 from textual.message import Message
 
@@ -35,16 +36,20 @@ class TuiSink:
     def __init__(self) -> None:
         self.queue: queue.SimpleQueue[Event] = queue.SimpleQueue()
         self._app = None
+        self._woken = threading.Event()  # an EventsArrived is on its way and not yet drained
 
     def attach(self, app) -> None:  # noqa: ANN001 - a textual App
         self._app = app
 
     def emit(self, event: Event) -> None:
         self.queue.put(event)
-        if self._app is not None:
+        # one wake-up for a burst: the app drains everything queued when it wakes
+        if self._app is not None and not self._woken.is_set():
+            self._woken.set()
             self._app.post_message(EventsArrived())
 
     def drain(self) -> list[Event]:
+        self._woken.clear()  # before draining: an event queued from here on wakes the app again
         events = []
         while True:
             try:

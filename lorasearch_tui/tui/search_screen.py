@@ -7,7 +7,6 @@ into, so a pane can change without touching how a search runs or is steered.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,7 +20,6 @@ from .messages import EventsArrived
 from .widgets import ConfigTree, GpuPanel, LogPane, LossChart, StudyHeader, TrialTable
 
 _PROGRESS = {StepLogged, EvalLogged, HardwareSampled}  # events that only move a running trial on
-PROGRESS_REDRAW_S = 0.5
 
 
 class SearchScreen(Screen[None]):
@@ -33,8 +31,8 @@ class SearchScreen(Screen[None]):
         self.state = state
         self._header = header
         self._top_height = 0
-        self._last_redraw = float("-inf")
-        self._redraw_pending = False
+        self._progress_pending = False  # steps or evals came since the last redraw
+        self._hardware_pending = False  # a hardware sample came since the GPU pane was drawn
         self.ready = False  # the panes are mounted: events may be drawn
 
     def compose(self) -> ComposeResult:
@@ -54,30 +52,29 @@ class SearchScreen(Screen[None]):
         self.app.post_message(EventsArrived())  # what came before the panes were there
 
     def redraw_for(self, kinds: set[type]) -> None:
-        """Redraw only the panes these events touch: a hardware sample a second must not cost a
-        table and a chart (watching stays well under 5% of a core). A trial's steps and evals
-        come several times a second: their rows and curves are redrawn at most every
-        PROGRESS_REDRAW_S (the screen's layout and rendering were the search parent's main CPU
-        cost, taken from the training beside it: bench/overhead.py)."""
-        if kinds - {HardwareSampled} and kinds <= _PROGRESS:
-            now = time.monotonic()
-            if now - self._last_redraw < PROGRESS_REDRAW_S:
-                if not self._redraw_pending:
-                    self._redraw_pending = True
-                    self.set_timer(PROGRESS_REDRAW_S - (now - self._last_redraw), self._redraw_progress)
-                kinds -= {StepLogged, EvalLogged}  # a hardware sample is still drawn
-        if kinds - {HardwareSampled}:
+        """Redraw the panes these events touch: at once for a trial's start or end and the
+        like; a running trial's steps and evals and the hardware samples at the next `tick`.
+        Those come several times a second; drawn as they came, they cost the screen a frame
+        each (the table and the chart most), and the screen's rendering was the search
+        parent's main CPU cost, taken from the training beside it (bench/overhead.py)."""
+        self._hardware_pending = self._hardware_pending or HardwareSampled in kinds
+        if kinds - _PROGRESS:
             self.redraw()
-        if HardwareSampled in kinds:
-            self.query_one(GpuPanel).show(self.state)
+        else:
+            self._progress_pending = self._progress_pending or bool(kinds & {StepLogged, EvalLogged})
 
-    def _redraw_progress(self) -> None:
-        self._redraw_pending = False
-        self.redraw()
+    def tick(self) -> None:
+        """Once a second (the app's clock): what came meanwhile, drawn in one frame with the
+        header's new time."""
+        if self._progress_pending:
+            self.redraw()
+        if self._hardware_pending:
+            self._hardware_pending = False
+            self.query_one(GpuPanel).show(self.state)
 
     def redraw(self) -> None:
         """The panes that follow the trials: table, chart, config tree, header."""
-        self._last_redraw = time.monotonic()
+        self._progress_pending = False
         self._fit_panes()
         started = self.state.started
         if started is not None:

@@ -20,7 +20,9 @@ class ConfigTree(Tree[str]):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("config", **kwargs)
         self.show_root = False
-        self._shown: tuple[Any, ...] | None = None
+        self._study: str | None = None  # the study the tree was built for
+        self._leaves: dict[str, Any] = {}  # the search space's leaves, by parameter
+        self._labels: dict[str, str] = {}  # what they say now
 
     def show(self, state: SearchState) -> None:
         started = state.started
@@ -28,17 +30,27 @@ class ConfigTree(Tree[str]):
             return
         running = state.trials.get(state.running) if state.running is not None else None
         current = running.params if running else {}
-        key = (started.study_name, tuple(sorted(current.items())))
-        if key == self._shown:
-            return  # rebuilding a tree resets its cursor; only do it when something changed
-        self._shown = key
-        self.clear()
-        space = self.root.add("search space", expand=True)
+        if started.study_name != self._study:
+            self._make(state)
         for name, dist in started.space.items():
             # The running trial's value first: it is what changes, and it must survive a
             # narrow terminal that cuts the end of the line.
             value = f" = {_fmt(current[name])}" if name in current else ""
-            space.add_leaf(f"{name}{value}  {dist}")
+            label = f"{name}{value}  {dist}"
+            if self._labels.get(name) != label:
+                # one line redrawn, where rebuilding the tree at every trial's start and end
+                # asked the screen for a new layout per leaf (and reset the cursor)
+                self._labels[name] = label
+                self._leaves[name].set_label(label)
+
+    def _make(self, state: SearchState) -> None:
+        started = state.started
+        assert started is not None
+        self._study = started.study_name
+        self.clear()
+        space = self.root.add("search space", expand=True)
+        self._leaves = {name: space.add_leaf(f"{name}  {dist}") for name, dist in started.space.items()}
+        self._labels = {name: f"{name}  {dist}" for name, dist in started.space.items()}
         fixed = self.root.add("fixed", expand=True)
         for name, value in started.fixed.items():
             fixed.add_leaf(f"{name}: {_fmt(value)}")

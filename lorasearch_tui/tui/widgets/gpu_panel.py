@@ -52,6 +52,8 @@ def describe_sample(sample: HardwareSampled) -> Text:
 class GpuPanel(Vertical):
     """Latest hardware sample and the history of the memory that matters most."""
 
+    _lines = 1  # the sample's lines last shown
+
     def compose(self) -> ComposeResult:
         yield Static("waiting for the first sample...", id="gpu-text")
         yield Sparkline([], id="gpu-history")
@@ -59,7 +61,11 @@ class GpuPanel(Vertical):
     def show(self, state: SearchState) -> None:
         if not state.hardware:
             return
-        self.query_one("#gpu-text", Static).update(describe_sample(state.hardware[-1]))
+        text = describe_sample(state.hardware[-1])
+        lines = len(text.plain.splitlines())
+        # a sample a second: a new layout only when the text grew or shrank by a line
+        self.query_one("#gpu-text", Static).update(text, layout=lines != self._lines)
+        self._lines = lines
         history = [
             (s.gpus[0]["used_bytes"] if s.gpus else s.worker_rss_bytes or s.host_used_bytes) / 2**30
             for s in state.hardware

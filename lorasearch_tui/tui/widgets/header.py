@@ -12,12 +12,17 @@ from ...events import SearchState, fmt_seconds, tied
 
 
 class StudyHeader(Static):
-    """Two lines about the search as a whole."""
+    """Two lines about the search as a whole.
+
+    Drawn every second and at every redraw of the trials: always two lines (the stylesheet
+    fixes its height), so an update never asks the screen for a new layout, which would cost
+    more than drawing the header itself (bench/overhead.py, the TUI's CPU).
+    """
 
     def show(self, state: SearchState, elapsed: float, mode_note: str = "") -> None:
         started = state.started
         if started is None:
-            self.update(Text("lorasearch: starting...", style="bold"))
+            self.update(Text("lorasearch: starting...", style="bold"), layout=False)
             return
         # What matters most comes first on each line: a narrow terminal cuts the ends.
         line1 = Text(no_wrap=True, overflow="ellipsis")
@@ -57,4 +62,4 @@ class StudyHeader(Static):
         elif state.worker is not None:
             line2.append(f"  worker {state.worker.state}", style="dim")
         line2.append(f"  {printable(started.storage)}")
-        self.update(Text("\n", no_wrap=True).join([line1, line2]))
+        self.update(Text("\n", no_wrap=True).join([line1, line2]), layout=False)

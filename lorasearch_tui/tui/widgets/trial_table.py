@@ -66,16 +66,19 @@ class TrialTable(DataTable):
         for number in sorted(state.trials):
             row = self._cells(state.trials[number].row, state.best_number, state.pareto, ties)
             plain = tuple(str(c) for c in row)
-            if self._shown.get(number) == plain:
+            before = self._shown.get(number)
+            if before == plain:
                 continue  # unchanged rows cost nothing
             self._shown[number] = plain
             changed = True
             key = str(number)
             if key in self.rows:
+                # Only the cells that changed (a running trial's steps, a few times a second).
                 # A row is first drawn RUNNING with blanks; a column must grow to the widest
                 # value it later holds ("1500/1500" steps, "23.40 GiB"), not keep that width.
-                for column, value in zip(self.columns, row, strict=True):
-                    self.update_cell(key, column, value, update_width=True)
+                for column, value, old, new in zip(self.columns, row, before or plain, plain, strict=True):
+                    if old != new or before is None:
+                        self.update_cell(key, column, value, update_width=True)
             else:
                 self.add_row(*row, key=key)
         if changed and self._sort_index:
