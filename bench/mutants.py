@@ -762,6 +762,22 @@ MUTANTS = [
         (T + "test_tui.py::test_a_running_trials_steps_and_samples_are_drawn_at_the_next_tick",),
         "the config tree shows the running trial's values (relabelled, not rebuilt)",
     ),
+    Mutant(
+        "worker-wandb-hidden",
+        "lorasearch_tui/worker/_loop.py",
+        '        sys.modules["wandb"] = None  # type: ignore[assignment]\n',
+        "        pass\n",
+        (T + "test_worker.py::test_a_worker_hides_wandb_unless_its_trials_report_to_it",),
+        "a worker that does not report to W&B does not import it (TRL would: 0.6 s a start)",
+    ),
+    Mutant(
+        "worker-wandb-kept-for-wandb",
+        "lorasearch_tui/worker/_loop.py",
+        'if params.report_to != "wandb" and "trl" not in sys.modules',
+        'if "trl" not in sys.modules',
+        (T + "test_worker.py::test_a_worker_hides_wandb_unless_its_trials_report_to_it",),
+        "a worker whose trials report to W&B keeps it",
+    ),
 ]
 
 

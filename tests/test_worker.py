@@ -165,3 +165,28 @@ def test_five_trials_in_one_real_worker_never_find_the_base_changed(tmp_path):
         worker.stop()
     log = (tmp_path / "w.log").read_text()
     assert log.count("Loading ") == 1 and "the base model changed" not in log
+
+
+def test_a_worker_hides_wandb_unless_its_trials_report_to_it():
+    """TRL imports wandb whenever it is installed, reporting or not (0.6 s of every worker's
+    start); a worker whose trials do not report to W&B marks it absent before TRL is imported
+    (find_spec, TRL's and Transformers' test, then finds nothing), and one whose trials do
+    leaves it. Mutations: the `report_to` check dropped -> a W&B run cannot find wandb; the
+    hiding dropped -> TRL imports it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import importlib.util, sys\n"
+        "from lorasearch_tui.config import TrainParams\n"
+        "from lorasearch_tui.worker._loop import _hide_unused_wandb\n"
+        "_hide_unused_wandb(TrainParams(report_to=sys.argv[1]))\n"
+        "try:\n    import wandb\nexcept ImportError:\n    wandb = None\n"
+        "print(importlib.util.find_spec('wandb') is not None, wandb is not None)\n"
+    )
+    for report_to, seen in (("none", ["False", "False"]), ("wandb", ["True", "True"])):
+        done = subprocess.run(
+            [sys.executable, "-c", code, report_to], capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.split() == seen, (report_to, done.stdout)
