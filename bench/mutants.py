@@ -749,8 +749,8 @@ MUTANTS = [
     Mutant(
         "tui-hardware-at-tick",
         "lorasearch_tui/tui/search_screen.py",
-        "            self.query_one(GpuPanel).show(self.state)\n",
-        "",
+        "                pane.show(self.state)\n",
+        "                pass\n",
         (T + "test_tui.py::test_a_running_trials_steps_and_samples_are_drawn_at_the_next_tick",),
         "a hardware sample reaches the GPU pane (drawn once a second)",
     ),
@@ -777,6 +777,14 @@ MUTANTS = [
         'if "trl" not in sys.modules',
         (T + "test_worker.py::test_a_worker_hides_wandb_unless_its_trials_report_to_it",),
         "a worker whose trials report to W&B keeps it",
+    ),
+    Mutant(
+        "report-to-not-searched",
+        "lorasearch_tui/config/_load.py",
+        '    "report_to": "where trials are logged is not',
+        '    "not_a_param": "where trials are logged is not',
+        (T + "test_objective.py::test_the_objective_block_is_checked_with_its_path",),
+        "report_to cannot be searched: a worker's trials agree on it (it hides wandb otherwise)",
     ),
 ]
 

@@ -85,6 +85,9 @@ def test_the_objective_block_is_checked_with_its_path():
     assert "search_space.objective: what a search measures cannot be searched" in error(
         {"search_space": {"objective": {"type": "categorical", "choices": ["cer"]}}}
     )
+    assert "search_space.report_to: where trials are logged is not a hyperparameter" in error(
+        {"search_space": {"report_to": {"type": "categorical", "choices": ["none", "wandb"]}}}
+    )  # a worker hides wandb from TRL unless its first trial reports to it
     assert parse_config({"objective": {"metric": "exact_match"}}, "c").params.objective.goal == "maximize"
     assert parse_config({"objective": {"metric": "cer"}}, "c").params.objective.goal == "minimize"
 

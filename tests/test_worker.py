@@ -176,6 +176,7 @@ def test_a_worker_hides_wandb_unless_its_trials_report_to_it():
     import subprocess
     import sys
 
+    pytest.importorskip("wandb")  # a test dependency; without it there is nothing to hide
     code = (
         "import importlib.util, sys\n"
         "from lorasearch_tui.config import TrainParams\n"

@@ -167,6 +167,18 @@ def _check_downloads(label: str, name: str, dist: Any) -> None:
             )
 
 
+_MEASURED = "what a search measures cannot be searched"
+_HELD_OUT = "the held-out test records are never seen by a search, so they cannot be searched"
+_NOT_SEARCHED = {  # parameters that are no hyperparameters, and why
+    "objective": _MEASURED,
+    "objectives": _MEASURED,
+    "test_data": _HELD_OUT,
+    "test_split": _HELD_OUT,
+    # a worker hides wandb from TRL unless its first trial reports to it (worker/_loop.py)
+    "report_to": "where trials are logged is not a hyperparameter (a worker prepares for it once)",
+}
+
+
 def parse_config(raw: dict[str, Any], label: str) -> SearchConfig:
     """Validate an already-read config dict (a file's, or one stored in a study)."""
     try:
@@ -176,15 +188,8 @@ def parse_config(raw: dict[str, Any], label: str) -> SearchConfig:
 
     space = dict(parsed.search_space)
     for name, dist in space.items():
-        if name in ("objective", "objectives"):
-            raise UserError(
-                f"{label}: search_space.{name}: what a search measures cannot be searched; set it fixed"
-            )
-        if name in ("test_data", "test_split"):
-            raise UserError(
-                f"{label}: search_space.{name}: the held-out test records are never seen by a search, "
-                f"so they cannot be searched; set it fixed"
-            )
+        if name in _NOT_SEARCHED:
+            raise UserError(f"{label}: search_space.{name}: {_NOT_SEARCHED[name]}; set it fixed")
         if name not in PARAM_NAMES:
             raise UserError(
                 f"{label}: search_space.{name}: not a parameter{_did_you_mean(name, PARAM_NAMES)}"

@@ -95,6 +95,7 @@ class SteeringKeys(_App):
 
         def _engine_done(self) -> bool: ...
         def _refresh_header(self) -> None: ...
+        def _refresh_keys(self) -> None: ...
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "pareto":
@@ -137,13 +138,13 @@ class SteeringKeys(_App):
     def action_pause(self) -> None:
         self._controls.pause()
         self.notify("paused: no new trial starts (r resumes)", timeout=3)
-        self.refresh_bindings()
+        self._refresh_keys()
         self._refresh_header()
 
     def action_resume(self) -> None:
         self._controls.resume()
         self.notify("resumed", timeout=2)
-        self.refresh_bindings()
+        self._refresh_keys()
         self._refresh_header()
 
     def action_write(self) -> None:

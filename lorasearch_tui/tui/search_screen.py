@@ -66,11 +66,14 @@ class SearchScreen(Screen[None]):
     def tick(self) -> None:
         """Once a second (the app's clock): what came meanwhile, drawn in one frame with the
         header's new time."""
+        if not self.ready or not self.is_attached:
+            return  # not mounted yet, or being taken down: nothing to draw on
         if self._progress_pending:
             self.redraw()
         if self._hardware_pending:
             self._hardware_pending = False
-            self.query_one(GpuPanel).show(self.state)
+            for pane in self.query(GpuPanel):
+                pane.show(self.state)
 
     def redraw(self) -> None:
         """The panes that follow the trials: table, chart, config tree, header."""

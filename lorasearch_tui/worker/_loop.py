@@ -277,7 +277,8 @@ def _hide_unused_wandb(params: TrainParams) -> None:
     start on a CPU core. Before the training libraries are first imported, a worker whose
     trials do not report to W&B marks it absent (None in `sys.modules`: `import wandb` fails
     and `importlib.util.find_spec`, which is how Transformers and TRL look for it, finds
-    nothing). A search's trials share `report_to`, so a worker never needs it later."""
+    nothing). A search's trials share `report_to` (it cannot be searched: `parse_config`), so
+    a worker never needs it later."""
     if params.report_to != "wandb" and "trl" not in sys.modules and "wandb" not in sys.modules:
         sys.modules["wandb"] = None  # type: ignore[assignment]
 

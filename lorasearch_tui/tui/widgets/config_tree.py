@@ -20,7 +20,7 @@ class ConfigTree(Tree[str]):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("config", **kwargs)
         self.show_root = False
-        self._study: str | None = None  # the study the tree was built for
+        self._started: Any = None  # the SearchStarted the tree was built for
         self._leaves: dict[str, Any] = {}  # the search space's leaves, by parameter
         self._labels: dict[str, str] = {}  # what they say now
 
@@ -30,7 +30,7 @@ class ConfigTree(Tree[str]):
             return
         running = state.trials.get(state.running) if state.running is not None else None
         current = running.params if running else {}
-        if started.study_name != self._study:
+        if started is not self._started:
             self._make(state)
         for name, dist in started.space.items():
             # The running trial's value first: it is what changes, and it must survive a
@@ -46,7 +46,7 @@ class ConfigTree(Tree[str]):
     def _make(self, state: SearchState) -> None:
         started = state.started
         assert started is not None
-        self._study = started.study_name
+        self._started = started
         self.clear()
         space = self.root.add("search space", expand=True)
         self._leaves = {name: space.add_leaf(f"{name}  {dist}") for name, dist in started.space.items()}

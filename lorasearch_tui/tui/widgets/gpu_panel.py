@@ -52,7 +52,7 @@ def describe_sample(sample: HardwareSampled) -> Text:
 class GpuPanel(Vertical):
     """Latest hardware sample and the history of the memory that matters most."""
 
-    _lines = 1  # the sample's lines last shown
+    _shape: tuple[int, ...] = ()  # the length of each line of the sample last shown
 
     def compose(self) -> ComposeResult:
         yield Static("waiting for the first sample...", id="gpu-text")
@@ -62,10 +62,11 @@ class GpuPanel(Vertical):
         if not state.hardware:
             return
         text = describe_sample(state.hardware[-1])
-        lines = len(text.plain.splitlines())
-        # a sample a second: a new layout only when the text grew or shrank by a line
-        self.query_one("#gpu-text", Static).update(text, layout=lines != self._lines)
-        self._lines = lines
+        # A sample a second: a new layout only when a line's length changed (a narrow pane
+        # wraps a long line, so the same number of lines may take another height).
+        shape = tuple(len(line) for line in text.plain.splitlines())
+        self.query_one("#gpu-text", Static).update(text, layout=shape != self._shape)
+        self._shape = shape
         history = [
             (s.gpus[0]["used_bytes"] if s.gpus else s.worker_rss_bytes or s.host_used_bytes) / 2**30
             for s in state.hardware
