@@ -49,8 +49,8 @@ class ConfigTree(Tree[str]):
         self._started = started
         self.clear()
         space = self.root.add("search space", expand=True)
-        self._leaves = {name: space.add_leaf(f"{name}  {dist}") for name, dist in started.space.items()}
         self._labels = {name: f"{name}  {dist}" for name, dist in started.space.items()}
+        self._leaves = {name: space.add_leaf(label) for name, label in self._labels.items()}
         fixed = self.root.add("fixed", expand=True)
         for name, value in started.fixed.items():
             fixed.add_leaf(f"{name}: {_fmt(value)}")
