@@ -186,7 +186,8 @@ class TrainParams(BaseModel):
     report_to: Literal["none", "wandb", "tensorboard", "mlflow"] = Field(
         "none",
         description="Log each trial to W&B, TensorBoard or MLflow (TRL's integration): one run per trial, "
-        "named STUDY-trial-N; in W&B grouped by the study, with the trial's config as config.lorasearch.",
+        "named STUDY-trial-N; in W&B grouped by the study, with the trial's config as config.lorasearch. "
+        "Fixed, never searched (a worker whose trials do not report to W&B spares TRL's import of it).",
     )
     eval_steps: int = Field(10, ge=1, description="Evaluate on the val split every N optimizer steps.")
     save_steps: int = Field(
