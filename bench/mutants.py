@@ -786,6 +786,14 @@ MUTANTS = [
         (T + "test_objective.py::test_the_objective_block_is_checked_with_its_path",),
         "report_to cannot be searched: a worker's trials agree on it (it hides wandb otherwise)",
     ),
+    Mutant(
+        "proxy-exit-watchdog",
+        "lorasearch_tui/store/_proxy.py",
+        "        arm_exit_watchdog(STOP_S)\n",
+        "        pass\n",
+        (T + "test_grpc_proxy.py::test_a_proxy_whose_exit_hangs_is_ended_after_ctrl_c",),
+        "a proxy stopped with Ctrl+C is gone within seconds, whatever its exit waits for",
+    ),
 ]
 
 

@@ -51,6 +51,35 @@ def test_a_search_through_the_proxy_lands_in_the_database(tmp_path, postgres_url
     assert code == 130, log.read_text()
 
 
+def test_a_proxy_whose_exit_hangs_is_ended_after_ctrl_c(tmp_path):
+    """A stopped proxy is gone within seconds even when its interpreter's exit would wait forever
+    (here for a thread that never ends; once, in a full test run, for the server's own). Mutation:
+    no watchdog armed at the interrupt: the process never exits."""
+    from lorasearch_tui.store._proxy import STOP_S
+
+    port = _free_port()
+    script = tmp_path / "hangs.py"
+    script.write_text(
+        "import sys, threading, optuna\n"
+        "from lorasearch_tui.store import serve_proxy\n"
+        "threading.Thread(target=threading.Event().wait).start()\n"
+        "try:\n"
+        f"    serve_proxy(optuna.storages.InMemoryStorage(), '127.0.0.1', {port})\n"
+        "except KeyboardInterrupt:\n"
+        "    sys.exit(130)\n"
+    )
+    log = tmp_path / "proxy.log"
+    proxy = subprocess.Popen([sys.executable, str(script)], stdout=log.open("w"), stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: "Listening" in log.read_text() or proxy.poll() is not None, what="the proxy")
+        proxy.send_signal(signal.SIGINT)
+        began = time.monotonic()
+        code = proxy.wait(timeout=STOP_S + 25)
+    finally:
+        proxy.kill()
+    assert code == 130 and time.monotonic() - began < STOP_S + 20, log.read_text()
+
+
 @pytest.mark.parametrize(
     ("url", "said"),
     [

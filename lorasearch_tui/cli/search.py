@@ -373,7 +373,7 @@ def proxy(
     one process instead of two connections per runner. Run it beside the database; Ctrl+C
     stops it."""
     from ..errors import UserError
-    from ..store import mask_password, open_storage
+    from ..store import mask_password, open_storage, serve_proxy
 
     with user_errors():
         if not storage:
@@ -381,12 +381,12 @@ def proxy(
         if storage.startswith("grpc:"):
             raise UserError("--storage: a proxy serves a database, not another proxy")
         try:
-            from optuna.storages import run_grpc_proxy_server
+            import grpc  # noqa: F401
         except ImportError:
             raise UserError("the gRPC proxy needs grpcio: pip install 'lorasearch-tui[grpc]'") from None
         served = open_storage(storage)
     print(f"serving {mask_password(storage)} at grpc://{host}:{port}; Ctrl+C stops it", flush=True)
     try:
-        run_grpc_proxy_server(served, host=host, port=port)
+        serve_proxy(served, host, port)
     except KeyboardInterrupt:
         raise typer.Exit(130) from None

@@ -34,6 +34,7 @@ from ._outcomes import (
     tell_or_keep,
     write_trial_results,
 )
+from ._proxy import serve_proxy
 from ._recover import queue_rerun, recover
 from ._settings import SearchSettings, describe_sampler, nsga2_population, tpe_startup
 from ._storage import StorageUnavailable, first_line, mask_password, open_storage
@@ -117,6 +118,7 @@ __all__ = [
     "read_regular_file",
     "record_surplus",
     "queue_rerun",
+    "serve_proxy",
     "recover",
     "report_file",
     "RERUN_ATTR",
