@@ -787,12 +787,20 @@ MUTANTS = [
         "report_to cannot be searched: a worker's trials agree on it (it hides wandb otherwise)",
     ),
     Mutant(
-        "proxy-exit-watchdog",
+        "proxy-sigint-own-handler",
         "lorasearch_tui/store/_proxy.py",
-        "        arm_exit_watchdog(STOP_S)\n",
-        "        pass\n",
-        (T + "test_grpc_proxy.py::test_a_proxy_whose_exit_hangs_is_ended_after_ctrl_c",),
-        "a proxy stopped with Ctrl+C is gone within seconds, whatever its exit waits for",
+        "previous = signal.signal(signal.SIGINT, signal.default_int_handler)",
+        "previous = signal.getsignal(signal.SIGINT)",
+        (T + "test_grpc_proxy.py::test_a_proxy_stops_on_ctrl_c_or_sigterm_however_it_was_started",),
+        "a proxy stops on Ctrl+C however it was started (a background job inherits SIGINT ignored)",
+    ),
+    Mutant(
+        "proxy-sigterm-stops",
+        "lorasearch_tui/store/_proxy.py",
+        "        with terminate_as_interrupt():\n",
+        '        with memoryview(b""):  # a context that does nothing\n',
+        (T + "test_grpc_proxy.py::test_a_proxy_stops_on_ctrl_c_or_sigterm_however_it_was_started",),
+        "a proxy stops cleanly (exit 130) on a scheduler's SIGTERM",
     ),
 ]
 

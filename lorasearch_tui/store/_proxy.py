@@ -1,49 +1,33 @@
-"""`lorasearch proxy`: a study storage served to many runners through Optuna's gRPC proxy, and
-stopped within seconds of Ctrl+C.
+"""`lorasearch proxy`: a study storage served to many runners through Optuna's gRPC proxy, until
+Ctrl+C, SIGTERM or a hang-up.
 
-Optuna's `run_grpc_proxy_server` serves until a KeyboardInterrupt and leaves the server and its
-handler threads to the interpreter's exit, which joins those threads. Once, in a full test run
-on a loaded machine, that exit had not happened 30 s after the Ctrl+C. A user who stops a
-proxy expects it gone: so the handler threads are ours, shut at the interrupt, and a watchdog
-ends the process with the interrupted exit code if it is still there `STOP_S` later.
+Optuna's `run_grpc_proxy_server` serves until a KeyboardInterrupt, which Python raises on
+SIGINT only when the process started with SIGINT at its default: one started as a background
+job of a script (a shell without job control) inherits SIGINT ignored, and never stops on it;
+a scheduler or `kill` sends SIGTERM, which ends Python without its cleanup. Every other command
+of lorasearch sets its own handlers; the proxy does too, so it stops the same way (exit 130)
+however it was started and whichever of these signals comes.
 """
 
 from __future__ import annotations
 
-import os
-import threading
+import signal
 from typing import Any
 
-from ..errors import ExitCode
-
-STOP_S = 5.0  # how long the exit may take after Ctrl+C before the process is ended
-_HANDLERS = 10  # Optuna's default pool
+from ..interrupts import terminate_as_interrupt
 
 
 def serve_proxy(storage: Any, host: str, port: int) -> None:
-    """Serve `storage` at host:port until Ctrl+C.
+    """Serve `storage` at host:port until SIGINT, SIGTERM or SIGHUP.
 
     Raises:
-        KeyboardInterrupt: Ctrl+C (or SIGINT), with the handler threads told to stop and the
-            watchdog armed: the caller exits as usual, or the watchdog ends the process.
+        KeyboardInterrupt: one of those signals came (the caller exits 130).
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     from optuna.storages import run_grpc_proxy_server
 
-    handlers = ThreadPoolExecutor(max_workers=_HANDLERS, thread_name_prefix="proxy")
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        run_grpc_proxy_server(storage, host=host, port=port, thread_pool=handlers)
-    except KeyboardInterrupt:
-        arm_exit_watchdog(STOP_S)
-        handlers.shutdown(wait=False, cancel_futures=True)
-        raise
-
-
-def arm_exit_watchdog(seconds: float, code: int = ExitCode.INTERRUPTED) -> threading.Timer:
-    """End the process with `code` in `seconds` unless it has exited by then (a daemon timer:
-    it outlives the interpreter's wait for the other threads, which is where an exit hangs)."""
-    watchdog = threading.Timer(seconds, os._exit, (int(code),))
-    watchdog.daemon = True
-    watchdog.start()
-    return watchdog
+        with terminate_as_interrupt():
+            run_grpc_proxy_server(storage, host=host, port=port)
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -139,3 +139,24 @@ def run_standin(
     )
     finished = runner.run()
     return finished, study_of(folder, name), sink
+
+
+def why_alive(pid: int) -> str:
+    """What a process that should have ended is doing: its signal masks (a SIGINT blocked or
+    ignored since its start never arrives) and its Python stacks (py-spy), for a failure's
+    message."""
+    import subprocess
+
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError as exc:
+        return f"pid {pid}: {exc}"
+    masks = [line for line in status.splitlines() if line.startswith(("SigBlk", "SigIgn", "SigCgt"))]
+    spy = Path(sys.executable).with_name("py-spy")
+    try:
+        stacks = subprocess.run(
+            [str(spy), "dump", "--pid", str(pid)], capture_output=True, text=True, timeout=30
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        stacks = f"py-spy: {exc}"
+    return f"pid {pid} still alive: {'; '.join(masks)}\n{stacks}"
