@@ -48,6 +48,7 @@ JOIN = T + "test_join.py::test_runners_started_at_once_make_one_study_and_each_t
 WARM = T + "test_warm_start.py::test_imported_trials_guide_count_toward_nothing_and_are_never_best"
 APART = T + "test_warm_start.py::test_a_better_imported_trial_is_never_best_and_its_set_runs_here_later"
 SHAPES = T + "test_space_shapes.py::test_a_grid_over_a_shaped_space_is_the_product_of_the_choices"
+REFUSED = T + "test_tui_engine.py::test_a_refused_search_draws_its_screen_then_ends_in_one_line_and_exit_2"
 FOREIGN = T + "test_leases.py::test_a_trial_another_host_keeps_alive_is_left_alone_until_its_lease_runs_out"
 MUTANTS = [
     # The failure budget
@@ -801,6 +802,30 @@ MUTANTS = [
         '        with memoryview(b""):  # a context that does nothing\n',
         (T + "test_grpc_proxy.py::test_a_proxy_stops_on_ctrl_c_or_sigterm_however_it_was_started",),
         "a proxy stops cleanly (exit 130) on a scheduler's SIGTERM",
+    ),
+    Mutant(
+        "tui-screen-before-checks",
+        "lorasearch_tui/cli/_run.py",
+        "    engine_done = threading.Event()\n",
+        "    runner.prepare()\n    engine_done = threading.Event()\n",
+        (REFUSED,),
+        "the terminal UI draws its screen before the data checks and the storage's open (first paint)",
+    ),
+    Mutant(
+        "tui-refused-closes",
+        "lorasearch_tui/tui/app.py",
+        "            if self.refused is not None:\n",
+        "            if False:\n",
+        (REFUSED,),
+        "a search the checks refuse closes its screen at once",
+    ),
+    Mutant(
+        "tui-refused-said",
+        "lorasearch_tui/cli/_run.py",
+        "        raise app.refused\n",
+        "        pass\n",
+        (REFUSED,),
+        "what the checks refuse in the terminal UI is said in one line, exit code 2",
     ),
 ]
 

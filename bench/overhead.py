@@ -23,7 +23,7 @@ learns of a step or an eval (`LiveTrial.log` in a search's parent, the progress 
   apart), as a share of one core;
 - training tokens/s (each run's own `runtime_s`);
 - in the TUI, process start -> the first full frame (the study's name in the header and the
-  footer's keys on the pseudo-terminal).
+  footer's keys, on the pseudo-terminal).
 The bench also checks that the losses do not move: every search gives the same values, and its
 first trial the same eval loss as the lone `train`.
 
@@ -87,7 +87,7 @@ FIXED = {
     "eval_steps": 10,
 }
 SPACE = {"learning_rate": {"type": "loguniform", "low": 1e-3, "high": 5e-2}}
-FOOTER = "Abort trial"  # a key of the search screen's footer: drawn with the first full frame
+FOOTER = "Help"  # a key the search screen's footer always shows: drawn with its first full frame
 VARIANTS = ("train", "search", "search, bar", "search, TUI")
 
 
@@ -106,6 +106,7 @@ def _launch(command: list[str], folder: Path, name: str, terminal: bool, tui: bo
     proc = subprocess.Popen(command, cwd=folder, stdin=follower, stdout=follower, stderr=follower, env=env)
     os.close(follower)
     seen: list[float] = []  # when the first full frame came
+    shown: set[str] = set()  # of the study's name and the footer's key, those drawn so far
     over = threading.Event()  # the TUI says the search is done: it waits for its q
 
     def drain() -> None:  # as a person's terminal would; looks only at what is new (and a tail)
@@ -120,7 +121,10 @@ def _launch(command: list[str], folder: Path, name: str, terminal: bool, tui: bo
             if not tui:
                 continue
             tail = (tail + ANSI.sub("", data.decode("utf-8", "replace")))[-4096:]
-            if not seen and name in tail and FOOTER in tail:
+            # a frame is more than 4 KiB of text: the header's name and the footer are looked
+            # for apart, and the frame counted when both have come
+            shown.update(mark for mark in (name, FOOTER) if mark in tail)
+            if not seen and len(shown) == 2:
                 seen.append(time.time())
             if "q quits" in tail:
                 over.set()
@@ -136,7 +140,12 @@ def _launch(command: list[str], folder: Path, name: str, terminal: bool, tui: bo
     ended = time.time()
     reader.join(timeout=5)
     os.close(leader)
-    return {"began": began, "ended": ended, "frame": seen[0] if seen else None, "code": proc.returncode}
+    return {
+        "began": began,
+        "ended": ended,
+        "frame": seen[0] if seen else None,
+        "code": proc.returncode,
+    }
 
 
 def _stamps(path: Path) -> list[tuple[str, float, float, int, int]]:

@@ -220,6 +220,27 @@ def test_lorasearch_watch_in_a_terminal_writes_nothing_and_honours_no_color(fini
     assert _fingerprint(finished_study) == before
 
 
+def test_a_refused_search_draws_its_screen_then_ends_in_one_line_and_exit_2(tmp_path):
+    """The screen is up before the study opens (the storage's imports alone take most of a
+    second); what the checks then refuse closes it and is said in one line, exit code 2, with
+    nothing written. Mutations: the app not closed when refused (the test waits in vain), the
+    refusal not raised by the command (no line)."""
+    from helpers.searching import wait_for
+    from helpers.terminal import Terminal
+
+    terminal = Terminal(tmp_path, "search", "--resume", "--study-name", "nosuch")
+    try:
+        wait_for(lambda: b"nosuch: checking the data" in terminal.screen, timeout=60, what="the first frame")
+        code = terminal.wait(timeout=60)
+    finally:
+        terminal.hang_up()
+    screen = bytes(terminal.screen).decode(errors="replace")
+    assert code == ExitCode.USAGE, screen[-2000:]
+    closed = screen[screen.rindex("\x1b[?1049l") :]  # after the screen is taken down
+    assert "error: --resume: no study 'nosuch'" in closed and "Traceback" not in screen, closed
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
 def _colours(screen: bytes) -> list[tuple[int, ...]]:
     """Every colour in the SGR sequences sent: (n,) for the 256-colour palette, (r, g, b)."""
     import re

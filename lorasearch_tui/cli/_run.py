@@ -166,7 +166,6 @@ def _in_the_tui(
 
     sink = TuiSink()
     runner = SearchRunner(loaded, options, sink, controls)
-    runner.prepare()  # a bad config or study ends here, before the screen is drawn
     engine_done = threading.Event()
 
     def hung_up(signum: int) -> None:
@@ -181,6 +180,8 @@ def _in_the_tui(
     on_terminal_gone(hung_up)  # in case no SIGHUP comes (a shell that does not pass it on)
     with interrupt_on_signals(controls.interrupt, hung_up):
         app.run()
+    if app.refused is not None:  # a bad storage, data or resume: its one line, exit 2
+        raise app.refused
     return app.state.finished, app.return_code or 0
 
 

@@ -1,8 +1,9 @@
 """Opening a search before it trains: every check, the study, its sampler and pruner, the
 workers' places, the leases, and the trials a dead runner left behind.
 
-`SearchRunner.prepare` calls it; a front end calls that first, so that a bad config, data file,
-model or storage ends with its one line before any screen is drawn.
+`SearchRunner.prepare` calls it; a bad config, data file, model or storage ends there with its
+one line and nothing written (the console calls it before drawing any progress; the terminal
+UI with its screen up, which it then closes).
 """
 
 from __future__ import annotations

@@ -103,11 +103,17 @@ class SearchRunner:
         self._finished_here = 0  # trials this runner finished (for --max-trials-here)
         self._artifacts: Any = None  # the study's shared artifact store (--artifacts), if any
 
+    @property
+    def study_name(self) -> str | None:
+        """The study's name: as asked until it is open (None: a name is made then)."""
+        return self._prepared.study.study_name if self._prepared else self._options.study_name
+
     def prepare(self) -> None:
         """Check everything and open the study, without training; `run()` calls it if needed.
 
-        A front end calls it first so that a bad config ends with its one line before any
-        screen is drawn.
+        The console calls it first, so that a bad config ends with its one line before any
+        progress is drawn; the terminal UI calls it once its screen is up (and closes it on
+        an error, for the same one line).
 
         Raises:
             UserError: bad config, data, model, storage or resume rules; nothing is written then.

@@ -19,7 +19,7 @@ from textual.app import App
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from ..errors import ExitCode, UserError
+from ..errors import ExitCode, RunFailure, UserError
 from ..events import (
     ParamImportances,
     SearchControls,
@@ -78,6 +78,8 @@ class SearchApp(SteeringKeys, App[int]):
         self._propagate = True
         self._panes = SearchScreen(self.state, self._refresh_header)
         self._keys_shown: tuple[bool | None, ...] = ()  # `check_action` of each key, last drawn
+        self.preparing: str | None = None  # the study's name until the search has started
+        self.refused: UserError | RunFailure | None = None  # why the search could not start
 
     @classmethod
     def for_search(
@@ -88,16 +90,31 @@ class SearchApp(SteeringKeys, App[int]):
         done: threading.Event | None = None,
     ) -> SearchApp:
         """The app of a search: `runner` (a `SearchRunner` built with `sink` and `controls`) runs
-        in the app's thread, steered by the keys; `done` is set when it has returned."""
+        in the app's thread, steered by the keys; `done` is set when it has returned.
+
+        The screen is drawn before the runner checks the data and opens the study (about a
+        second, most of it the storage's imports), so a user sees the search at once. When
+        those checks refuse (a bad storage, data or resume), the app closes at once with
+        `refused` set, for the command to say in its one line, exit code 2, nothing written.
+        """
 
         def engine(_: Sink) -> Any:
             try:
+                try:
+                    runner.prepare()
+                except (UserError, RunFailure) as exc:
+                    app.refused = exc  # the app closes; the command says it in one line
+                    return None
+                if controls.interrupted.is_set():
+                    return None  # quit while it was being prepared: no worker started for nothing
                 return runner.run()
             finally:
                 if done is not None:
                     done.set()
 
-        return cls(engine, controls, sink=sink)
+        app = cls(engine, controls, sink=sink)
+        app.preparing = runner.study_name
+        return app
 
     @classmethod
     def for_watch(cls, watcher: Any, sink: TuiSink, interval: float = 2.0) -> SearchApp:
@@ -118,7 +135,9 @@ class SearchApp(SteeringKeys, App[int]):
         self._propagate, engine_log.propagate = engine_log.propagate, False
         self._refresh_header()
         self.set_interval(1.0, self._tick)
-        self._run_engine()
+        # the engine's first second is imports and the storage's open, which would hold the
+        # first frame back (they share the interpreter): it starts once that frame is drawn
+        self.call_after_refresh(self._run_engine)
 
     def exit(self, result: Any = None, return_code: int = 0, message: Any = None) -> None:
         """Closing the app by any road means quitting: a search still running records its
@@ -191,7 +210,10 @@ class SearchApp(SteeringKeys, App[int]):
         if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             self._refresh_keys()
             self._refresh_header()
-            if self._quitting or self._exit_code == ExitCode.INTERRUPTED:
+            if self.refused is not None:
+                code = ExitCode.USAGE if isinstance(self.refused, UserError) else ExitCode.BUG
+                self.exit(code, return_code=code)
+            elif self._quitting or self._exit_code == ExitCode.INTERRUPTED:
                 self.exit(self._exit_code, return_code=self._exit_code)
 
     def _refresh_keys(self) -> None:
@@ -222,6 +244,8 @@ class SearchApp(SteeringKeys, App[int]):
             note = "STOPPING after this trial"
         elif self.controls is not None and self.controls.paused.is_set():
             note = "PAUSED (r resumes)"
+        elif self.preparing is not None and self.state.started is None:
+            note = f"{self.preparing}: checking the data, opening the study..."
         self._panes.show_header(self._clock() - self._began, note)
 
     def _engine_done(self) -> bool:

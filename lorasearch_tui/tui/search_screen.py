@@ -49,6 +49,7 @@ class SearchScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one(TrialTable).focus()
         self.ready = True
+        self._header()  # in the first frame: what the search is doing while it prepares
         self.app.post_message(EventsArrived())  # what came before the panes were there
 
     def redraw_for(self, kinds: set[type]) -> None:

@@ -22,7 +22,7 @@ class StudyHeader(Static):
     def show(self, state: SearchState, elapsed: float, mode_note: str = "") -> None:
         started = state.started
         if started is None:
-            self.update(Text("lorasearch: starting...", style="bold"), layout=False)
+            self.update(Text(f"lorasearch: {mode_note or 'starting...'}", style="bold"), layout=False)
             return
         # What matters most comes first on each line: a narrow terminal cuts the ends.
         line1 = Text(no_wrap=True, overflow="ellipsis")
