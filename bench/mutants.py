@@ -522,8 +522,8 @@ MUTANTS = [
     Mutant(
         "usr1-interrupts",
         "lorasearch_tui/interrupts.py",
-        "(signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1), handler",
-        "(signal.SIGINT, signal.SIGTERM, signal.SIGHUP), handler",
+        "_stopping(signal.SIGINT, signal.SIGTERM, signal.SIGUSR1), handler",
+        "_stopping(signal.SIGINT, signal.SIGTERM), handler",
         (INTERRUPT + "[sigusr1-slurm-time-limit]",),
         "a scheduler's USR1 records the running trial as interrupted, exit 130",
     ),
@@ -826,6 +826,22 @@ MUTANTS = [
         "        pass\n",
         (REFUSED,),
         "what the checks refuse in the terminal UI is said in one line, exit code 2",
+    ),
+    Mutant(
+        "nohup-hangup-ignored",
+        "lorasearch_tui/interrupts.py",
+        "    kept = signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN\n",
+        "    kept = True\n",
+        (T + "test_grpc_proxy.py::test_a_proxy_under_nohup_outlives_a_hang_up",),
+        "a command under nohup outlives a hang-up (search, evaluate, proxy)",
+    ),
+    Mutant(
+        "tui-stopped-while-preparing",
+        "lorasearch_tui/tui/app.py",
+        "                return runner.run()\n",
+        "                return None if controls.interrupted.is_set() else runner.run()\n",
+        (T + "test_tui_engine.py::test_a_search_stopped_while_it_prepares_exits_130_and_starts_no_worker",),
+        "a search stopped while it prepares ends with 130 (the run says it ended), no worker started",
     ),
 ]
 

@@ -28,32 +28,40 @@ def _handled(signals: tuple[signal.Signals, ...], handler: Callable[[int, Any], 
             signal.signal(sig, old)
 
 
+def _stopping(*signals: signal.Signals) -> tuple[signal.Signals, ...]:
+    """`signals` and SIGHUP, unless SIGHUP is ignored already: `nohup` asked the process to
+    outlive its terminal, and a hang-up must not stop it then."""
+    kept = signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN
+    return (*signals, signal.SIGHUP) if kept else signals
+
+
 @contextmanager
 def interrupt_on_signals(interrupt: Callable[[], None], hung_up: Callable[..., None]) -> Iterator[None]:
     """Ctrl+C, SIGTERM, SIGHUP and SIGUSR1 stop the search cleanly: the trial is recorded
     (interrupted: it runs again), the files are written, exit code 130. SIGUSR1 is what a
     scheduler sends before a time limit (Slurm's `--signal=USR1@300`). SIGHUP (the SSH
     connection dropped) also calls `hung_up`: the terminal is gone, so the front end must not
-    wait on it."""
+    wait on it; under `nohup` a hang-up stays ignored."""
 
     def handler(signum: int, frame: Any) -> None:
         interrupt()
         if signum == signal.SIGHUP:
             hung_up(signum)
 
-    with _handled((signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1), handler):
+    with _handled(_stopping(signal.SIGINT, signal.SIGTERM, signal.SIGUSR1), handler):
         yield
 
 
 @contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM and SIGHUP raise KeyboardInterrupt, as Ctrl+C does: a command that cleans up on
-    Ctrl+C (evaluate stops its worker and keeps what it wrote) does the same for them."""
+    """SIGTERM and SIGHUP (unless `nohup` ignores it) raise KeyboardInterrupt, as Ctrl+C does:
+    a command that cleans up on Ctrl+C (evaluate stops its worker and keeps what it wrote)
+    does the same for them."""
 
     def handler(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
-    with _handled((signal.SIGTERM, signal.SIGHUP), handler):  # Ctrl+C raises it already
+    with _handled(_stopping(signal.SIGTERM), handler):  # Ctrl+C raises it already
         yield
 
 

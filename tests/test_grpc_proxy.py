@@ -52,13 +52,13 @@ def test_a_search_through_the_proxy_lands_in_the_database(tmp_path, postgres_url
 
 
 def _ended(proc: subprocess.Popen, timeout: float) -> int:
-    """Its exit code, or a failure that says what it is doing (then it is killed)."""
+    """Its exit code once signalled, or a failure that says what it is doing (then killed)."""
     try:
         return proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         alive = why_alive(proc.pid)
         proc.kill()
-        raise AssertionError(f"still running {timeout} s after SIGINT: {alive}") from None
+        raise AssertionError(f"still running {timeout} s after the signal: {alive}") from None
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
@@ -79,6 +79,31 @@ def test_a_proxy_stops_on_ctrl_c_or_sigterm_however_it_was_started(tmp_path, sig
     try:
         wait_for(lambda: "Listening" in log.read_text() or proxy.poll() is not None, what="the proxy")
         proxy.send_signal(sig)
+        code = _ended(proxy, 30)
+    finally:
+        proxy.kill()
+    assert code == 130, log.read_text()
+
+
+def test_a_proxy_under_nohup_outlives_a_hang_up(tmp_path):
+    """`nohup lorasearch proxy &` survives the logout that started it: a SIGHUP ignored from its
+    start stays ignored (and Ctrl+C still stops it). Mutation: SIGHUP always handled (exit 130
+    at the hang-up)."""
+    port = _free_port()
+    log = tmp_path / "proxy.log"
+    proxy = subprocess.Popen(
+        ["/bin/bash", "-c", 'trap "" HUP; exec "$@"', "bash", sys.executable, "-m", "lorasearch_tui"]
+        + ["proxy", "--port", str(port), "--storage", f"sqlite:///{tmp_path / 'p.db'}"],
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        wait_for(lambda: "Listening" in log.read_text() or proxy.poll() is not None, what="the proxy")
+        proxy.send_signal(signal.SIGHUP)
+        with pytest.raises(subprocess.TimeoutExpired):
+            proxy.wait(timeout=3)  # still serving
+        proxy.send_signal(signal.SIGINT)
         code = _ended(proxy, 30)
     finally:
         proxy.kill()

@@ -9,6 +9,8 @@ is in test_tui.py; the same keys over real training are in test_tui.py's slow te
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -239,6 +241,35 @@ def test_a_refused_search_draws_its_screen_then_ends_in_one_line_and_exit_2(tmp_
     closed = screen[screen.rindex("\x1b[?1049l") :]  # after the screen is taken down
     assert "error: --resume: no study 'nosuch'" in closed and "Traceback" not in screen, closed
     assert not list(tmp_path.iterdir())  # nothing written
+
+
+@pytest.mark.slow
+def test_a_search_stopped_while_it_prepares_exits_130_and_starts_no_worker(tmp_path):
+    """SIGTERM (a scheduler's stop) in the first frame, while the engine checks the data and
+    opens the study: the app ends with 130, no worker was started, and the runner's mark in
+    the study says it left (other runners need not wait out its lease). Mutation: the engine
+    returning early when interrupted after prepare, skipping the run's end (the mark stays)."""
+    from helpers.searching import LR_SPACE, config_file, wait_for
+    from helpers.terminal import Terminal
+
+    from lorasearch_tui.store import RUNNER_PREFIX
+
+    config = config_file(tmp_path, LR_SPACE)
+    db = tmp_path / "optuna_studies" / "early.db"
+    terminal = Terminal(tmp_path, "search", "-c", str(config), "--study-name", "early")
+    try:
+        wait_for(lambda: b"early: checking the data" in terminal.screen, timeout=60, what="the first frame")
+        # the storage is made early in the checks: stopped now, it is still checking
+        wait_for(db.exists, timeout=60, what="the study's storage")
+        os.kill(terminal.pid, signal.SIGTERM)
+        code = terminal.wait(timeout=60)
+    finally:
+        terminal.hang_up()
+    assert code == ExitCode.INTERRUPTED, bytes(terminal.screen)[-2000:]
+    assert not list(tmp_path.rglob("worker*.log"))  # no worker was started
+    attrs = optuna.load_study(study_name="early", storage=f"sqlite:///{db}").user_attrs
+    marks = [mark for key, mark in attrs.items() if key.startswith(RUNNER_PREFIX)]
+    assert marks and all("ended" in mark for mark in marks), marks  # it said it left
 
 
 def _colours(screen: bytes) -> list[tuple[int, ...]]:

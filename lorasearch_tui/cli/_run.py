@@ -167,16 +167,19 @@ def _in_the_tui(
     sink = TuiSink()
     runner = SearchRunner(loaded, options, sink, controls)
     engine_done = threading.Event()
+    app = SearchApp.for_search(runner, controls, sink, done=engine_done)
 
     def hung_up(signum: int) -> None:
         # The terminal is gone: Textual can neither draw nor close the screen, and its
         # main loop may wait forever on a writer that died. The engine runs in its own
-        # thread: let it record the trial and write the files, then end here.
+        # thread: let it record the trial and write the files, then end here. An engine
+        # not started yet never will (the loop that would start it waits here): nothing to
+        # record.
         controls.interrupt()
-        engine_done.wait(HANGUP_GRACE_S)
+        if app.engine_started.is_set():
+            engine_done.wait(HANGUP_GRACE_S)
         os._exit(ExitCode.INTERRUPTED)
 
-    app = SearchApp.for_search(runner, controls, sink, done=engine_done)
     on_terminal_gone(hung_up)  # in case no SIGHUP comes (a shell that does not pass it on)
     with interrupt_on_signals(controls.interrupt, hung_up):
         app.run()

@@ -111,9 +111,8 @@ class SearchRunner:
     def prepare(self) -> None:
         """Check everything and open the study, without training; `run()` calls it if needed.
 
-        The console calls it first, so that a bad config ends with its one line before any
-        progress is drawn; the terminal UI calls it once its screen is up (and closes it on
-        an error, for the same one line).
+        The console calls it before drawing any progress; the terminal UI once its screen is
+        up (and closes it on an error, for the same one line).
 
         Raises:
             UserError: bad config, data, model, storage or resume rules; nothing is written then.

@@ -80,6 +80,7 @@ class SearchApp(SteeringKeys, App[int]):
         self._keys_shown: tuple[bool | None, ...] = ()  # `check_action` of each key, last drawn
         self.preparing: str | None = None  # the study's name until the search has started
         self.refused: UserError | RunFailure | None = None  # why the search could not start
+        self.engine_started = threading.Event()  # set by the engine's thread as it begins
 
     @classmethod
     def for_search(
@@ -100,13 +101,15 @@ class SearchApp(SteeringKeys, App[int]):
 
         def engine(_: Sink) -> Any:
             try:
+                app.engine_started.set()
+                if controls.interrupted.is_set():
+                    return None  # quit or stopped before it began: nothing opened, nothing to record
                 try:
                     runner.prepare()
                 except (UserError, RunFailure) as exc:
                     app.refused = exc  # the app closes; the command says it in one line
                     return None
-                if controls.interrupted.is_set():
-                    return None  # quit while it was being prepared: no worker started for nothing
+                # interrupted while it prepared: run() starts no worker, ends its lease, says so
                 return runner.run()
             finally:
                 if done is not None:
@@ -147,7 +150,8 @@ class SearchApp(SteeringKeys, App[int]):
         super().exit(result, return_code, message)
 
     def _end_engine(self) -> None:
-        if self.controls is not None and not self._engine_done():
+        # an engine not started yet is told too: it may still start as the app closes
+        if self.controls is not None and (not self.engine_started.is_set() or not self._engine_done()):
             self.controls.interrupt()
         if self._stop_event is not None:
             self._stop_event.set()
@@ -210,6 +214,9 @@ class SearchApp(SteeringKeys, App[int]):
         if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             self._refresh_keys()
             self._refresh_header()
+            interrupted = self.controls is not None and self.controls.interrupted.is_set()
+            if interrupted and self.state.finished is None and self.refused is None:
+                self._exit_code = ExitCode.INTERRUPTED  # stopped before the search began
             if self.refused is not None:
                 code = ExitCode.USAGE if isinstance(self.refused, UserError) else ExitCode.BUG
                 self.exit(code, return_code=code)
@@ -244,9 +251,12 @@ class SearchApp(SteeringKeys, App[int]):
             note = "STOPPING after this trial"
         elif self.controls is not None and self.controls.paused.is_set():
             note = "PAUSED (r resumes)"
-        elif self.preparing is not None and self.state.started is None:
+        elif self.preparing is not None and self.state.started is None and not self._engine_ended():
             note = f"{self.preparing}: checking the data, opening the study..."
         self._panes.show_header(self._clock() - self._began, note)
+
+    def _engine_ended(self) -> bool:
+        return self.engine_started.is_set() and self._engine_done()
 
     def _engine_done(self) -> bool:
         workers = [w for w in self.workers if w.group == "engine"]
