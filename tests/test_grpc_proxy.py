@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import optuna
 import pytest
@@ -61,23 +62,33 @@ def _ended(proc: subprocess.Popen, timeout: float) -> int:
         raise AssertionError(f"still running {timeout} s after the signal: {alive}") from None
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
-def test_a_proxy_stops_on_ctrl_c_or_sigterm_however_it_was_started(tmp_path, sig):
-    """Started as a script's background job (SIGINT ignored from its start, as a shell without
-    job control leaves it), the proxy still stops on Ctrl+C; a scheduler's SIGTERM stops it the
-    same way. Mutations: Python's inherited SIGINT kept (the proxy never stops), SIGTERM left
-    to its default (killed: exit -15, not 130)."""
-    port = _free_port()
+def _proxy_ignoring(tmp_path, ignored: str) -> tuple[subprocess.Popen, Path]:
+    """`lorasearch proxy` on a SQLite file, started with the signal `ignored` (INT, HUP) ignored
+    from its start, as a shell's `trap "" SIG` or `nohup` leaves it; once it is listening."""
     log = tmp_path / "proxy.log"
     proxy = subprocess.Popen(
-        ["/bin/bash", "-c", 'trap "" INT; exec "$@"', "bash", sys.executable, "-m", "lorasearch_tui"]
-        + ["proxy", "--port", str(port), "--storage", f"sqlite:///{tmp_path / 'p.db'}"],
+        ["/bin/bash", "-c", f'trap "" {ignored}; exec "$@"', "bash", sys.executable, "-m", "lorasearch_tui"]
+        + ["proxy", "--port", str(_free_port()), "--storage", f"sqlite:///{tmp_path / 'p.db'}"],
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
         wait_for(lambda: "Listening" in log.read_text() or proxy.poll() is not None, what="the proxy")
+    except AssertionError:
+        proxy.kill()
+        raise
+    return proxy, log
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
+def test_a_proxy_stops_on_ctrl_c_or_sigterm_however_it_was_started(tmp_path, sig):
+    """Started as a script's background job (SIGINT ignored from its start, as a shell without
+    job control leaves it), the proxy still stops on Ctrl+C; a scheduler's SIGTERM stops it the
+    same way. Mutations: Python's inherited SIGINT kept (the proxy never stops), SIGTERM left
+    to its default (killed: exit -15, not 130)."""
+    proxy, log = _proxy_ignoring(tmp_path, "INT")
+    try:
         proxy.send_signal(sig)
         code = _ended(proxy, 30)
     finally:
@@ -89,17 +100,8 @@ def test_a_proxy_under_nohup_outlives_a_hang_up(tmp_path):
     """`nohup lorasearch proxy &` survives the logout that started it: a SIGHUP ignored from its
     start stays ignored (and Ctrl+C still stops it). Mutation: SIGHUP always handled (exit 130
     at the hang-up)."""
-    port = _free_port()
-    log = tmp_path / "proxy.log"
-    proxy = subprocess.Popen(
-        ["/bin/bash", "-c", 'trap "" HUP; exec "$@"', "bash", sys.executable, "-m", "lorasearch_tui"]
-        + ["proxy", "--port", str(port), "--storage", f"sqlite:///{tmp_path / 'p.db'}"],
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    proxy, log = _proxy_ignoring(tmp_path, "HUP")
     try:
-        wait_for(lambda: "Listening" in log.read_text() or proxy.poll() is not None, what="the proxy")
         proxy.send_signal(signal.SIGHUP)
         with pytest.raises(subprocess.TimeoutExpired):
             proxy.wait(timeout=3)  # still serving
