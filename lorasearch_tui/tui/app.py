@@ -80,7 +80,7 @@ class SearchApp(SteeringKeys, App[int]):
         self._keys_shown: tuple[bool | None, ...] = ()  # `check_action` of each key, last drawn
         self.preparing: str | None = None  # the study's name until the search has started
         self.refused: UserError | RunFailure | None = None  # why the search could not start
-        self.engine_started = threading.Event()  # set by the engine's thread as it begins
+        self.engine_started = threading.Event()  # set in the engine's thread as it begins
 
     @classmethod
     def for_search(
@@ -101,7 +101,6 @@ class SearchApp(SteeringKeys, App[int]):
 
         def engine(_: Sink) -> Any:
             try:
-                app.engine_started.set()
                 if controls.interrupted.is_set():
                     return None  # quit or stopped before it began: nothing opened, nothing to record
                 try:
@@ -165,6 +164,7 @@ class SearchApp(SteeringKeys, App[int]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="engine")
     def _run_engine(self) -> Any:
+        self.engine_started.set()
         return self._engine(self.sink)
 
     # -- events from the engine ------------------------------------------------------------
