@@ -50,6 +50,30 @@ def _a_core_per_test_process() -> None:
 _a_core_per_test_process()
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--record-durations",
+        action="store_true",
+        help="write each test file's seconds to tests/durations.json at the end of a passing run "
+        "(the order -n 3 --dist loadfile hands the files out in: tests/helpers/scheduling.py)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("record_durations") and not os.environ.get("PYTEST_XDIST_WORKER"):
+        from helpers.scheduling import DurationRecorder
+
+        config.pluginmanager.register(DurationRecorder(), "lorasearch-durations")
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, a test dependency
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """The longest test files first (tests/helpers/scheduling.py)."""
+    from helpers.scheduling import make_scheduler
+
+    return make_scheduler(config, log)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def demo_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Every test sees a private demo cache, built once for the session (~10 s), and the empty,
