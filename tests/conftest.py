@@ -7,6 +7,7 @@ import json
 import os
 import random
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,6 +49,24 @@ def _a_core_per_test_process() -> None:
 
 
 _a_core_per_test_process()
+
+
+def _the_package_compiled_once() -> None:
+    """Where Python writes no bytecode (PYTHONDONTWRITEBYTECODE=1, as on this project's
+    machines and CI's), every process the tests start (~350 searches, workers and commands)
+    compiled lorasearch_tui from source again (~0.1 s of a core each); the install compiled
+    only the installed libraries, not the editable package. The first test process compiles
+    it once into its usual `__pycache__` folders (git ignores them), which the others read;
+    an edited file is compiled again, by its time stamp, as always."""
+    if not sys.dont_write_bytecode or os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # bytecode is written as usual; or the first process did it
+    import compileall
+
+    for folder in ("lorasearch_tui", "tests/helpers"):
+        compileall.compile_dir(REPO / folder, quiet=2)
+
+
+_the_package_compiled_once()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
