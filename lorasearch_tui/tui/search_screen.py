@@ -7,6 +7,7 @@ into, so a pane can change without touching how a search runs or is steered.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +26,13 @@ _PROGRESS = {StepLogged, EvalLogged, HardwareSampled}  # events that only move a
 class SearchScreen(Screen[None]):
     """Header, config tree, trial table, loss chart, GPU pane, log and footer."""
 
+    # A running trial's steps, evals and hardware samples are drawn every other tick of the
+    # app's 1-s clock (the header's time still moves every second). Drawn every second, the
+    # table (a changed cell re-renders all its rows) and the chart (plotext rebuilds the whole
+    # figure) were two thirds of the screen's CPU, and the screen most of the search parent's
+    # (py-spy, bench/overhead.py); nvitop's default refresh is 2 s too.
+    PROGRESS_EVERY_S = 2.0
+
     def __init__(self, state: SearchState, header: Callable[[], None]) -> None:
         """`header` redraws the header (the app's: it says what the app is doing)."""
         super().__init__()
@@ -33,6 +41,7 @@ class SearchScreen(Screen[None]):
         self._top_height = 0
         self._progress_pending = False  # steps or evals came since the last redraw
         self._hardware_pending = False  # a hardware sample came since the GPU pane was drawn
+        self._progress_at = float("-inf")  # when the progress was last drawn (monotonic)
         self.ready = False  # the panes are mounted: events may be drawn
 
     def compose(self) -> ComposeResult:
@@ -54,7 +63,7 @@ class SearchScreen(Screen[None]):
 
     def redraw_for(self, kinds: set[type]) -> None:
         """Redraw the panes these events touch: at once for a trial's start or end and the
-        like; a running trial's steps and evals and the hardware samples at the next `tick`.
+        like; a running trial's steps and evals and the hardware samples at a later `tick`.
         Those come several times a second; drawn as they came, they cost the screen a frame
         each (the table and the chart most), and the screen's rendering was the search
         parent's main CPU cost, taken from the training beside it (bench/overhead.py)."""
@@ -65,20 +74,25 @@ class SearchScreen(Screen[None]):
             self._progress_pending = self._progress_pending or bool(kinds & {StepLogged, EvalLogged})
 
     def tick(self) -> None:
-        """Once a second (the app's clock): what came meanwhile, drawn in one frame with the
-        header's new time."""
+        """Once a second (the app's clock): the progress that came meanwhile, drawn in one frame
+        with the header's new time, when `PROGRESS_EVERY_S` have passed since it was drawn."""
         if not self.ready or not self.is_attached:
             return  # not mounted yet, or being taken down: nothing to draw on
+        # half a tick of slack: the app's timer is not exact, and a tick must not be missed
+        if time.monotonic() - self._progress_at < self.PROGRESS_EVERY_S - 0.5:
+            return
         if self._progress_pending:
             self.redraw()
         if self._hardware_pending:
             self._hardware_pending = False
+            self._progress_at = time.monotonic()
             for pane in self.query(GpuPanel):
                 pane.show(self.state)
 
     def redraw(self) -> None:
         """The panes that follow the trials: table, chart, config tree, header."""
         self._progress_pending = False
+        self._progress_at = time.monotonic()
         self._fit_panes()
         started = self.state.started
         if started is not None:

@@ -44,7 +44,9 @@ def plot_trial(
 class LossChart(PlotextPlot):
     """Redraws only when the running trial's curve grew, to stay light while watching."""
 
-    MIN_INTERVAL_S = 1.0  # plotext redraws are the dearest thing on screen
+    # plotext redraws are the dearest thing on screen: at most one each 2 s (the progress's
+    # pace, `SearchScreen.PROGRESS_EVERY_S`), a trial's end and the next one's start included
+    MIN_INTERVAL_S = 2.0
 
     def __init__(self, **kwargs) -> None:  # noqa: ANN003
         super().__init__(**kwargs)
