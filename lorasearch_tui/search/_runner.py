@@ -72,6 +72,7 @@ from ._resume import chain_folders, remove_checkpoints, resume_point
 from ._samplers import ask
 from ._slot import SAVING, WorkerSlot
 
+Counts = dict[str, int]  # `trial_counts`: complete, pruned, failed, interrupted, running
 _log = logging.getLogger("lorasearch.search")
 DONE_HERE = "done here"  # the reason a runner gives when it took the trials --max-trials-here allows
 
@@ -97,6 +98,7 @@ class SearchRunner:
         self._leases: Leases | None = None
         self._mode = options.mode
         self._next_count = 0.0
+        self._counts_now: Counts | None = None  # read at a trial's end in this poll
         self._progress: StudyProgress | None = None
         self._target = 0
         self._importances_at = -1  # COMPLETE trials the last importances were computed from
@@ -176,6 +178,7 @@ class SearchRunner:
         ending: str | None = None
         self._next_count = 0.0  # when to read the study's counts again (a trial's end: at once)
         while True:
+            self._counts_now = None
             if controls.interrupted.is_set():
                 self._end_running(study, hand_over=True, fail_reason="interrupted", interrupted=True)
                 return "interrupted"
@@ -224,7 +227,7 @@ class SearchRunner:
         this runner has finished the trials `--max-trials-here` allows it (the loop then ends
         once its running ones end)."""
         busy, idle = self._pool.busy(), self._pool.idle()
-        counts = trial_counts(study)
+        counts = self._counts_now or trial_counts(study)  # a trial's end just read them
         self._tell_progress(counts, target)
         done = done_count(counts)
         if done >= target and not busy:
@@ -309,13 +312,13 @@ class SearchRunner:
         if not ending.outcome.interrupted:
             self._finished_here += 1  # an interrupted trial runs again: it is nobody's yet
         try:
-            self._record(study, trial, live, ending, slot)
+            counts = self._record(study, trial, live, ending, slot)
         finally:
             slot.done()
             self._next_count = 0.0  # a slot is free: ask the study now whether it needs more
         try:
-            counts = trial_counts(study)
-            self._tell_progress(counts, self._target)  # the study with this trial in
+            self._counts_now = counts  # the study with this trial in
+            self._tell_progress(counts, self._target)
             if ending.outcome.state == "COMPLETE" or counts["complete"] != self._importances_at:
                 self._importances_at = counts["complete"]
                 self._sink.emit(importances(study, list(self._config.space)))  # a few ms a trial
@@ -371,10 +374,9 @@ class SearchRunner:
             self._pool.wait()
         return done
 
-    def _record(self, study: Any, trial: Any, live: LiveTrial, ending: Ending, slot: WorkerSlot) -> None:
-        """Tell the study, then write the trial's file and the best files (see `tell_or_keep`
-        for a storage that cannot be told; a full disk leaves the study told and `--resume`
-        writes the file again)."""
+    def _record(self, study: Any, trial: Any, live: LiveTrial, ending: Ending, slot: WorkerSlot) -> Counts:
+        """Tell the study, write the trial's file and the best files; the study's counts then. (See
+        `tell_or_keep` for a storage that cannot be told; a full disk: `--resume` writes the file.)"""
         outcome = ending.outcome
         complete = outcome.state == "COMPLETE" and self._artifacts is not None
         if complete:  # before it is told: Optuna adds no artifact to a finished trial
@@ -383,18 +385,16 @@ class SearchRunner:
         if ending.replace_worker:
             slot.replaced(outcome.fail_reason or "")
         pareto = tuple(t.number for t in pareto_trials(study))
-        self._sink.emit(finished(outcome, best_trial(study), pareto))
+        self._sink.emit(finished(outcome, best := best_trial(study), pareto))
         write_trial_results(outcome, live.config)
         if complete:
-            send_or_say(
-                live.number,
-                live.folder,
-                lambda: upload_results(study, live.number, live.folder, self._artifacts),
-            )
-        write_best_files(study, self._config)
+            number, folder, store = live.number, live.folder, self._artifacts
+            send_or_say(number, folder, lambda: upload_results(study, number, folder, store))
+        counts = write_best_files(study, self._config, best)
         if not (outcome.interrupted or ending.budget):  # for good: no rerun resumes from these
             # (a trial the failure budget stopped runs again at --resume, from its checkpoint)
             for folder in {live.folder, *chain_folders(study, live.rerun_of)}:
                 remove_checkpoints(folder)
         if ending.recycle and not ending.replace_worker:
             slot.recycled(ending.recycle)
+        return counts

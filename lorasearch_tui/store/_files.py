@@ -44,11 +44,17 @@ def pareto_config_file(study_name: str, number: int) -> Path:
     return RESULTS_DIR / f"{study_name}_pareto_trial_{number}_config.json"
 
 
-def write_best_files(study: Any, config: SearchConfig) -> None:
-    """Rewrite the best files from the study as it is now."""
+_READ: Any = object()  # write_best_files reads the best trial itself
+
+
+def write_best_files(study: Any, config: SearchConfig, best: Any = _READ) -> dict[str, int]:
+    """Rewrite the best files from the study as it is now; `best`: its best trial (or None),
+    when the caller has just read it. Returns the study's `trial_counts` they were written
+    with (a search reads neither twice at every trial's end)."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     params_file, config_file = best_files(study.study_name)
-    best = best_trial(study)
+    if best is _READ:
+        best = best_trial(study)
     counts = trial_counts(study)
     content: dict[str, Any] = {
         "study_name": study.study_name,
@@ -85,6 +91,7 @@ def write_best_files(study: Any, config: SearchConfig) -> None:
     write_json(params_file, content)
     if best is not None:
         write_json(config_file, config.with_values(dict(best.params)).model_dump())
+    return counts
 
 
 def _adapter(trial: Any) -> str | None:

@@ -186,14 +186,15 @@ def must_rerun(trial: Any, rerun_list: set[int]) -> bool:
     return bool(trial.user_attrs.get(INTERRUPTED)) or trial.number in rerun_list
 
 
-def trial_counts(study: Any) -> dict[str, int]:
+def trial_counts(study: Any, trials: list[Any] | None = None) -> dict[str, int]:
     """complete / pruned / failed; interrupted ones apart (with those the failure budget
-    stopped): they run again on resume and do not count toward the target."""
+    stopped): they run again on resume and do not count toward the target. `trials`: the
+    study's trials, when the caller has just read them."""
     from optuna.trial import TrialState
 
     counts = {"complete": 0, "pruned": 0, "failed": 0, "interrupted": 0, "running": 0}
     rerun_list = set(study.user_attrs.get(RERUN_ATTR, []))
-    for trial in study.get_trials(deepcopy=False):
+    for trial in study.get_trials(deepcopy=False) if trials is None else trials:
         if is_imported(trial):
             continue  # measured in an earlier study: it guides the sampler, it counts nowhere
         if trial.state == TrialState.COMPLETE:
@@ -220,7 +221,7 @@ def surplus_reason(study: Any, trial: Any, target: int, grid: bool) -> str | Non
     from optuna.trial import TrialState
 
     trials = study.get_trials(deepcopy=False)
-    counts = trial_counts(study)
+    counts = trial_counts(study, trials)
     running = sorted(t.number for t in trials if t.state == TrialState.RUNNING)
     if trial.number in running and running.index(trial.number) >= target - done_count(counts):
         return "not run: the study had enough trials running (another runner took the last one)"
