@@ -34,7 +34,7 @@ async def settle(pilot) -> None:
         await pilot.pause(0.05)
         if 3 in app.state.trials and app.state.hardware:
             break
-    # The chart redraws at most once a second; let its last redraw happen.
+    # The chart redraws at most every MIN_INTERVAL_S; let its last redraw happen.
     await pilot.pause(LossChart.MIN_INTERVAL_S + 0.3)
 
 
@@ -384,8 +384,8 @@ async def test_a_column_grows_to_the_values_a_running_row_later_holds():
 
 
 async def test_a_running_trials_steps_and_samples_are_drawn_at_the_next_tick():
-    """Steps, evals and hardware samples alone (no trial starting or ending) are drawn every
-    two seconds (the header's clock every second), not as each comes: batched, never dropped;
+    """Steps, evals and hardware samples alone (no trial starting or ending) are drawn at the
+    app's next tick (every 2 s), with the header's clock, not as each comes: batched, never dropped;
     and the config tree follows the running trial's values on the same leaves (never rebuilt: its cursor
     stays). Mutations: `SearchScreen.tick` without its redraw -> the steps never show; without
     the GPU pane's -> the sample never shows; the tree's labels left as built -> no value."""
@@ -420,7 +420,7 @@ async def test_a_running_trials_steps_and_samples_are_drawn_at_the_next_tick():
                 steps = table_rows(app)[0][columns.index("steps")]
                 return steps == "5/10" and "0.70 GiB" in str(gpu.render())
 
-            await wait_until(pilot, drawn, timeout=10)  # within two ticks of a second (loaded: more)
+            await wait_until(pilot, drawn, timeout=10)  # a tick is 2 s (a loaded machine: more)
             assert list(tree.root.children[0].children) == leaves  # the same leaves, relabelled
         finally:
             go.set()

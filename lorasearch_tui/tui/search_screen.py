@@ -26,11 +26,11 @@ _PROGRESS = {StepLogged, EvalLogged, HardwareSampled}  # events that only move a
 class SearchScreen(Screen[None]):
     """Header, config tree, trial table, loss chart, GPU pane, log and footer."""
 
-    # A running trial's steps, evals and hardware samples are drawn every other tick of the
-    # app's 1-s clock (the header's time still moves every second). Drawn every second, the
-    # table (a changed cell re-renders all its rows) and the chart (plotext rebuilds the whole
-    # figure) were two thirds of the screen's CPU, and the screen most of the search parent's
-    # (py-spy, bench/overhead.py); nvitop's default refresh is 2 s too.
+    # A running trial's steps, evals and hardware samples are drawn at the app's tick (every
+    # `SearchApp.TICK_S`), and not sooner than this after the panes were last drawn (a trial's
+    # start or end). Drawn every second, the table (a changed cell re-renders all its rows)
+    # and the chart (plotext rebuilds the whole figure) were two thirds of the screen's CPU,
+    # and the screen most of the search parent's (py-spy, bench/overhead.py).
     PROGRESS_EVERY_S = 2.0
 
     def __init__(self, state: SearchState, header: Callable[[], None]) -> None:
@@ -74,8 +74,8 @@ class SearchScreen(Screen[None]):
             self._progress_pending = self._progress_pending or bool(kinds & {StepLogged, EvalLogged})
 
     def tick(self) -> None:
-        """Once a second (the app's clock): the progress that came meanwhile, drawn in one frame
-        with the header's new time, when `PROGRESS_EVERY_S` have passed since it was drawn."""
+        """At the app's tick: the progress that came meanwhile, drawn in one frame with the
+        header's new time, when `PROGRESS_EVERY_S` have passed since the panes were drawn."""
         if not self.ready or not self.is_attached:
             return  # not mounted yet, or being taken down: nothing to draw on
         # half a tick of slack: the app's timer is not exact, and a tick must not be missed

@@ -14,7 +14,7 @@ from ...events import SearchState, fmt_seconds, tied
 class StudyHeader(Static):
     """Two lines about the search as a whole.
 
-    Drawn every second and at every redraw of the trials: always two lines (the stylesheet
+    Drawn at the app's tick and at every redraw of the trials: always two lines (the stylesheet
     fixes its height), so an update never asks the screen for a new layout, which would cost
     more than drawing the header itself (bench/overhead.py, the TUI's CPU).
     """
