@@ -742,10 +742,10 @@ MUTANTS = [
     Mutant(
         "tui-progress-at-tick",
         "lorasearch_tui/tui/search_screen.py",
-        "        if self._progress_pending:\n            self.redraw()\n",
+        "        if self._progress_pending and due:\n            self.redraw()\n",
         "",
         (T + "test_tui.py::test_a_running_trials_steps_and_samples_are_drawn_at_the_next_tick",),
-        "a running trial's steps reach the screen (drawn once a second, not per step)",
+        "a running trial's steps reach the screen (drawn at the app's 2-s tick, not per step)",
     ),
     Mutant(
         "tui-hardware-at-tick",
@@ -753,7 +753,7 @@ MUTANTS = [
         "                pane.show(self.state)\n",
         "                pass\n",
         (T + "test_tui.py::test_a_running_trials_steps_and_samples_are_drawn_at_the_next_tick",),
-        "a hardware sample reaches the GPU pane (drawn once a second)",
+        "a hardware sample reaches the GPU pane (drawn at the app's 2-s tick)",
     ),
     Mutant(
         "tui-tree-relabelled",

@@ -74,7 +74,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--record-durations",
         action="store_true",
         help="write each test file's seconds to tests/durations.json at the end of a passing run "
-        "(the order -n 3 --dist loadfile hands the files out in: tests/helpers/scheduling.py)",
+        "(the order -n 3 --dist loadfile hands the files out in: tests/helpers/scheduling.py); "
+        "run the whole suite: a file's tests left out would lower its time",
     )
 
 

@@ -34,6 +34,8 @@ async def settle(pilot) -> None:
         await pilot.pause(0.05)
         if 3 in app.state.trials and app.state.hardware:
             break
+    # a running trial's progress and the GPU pane wait for the app's tick (every 2 s)
+    await wait_until(pilot, lambda: app.get_default_screen().drawn, timeout=10)
     # The chart redraws at most every MIN_INTERVAL_S; let its last redraw happen.
     await pilot.pause(LossChart.MIN_INTERVAL_S + 0.3)
 

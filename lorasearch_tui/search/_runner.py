@@ -122,8 +122,7 @@ class SearchRunner:
         """
         if self._prepared is not None:
             return
-        prepared = open_search(self._config, self._options, self.controls.interrupted)
-        self._prepared = prepared
+        self._prepared = prepared = open_search(self._config, self._options, self.controls.interrupted)
         self._config, self._mode = prepared.config, prepared.settings.mode
         self._placements, self._leases = prepared.placements, prepared.leases
         # every runner of a study uploads to its store, the first one's URL when none is given
@@ -219,7 +218,8 @@ class SearchRunner:
         self._leases.renew([(s.trial, s.placement.label) for s in busy])
         mine = frozenset(s.live.number for s in busy if s.live is not None)
         recover(study, config, self._leases.lost, mine)
-        self._tell_progress(trial_counts(study), target)  # other hosts' trials too
+        self._counts_now = trial_counts(study)  # other hosts' trials too, those just recovered
+        self._tell_progress(self._counts_now, target)
 
     def _start_what_is_needed(self, study: Any, config: SearchConfig, target: int) -> str | None:
         """Start as many trials on idle workers as the study still needs and this runner may

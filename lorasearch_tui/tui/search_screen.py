@@ -75,19 +75,24 @@ class SearchScreen(Screen[None]):
 
     def tick(self) -> None:
         """At the app's tick: the progress that came meanwhile, drawn in one frame with the
-        header's new time, when `PROGRESS_EVERY_S` have passed since the panes were drawn."""
+        header's new time, when `PROGRESS_EVERY_S` have passed since the panes were drawn
+        (trials that start and end more often than that draw it themselves); the GPU pane's
+        sample at every tick (nothing else draws it)."""
         if not self.ready or not self.is_attached:
             return  # not mounted yet, or being taken down: nothing to draw on
         # half a tick of slack: the app's timer is not exact, and a tick must not be missed
-        if time.monotonic() - self._progress_at < self.PROGRESS_EVERY_S - 0.5:
-            return
-        if self._progress_pending:
+        due = time.monotonic() - self._progress_at >= self.PROGRESS_EVERY_S - 0.5
+        if self._progress_pending and due:
             self.redraw()
         if self._hardware_pending:
             self._hardware_pending = False
-            self._progress_at = time.monotonic()
             for pane in self.query(GpuPanel):
                 pane.show(self.state)
+
+    @property
+    def drawn(self) -> bool:
+        """Nothing that came waits for a tick to be drawn (the tests wait for this)."""
+        return not (self._progress_pending or self._hardware_pending)
 
     def redraw(self) -> None:
         """The panes that follow the trials: table, chart, config tree, header."""
