@@ -48,7 +48,7 @@ class SearchApp(SteeringKeys, App[int]):
     BINDINGS = KEYS
     # The clock that draws what changes without an event of its own: the header's time, a
     # running trial's progress, the workers' log lines. Every 2 s, as nvitop's default: at
-    # every second the screen cost the search parent 5.4% of a core, 5.0% at 2 s
+    # every second the screen cost the search parent 5.4% of a core, 5.0-5.1% at 2 s
     # (bench/overhead.py); a key or a trial's start or end is drawn at once regardless.
     TICK_S = 2.0
 
