@@ -99,3 +99,46 @@ def test_the_contracts_catch_an_import_across_the_line(tmp_path, module, line, b
     run = lint_imports(tmp_path)
     assert run.returncode != 0 and " 0 broken" not in run.stdout, run.stdout + run.stderr
     assert broken in run.stdout.split("Broken contracts")[1]
+
+
+LOAD_4BIT = """
+import sys
+from lorasearch_tui.config import TrainParams
+from lorasearch_tui.training import load_base
+load_base(TrainParams(model_name=sys.argv[1], max_seq_length=64))
+print("compile_fx" if "torch._inductor.compile_fx" in sys.modules else "no compile_fx")
+"""
+
+
+def test_a_4bit_load_leaves_torch_compile_for_the_first_call(tiny_llama):
+    """bitsandbytes' `torch.compile` wrappers cost no import until a kernel runs (~0.9 s a worker).
+
+    Mutation: `load_base` without `import_bitsandbytes()` (Inductor's compile_fx loads).
+    """
+    run = subprocess.run(
+        [sys.executable, "-c", LOAD_4BIT, str(tiny_llama)], capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.split() == ["no", "compile_fx"], run.stdout + run.stderr[-3000:]
+
+
+def test_a_deferred_compile_compiles_once_at_the_first_call():
+    """The same compile with the same options, only later: at the first call, and only once."""
+    import torch
+
+    from lorasearch_tui.training._bnb_import import deferred_compile
+
+    calls = []
+
+    def compile_(fn, **options):
+        calls.append(options)
+        return torch.compile(fn, backend="eager", **options)
+
+    @deferred_compile(compile_)(dynamic=False)
+    def double(x):
+        return x * 2
+
+    assert calls == [] and double.__name__ == "double"
+    x = torch.arange(4.0)
+    assert torch.equal(double(x), x * 2) and torch.equal(double(x + 1), (x + 1) * 2)
+    assert calls == [{"dynamic": False}]

@@ -22,6 +22,7 @@ from typing import Any
 from ..config import TrainParams, chat_template_text
 from ..errors import UserError
 from ..locate import model_path
+from ._bnb_import import import_bitsandbytes
 
 _log = logging.getLogger("lorasearch.training")
 
@@ -79,6 +80,7 @@ def load_base(params: TrainParams) -> LoadedBase:
         UserError: the model folder is missing, or the tokenizer has no chat template.
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import_bitsandbytes()  # before transformers or PEFT import it, with its costs deferred
     import torch
     from transformers import (
         AutoModelForCausalLM,
