@@ -245,3 +245,30 @@ def test_dashboard_serves_the_study_on_localhost(finished):
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
     assert f"ssh -N -L {port}:127.0.0.1:{port}" in out
+
+
+REPORT_THEN_PNG = """
+import sys
+from typer.testing import CliRunner
+from lorasearch_tui.cli import app
+report = CliRunner().invoke(app, ["report", "look", "--out", sys.argv[1] + "/r.html"])
+print(report.exit_code, "matplotlib" in sys.modules)
+png = CliRunner().invoke(app, ["plot", "look", "--format", "png", "--out", sys.argv[1]])
+print(png.exit_code, (__import__("pathlib").Path(sys.argv[1]) / "history.png").exists())
+"""
+
+
+def test_the_report_imports_no_matplotlib_and_a_png_after_it_still_draws(finished, tmp_path):
+    """The report (a search's last act) skips matplotlib's import; the PNGs still get it.
+
+    Mutations: `plotly_plots` without marking matplotlib absent (True after the report); without
+    dropping Optuna's half-imported matplotlib twin (no PNG).
+    """
+    run = subprocess.run(
+        [sys.executable, "-c", REPORT_THEN_PNG, str(tmp_path)],
+        cwd=finished,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.stdout.split() == ["0", "False", "0", "True"], run.stdout + run.stderr[-3000:]

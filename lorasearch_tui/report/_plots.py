@@ -10,6 +10,7 @@ can write to the user's storage.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -40,6 +41,35 @@ def looking_copy(study: Any, rows: list[TrialOutcome]) -> Any:
     return copy
 
 
+def plotly_plots() -> Any:
+    """`optuna.visualization` (its plotly plots) without importing matplotlib.
+
+    The package imports its matplotlib twin at import, and with it `matplotlib.pyplot`: ~0.4 s
+    of a core at the end of every search (the report draws with plotly only), most of the time
+    between the last step and the prompt. So the first import runs with matplotlib marked
+    absent, which Optuna's `try_import` records in `optuna.visualization.matplotlib`; that
+    half-imported twin is then dropped from `sys.modules`, so a later
+    `import optuna.visualization.matplotlib` (a PNG) imports it afresh, with matplotlib.
+    Optuna's plotly code reads the twin's state in one place only, `plot_rank`'s colours when
+    plotly is missing, which the report never meets. `tests/test_results.py` checks both halves.
+    """
+    if "optuna.visualization" in sys.modules or "matplotlib" in sys.modules:
+        import optuna.visualization
+
+        return optuna.visualization
+    sys.modules["matplotlib"] = None  # type: ignore[assignment]  # `import matplotlib` fails
+    try:
+        import optuna.visualization
+    finally:
+        del sys.modules["matplotlib"]
+        for name in [m for m in sys.modules if m.startswith("optuna.visualization.matplotlib")]:
+            del sys.modules[name]
+        package = sys.modules.get("optuna.visualization")
+        if package is not None:
+            vars(package).pop("matplotlib", None)
+    return optuna.visualization
+
+
 def plans(
     copy: Any, names: list[str], metric: str = "eval_loss", objectives: tuple[str, ...] = ()
 ) -> list[Plot]:
@@ -56,10 +86,10 @@ def plans(
 
     def vis(name: str) -> Callable[[Any, str], Any]:
         def make(study: Any, kind: str) -> Any:
-            import optuna.visualization as plotly_vis
-            import optuna.visualization.matplotlib as mpl_vis
-
-            module = plotly_vis if kind == "plotly" else mpl_vis
+            if kind == "plotly":
+                module = plotly_plots()
+            else:
+                import optuna.visualization.matplotlib as module
             kwargs: dict[str, Any] = {}
             if name == "plot_pareto_front":
                 kwargs["target_names"] = list(objectives)
