@@ -21,6 +21,7 @@ trials again once the cause is fixed.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from pathlib import Path
@@ -130,11 +131,9 @@ class SearchRunner:
         self._artifacts = open_artifacts(url) if url else None
 
     def run(self) -> SearchFinished:
-        """Run the search to its end and return how it ended (see `prepare` for errors).
-
-        A failure the search cannot ride out (the failure budget spent, a storage that stays
-        busy, a full disk) ends it with reason `failed` and its one-line `message`.
-        """
+        """Run the search to its end and return how it ended (see `prepare` for errors); a
+        failure it cannot ride out (the failure budget spent, a storage that stays busy, a full
+        disk) ends it with reason `failed` and its one-line `message`."""
         self.prepare()
         assert self._prepared is not None and self._config is not None
         p = self._prepared
@@ -143,11 +142,11 @@ class SearchRunner:
         study_dir = (Path(config.params.base_output_dir) / study.study_name).resolve()
         self._pool = pool = WorkerPool(self._placements, study_dir, options, self._sink)
         self._sink.emit(p.started(pool.logs))
-        monitor = None
+        monitor = HardwareMonitor(self._sink.emit, pool.pids, options.hardware_interval or 1.0)
         if options.hardware_interval:
-            monitor = HardwareMonitor(self._sink.emit, pool.pids, options.hardware_interval)
             monitor.start()
         reason, message = "completed", None
+        gc.freeze()  # what lives to the end (libraries, study, screen): not walked by each full gc
         try:
             reason = self._loop(study, config, target)
             if reason == DONE_HERE:
@@ -156,8 +155,8 @@ class SearchRunner:
             reason, message = "failed", str(exc)
             self._end_running(study, fail_reason="interrupted", interrupted=True)
         finally:
-            if monitor:
-                monitor.stop()
+            gc.unfreeze()  # what this search held may go now (the TUI's home screen lives on)
+            monitor.stop()
             pool.stop()
             self._sink.emit(WorkerStateChanged("exited"))
             try:
