@@ -335,6 +335,21 @@ async def test_the_help_screen_lists_every_key_and_fits(size):
         assert keys <= set(shown), keys - set(shown)
 
 
+def written_frames(app) -> list[str]:
+    """What the app writes to its terminal from now on, as text (run_test's headless driver
+    writes nothing, so the frames are taken where the app hands them to it)."""
+    frames: list[str] = []
+    display = app._display
+
+    def spy(screen, update) -> None:
+        if update is not None and hasattr(update, "render_segments"):
+            frames.append(update.render_segments(app.console))
+        display(screen, update)
+
+    app._display = spy
+    return frames
+
+
 async def test_a_column_grows_to_the_values_a_running_row_later_holds():
     """A row is first drawn RUNNING with blanks; its cells later hold "1500/1500" and
     "23.40 GiB", which must show whole (they were cut to the blank's width)."""
@@ -390,12 +405,14 @@ async def test_a_running_trials_steps_and_samples_are_drawn_at_the_next_tick():
     app's next tick (every 2 s), with the header's clock, not as each comes: batched, never dropped;
     and the config tree follows the running trial's values on the same leaves (never rebuilt: its cursor
     stays). Mutations: `SearchScreen.tick` without its redraw -> the steps never show; without
-    the GPU pane's -> the sample never shows; the tree's labels left as built -> no value."""
+    the GPU pane's -> the sample never shows; the tree's labels left as built -> no value;
+    `TrialTable._update_row` in place without dropping the row's cached render, the line cache,
+    or its `refresh_row` -> the terminal never gets "7/10" (or "5/10")."""
     from helpers.fake_engine import script
 
     from lorasearch_tui.events import EvalLogged, HardwareSampled, StepLogged, TrialStarted
 
-    started, go, done = script()[0], threading.Event(), threading.Event()
+    started, go, more, done = script()[0], threading.Event(), threading.Event(), threading.Event()
 
     def engine(sink) -> None:
         sink.emit(started)
@@ -405,27 +422,37 @@ async def test_a_running_trials_steps_and_samples_are_drawn_at_the_next_tick():
             sink.emit(StepLogged(0, step, 10, 2.0 - step / 10, 0.01))
         sink.emit(EvalLogged(0, 5, 1.5))
         sink.emit(HardwareSampled((), 2 * 2**30, 8 * 2**30, int(0.7 * 2**30), "no NVIDIA GPU found"))
+        more.wait(30)  # "5/10" drawn: the next steps change a cell drawn with this same table
+        sink.emit(StepLogged(0, 7, 10, 1.2, 0.01))
         done.wait(30)
 
     app = SearchApp(engine, SearchControls(), clock=lambda: 100.0)
+    frames = written_frames(app)
     async with app.run_test(size=(160, 48)) as pilot:
         try:
             table, tree = app.query_one(TrialTable), app.query_one(ConfigTree)
             await wait_until(pilot, lambda: table.row_count == 1, timeout=10)
             leaves = list(tree.root.children[0].children)
             assert str(leaves[0].label).startswith("learning_rate = 0.01")
+            await pilot.pause(0.3)  # the RUNNING row drawn: its steps cell "-"
+            frames.clear()
             go.set()
             columns = [str(c.label) for c in table.columns.values()]
             gpu = app.query_one(GpuPanel).query_one("#gpu-text")
 
             def drawn() -> bool:
                 steps = table_rows(app)[0][columns.index("steps")]
-                return steps == "5/10" and "0.70 GiB" in str(gpu.render())
+                on_screen = any(" 5/10 " in frame for frame in frames)  # written, not only stored
+                return steps == "5/10" and on_screen and "0.70 GiB" in str(gpu.render())
 
             await wait_until(pilot, drawn, timeout=10)  # a tick is 2 s (a loaded machine: more)
             assert list(tree.root.children[0].children) == leaves  # the same leaves, relabelled
+            frames.clear()
+            more.set()
+            await wait_until(pilot, lambda: any(" 7/10 " in frame for frame in frames), timeout=10)
         finally:
             go.set()
+            more.set()
             done.set()  # the engine's thread ends with the test, passed or failed
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey, RowKey
 
 from ...errors import printable
 from ...events import STATE_COLOURS, SearchState, TrialOutcome, cells, headers, tied
@@ -73,16 +75,49 @@ class TrialTable(DataTable):
             changed = True
             key = str(number)
             if key in self.rows:
-                # Only the cells that changed (a running trial's steps, a few times a second).
-                # A row is first drawn RUNNING with blanks; a column must grow to the widest
-                # value it later holds ("1500/1500" steps, "23.40 GiB"), not keep that width.
-                for column, value, old, new in zip(self.columns, row, before or plain, plain, strict=True):
-                    if old != new or before is None:
-                        self.update_cell(key, column, value, update_width=True)
+                # Only the cells that changed (a running trial's steps, at every tick).
+                changes = [
+                    (column, value)
+                    for column, value, old, new in zip(self.columns, row, before or plain, plain, strict=True)
+                    if old != new or before is None
+                ]
+                self._update_row(key, changes)
             else:
                 self.add_row(*row, key=key)
         if changed and self._sort_index:
             self._apply_sort()
+
+    def _update_row(self, key: str, changes: list[tuple[ColumnKey, Any]]) -> None:
+        """Write a row's changed cells, and redraw that row alone when no column has to grow.
+
+        Textual's `update_cell` throws away the rendering of every row (its caches are keyed by
+        one count for the whole table) and redraws the whole table: at every tick, for one
+        running trial's steps, that was the TUI's largest cost (bench/overhead.py, py-spy). So
+        a change that fits its column's width is written in place, only this row's cached
+        renders are dropped, and only its region is redrawn. A value wider than its column goes
+        through `update_cell(update_width=True)`: a row is first drawn RUNNING with blanks, and
+        a column must grow to the widest value it later holds ("1500/1500" steps, "23.40
+        GiB"). Textual's private `_data` and render caches are touched here only;
+        `tests/test_tui.py` checks what is drawn, not only what is stored.
+        """
+        fits = all(
+            cell_len(getattr(value, "plain", str(value))) <= self.columns[column].content_width
+            for column, value in changes
+        )
+        if not fits:
+            for column, value in changes:
+                self.update_cell(key, column, value, update_width=True)
+            return
+        row_key, index = RowKey(key), self.get_row_index(key)
+        for column, value in changes:
+            self._data[row_key][column] = value
+        # the table's four render caches, this row's entries (the line cache is by screen line)
+        for cache in (self._cell_render_cache, self._row_render_cache):
+            for cached in [k for k in cache.keys() if k[0] == row_key]:
+                cache.discard(cached)
+        self._row_renderable_cache.discard((self._update_count, index))
+        self._line_cache.clear()
+        self.refresh_row(index)
 
     def _cells(self, trial: TrialOutcome, best: int | None, pareto: set[int], ties: list[int]) -> list[Any]:
         row: list[Any] = cells(trial, self._param_names, self._objectives, best, pareto, ties)
