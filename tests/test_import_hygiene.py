@@ -142,3 +142,18 @@ def test_a_deferred_compile_compiles_once_at_the_first_call():
     x = torch.arange(4.0)
     assert torch.equal(double(x), x * 2) and torch.equal(double(x + 1), (x + 1) * 2)
     assert calls == [{"dynamic": False}]
+
+
+def test_a_compile_that_refuses_leaves_the_plain_function_without_asking_again():
+    """As bitsandbytes' own wrapper does when `torch.compile` raises at import."""
+    from lorasearch_tui.training._bnb_import import deferred_compile
+
+    asked = []
+
+    def refuses(fn, **options):
+        asked.append(options)
+        raise RuntimeError("torch.compile is not supported on this Python")
+
+    double = deferred_compile(refuses)(lambda x: x * 2)
+    assert asked == [] and double(3) == 6 and double(4) == 8
+    assert asked == [{}]

@@ -61,7 +61,8 @@ def plotly_plots() -> Any:
     try:
         import optuna.visualization
     finally:
-        del sys.modules["matplotlib"]
+        if "matplotlib" in sys.modules and sys.modules["matplotlib"] is None:
+            del sys.modules["matplotlib"]
         for name in [m for m in sys.modules if m.startswith("optuna.visualization.matplotlib")]:
             del sys.modules[name]
         package = sys.modules.get("optuna.visualization")
@@ -211,12 +212,12 @@ def _write_png(plot: Plot, study: Any, path: Path) -> Path:
 
     if plot.name == "contour" and importlib.util.find_spec("scipy") is None:
         raise ImportError("scipy", name="scipy")  # Optuna's matplotlib contour fails without it
-    import matplotlib
+    with _quiet_optuna():  # its lock: not while `plotly_plots` marks matplotlib absent
+        import matplotlib
 
-    matplotlib.use("Agg")  # no display: files only
-    import matplotlib.pyplot as plt
+        matplotlib.use("Agg")  # no display: files only
+        import matplotlib.pyplot as plt
 
-    with _quiet_optuna():
         drawn = plot.make(study, "matplotlib")
     first = drawn.flat[0] if hasattr(drawn, "flat") else drawn  # slice and contour: a grid of axes
     figure = first.figure

@@ -9,34 +9,41 @@ CPU and never on CUDA (bitsandbytes' CUDA kernels take over there). Deferring th
 `torch.compile` call to a kernel's first call keeps every behaviour (same compile, same
 arguments, bitsandbytes' own fallback when it fails) and drops the import from the cost of
 loading a model. `bench/overhead.py` shows it in "command -> first step";
-`tests/test_bnb_import.py` checks that Inductor stays unimported and a deferred kernel still
-compiles.
+`tests/test_import_hygiene.py` checks that Inductor stays unimported and that a deferred
+compile runs once, at the first call.
 """
 
 from __future__ import annotations
 
 import functools
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
+
+_IMPORTING = threading.Lock()  # `torch.compile` is swapped process-wide while bitsandbytes imports
 
 
 def import_bitsandbytes() -> None:
     """Import bitsandbytes (once per process) with `torch.compile` deferred to first calls."""
-    if "bitsandbytes" in sys.modules:
-        return
-    import torch
+    with _IMPORTING:
+        if "bitsandbytes" in sys.modules:
+            return
+        import torch
 
-    real = torch.compile
-    torch.compile = deferred_compile(real)  # type: ignore[assignment]
-    try:
-        import bitsandbytes  # noqa: F401
-    finally:
-        torch.compile = real
+        real = torch.compile
+        torch.compile = deferred_compile(real)  # type: ignore[assignment]
+        try:
+            import bitsandbytes  # noqa: F401
+        finally:
+            torch.compile = real
 
 
 def deferred_compile(compile_: Callable[..., Any]) -> Callable[..., Any]:
-    """A `torch.compile` that calls `compile_` when the compiled function is first called."""
+    """A `torch.compile` that calls `compile_` when the compiled function is first called.
+
+    A `compile_` that raises leaves the plain function in its place, as bitsandbytes' own
+    wrapper does when `torch.compile` refuses at import (not retried at every call)."""
 
     def deferred(model: Any = None, **options: Any) -> Any:
         if model is None:  # used as `@torch.compile(dynamic=False)`
@@ -47,7 +54,10 @@ def deferred_compile(compile_: Callable[..., Any]) -> Callable[..., Any]:
         def call(*args: Any, **kwargs: Any) -> Any:
             nonlocal compiled
             if compiled is None:
-                compiled = compile_(model, **options)
+                try:
+                    compiled = compile_(model, **options)
+                except Exception:  # as bitsandbytes' fallback: the function uncompiled
+                    compiled = model
             return compiled(*args, **kwargs)
 
         return call
