@@ -748,6 +748,14 @@ MUTANTS = [
         "a running trial's steps reach the screen (drawn at the app's 2-s tick, not per step)",
     ),
     Mutant(
+        "tui-row-in-place",
+        "lorasearch_tui/tui/widgets/trial_table.py",
+        "                cache.discard(cached)\n",
+        "                pass\n",
+        (T + "test_tui.py::test_a_running_trials_steps_and_samples_are_drawn_at_the_next_tick",),
+        "a running row's cell changed in place is drawn anew (its cached render dropped), not left stale",
+    ),
+    Mutant(
         "tui-hardware-at-tick",
         "lorasearch_tui/tui/search_screen.py",
         "                pane.show(self.state)\n",
