@@ -61,7 +61,7 @@ def plotly_plots() -> Any:
     try:
         import optuna.visualization
     finally:
-        if "matplotlib" in sys.modules and sys.modules["matplotlib"] is None:
+        if sys.modules.get("matplotlib", False) is None:  # still our mark
             del sys.modules["matplotlib"]
         for name in [m for m in sys.modules if m.startswith("optuna.visualization.matplotlib")]:
             del sys.modules[name]

@@ -93,8 +93,9 @@ class TrialTable(DataTable):
         Textual's `update_cell` throws away the rendering of every row (its caches are keyed by
         one count for the whole table) and redraws the whole table: at every tick, for one
         running trial's steps, that was the TUI's largest cost (bench/overhead.py, py-spy). So
-        a change that fits its column's width is written in place, only this row's cached
-        renders are dropped, and only its region is redrawn. A value wider than its column goes
+        a change that fits its column's width is written in place, this row's cached cells and
+        lines are dropped (the line cache, keyed by screen line, whole), and only its region is
+        redrawn. A value wider than its column goes
         through `update_cell(update_width=True)`: a row is first drawn RUNNING with blanks, and
         a column must grow to the widest value it later holds ("1500/1500" steps, "23.40
         GiB"). Textual's private `_data` and render caches are touched here only;
